@@ -1,0 +1,137 @@
+"""One typed settings object, read from ``CUSTOMS_KPI_*`` environment variables and CLI flags.
+
+Nothing reads the environment at import time: call :func:`load_settings` and pass the result on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CUSTOMS_KPI_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the product, with its default and help text (``metadata['help']``)."""
+
+    home: Path = field(
+        default=Path("var"),
+        metadata={"help": "Folder holding the warehouse, published snapshots, inbox, quarantine "
+                  "files, exports and the app-state database."},
+    )
+    host: str = field(default="127.0.0.1", metadata={"help": "Address the web app listens on."})
+    port: int = field(default=8050, metadata={"help": "Port the web app listens on."})
+    publish_grace_seconds: int = field(
+        default=3600,
+        metadata={"help": "How long a superseded published snapshot is kept for readers that "
+                  "still use it before housekeeping removes it."},
+    )
+    freshness_hours: int = field(
+        default=48,
+        metadata={"help": "A warning is shown when the last successful load is older than this."},
+    )
+    min_sample: int = field(
+        default=30,
+        metadata={"help": "Minimum number of controls below which a rate is 'insufficient data'."},
+    )
+    secure_cookies: bool = field(
+        default=False,
+        metadata={"help": "Mark session cookies Secure (set when served behind HTTPS)."},
+    )
+    idle_timeout_minutes: int = field(
+        default=30, metadata={"help": "A session unused for this long ends."}
+    )
+    absolute_timeout_hours: int = field(
+        default=12, metadata={"help": "A session ends this long after login, whatever its use."}
+    )
+    inbox_poll_seconds: int = field(
+        default=60, metadata={"help": "How often the worker polls HOME/inbox for deliveries."}
+    )
+
+    # --- Derived locations inside HOME -------------------------------------------------------
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def warehouse_lock_path(self) -> Path:
+        return self.home / "warehouse.lock"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def app_db_path(self) -> Path:
+        return self.home / "app.db"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.home / "secret_key"
+
+    def ensure_home(self) -> None:
+        for d in (self.home, self.published_dir, self.inbox_dir, self.quarantine_dir,
+                  self.exports_dir, self.snapshots_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"not a boolean: {raw!r}")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then ``CUSTOMS_KPI_<NAME>`` variables, then explicit overrides (CLI flags).
+
+    Overrides whose value is ``None`` are ignored so CLI options can be passed through as-is.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        key = ENV_PREFIX + f.name.upper()
+        if key in env:
+            try:
+                values[f.name] = _coerce(f.type, env[key])
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from exc
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = Path(value) if name == "home" else value
+    return Settings(**values)
+
+
+def settings_help() -> list[tuple[str, str, Any, str]]:
+    """(setting, environment variable, default, help) for every setting: used by docs and tests."""
+    return [
+        (f.name, ENV_PREFIX + f.name.upper(), f.default, f.metadata.get("help", ""))
+        for f in dataclasses.fields(Settings)
+    ]

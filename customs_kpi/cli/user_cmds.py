@@ -1,0 +1,5 @@
+"""Access control: users, audit."""
+
+from __future__ import annotations
+
+from customs_kpi.cli.common import app  # noqa: F401

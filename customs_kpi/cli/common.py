@@ -45,3 +45,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error on stderr and return the Exit to raise (``raise fail(...)``)."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@app.callback()
+def _root() -> None:
+    """Customs risk-management KPIs: load inspection outcomes, compute KPIs, serve the dashboard,
+    produce monthly snapshots. Every command takes --home DIR (env CUSTOMS_KPI_HOME)."""

@@ -1,0 +1,1 @@
+"""`make bench`: product timings beside plain DuckDB doing the same work in the same run."""

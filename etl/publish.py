@@ -1,0 +1,444 @@
+"""Publishing: an immutable, uniquely named read-only copy of what the web side reads.
+
+Layout (DEVELOPING.md "Published snapshot")::
+
+    HOME/published/CURRENT                      one line: the current version's folder name
+    HOME/published/v000042-20261127T145501/
+        manifest.json
+        declarations/lodged_month=YYYY-MM-01/data.parquet
+        profile_hits/lodged_month=YYYY-MM-01/data.parquet
+        cube_*.parquet profiles.parquet profile_changes.parquet runs.parquet quarantine.parquet
+
+Why this shape: DuckDB allows one read-write process *or* many readers on a file, so the web
+processes never open the warehouse. A version is written into a hidden temp folder, renamed into
+place (readers never see half a version), then CURRENT is switched with ``os.replace`` (atomic).
+Fact months that did not change are hard-linked from the previous version, so the cost of a
+publish grows with the delivery, not with history. Superseded versions are removed by
+:func:`housekeeping` once they have been superseded for longer than the grace period, so readers
+still working on them finish undisturbed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from filelock import FileLock
+
+from customs_kpi.settings import Settings
+from etl.cube import CUBE_TABLES
+
+FACT_TABLES: tuple[str, ...] = ("declarations", "profile_hits")
+WHOLE_TABLES: tuple[str, ...] = (
+    *CUBE_TABLES,
+    "profiles",
+    "profile_changes",
+    "runs",
+    "quarantine",
+)
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+PARTITION_FILE = "data.parquet"
+MANIFEST_FORMAT = 1
+LOCK_FILE = ".publish.lock"
+TMP_PREFIX = ".tmp-"
+VERSION_RE = re.compile(r"^v(\d{6,})-(\d{8}T\d{6})$")
+_PARQUET = "FORMAT parquet, COMPRESSION zstd"
+
+
+# --- Version folders ----------------------------------------------------------------------------
+def version_seq(name: str) -> int | None:
+    """Sequence number of a version folder name, None when it is not one."""
+    match = VERSION_RE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def list_versions(published_dir: Path) -> list[str]:
+    """Published version folder names, oldest first (temp folders excluded)."""
+    if not published_dir.is_dir():
+        return []
+    names = [p.name for p in published_dir.iterdir() if p.is_dir() and version_seq(p.name)]
+    return sorted(names, key=lambda n: (version_seq(n) or 0, n))
+
+
+def read_current(published_dir: Path) -> str | None:
+    """The current version's folder name, None when nothing has been published."""
+    try:
+        name = (published_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    with (version_dir / MANIFEST_FILE).open(encoding="utf-8") as fh:
+        manifest: dict[str, Any] = json.load(fh)
+    return manifest
+
+
+def _new_version_name(published_dir: Path, now: datetime) -> str:
+    seqs = [version_seq(n) or 0 for n in list_versions(published_dir)]
+    current = read_current(published_dir)
+    if current and version_seq(current):
+        seqs.append(version_seq(current) or 0)
+    seq = max(seqs, default=0) + 1
+    return f"v{seq:06d}-{now.strftime('%Y%m%dT%H%M%S')}"
+
+
+def _switch_current(published_dir: Path, version: str) -> None:
+    # Write a temp file, flush it to disk, then rename over CURRENT: a reader sees either the old
+    # or the new name, never a partial line.
+    tmp = published_dir / f".{CURRENT_FILE}.{os.getpid()}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(version + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, published_dir / CURRENT_FILE)
+    _fsync_dir(published_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        # No hard links here (another device, an odd file system): copying is slower, never wrong.
+        shutil.copy2(src, dst)
+
+
+# --- Reading the warehouse ----------------------------------------------------------------------
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.sql(f"DESCRIBE {table}").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _month_stats(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, dict[str, int]]:
+    """Rows (and, for declarations, the newest delivering run) per lodged_month.
+
+    Comparing these with the previous manifest catches months changed by a load whose publish
+    never happened (crash between commit and publish), so they are rewritten, not linked stale.
+    """
+    extra = ", max(run_id)" if table == "declarations" else ", NULL"
+    rows = con.sql(f"SELECT lodged_month, count(*){extra} FROM {table} GROUP BY 1").fetchall()
+    stats: dict[str, dict[str, int]] = {}
+    for month, count, max_run in rows:
+        entry = {"rows": int(count)}
+        if max_run is not None:
+            entry["max_run_id"] = int(max_run)
+        stats[month.isoformat()] = entry
+    return stats
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    rows = con.sql(sql).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+# --- Writing a version --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _FactPlan:
+    write: list[str]  # months (ISO) written from the warehouse
+    link: list[str]  # months hard-linked from the previous version
+
+
+def _plan_fact(
+    table: str,
+    stats: dict[str, dict[str, int]],
+    touched: set[str] | None,
+    previous_dir: Path | None,
+    previous_manifest: dict[str, Any] | None,
+) -> _FactPlan:
+    if touched is None or previous_dir is None or previous_manifest is None:
+        return _FactPlan(write=sorted(stats), link=[])
+    previous = previous_manifest.get("partitions", {}).get(table, {})
+    write: list[str] = []
+    link: list[str] = []
+    for month, entry in sorted(stats.items()):
+        source = previous_dir / table / f"lodged_month={month}" / PARTITION_FILE
+        if month in touched or previous.get(month) != entry or not source.is_file():
+            write.append(month)
+        else:
+            link.append(month)
+    return _FactPlan(write=write, link=link)
+
+
+def _write_fact(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    plan: _FactPlan,
+    target: Path,
+    previous_dir: Path | None,
+) -> None:
+    table_dir = target / table
+    table_dir.mkdir(parents=True, exist_ok=True)
+    if plan.write:
+        # One partitioned COPY (one scan of the table) for all months to write. DuckDB names the
+        # files data<N>.parquet; they are renamed to the documented data.parquet below.
+        staging = target / f".staging-{table}"
+        months = ", ".join(f"DATE '{m}'" for m in plan.write)
+        con.sql(
+            f"COPY (SELECT * FROM {table} WHERE lodged_month IN ({months})) "
+            f"TO {_sql_literal(str(staging))} "
+            f"({_PARQUET}, PARTITION_BY (lodged_month), FILENAME_PATTERN 'data{{i}}')"
+        )
+        for month in plan.write:
+            part = f"lodged_month={month}"
+            files = sorted((staging / part).glob("*.parquet"))
+            if len(files) != 1:
+                raise RuntimeError(f"expected one Parquet file for {table}/{part}, got {files}")
+            (table_dir / part).mkdir()
+            files[0].rename(table_dir / part / PARTITION_FILE)
+        shutil.rmtree(staging)
+    for month in plan.link:
+        part = f"lodged_month={month}"
+        assert previous_dir is not None
+        source = previous_dir / table / part / PARTITION_FILE
+        _link_or_copy(source, table_dir / part / PARTITION_FILE)
+
+
+def _normalise_months(months: Iterable[date | datetime] | None) -> set[str] | None:
+    if months is None:
+        return None
+    out: set[str] = set()
+    for m in months:
+        day = m.date() if isinstance(m, datetime) else m
+        out.add(day.replace(day=1).isoformat())
+    return out
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    touched_months: set[date] | None,
+    run_id: int,
+) -> str:
+    """Write a new published version from the warehouse and make it current; return its name.
+
+    ``touched_months``: the lodged_months the run changed (fact partitions rewritten); every other
+    month is hard-linked from the current version when it is unchanged there. None rewrites all.
+    Call it with the warehouse open (the caller holds the warehouse lock); it may run inside or
+    after the load's transaction. Ends with :func:`housekeeping`.
+    """
+    published_dir = settings.published_dir
+    published_dir.mkdir(parents=True, exist_ok=True)
+    touched = _normalise_months(touched_months)
+    with FileLock(str(published_dir / LOCK_FILE)):
+        now = datetime.now(UTC)
+        version = _new_version_name(published_dir, now)
+        tmp_dir = published_dir / f"{TMP_PREFIX}{version}"
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir)
+        tmp_dir.mkdir()
+        try:
+            manifest = _write_version(con, tmp_dir, version, now, touched, run_id, published_dir)
+            with (tmp_dir / MANIFEST_FILE).open("w", encoding="utf-8") as fh:
+                json.dump(manifest, fh, indent=2, sort_keys=True)
+                fh.write("\n")
+            os.rename(tmp_dir, published_dir / version)
+        except BaseException:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise
+        _fsync_dir(published_dir)
+        _switch_current(published_dir, version)
+        _housekeeping_locked(settings)
+    return version
+
+
+def _write_version(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    version: str,
+    now: datetime,
+    touched: set[str] | None,
+    run_id: int,
+    published_dir: Path,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    previous = read_current(published_dir)
+    previous_dir = published_dir / previous if previous else None
+    previous_manifest: dict[str, Any] | None = None
+    if previous_dir is not None:
+        try:
+            previous_manifest = read_manifest(previous_dir)
+        except (OSError, ValueError):
+            previous_dir = None  # unreadable previous version: write everything afresh
+
+    tables: dict[str, dict[str, Any]] = {}
+    partitions: dict[str, dict[str, dict[str, int]]] = {}
+    written: dict[str, list[str]] = {}
+    linked: dict[str, list[str]] = {}
+    for table in FACT_TABLES:
+        stats = _month_stats(con, table)
+        plan = _plan_fact(table, stats, touched, previous_dir, previous_manifest)
+        _write_fact(con, table, plan, target, previous_dir)
+        partitions[table] = stats
+        written[table] = plan.write
+        linked[table] = plan.link
+        tables[table] = {
+            "rows": sum(e["rows"] for e in stats.values()),
+            "columns": _columns(con, table),
+            "files": [f"{table}/lodged_month={m}/{PARTITION_FILE}" for m in sorted(stats)],
+        }
+    for table in WHOLE_TABLES:
+        path = target / f"{table}.parquet"
+        con.sql(f"COPY (SELECT * FROM {table}) TO {_sql_literal(str(path))} ({_PARQUET})")
+        tables[table] = {
+            "rows": int(_scalar(con, f"SELECT count(*) FROM {table}")),
+            "columns": _columns(con, table),
+            "files": [path.name],
+        }
+
+    months = sorted(partitions["declarations"])
+    data_as_of = _scalar(
+        con,
+        "SELECT max(finished_at) FROM runs WHERE kind = 'load' AND status = 'succeeded'",
+    )
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": version,
+        "created_at": now.isoformat(),
+        "run_id": run_id,
+        "data_as_of": _iso(data_as_of),
+        "months": months,
+        "month_range": [months[0], months[-1]] if months else None,
+        "schema_version": int(_scalar(con, "SELECT max(version) FROM schema_migrations") or 0),
+        "tables": tables,
+        "partitions": partitions,
+        "written_months": written,
+        "linked_months": linked,
+        "previous_version": previous,
+        "publish_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+# --- Housekeeping -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VersionInfo:
+    """A published version as listed by ``customs-kpi published``."""
+
+    name: str
+    current: bool
+    created_at: datetime | None
+    superseded_at: datetime | None  # when the next version was created; None for the newest
+    manifest: dict[str, Any] | None  # None when unreadable
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _created_at(version_dir: Path, manifest: dict[str, Any] | None) -> datetime | None:
+    created = _parse_time(manifest.get("created_at")) if manifest else None
+    if created is None:
+        try:
+            created = datetime.fromtimestamp(version_dir.stat().st_mtime, UTC)
+        except OSError:
+            return None
+    return created
+
+
+def describe_versions(published_dir: Path) -> list[VersionInfo]:
+    """Every published version, oldest first, with when it was superseded."""
+    names = list_versions(published_dir)
+    current = read_current(published_dir)
+    manifests: dict[str, dict[str, Any] | None] = {}
+    created: dict[str, datetime | None] = {}
+    for name in names:
+        try:
+            manifests[name] = read_manifest(published_dir / name)
+        except (OSError, ValueError):
+            manifests[name] = None
+        created[name] = _created_at(published_dir / name, manifests[name])
+    out: list[VersionInfo] = []
+    for i, name in enumerate(names):
+        following = [c for n in names[i + 1 :] if (c := created[n]) is not None]
+        superseded = min(following) if following else None
+        out.append(
+            VersionInfo(
+                name=name,
+                current=name == current,
+                created_at=created[name],
+                superseded_at=superseded,
+                manifest=manifests[name],
+            )
+        )
+    return out
+
+
+def housekeeping(settings: Settings, now: datetime | None = None) -> list[str]:
+    """Remove versions that are not current and were superseded more than
+    ``settings.publish_grace_seconds`` ago (plus abandoned temp folders); return their names."""
+    published_dir = settings.published_dir
+    if not published_dir.is_dir():
+        return []
+    with FileLock(str(published_dir / LOCK_FILE)):
+        return _housekeeping_locked(settings, now)
+
+
+def _housekeeping_locked(settings: Settings, now: datetime | None = None) -> list[str]:
+    published_dir = settings.published_dir
+    now = now or datetime.now(UTC)
+    grace = settings.publish_grace_seconds
+    current = read_current(published_dir)
+    current_seq = version_seq(current) if current else None
+    removed: list[str] = []
+    for info in describe_versions(published_dir):
+        if info.current:
+            continue
+        seq = version_seq(info.name) or 0
+        if current_seq is not None and seq > current_seq:
+            # Newer than CURRENT: a publish that died before switching. Never served to anyone,
+            # but it may still be in the middle of being switched: wait out the grace period.
+            since = info.created_at
+        else:
+            since = info.superseded_at or info.created_at
+        if since is not None and (now - since).total_seconds() > grace:
+            shutil.rmtree(published_dir / info.name, ignore_errors=True)
+            removed.append(info.name)
+    # Temp folders of publishes that crashed (the lock is held, so none is being written now).
+    for tmp in published_dir.glob(f"{TMP_PREFIX}*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp.name)
+    for stale in published_dir.glob(f".{CURRENT_FILE}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    return removed

@@ -34,10 +34,16 @@ from typing import Any
 import duckdb
 from filelock import FileLock
 
+from customs_kpi.published import (
+    CURRENT_FILE,
+    FACT_TABLES,
+    MANIFEST_FILE,
+    read_current,
+    read_manifest,
+)
 from customs_kpi.settings import Settings
 from etl.cube import CUBE_TABLES
 
-FACT_TABLES: tuple[str, ...] = ("declarations", "profile_hits")
 WHOLE_TABLES: tuple[str, ...] = (
     *CUBE_TABLES,
     "profiles",
@@ -45,8 +51,6 @@ WHOLE_TABLES: tuple[str, ...] = (
     "runs",
     "quarantine",
 )
-CURRENT_FILE = "CURRENT"
-MANIFEST_FILE = "manifest.json"
 PARTITION_FILE = "data.parquet"
 MANIFEST_FORMAT = 1
 LOCK_FILE = ".publish.lock"
@@ -68,21 +72,6 @@ def list_versions(published_dir: Path) -> list[str]:
         return []
     names = [p.name for p in published_dir.iterdir() if p.is_dir() and version_seq(p.name)]
     return sorted(names, key=lambda n: (version_seq(n) or 0, n))
-
-
-def read_current(published_dir: Path) -> str | None:
-    """The current version's folder name, None when nothing has been published."""
-    try:
-        name = (published_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return name or None
-
-
-def read_manifest(version_dir: Path) -> dict[str, Any]:
-    with (version_dir / MANIFEST_FILE).open(encoding="utf-8") as fh:
-        manifest: dict[str, Any] = json.load(fh)
-    return manifest
 
 
 def _new_version_name(published_dir: Path, now: datetime) -> str:
@@ -266,7 +255,7 @@ def publish(
         try:
             manifest = _write_version(con, tmp_dir, version, now, touched, run_id, published_dir)
             with (tmp_dir / MANIFEST_FILE).open("w", encoding="utf-8") as fh:
-                json.dump(manifest, fh, indent=2, sort_keys=True)
+                json.dump(manifest, fh, indent=2)  # key order kept: columns are in table order
                 fh.write("\n")
             os.rename(tmp_dir, published_dir / version)
         except BaseException:

@@ -1,0 +1,257 @@
+"""Read side of published snapshots: what the dashboard, the KPI CLI and exports read.
+
+Never opens the warehouse file (DuckDB allows one writer *or* many readers, and a reader would
+block the ETL). A published version (see etl/publish.py for the writer and DEVELOPING.md for the
+layout) is immutable, so everything read from it can be cached for as long as the version is
+alive: small tables are read once per version, facts are queried through an in-memory DuckDB
+database per version with one cursor per thread. A reader keeps the :class:`Snapshot` it opened
+even when a newer version becomes current; housekeeping waits a grace period before removing it.
+
+Safe in several processes (nothing shared but read-only files) and threads (locks around the
+caches, one DuckDB cursor per thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from customs_kpi.settings import Settings
+
+# --- Layout shared with the writer (etl.publish imports these) ---------------------------------
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+FACT_TABLES: tuple[str, ...] = ("declarations", "profile_hits")
+PARTITION_COLUMN = "lodged_month"
+
+# current_snapshot() re-reads CURRENT at most this often per process.
+CURRENT_CHECK_SECONDS = 1.0
+# Snapshot objects kept per process: the current one and a few it replaced, for readers that
+# still hold them (they keep their own reference anyway; this only avoids re-reading).
+_CACHED_VERSIONS = 4
+
+
+class SnapshotError(RuntimeError):
+    """A published version is missing or unreadable."""
+
+
+def read_current(published_dir: Path) -> str | None:
+    """The current version's folder name, None when nothing has been published."""
+    try:
+        name = (published_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    """The manifest.json of a version folder."""
+    with (version_dir / MANIFEST_FILE).open(encoding="utf-8") as fh:
+        manifest: dict[str, Any] = json.load(fh)
+    return manifest
+
+
+def _parse_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Snapshot:
+    """One immutable published version.
+
+    ``version``: folder name; ``path``: the folder; ``manifest``: manifest.json as a dict;
+    ``data_as_of``: when the latest successful load finished (None before any load).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.version = path.name
+        try:
+            self.manifest: dict[str, Any] = read_manifest(path)
+        except (OSError, ValueError) as exc:
+            raise SnapshotError(f"published version {path} is unreadable: {exc}") from exc
+        self.data_as_of: datetime | None = _parse_datetime(self.manifest.get("data_as_of"))
+        self._tables: dict[str, pl.DataFrame] = {}
+        self._lock = threading.Lock()
+        self._database: duckdb.DuckDBPyConnection | None = None
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"Snapshot({self.version!r})"
+
+    @property
+    def created_at(self) -> datetime | None:
+        return _parse_datetime(self.manifest.get("created_at"))
+
+    @property
+    def table_names(self) -> list[str]:
+        return sorted(self.manifest.get("tables", {}))
+
+    def row_count(self, name: str) -> int:
+        """Rows of a table as recorded at publish time (no I/O)."""
+        return int(self._table_info(name)["rows"])
+
+    def months(self) -> list[date]:
+        """The lodged_months holding declarations, oldest first."""
+        return [date.fromisoformat(m) for m in self.manifest.get("months", [])]
+
+    def _table_info(self, name: str) -> dict[str, Any]:
+        tables: dict[str, dict[str, Any]] = self.manifest.get("tables", {})
+        if name not in tables:
+            raise KeyError(f"no table {name!r} in published version {self.version}")
+        return tables[name]
+
+    # --- Small tables, in memory ---------------------------------------------------------------
+    def table(self, name: str) -> pl.DataFrame:
+        """A whole small or cube table (cube_*, profiles, profile_changes, runs, quarantine),
+        read once per version and cached. Facts are too big for this: use :meth:`query`."""
+        if name in FACT_TABLES:
+            raise ValueError(f"{name} is a fact table: query it with Snapshot.query()")
+        cached = self._tables.get(name)
+        if cached is not None:
+            return cached
+        info = self._table_info(name)
+        with self._lock:
+            cached = self._tables.get(name)
+            if cached is None:
+                cached = pl.read_parquet(self.path / info["files"][0])
+                self._tables[name] = cached
+        return cached
+
+    # --- SQL over everything -------------------------------------------------------------------
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run a SELECT over this version: every table is a view (``declarations``,
+        ``profile_hits`` hive-partitioned on lodged_month, so a filter on lodged_month reads only
+        those months). ``params`` bind ``?`` / ``$1`` placeholders."""
+        cursor = self._cursor()
+        relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
+        if relation is None:
+            return pl.DataFrame()
+        return relation.pl()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._open_database().cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def _open_database(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._database is None:
+                database = duckdb.connect(":memory:")
+                for name in self.table_names:
+                    database.sql(f"CREATE VIEW {_quote_ident(name)} AS {self._view_sql(name)}")
+                self._database = database
+            return self._database
+
+    def _view_sql(self, name: str) -> str:
+        info = self._table_info(name)
+        columns: dict[str, str] = info["columns"]
+        files = [str(self.path / f) for f in info["files"]]
+        select = ", ".join(_quote_ident(c) for c in columns)
+        if not files:
+            # No partition yet (empty warehouse): an empty relation with the published schema.
+            typed = ", ".join(f"NULL::{t} AS {_quote_ident(c)}" for c, t in columns.items())
+            return f"SELECT {typed} WHERE false"
+        file_list = "[" + ", ".join(_quote_literal(f) for f in files) + "]"
+        if name in FACT_TABLES:
+            # Partition value from the folder name (not stored in the files, as Spark/Trino
+            # expect); columns listed explicitly to keep the warehouse's column order.
+            source = (
+                f"read_parquet({file_list}, hive_partitioning = true, "
+                f"hive_types = {{'{PARTITION_COLUMN}': DATE}})"
+            )
+        else:
+            source = f"read_parquet({file_list})"
+        return f"SELECT {select} FROM {source}"
+
+    def close(self) -> None:
+        """Close the in-memory database (cursors of other threads become unusable)."""
+        with self._lock:
+            if self._database is not None:
+                self._database.close()
+                self._database = None
+            self._local = threading.local()
+
+
+# --- The current version, per process ------------------------------------------------------------
+_lock = threading.Lock()
+_pid = os.getpid()
+_snapshots: OrderedDict[Path, Snapshot] = OrderedDict()
+_checked: dict[Path, tuple[float, str | None]] = {}  # published_dir -> (monotonic, version)
+
+
+def _reset_after_fork() -> None:
+    # DuckDB connections must not cross a fork: a forked worker starts with empty caches.
+    global _pid
+    if os.getpid() != _pid:
+        _pid = os.getpid()
+        _snapshots.clear()
+        _checked.clear()
+
+
+def open_snapshot(path: Path) -> Snapshot:
+    """The Snapshot of a version folder (an absolute path), shared within the process."""
+    with _lock:
+        _reset_after_fork()
+        snapshot = _snapshots.get(path)
+        if snapshot is None:
+            snapshot = Snapshot(path)
+            _snapshots[path] = snapshot
+            while len(_snapshots) > _CACHED_VERSIONS:
+                _snapshots.popitem(last=False)
+        else:
+            _snapshots.move_to_end(path)
+        return snapshot
+
+
+def current_snapshot(settings: Settings) -> Snapshot | None:
+    """The current published version, None when nothing is published yet.
+
+    Cheap: CURRENT is re-read at most every :data:`CURRENT_CHECK_SECONDS` and Snapshot objects
+    are cached per version, so a call costs a dict lookup most of the time.
+    """
+    published_dir = settings.published_dir.resolve()
+    now = time.monotonic()
+    with _lock:
+        _reset_after_fork()
+        checked = _checked.get(published_dir)
+    if checked is not None and now - checked[0] < CURRENT_CHECK_SECONDS:
+        version = checked[1]
+    else:
+        version = read_current(published_dir)
+        with _lock:
+            _checked[published_dir] = (now, version)
+    if version is None:
+        return None
+    # A missing or unreadable folder raises SnapshotError (from Snapshot()); it is not cached.
+    return open_snapshot(published_dir / version)
+
+
+def snapshot_age(snapshot: Snapshot, now: datetime | None = None) -> float | None:
+    """Hours since the snapshot's data_as_of (None before any load): for freshness warnings."""
+    if snapshot.data_as_of is None:
+        return None
+    as_of = snapshot.data_as_of
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    return ((now or datetime.now(UTC)) - as_of).total_seconds() / 3600.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from customs_kpi.cli import (  # noqa: F401  (imported for their command registrations)
     etl_cmds,
     kpi_cmds,
+    publish_cmds,
     sample_cmds,
     snapshot_cmds,
     user_cmds,

@@ -1,0 +1,148 @@
+"""Published snapshots: publish, published, housekeeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from customs_kpi.cli.common import HomeOption, app, console, fail
+
+
+def _utc_now() -> datetime:
+    # The run log stores naive UTC timestamps.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@app.command("publish")
+def publish_now(home: HomeOption = None) -> None:
+    """Rebuild the aggregate cube for all months and publish a new read-only snapshot now."""
+    import time
+
+    from customs_kpi.cli.common import settings_for
+    from etl.cube import rebuild_cube
+    from etl.publish import publish
+    from etl.warehouse import WarehouseBusy, open_warehouse
+
+    settings = settings_for(home)
+    started = time.perf_counter()
+    try:
+        with open_warehouse(settings) as con:
+            run_id = int(con.sql("SELECT nextval('run_id_seq')").fetchall()[0][0])
+            con.begin()
+            try:
+                con.sql(
+                    "INSERT INTO runs (run_id, kind, started_at, status, message) "
+                    "VALUES ($1, 'publish', $2, 'running', 'rebuild cube and publish')",
+                    params=[run_id, _utc_now()],
+                )
+                rebuild_cube(con, None)
+                # Recorded as succeeded before publishing so the published run log says so;
+                # set back to failed below if publishing does not complete.
+                _finish_run(con, run_id, "succeeded", started, "cube rebuilt, publishing")
+                con.commit()
+            except Exception:
+                con.rollback()
+                raise
+            try:
+                version = publish(con, settings, None, run_id)
+            except Exception as exc:
+                _finish_run(con, run_id, "failed", started, f"publish failed: {exc}")
+                raise
+            _finish_run(con, run_id, "succeeded", started, f"published {version}")
+    except WarehouseBusy as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"Published [bold]{version}[/] (run {run_id}) in {time.perf_counter() - started:.1f} s "
+        f"→ {settings.published_dir / version}",
+        highlight=False,
+    )
+
+
+def _finish_run(con: Any, run_id: int, status: str, started: float, message: str) -> None:
+    import time
+
+    con.sql(
+        "UPDATE runs SET status = $2, finished_at = $3, duration_seconds = $4, message = $5 "
+        "WHERE run_id = $1",
+        params=[run_id, status, _utc_now(), round(time.perf_counter() - started, 3), message],
+    )
+
+
+def _fmt_time(value: datetime | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command("published")
+def list_published(home: HomeOption = None) -> None:
+    """List the published versions, which one is current and when old ones will be removed."""
+    from rich.table import Table
+
+    from customs_kpi.cli.common import settings_for
+    from etl.publish import describe_versions
+
+    settings = settings_for(home)
+    versions = describe_versions(settings.published_dir)
+    if not versions:
+        console.print(f"Nothing published yet in {settings.published_dir}.")
+        return
+    grace = timedelta(seconds=settings.publish_grace_seconds)
+    table = Table(
+        "",
+        "version",
+        "created (UTC)",
+        "run",
+        "data as of",
+        "months",
+        "declarations",
+        "removable after (UTC)",
+    )
+    for info in reversed(versions):
+        manifest = info.manifest or {}
+        month_range = manifest.get("month_range") or None
+        months = f"{month_range[0][:7]} … {month_range[1][:7]}" if month_range else "—"
+        rows = manifest.get("tables", {}).get("declarations", {}).get("rows")
+        if info.current:
+            removable = "current"
+        elif info.superseded_at is not None:
+            removable = _fmt_time(info.superseded_at + grace)
+        else:
+            removable = "never current"
+        table.add_row(
+            "*" if info.current else "",
+            info.name if info.manifest is not None else f"{info.name} (unreadable)",
+            _fmt_time(info.created_at),
+            str(manifest.get("run_id", "—")),
+            _fmt_time(manifest.get("data_as_of")),
+            months,
+            f"{rows:,}" if isinstance(rows, int) else "—",
+            removable,
+        )
+    console.print(table)
+
+
+@app.command("housekeeping")
+def run_housekeeping(home: HomeOption = None) -> None:
+    """Remove published versions superseded longer ago than the grace period."""
+    from customs_kpi.cli.common import settings_for
+    from etl.publish import housekeeping
+
+    settings = settings_for(home)
+    removed = housekeeping(settings)
+    if removed:
+        for name in removed:
+            console.print(f"removed {name}", highlight=False)
+    else:
+        console.print(
+            "Nothing to remove (superseded versions are kept "
+            f"{settings.publish_grace_seconds} s for readers still using them).",
+            highlight=False,
+        )

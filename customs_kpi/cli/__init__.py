@@ -14,6 +14,7 @@ from customs_kpi.cli import (  # noqa: F401  (imported for their command registr
     snapshot_cmds,
     user_cmds,
     web_cmds,
+    worker_cmds,
 )
 from customs_kpi.cli.common import HomeOption, app, console, settings_for
 

@@ -1,0 +1,165 @@
+"""The scheduler and monthly snapshots: worker, jobs, snapshot, snapshots."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from customs_kpi.cli.common import HomeOption, app, console, fail, settings_for
+
+
+@app.command("worker")
+def worker(
+    home: HomeOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
+    """Run the one scheduler: polls HOME/inbox, nightly housekeeping, monthly snapshots (with
+    catch-up of months missed while it was not running). A second worker on the same HOME exits."""
+    from etl.scheduler import WorkerAlreadyRunning, run_worker
+
+    settings = settings_for(home)
+    _configure_logging(settings.home / "logs" / "worker.log", verbose)
+    try:
+        run_worker(settings)
+    except WorkerAlreadyRunning as exc:
+        raise fail(str(exc)) from exc
+
+
+def _configure_logging(path: Path, verbose: bool) -> None:
+    from logging.handlers import RotatingFileHandler
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in (logging.StreamHandler(), RotatingFileHandler(path, 5_000_000, 5)):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    # APScheduler logs every execution at INFO; our own job log says more.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@app.command("jobs")
+def jobs(
+    home: HomeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print jobs.json as JSON.")] = False,
+) -> None:
+    """Show the worker and each scheduled job: last run, outcome, next run."""
+    from rich.table import Table
+
+    from customs_kpi.worker import read_jobs
+
+    settings = settings_for(home)
+    current = read_jobs(settings)
+    if as_json:
+        typer.echo(json.dumps(current.to_json(), indent=2))
+        return
+    w = current.worker
+    if w.pid is None:
+        console.print("No worker has run in this HOME yet (start one with `customs-kpi worker`).")
+        return
+    if w.is_alive():
+        console.print(
+            f"Worker running: pid {w.pid} on {w.host}, started {w.started_at}, "
+            f"last heartbeat {w.heartbeat_at}"
+        )
+    else:
+        console.print(
+            f"[yellow]Worker not running[/] (last: pid {w.pid} on {w.host}, "
+            f"heartbeat {w.heartbeat_at}, stopped {w.stopped_at or 'unexpectedly'})"
+        )
+    table = Table("job", "schedule", "last run", "outcome", "message", "next run")
+    for job in current.jobs.values():
+        outcome = "running" if job.running else (job.last_outcome or "never run")
+        table.add_row(
+            job.id,
+            job.schedule,
+            job.last_started_at or "—",
+            outcome,
+            job.last_message,
+            job.next_run_at or "—",
+        )
+    console.print(table)
+
+
+@app.command("snapshot")
+def snapshot(
+    month: Annotated[str, typer.Option("--month", help="Month to report on, YYYY-MM.")],
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why this version is produced (required when the month "
+            "already has a snapshot: versions are never overwritten).",
+        ),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Produce the monthly performance snapshot in HOME/snapshots/YYYY-MM/vN (Excel, PDF, CSV,
+    manifest with SHA-256 of every file). An existing version is never overwritten."""
+    from etl.snapshot import SnapshotError, produce_snapshot
+
+    from customs_kpi.worker import list_snapshots, parse_month
+
+    settings = settings_for(home)
+    try:
+        first = parse_month(month)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    label = f"{first:%Y-%m}"
+    existing = list_snapshots(settings, label)
+    if existing and not reason:
+        raise fail(
+            f"{label} already has {', '.join(f'v{s.version}' for s in existing)}; "
+            "give --reason to produce a new version"
+        )
+    try:
+        with console.status(f"Producing the {label} snapshot…"):
+            snap = produce_snapshot(settings, first, reason=reason or "first version")
+    except SnapshotError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"[green]Snapshot {snap.label}[/] ({snap.status}) written to {snap.path}")
+    for f in snap.files:
+        console.print(f"  {f.name:<40} {f.bytes:>10,} B  sha256 {f.sha256[:16]}…")
+
+
+@app.command("snapshots")
+def snapshots(
+    month: Annotated[str | None, typer.Option("--month", help="Only this month (YYYY-MM).")] = None,
+    home: HomeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List every produced snapshot version with its status, reason and data-as-of."""
+    from rich.table import Table
+
+    from customs_kpi.worker import list_snapshots
+
+    settings = settings_for(home)
+    found = list_snapshots(settings, month)
+    if as_json:
+        rows = [{**asdict(s), "path": str(s.path)} for s in found]
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not found:
+        console.print("No snapshot yet (`customs-kpi snapshot --month YYYY-MM` produces one).")
+        return
+    table = Table(
+        "month", "version", "status", "created", "data as of", "pending controls", "reason", "files"
+    )
+    for s in found:
+        table.add_row(
+            s.month,
+            f"v{s.version}",
+            s.status,
+            s.created_at,
+            s.data_as_of or "—",
+            str(s.pending_controls),
+            s.reason,
+            str(len(s.files)),
+        )
+    console.print(table)

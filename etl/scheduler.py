@@ -1,0 +1,539 @@
+"""The one scheduler (`customs-kpi worker`): inbox polling, housekeeping, monthly snapshots.
+
+Exactly one worker runs per HOME: it holds ``HOME/worker.lock`` for its whole life, and a second
+worker exits with a clear message instead of starting a second scheduler. Web processes never
+schedule anything; they read ``HOME/jobs.json`` and queue snapshot requests
+(:mod:`customs_kpi.worker`).
+
+Jobs are plain functions ``(settings, now) -> message`` so tests call them with an injected clock;
+the ETL and snapshot functions they use are injected through :class:`Actions` (the defaults import
+the real ones lazily, keeping ``customs-kpi --help`` fast).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_REMOVED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from filelock import FileLock, Timeout
+
+from customs_kpi import worker as state
+from customs_kpi.settings import Settings
+
+log = logging.getLogger("customs_kpi.worker")
+
+REQUESTS_POLL_SECONDS = 5  # the Reports page promises a draft "within seconds"
+HOUSEKEEPING_AT = {"hour": 2, "minute": 30}
+MONTHLY_AT = {"day": 1, "hour": 1, "minute": 0}
+
+
+class WorkerAlreadyRunning(RuntimeError):
+    """Another worker holds HOME/worker.lock."""
+
+
+class JobSkipped(Exception):
+    """Raised by a job that had nothing to do or could not run now; recorded as 'skipped'."""
+
+
+# --- what the jobs call (injectable) ----------------------------------------------------------
+def _default_process_inbox(settings: Settings) -> list[Any]:
+    from etl.inbox import process_inbox
+
+    return list(process_inbox(settings))
+
+
+def _default_housekeeping(settings: Settings, now: datetime) -> str:
+    from etl.publish import housekeeping
+
+    removed = housekeeping(settings, now)
+    return f"removed {len(removed)} superseded published version(s)" + (
+        f" ({', '.join(removed)})" if removed else ""
+    )
+
+
+def _default_produce_snapshot(
+    settings: Settings, month: date, reason: str, now: datetime
+) -> state.SnapshotVersion:
+    from etl.snapshot import produce_snapshot
+
+    return produce_snapshot(settings, month, reason=reason, now=now)
+
+
+def _default_published_months(settings: Settings) -> list[date]:
+    from customs_kpi.published import current_snapshot
+
+    snap = current_snapshot(settings)
+    return [] if snap is None else [_as_month(m) for m in snap.months()]
+
+
+def _default_last_successful_load(settings: Settings) -> datetime | None:
+    from customs_kpi.published import current_snapshot
+
+    snap = current_snapshot(settings)
+    # data_as_of = when the latest successful load finished (customs_kpi.published).
+    return None if snap is None else snap.data_as_of
+
+
+@dataclass(frozen=True)
+class Actions:
+    """The outside world of the jobs: real ETL functions by default, fakes in tests."""
+
+    process_inbox: Callable[[Settings], list[Any]] = _default_process_inbox
+    housekeeping: Callable[[Settings, datetime], str] = _default_housekeeping
+    produce_snapshot: Callable[[Settings, date, str, datetime], state.SnapshotVersion] = (
+        _default_produce_snapshot
+    )
+    published_months: Callable[[Settings], list[date]] = _default_published_months
+    last_successful_load: Callable[[Settings], datetime | None] = _default_last_successful_load
+
+
+def _as_month(value: Any) -> date:
+    if isinstance(value, datetime):
+        return date(value.year, value.month, 1)
+    if isinstance(value, date):
+        return value.replace(day=1)
+    return state.parse_month(str(value)[:7])
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+
+
+# --- month arithmetic and catch-up ------------------------------------------------------------
+def first_of_month(now: datetime) -> date:
+    return date(now.year, now.month, 1)
+
+
+def previous_month(now: datetime) -> date:
+    first = first_of_month(now)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def months_to_catch_up(
+    data_months: Iterable[date], final_months: Iterable[str], now: datetime
+) -> list[date]:
+    """Completed months that should have a final snapshot and do not, oldest first.
+
+    A month is complete once ``now`` is past its end. Months before the first final snapshot are
+    history from before the product ran: back-filling them is an explicit decision
+    (``customs-kpi snapshot --month``), not something a restart does behind the operator's back.
+    With no final snapshot at all, only the latest completed month with data is produced.
+    """
+    current = first_of_month(now)
+    complete = sorted({_as_month(m) for m in data_months if _as_month(m) < current})
+    if not complete:
+        return []
+    finals = {state.parse_month(m) for m in final_months}
+    start = min(finals) if finals else complete[-1]
+    return [m for m in complete if m >= start and m not in finals]
+
+
+# --- the jobs ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobContext:
+    settings: Settings
+    actions: Actions
+
+
+def job_inbox(ctx: JobContext, now: datetime) -> str:
+    """Load every new delivery in HOME/inbox (the ETL moves or records what it has loaded)."""
+    from etl.warehouse import WarehouseBusy
+
+    try:
+        results = ctx.actions.process_inbox(ctx.settings)
+    except WarehouseBusy as exc:
+        raise JobSkipped(f"warehouse busy, retried at the next poll: {exc}") from exc
+    if not results:
+        return "no new delivery"
+    return f"{len(results)} deliver{'y' if len(results) == 1 else 'ies'}: " + "; ".join(
+        _describe_load(r) for r in results
+    )
+
+
+def _describe_load(result: Any) -> str:
+    """One line per LoadResult without depending on its exact fields."""
+    name = getattr(result, "file_name", None) or getattr(result, "path", None) or "file"
+    parts = [str(getattr(name, "name", name))]
+    for attr in ("status", "rows_inserted", "rows_replaced", "rows_quarantined"):
+        value = getattr(result, attr, None)
+        if value is not None:
+            parts.append(f"{attr.removeprefix('rows_')}={value}")
+    return " ".join(parts)
+
+
+def job_housekeeping(ctx: JobContext, now: datetime) -> str:
+    """Remove superseded published versions; log a warning when the data is stale."""
+    messages = [f"housekeeping: {ctx.actions.housekeeping(ctx.settings, now)}"]
+    last = ctx.actions.last_successful_load(ctx.settings)
+    limit = timedelta(hours=ctx.settings.freshness_hours)
+    if last is None:
+        messages.append("freshness: no successful load yet")
+        log.warning("freshness: no successful load yet")
+    else:
+        # Published times are UTC; a naive one is read as UTC (as customs_kpi.published does).
+        age = _aware(now) - _aware(last)
+        if age > limit:
+            msg = (
+                f"freshness: STALE, last successful load {last:%Y-%m-%d %H:%M} is "
+                f"{age.total_seconds() / 3600:.0f} h old (limit {ctx.settings.freshness_hours} h)"
+            )
+            log.warning(msg)
+        else:
+            msg = f"freshness: ok, last successful load {last:%Y-%m-%d %H:%M}"
+        messages.append(msg)
+    return "; ".join(messages)
+
+
+def job_catch_up(ctx: JobContext, now: datetime) -> str:
+    """At start: produce every completed month's missing final snapshot."""
+    return _produce_missing(ctx, now, scheduled=False)
+
+
+def job_monthly(ctx: JobContext, now: datetime) -> str:
+    """On the 1st: the previous month's snapshot (and any month still missing)."""
+    return _produce_missing(ctx, now, scheduled=True)
+
+
+def _produce_missing(ctx: JobContext, now: datetime, *, scheduled: bool) -> str:
+    data_months = ctx.actions.published_months(ctx.settings)
+    if not data_months:
+        raise JobSkipped("no published data yet")
+    todo = months_to_catch_up(data_months, state.months_with_final_snapshot(ctx.settings), now)
+    if not todo:
+        prev = previous_month(now)
+        if prev not in {_as_month(m) for m in data_months}:
+            raise JobSkipped(f"no published data for {state.month_label(prev)}")
+        return "every completed month has its snapshot"
+    produced = []
+    for month in todo:
+        reason = (
+            "scheduled monthly snapshot"
+            if scheduled and month == previous_month(now)
+            else "catch-up: the scheduled run was missed (worker not running)"
+        )
+        snap = ctx.actions.produce_snapshot(ctx.settings, month, reason, now)
+        produced.append(snap.label)
+        log.info("snapshot %s produced (%s)", snap.label, reason)
+    return "produced " + ", ".join(produced)
+
+
+def job_requests(ctx: JobContext, now: datetime) -> str:
+    """Produce the snapshots queued from the Reports page."""
+    pending = state.pending_requests(ctx.settings)
+    if not pending:
+        return "no request"
+    done = []
+    for path, req in pending:
+        try:
+            reason = f"{req.reason or 'draft requested'} (requested by {req.requested_by})"
+            snap = ctx.actions.produce_snapshot(
+                ctx.settings, state.parse_month(req.month), reason, now
+            )
+        except Exception as exc:
+            log.exception("snapshot request %s failed", req.id)
+            req.status, req.message = "failed", f"{type(exc).__name__}: {exc}"
+        else:
+            req.status, req.version = "succeeded", snap.version
+            req.message = f"produced {snap.label} ({snap.status})"
+        req.finished_at = state.iso(now)
+        state.finish_request(ctx.settings, path, req)
+        done.append(f"{req.month}: {req.status}")
+    return "; ".join(done)
+
+
+# --- job bookkeeping (HOME/jobs.json) ---------------------------------------------------------
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    name: str
+    func: Callable[[JobContext, datetime], str]
+    trigger: BaseTrigger
+    schedule: str
+
+
+class JobBook:
+    """Thread-safe owner of HOME/jobs.json inside the worker (jobs run on a thread pool)."""
+
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        previous = state.read_jobs(settings)  # keep last outcomes across restarts
+        self._state = state.JobsFile(
+            worker=state.WorkerInfo(
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started_at=state.iso(now),
+                heartbeat_at=state.iso(now),
+            ),
+            jobs=previous.jobs,
+        )
+
+    def _save(self) -> None:
+        state.write_jobs(self._settings, self._state)
+
+    def register(self, spec: JobSpec) -> None:
+        with self._lock:
+            old = self._state.jobs.get(spec.id)
+            job = old or state.JobState(id=spec.id, name=spec.name, schedule=spec.schedule)
+            job.name, job.schedule, job.running = spec.name, spec.schedule, False
+            self._state.jobs[spec.id] = job
+            self._save()
+
+    def started(self, job_id: str, when: datetime) -> None:
+        with self._lock:
+            job = self._state.jobs[job_id]
+            job.running, job.last_started_at = True, state.iso(when)
+            self._save()
+
+    def finished(
+        self, job_id: str, when: datetime, outcome: str, message: str, seconds: float
+    ) -> None:
+        with self._lock:
+            job = self._state.jobs[job_id]
+            job.running = False
+            job.last_finished_at = state.iso(when)
+            job.last_outcome, job.last_message = outcome, message
+            job.last_duration_seconds = round(seconds, 3)
+            job.runs += 1
+            job.failures += outcome == "failed"
+            self._save()
+
+    def set_next_runs(self, next_runs: dict[str, datetime | None]) -> None:
+        with self._lock:
+            for job_id, job in self._state.jobs.items():
+                job.next_run_at = state.iso(next_runs.get(job_id))
+            self._save()
+
+    def beat(self, when: datetime) -> None:
+        with self._lock:
+            self._state.worker.heartbeat_at = state.iso(when)
+            self._save()
+
+    def stopped(self, when: datetime) -> None:
+        with self._lock:
+            self._state.worker.stopped_at = state.iso(when)
+            for job in self._state.jobs.values():
+                job.next_run_at, job.running = None, False
+            self._save()
+
+    def snapshot(self) -> state.JobsFile:
+        with self._lock:
+            return state.JobsFile(worker=self._state.worker, jobs=dict(self._state.jobs))
+
+
+def run_job(
+    spec: JobSpec, ctx: JobContext, book: JobBook, tz: tzinfo, now: datetime | None = None
+) -> str:
+    """Run one job, record its outcome; never raises (a failed job must not stop the worker)."""
+    started = now or datetime.now(tz)
+    book.started(spec.id, started)
+    t0 = time.monotonic()
+    try:
+        message, outcome = spec.func(ctx, started), "succeeded"
+    except JobSkipped as exc:
+        message, outcome = str(exc), "skipped"
+    except Exception as exc:
+        log.exception("job %s failed", spec.id)
+        message, outcome = f"{type(exc).__name__}: {exc}", "failed"
+    elapsed = time.monotonic() - t0
+    finished = now or datetime.now(tz)
+    book.finished(spec.id, finished, outcome, message, elapsed)
+    log.log(
+        logging.WARNING if outcome == "failed" else logging.INFO,
+        "job %s %s: %s",
+        spec.id,
+        outcome,
+        message,
+    )
+    return outcome
+
+
+def job_specs(settings: Settings, tz: tzinfo, now: datetime) -> list[JobSpec]:
+    poll = max(1, settings.inbox_poll_seconds)
+    return [
+        JobSpec(
+            "catch_up",
+            "Catch up missed monthly snapshots (at start)",
+            job_catch_up,
+            DateTrigger(run_date=now, timezone=tz),
+            "once at worker start",
+        ),
+        JobSpec(
+            "inbox",
+            "Load new deliveries from HOME/inbox",
+            job_inbox,
+            IntervalTrigger(seconds=poll, start_date=now, timezone=tz),
+            f"every {poll} s",
+        ),
+        JobSpec(
+            "requests",
+            "Produce snapshots requested from the Reports page",
+            job_requests,
+            IntervalTrigger(seconds=REQUESTS_POLL_SECONDS, start_date=now, timezone=tz),
+            f"every {REQUESTS_POLL_SECONDS} s",
+        ),
+        JobSpec(
+            "housekeeping",
+            "Remove old published versions; check data freshness",
+            job_housekeeping,
+            CronTrigger(**HOUSEKEEPING_AT, timezone=tz),
+            "daily at {hour:02d}:{minute:02d}".format(**HOUSEKEEPING_AT),
+        ),
+        JobSpec(
+            "monthly_snapshot",
+            "Produce the previous month's snapshot",
+            job_monthly,
+            CronTrigger(**MONTHLY_AT, timezone=tz),
+            "on the {day}st of each month at {hour:02d}:{minute:02d}".format(**MONTHLY_AT),
+        ),
+    ]
+
+
+@dataclass
+class Worker:
+    """A configured (not yet started) scheduler with its jobs and its bookkeeping."""
+
+    settings: Settings
+    tz: tzinfo
+    scheduler: BackgroundScheduler
+    book: JobBook
+    ctx: JobContext
+    specs: dict[str, JobSpec] = field(default_factory=dict)
+
+    def run_now(self, job_id: str, now: datetime | None = None) -> str:
+        """Run a job synchronously (tests and `customs-kpi jobs --run`): same recording."""
+        return run_job(self.specs[job_id], self.ctx, self.book, self.tz, now)
+
+    def sync_next_runs(self, _event: JobEvent | None = None) -> None:
+        self.book.set_next_runs({j.id: j.next_run_time for j in self.scheduler.get_jobs()})
+
+    def heartbeat(self) -> None:
+        """Tell readers the worker is alive (see WorkerInfo.is_alive) and refresh next runs."""
+        self.book.beat(datetime.now(self.tz))
+        self.sync_next_runs()
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+    actions: Actions | None = None,
+) -> Worker:
+    """Create the scheduler and register every job (call inside :func:`worker_lock`)."""
+    from tzlocal import get_localzone
+
+    zone = tz or get_localzone()
+    start = now or datetime.now(zone)
+    scheduler = BackgroundScheduler(
+        timezone=zone,
+        # Three threads: a long snapshot render must not hold up inbox polling.
+        executors={"default": ThreadPoolExecutor(max_workers=3)},
+        job_defaults={
+            # One instance per job; runs missed while busy or asleep collapse into one and still
+            # run however late (None = no grace limit), so nothing is silently dropped.
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": None,
+        },
+    )
+    book = JobBook(settings, start)
+    ctx = JobContext(settings, actions or Actions())
+    w = Worker(settings, zone, scheduler, book, ctx)
+    for spec in job_specs(settings, zone, start):
+        w.specs[spec.id] = spec
+        book.register(spec)
+        scheduler.add_job(
+            run_job,
+            spec.trigger,
+            args=(spec, ctx, book, zone),
+            id=spec.id,
+            name=spec.name,
+            replace_existing=True,
+        )
+    scheduler.add_job(
+        w.heartbeat,
+        IntervalTrigger(seconds=state.HEARTBEAT_SECONDS, timezone=zone),
+        id="_heartbeat",
+        name="heartbeat",
+    )
+    scheduler.add_listener(
+        w.sync_next_runs,
+        EVENT_JOB_SUBMITTED
+        | EVENT_JOB_EXECUTED
+        | EVENT_JOB_ERROR
+        | EVENT_JOB_MISSED
+        | EVENT_JOB_REMOVED,
+    )
+    return w
+
+
+# --- the one-worker lock and the process lifecycle --------------------------------------------
+@contextmanager
+def worker_lock(settings: Settings) -> Iterator[None]:
+    """Hold HOME/worker.lock, or raise WorkerAlreadyRunning naming the running worker."""
+    settings.ensure_home()
+    lock = FileLock(str(state.worker_lock_path(settings)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as exc:
+        info = state.read_jobs(settings).worker
+        who = f" (pid {info.pid} on {info.host}, since {info.started_at})" if info.pid else ""
+        raise WorkerAlreadyRunning(
+            f"another worker is already running for {settings.home}{who}; "
+            "only one scheduler may run per HOME, so this one exits"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    stop: threading.Event | None = None,
+    tz: tzinfo | None = None,
+    actions: Actions | None = None,
+) -> None:
+    """Run the scheduler until SIGTERM/SIGINT (or ``stop`` is set); one per HOME."""
+    stop = stop or threading.Event()
+    with worker_lock(settings):
+        w = build_worker(settings, tz=tz, actions=actions)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+        w.scheduler.start()
+        w.sync_next_runs()
+        log.info("worker started for %s (pid %s)", settings.home, os.getpid())
+        try:
+            stop.wait()
+        finally:
+            # Let running jobs finish: a load is atomic anyway, and a snapshot would otherwise
+            # leave only a temporary folder behind.
+            w.scheduler.shutdown(wait=True)
+            w.book.stopped(datetime.now(w.tz))
+            log.info("worker stopped")

@@ -1,0 +1,286 @@
+"""The worker: jobs with an injected clock, triggers, catch-up, the one-worker lock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.date import DateTrigger
+from typer.testing import CliRunner
+
+from customs_kpi import worker as state
+from customs_kpi.settings import Settings
+from etl.scheduler import (
+    Actions,
+    WorkerAlreadyRunning,
+    build_worker,
+    months_to_catch_up,
+    previous_month,
+    run_worker,
+    worker_lock,
+)
+
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+
+
+@dataclass
+class Fakes:
+    """Stand-ins for the ETL and the snapshot producer, recording how they were called."""
+
+    settings: Settings
+    months: list[date] = field(default_factory=list)
+    produced: list[tuple[date, str]] = field(default_factory=list)
+    inbox_calls: int = 0
+    inbox_error: Exception | None = None
+    last_load: datetime | None = None
+
+    def produce(self, settings: Settings, month: date, reason: str, now: datetime):
+        self.produced.append((month, reason))
+        label = f"{month:%Y-%m}"
+        version = len(state.list_snapshots(settings, label)) + 1
+        folder = settings.snapshots_dir / label / f"v{version}"
+        folder.mkdir(parents=True)
+        status = "final" if now.date() >= _next_month(month) else "draft"
+        state.write_json_atomic(
+            folder / "manifest.json",
+            {"status": status, "reason": reason, "created_at": now.isoformat(), "files": []},
+        )
+        return next(s for s in state.list_snapshots(settings, label) if s.version == version)
+
+    def process_inbox(self, settings: Settings) -> list[object]:
+        self.inbox_calls += 1
+        if self.inbox_error:
+            raise self.inbox_error
+        return []
+
+    def actions(self) -> Actions:
+        return Actions(
+            process_inbox=self.process_inbox,
+            housekeeping=lambda s, now: "removed 0 superseded published version(s)",
+            produce_snapshot=self.produce,
+            published_months=lambda s: list(self.months),
+            last_successful_load=lambda s: self.last_load,
+        )
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@pytest.fixture
+def fakes(settings: Settings) -> Fakes:
+    return Fakes(settings)
+
+
+def _months(*labels: str) -> list[date]:
+    return [state.parse_month(m) for m in labels]
+
+
+# --- month logic ------------------------------------------------------------------------------
+def test_previous_month_crosses_the_year() -> None:
+    assert previous_month(datetime(2027, 1, 1, 1, 0, tzinfo=UTC)) == date(2026, 12, 1)
+    assert previous_month(datetime(2026, 3, 31, 23, 59, tzinfo=UTC)) == date(2026, 2, 1)
+
+
+def test_catch_up_covers_gaps_after_the_first_final_snapshot() -> None:
+    data = _months("2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11")
+    # June predates the product's first snapshot; November is not over yet.
+    assert months_to_catch_up(data, {"2026-07", "2026-09"}, NOW) == _months("2026-08", "2026-10")
+
+
+def test_catch_up_without_any_snapshot_produces_only_the_latest_complete_month() -> None:
+    data = _months("2026-06", "2026-07", "2026-08", "2026-11")
+    assert months_to_catch_up(data, set(), NOW) == _months("2026-08")
+    assert months_to_catch_up(_months("2026-11"), set(), NOW) == []
+
+
+# --- triggers ----------------------------------------------------------------------------------
+def test_monthly_job_fires_on_the_first_of_each_month(settings: Settings, fakes: Fakes) -> None:
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    trigger = w.specs["monthly_snapshot"].trigger
+    first = trigger.get_next_fire_time(None, NOW)
+    assert first == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    assert trigger.get_next_fire_time(first, first + timedelta(seconds=1)) == datetime(
+        2027, 1, 1, 1, 0, tzinfo=UTC
+    )
+    # Housekeeping nightly, inbox at the configured poll interval, catch-up right at start.
+    hk = w.specs["housekeeping"].trigger
+    assert hk.get_next_fire_time(None, NOW) == datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
+    inbox = w.specs["inbox"].trigger
+    nxt = inbox.get_next_fire_time(NOW, NOW + timedelta(seconds=1))
+    assert nxt == NOW + timedelta(seconds=settings.inbox_poll_seconds)
+    catch_up = w.specs["catch_up"].trigger
+    assert isinstance(catch_up, DateTrigger)
+    assert catch_up.get_next_fire_time(None, NOW) == NOW
+
+
+def test_inbox_poll_interval_comes_from_settings(tmp_path: Path, fakes: Fakes) -> None:
+    settings = Settings(home=tmp_path / "h", inbox_poll_seconds=15)
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    inbox = w.specs["inbox"].trigger
+    assert inbox.get_next_fire_time(NOW, NOW + timedelta(seconds=1)) == NOW + timedelta(seconds=15)
+    assert state.read_jobs(settings).jobs["inbox"].schedule == "every 15 s"
+
+
+# --- jobs with an injected clock -----------------------------------------------------------------
+def test_monthly_job_on_the_first_produces_the_previous_month_once(
+    settings: Settings, fakes: Fakes
+) -> None:
+    fakes.months = _months("2026-10", "2026-11", "2026-12")
+    first_of_dec = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    w = build_worker(settings, tz=UTC, now=first_of_dec, actions=fakes.actions())
+
+    assert w.run_now("monthly_snapshot", now=first_of_dec) == "succeeded"
+    assert fakes.produced == [(date(2026, 11, 1), "scheduled monthly snapshot")]
+    assert [(s.month, s.version, s.status) for s in state.list_snapshots(settings)] == [
+        ("2026-11", 1, "final")
+    ]
+    # Running again (e.g. a restart the same day) produces nothing new.
+    assert w.run_now("monthly_snapshot", now=first_of_dec + timedelta(hours=2)) == "succeeded"
+    assert len(fakes.produced) == 1
+    job = state.read_jobs(settings).jobs["monthly_snapshot"]
+    assert (job.last_outcome, job.runs) == ("succeeded", 2)
+    assert job.last_message == "every completed month has its snapshot"
+
+
+def test_missed_month_is_caught_up_on_start(settings: Settings, fakes: Fakes) -> None:
+    # The worker produced August's snapshot, then the machine was off on 1 Sept, 1 Oct, 1 Nov.
+    fakes.months = _months("2026-07", "2026-08", "2026-09", "2026-10", "2026-11")
+    fakes.produce(settings, date(2026, 8, 1), "scheduled monthly snapshot", NOW)
+    fakes.produced.clear()
+
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    assert w.run_now("catch_up", now=NOW) == "succeeded"
+
+    assert [m for m, _ in fakes.produced] == _months("2026-09", "2026-10")
+    assert all("catch-up" in reason for _, reason in fakes.produced)
+    finals = state.months_with_final_snapshot(settings)
+    assert finals == {"2026-08", "2026-09", "2026-10"}
+    msg = state.read_jobs(settings).jobs["catch_up"].last_message
+    assert msg == "produced 2026-09 v1, 2026-10 v1"
+
+
+def test_catch_up_with_no_published_data_is_skipped(settings: Settings, fakes: Fakes) -> None:
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    assert w.run_now("catch_up", now=NOW) == "skipped"
+    assert state.read_jobs(settings).jobs["catch_up"].last_message == "no published data yet"
+    assert fakes.produced == []
+
+
+def test_failed_job_is_recorded_and_does_not_raise(settings: Settings, fakes: Fakes) -> None:
+    fakes.inbox_error = RuntimeError("disk full")
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    assert w.run_now("inbox", now=NOW) == "failed"
+    fakes.inbox_error = None
+    assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == "succeeded"
+    job = state.read_jobs(settings).jobs["inbox"]
+    assert (job.runs, job.failures, job.last_message) == (2, 1, "no new delivery")
+    assert job.last_started_at == (NOW + timedelta(minutes=1)).isoformat()
+
+
+def test_housekeeping_reports_stale_data(settings: Settings, fakes: Fakes) -> None:
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    fakes.last_load = NOW - timedelta(hours=72)
+    w.run_now("housekeeping", now=NOW)
+    msg = state.read_jobs(settings).jobs["housekeeping"].last_message
+    assert "STALE" in msg and "72 h old (limit 48 h)" in msg
+    fakes.last_load = (NOW - timedelta(hours=2)).replace(tzinfo=None)  # naive = UTC
+    w.run_now("housekeeping", now=NOW)
+    msg = state.read_jobs(settings).jobs["housekeeping"].last_message
+    assert msg.endswith("freshness: ok, last successful load 2026-11-27 13:00")
+
+
+def test_reports_page_request_is_produced_by_the_worker(settings: Settings, fakes: Fakes) -> None:
+    req = state.request_snapshot(settings, "2026-11", "draft for the committee", "ana", NOW)
+    assert [r.id for _, r in state.pending_requests(settings)] == [req.id]
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    assert w.run_now("requests", now=NOW) == "succeeded"
+    assert fakes.produced == [(date(2026, 11, 1), "draft for the committee (requested by ana)")]
+    assert state.pending_requests(settings) == []
+    done = state.recent_requests(settings)
+    assert [(r.id, r.status, r.version) for r in done] == [(req.id, "succeeded", 1)]
+    assert state.list_snapshots(settings)[0].status == "draft"  # November is not over
+
+
+def test_jobs_state_survives_a_restart(settings: Settings, fakes: Fakes) -> None:
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    w.run_now("inbox", now=NOW)
+    build_worker(settings, tz=UTC, now=NOW + timedelta(hours=1), actions=fakes.actions())
+    jobs = state.read_jobs(settings)
+    assert jobs.jobs["inbox"].last_outcome == "succeeded"
+    assert jobs.worker.started_at == (NOW + timedelta(hours=1)).isoformat()
+
+
+def test_jobs_command_lists_jobs(settings: Settings, fakes: Fakes) -> None:
+    from customs_kpi.cli import app
+
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    w.run_now("inbox", now=NOW)
+    result = CliRunner().invoke(app, ["jobs", "--home", str(settings.home), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert sorted(data["jobs"]) == [
+        "catch_up",
+        "housekeeping",
+        "inbox",
+        "monthly_snapshot",
+        "requests",
+    ]
+    assert data["jobs"]["inbox"]["last_message"] == "no new delivery"
+
+
+# --- exactly one worker ----------------------------------------------------------------------
+def test_second_worker_does_not_start_a_scheduler(settings: Settings, fakes: Fakes) -> None:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            run_worker(settings, stop=stop, tz=UTC, actions=fakes.actions())
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        # Wait (bounded) until the first worker holds the lock and has written its state.
+        for _ in range(200):
+            if state.read_jobs(settings).worker.pid is not None:
+                break
+            time.sleep(0.05)
+        started = state.read_jobs(settings).worker.started_at
+        assert started is not None
+        with pytest.raises(WorkerAlreadyRunning, match="another worker is already running"):
+            run_worker(settings, stop=threading.Event(), tz=UTC, actions=fakes.actions())
+        # The refused worker did not touch the running worker's state.
+        assert state.read_jobs(settings).worker.started_at == started
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert errors == []
+    assert state.read_jobs(settings).worker.stopped_at is not None
+
+
+def test_second_worker_process_exits_with_a_clear_message(settings: Settings) -> None:
+    with worker_lock(settings):
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "customs-kpi"),
+                "worker",
+                "--home",
+                str(settings.home),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 1
+    assert "another worker is already running" in proc.stderr
+    assert not state.jobs_path(settings).exists()

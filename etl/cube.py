@@ -49,12 +49,14 @@ _HITS = _sql_set(HIT_RESULTS)
 
 # Per-declaration columns computed once in the base relation; the measures aggregate them.
 _BASE_COLUMNS: dict[str, str] = {
-    "is_controlled": f"channel IN {_CONTROL_CHANNELS} AND control_result IN {_FINAL}",
-    "is_irregular": f"channel IN {_CONTROL_CHANNELS} AND control_result IN {_HITS}",
-    "is_seizure": f"channel IN {_CONTROL_CHANNELS} AND control_result = '{ControlResult.SEIZURE}'",
+    # Two-valued flags (coalesce): a NULL result must count as "not controlled", not unknown.
+    "is_controlled": f"channel IN {_CONTROL_CHANNELS} AND coalesce(control_result, '') IN {_FINAL}",
+    "is_irregular": f"channel IN {_CONTROL_CHANNELS} AND coalesce(control_result, '') IN {_HITS}",
+    "is_seizure": f"channel IN {_CONTROL_CHANNELS} "
+    f"AND coalesce(control_result, '') = '{ControlResult.SEIZURE}'",
     # "pending or empty": an unfinished control (NULL, '' or an explicit pending).
-    "is_pending": f"channel IN {_CONTROL_CHANNELS} AND (control_result IS NULL "
-    f"OR control_result IN ('', '{ControlResult.PENDING}'))",
+    "is_pending": f"channel IN {_CONTROL_CHANNELS} "
+    f"AND coalesce(control_result, '') IN ('', '{ControlResult.PENDING}')",
     "rev": "coalesce(additional_revenue, 0)::DOUBLE",
     "h_release": _hours("lodged_at", "released_at"),
     "h_release_arrival": _hours("arrived_at", "released_at"),
@@ -64,7 +66,7 @@ _BASE_COLUMNS: dict[str, str] = {
     "h_lodgement_channel": _hours("lodged_at", "channel_assigned_at"),
     "h_channel_result": _hours("channel_assigned_at", "result_recorded_at"),
     "h_result_release": _hours("result_recorded_at", "released_at"),
-    "is_sole": "len(list_distinct(profile_ids)) = 1",
+    "is_sole": "coalesce(len(list_distinct(profile_ids)) = 1, false)",
 }
 
 # One aggregate expression per measure of kpis.measures.MEASURES, over the base relation.
@@ -113,7 +115,8 @@ assert tuple(_HIST_COLUMNS) == HIST_METRICS, "etl.cube is out of step with kpis.
 def _typed(expr: str, name: str) -> str:
     # Counts as BIGINT, everything else (hours, revenue) as DOUBLE; sums of nothing are 0.
     if expr.startswith(("count(", "count_if(")):
-        return f"{expr}::BIGINT AS {name}"
+        # coalesce: count_if over a group whose condition is NULL everywhere returns NULL.
+        return f"coalesce({expr}, 0)::BIGINT AS {name}"
     return f"coalesce({expr}, 0)::DOUBLE AS {name}"
 
 

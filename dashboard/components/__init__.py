@@ -1,0 +1,1 @@
+"""Pure building blocks of the pages: cards, figures, formats, palette, states, downloads."""

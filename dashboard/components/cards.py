@@ -1,0 +1,190 @@
+"""KPI cards: value, target with a red/amber/green status from the KPI's direction, month-on-month
+and year-on-year deltas, a sparkline and the "how is this computed" entry. Pure functions of
+(KPI definition, data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard.components import palette
+from dashboard.components.explain import how_computed
+from dashboard.components.format import (
+    format_count,
+    format_delta,
+    format_interval,
+    format_month,
+    format_value,
+)
+from kpis.definitions import KPI, Direction, Unit
+
+# Amber band: within this relative distance on the wrong side of the target.
+AMBER_TOLERANCE = 0.10
+
+
+class Status(StrEnum):
+    GOOD = "good"
+    WARN = "warn"
+    BAD = "bad"
+    NONE = "none"  # no target, neutral KPI, or not enough data
+
+
+STATUS_TEXT: dict[Status, tuple[str, str]] = {
+    # (symbol, word): colour is never the only signal.
+    Status.GOOD: ("●", "on target"),
+    Status.WARN: ("▲", "near target"),
+    Status.BAD: ("■", "off target"),
+    Status.NONE: ("○", "no target"),
+}
+
+
+@dataclass(frozen=True)
+class CardData:
+    """One KPI for the selected month, with what the card needs around it."""
+
+    kpi: KPI
+    month: date | None
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    sufficient: bool = True
+    target: float | None = None
+    mom_delta: float | None = None  # value − value of the previous month
+    yoy_delta: float | None = None  # value − value of the same month a year earlier
+    sparkline: tuple[tuple[date, float | None], ...] = field(default=())
+
+
+def status(
+    direction: Direction, value: float | None, target: float | None, sufficient: bool = True
+) -> Status:
+    """Where the value stands against the target, given which side is better."""
+    if value is None or target is None or not sufficient or direction is Direction.NEUTRAL:
+        return Status.NONE
+    band = abs(target) * AMBER_TOLERANCE
+    match direction:
+        case Direction.HIGHER:
+            if value >= target:
+                return Status.GOOD
+            return Status.WARN if value >= target - band else Status.BAD
+        case Direction.LOWER:
+            if value <= target:
+                return Status.GOOD
+            return Status.WARN if value <= target + band else Status.BAD
+    return Status.NONE
+
+
+def delta_tone(direction: Direction, delta: float | None) -> str:
+    """CSS class of a delta: 'better', 'worse' or 'flat' given the KPI's direction."""
+    if delta is None or delta == 0 or direction is Direction.NEUTRAL:
+        return "flat"
+    improving = delta > 0 if direction is Direction.HIGHER else delta < 0
+    return "better" if improving else "worse"
+
+
+def _arrow(delta: float | None) -> str:
+    if delta is None or delta == 0:
+        return "→"
+    return "↑" if delta > 0 else "↓"
+
+
+def sparkline_figure(points: tuple[tuple[date, float | None], ...], unit: Unit) -> go.Figure:
+    months = [m for m, _ in points]
+    values = [v for _, v in points]
+    fig = go.Figure(
+        go.Scatter(
+            x=months,
+            y=values,
+            mode="lines",
+            line={"color": palette.BLUE, "width": 2},
+            connectgaps=False,
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        margin={"l": 0, "r": 0, "t": 2, "b": 2},
+        height=40,
+        showlegend=False,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
+    return fig
+
+
+def _deltas(data: CardData) -> html.Div:
+    unit, direction = data.kpi.unit, data.kpi.direction
+    items = []
+    for label, delta in (("MoM", data.mom_delta), ("YoY", data.yoy_delta)):
+        items.append(
+            html.Span(
+                [
+                    html.Span(label, className="delta-label"),
+                    f" {_arrow(delta)} {format_delta(delta, unit)}",
+                ],
+                className=f"delta delta-{delta_tone(direction, delta)}",
+                title=f"{'Month-on-month' if label == 'MoM' else 'Year-on-year'} change",
+            )
+        )
+    return html.Div(items, className="card-deltas")
+
+
+def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
+    """The card of one KPI. Below the minimum sample the value reads "insufficient data"."""
+    kpi = data.kpi
+    st = status(kpi.direction, data.value, data.target, data.sufficient)
+    symbol, word = STATUS_TEXT[st]
+    if data.value is None:
+        value_text, value_class = "no data", "card-value card-value-empty"
+    elif not data.sufficient:
+        value_text, value_class = "insufficient data", "card-value card-value-empty"
+    else:
+        value_text, value_class = format_value(data.value, kpi.unit), "card-value"
+    details: list[str] = []
+    if data.numerator is not None and data.denominator is not None and kpi.is_quotient:
+        details.append(f"{format_count(data.numerator)} / {format_count(data.denominator)}")
+    if kpi.is_rate and data.sufficient and data.ci_low is not None:
+        details.append(f"95 % CI {format_interval(data.ci_low, data.ci_high, kpi.unit)}")
+    target_text = (
+        f"Target {format_value(data.target, kpi.unit)}" if data.target is not None else "No target"
+    )
+    children = [
+        html.Div(
+            [
+                html.H3(kpi.label, className="card-title"),
+                html.Span(
+                    [symbol, " ", word],
+                    className=f"card-status status-{st.value}",
+                    title=f"Status: {word}",
+                ),
+            ],
+            className="card-head",
+        ),
+        html.Div(value_text, className=value_class),
+        html.Div(" · ".join(details), className="card-detail") if details else None,
+        html.Div(
+            [target_text, html.Span(f" · {format_month(data.month)}", className="card-month")],
+            className="card-target",
+        ),
+        _deltas(data),
+        dcc.Graph(
+            figure=sparkline_figure(data.sparkline, kpi.unit),
+            config={"staticPlot": True, "displayModeBar": False},
+            className="card-sparkline",
+        )
+        if data.sparkline
+        else None,
+        how_computed(kpi),
+    ]
+    return html.Div(
+        [c for c in children if c is not None],
+        id=card_id or f"card-{kpi.id}",
+        className=f"kpi-card kpi-card-{st.value}",
+        **{"data-kpi": kpi.id, "data-status": st.value},
+    )

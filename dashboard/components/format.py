@@ -1,0 +1,126 @@
+"""Number formatting from a KPI's unit: one place decides how every figure reads."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+from kpis.definitions import Unit
+
+MISSING = "–"
+
+
+def _is_missing(value: float | int | None) -> bool:
+    return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+
+
+def format_count(value: float | int | None, *, compact: bool = False) -> str:
+    if _is_missing(value):
+        return MISSING
+    assert value is not None
+    if compact and abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.2f} M"
+    if compact and abs(value) >= 10_000:
+        return f"{value / 1_000:.1f} k"
+    return f"{round(value):,}"
+
+
+def format_hours(value: float | None) -> str:
+    """Durations: minutes under an hour, hours under three days, then days."""
+    if _is_missing(value):
+        return MISSING
+    assert value is not None
+    if abs(value) < 1:
+        return f"{value * 60:.0f} min"
+    if abs(value) < 72:
+        return f"{value:.1f} h"
+    return f"{value / 24:.1f} d"
+
+
+def format_value(value: float | int | None, unit: Unit, *, compact: bool = False) -> str:
+    """A KPI value as the pages show it. Percent values are fractions (0.034 → "3.4 %")."""
+    if _is_missing(value):
+        return MISSING
+    assert value is not None
+    match unit:
+        case Unit.COUNT:
+            return format_count(value, compact=compact)
+        case Unit.PERCENT:
+            pct = value * 100
+            # Small rates (inspection 2–3 %, hit rates) need a decimal; 0.0 % must not lie.
+            return f"{pct:.1f} %" if abs(pct) >= 0.1 or pct == 0 else f"{pct:.2f} %"
+        case Unit.CURRENCY:
+            return format_count(value, compact=compact)
+        case Unit.HOURS:
+            return format_hours(value)
+        case Unit.RATIO:
+            return f"{value:.2f}×"
+
+
+def format_delta(delta: float | None, unit: Unit) -> str:
+    """Signed change; for percentages the change is in percentage points."""
+    if _is_missing(delta):
+        return MISSING
+    assert delta is not None
+    sign = "+" if delta > 0 else ("−" if delta < 0 else "±")
+    magnitude = abs(delta)
+    match unit:
+        case Unit.PERCENT:
+            return f"{sign}{magnitude * 100:.1f} pp"
+        case Unit.COUNT | Unit.CURRENCY:
+            return f"{sign}{format_count(magnitude, compact=True)}"
+        case Unit.HOURS:
+            return f"{sign}{format_hours(magnitude)}"
+        case Unit.RATIO:
+            return f"{sign}{magnitude:.2f}"
+
+
+def format_relative(change: float | None) -> str:
+    """Relative change (0.12 → "+12 %")."""
+    if _is_missing(change):
+        return MISSING
+    assert change is not None
+    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    return f"{sign}{abs(change) * 100:.0f} %"
+
+
+def format_interval(low: float | None, high: float | None, unit: Unit) -> str:
+    if _is_missing(low) or _is_missing(high):
+        return MISSING
+    return f"{format_value(low, unit)} – {format_value(high, unit)}"
+
+
+def format_p_value(p: float | None) -> str:
+    if _is_missing(p):
+        return MISSING
+    assert p is not None
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_month(month: date | datetime | None) -> str:
+    return MISSING if month is None else month.strftime("%b %Y")
+
+
+def format_timestamp(moment: datetime | date | None) -> str:
+    if moment is None:
+        return MISSING
+    if isinstance(moment, datetime):
+        return moment.strftime("%d %b %Y %H:%M")
+    return moment.strftime("%d %b %Y")
+
+
+def axis_tickformat(unit: Unit) -> str:
+    """Plotly d3 tick format for an axis in this unit."""
+    match unit:
+        case Unit.PERCENT:
+            return ".1%"
+        case Unit.COUNT | Unit.CURRENCY:
+            return ",.0f"
+        case Unit.HOURS:
+            return ",.1f"
+        case Unit.RATIO:
+            return ".2f"
+
+
+def unit_suffix(unit: Unit) -> str:
+    return {Unit.HOURS: " (hours)", Unit.RATIO: " (×)"}.get(unit, "")

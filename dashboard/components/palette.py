@@ -1,0 +1,74 @@
+"""Colour-blind-safe palette (Okabe & Ito, 2008) and the fixed colour of each category.
+
+Colour never carries meaning alone: statuses also have a word and a symbol, series have labels.
+"""
+
+from __future__ import annotations
+
+from kpis.domain import Channel, SelectionSource
+
+BLACK = "#000000"
+ORANGE = "#E69F00"
+SKY_BLUE = "#56B4E9"
+BLUISH_GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+REDDISH_PURPLE = "#CC79A7"
+GREY = "#7A7A7A"
+INK = "#1F2933"  # text
+MUTED = "#5F6B7A"  # secondary text, axes
+GRID = "#E4E7EB"
+
+# Series order for anything without a fixed colour.
+SEQUENCE: tuple[str, ...] = (
+    BLUE,
+    ORANGE,
+    BLUISH_GREEN,
+    REDDISH_PURPLE,
+    SKY_BLUE,
+    VERMILLION,
+    YELLOW,
+    BLACK,
+)
+
+# Channels keep their customs meaning (green lane, red lane) but in Okabe-Ito hues that stay
+# distinct for deuteranopes: green → bluish green, red → vermillion.
+CHANNEL_COLOURS: dict[Channel, str] = {
+    Channel.GREEN: BLUISH_GREEN,
+    Channel.YELLOW: ORANGE,
+    Channel.RED: VERMILLION,
+    Channel.BLUE: BLUE,
+}
+
+SOURCE_COLOURS: dict[SelectionSource, str] = {
+    SelectionSource.PROFILE: BLUE,
+    SelectionSource.RANDOM: ORANGE,
+    SelectionSource.OFFICER: REDDISH_PURPLE,
+    SelectionSource.INTELLIGENCE: BLUISH_GREEN,
+    SelectionSource.NONE: GREY,
+    SelectionSource.UNKNOWN: SKY_BLUE,
+}
+
+# Card statuses: bluish green = on target, orange = near it, vermillion = off it; each also
+# has a word and a symbol on the card (see cards.py).
+STATUS_COLOURS: dict[str, str] = {
+    "good": BLUISH_GREEN,
+    "warn": ORANGE,
+    "bad": VERMILLION,
+    "none": GREY,
+}
+
+
+def channel_colour(channel: str) -> str:
+    try:
+        return CHANNEL_COLOURS[Channel(channel)]
+    except ValueError:
+        return GREY
+
+
+def source_colour(source: str) -> str:
+    try:
+        return SOURCE_COLOURS[SelectionSource(source)]
+    except ValueError:
+        return GREY

@@ -1,0 +1,80 @@
+"""What a page shows instead of numbers: nothing published yet, no rows, not enough data, an
+error. Always a sentence a user can act on, never a blank area."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dash import html
+
+from dashboard.components.format import format_timestamp
+
+LOAD_HINT = (
+    "An administrator loads data with `customs-kpi load FILE --home HOME` (or drops files in "
+    "HOME/inbox for the worker); `make run` loads the demo data set."
+)
+
+
+def nothing_published() -> html.Div:
+    return html.Div(
+        [
+            html.H2("No data has been published yet"),
+            html.P(
+                "The dashboard shows the latest published snapshot of the warehouse, and "
+                "there is none so far."
+            ),
+            html.P(LOAD_HINT, className="hint"),
+        ],
+        className="state state-empty",
+        role="status",
+    )
+
+
+def no_rows(what: str = "No data for the selected filters.") -> html.Div:
+    return html.Div(
+        [
+            html.P(what),
+            html.P("Widen the period, or choose other offices or channels.", className="hint"),
+        ],
+        className="state state-no-rows",
+        role="status",
+    )
+
+
+def insufficient(label: str, count: float | int | None, min_sample: int) -> html.Div:
+    shown = "no" if not count else f"{int(count):,}"
+    return html.Div(
+        f"{label}: insufficient data ({shown} controls; at least {min_sample} are needed).",
+        className="state state-insufficient",
+        role="status",
+    )
+
+
+def error_message(reference: str) -> html.Div:
+    return html.Div(
+        [
+            html.Strong("This part of the page could not be computed."),
+            html.P(
+                f"The error has been logged (reference {reference}). Try again, or change "
+                "the filters; if it persists, give the reference to your administrator."
+            ),
+        ],
+        className="state state-error",
+        role="alert",
+    )
+
+
+def forbidden(what: str = "this information") -> html.Div:
+    return html.Div(
+        f"Your role does not give access to {what}.",
+        className="state state-forbidden",
+        role="status",
+    )
+
+
+def data_as_of(moment: datetime | None, version: str | None = None) -> html.Div:
+    text = f"Data as of {format_timestamp(moment)}" if moment else "No data published"
+    return html.Div(
+        [text, html.Span(f" · snapshot {version}", className="muted") if version else None],
+        className="data-as-of",
+    )

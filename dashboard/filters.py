@@ -1,0 +1,226 @@
+"""Global filters (period, offices, channel), kept in the URL query string so a view can be shared.
+
+The URL is the source of truth: a page's ``layout(**query)`` parses the query string into
+:class:`Filters`, builds the filter bar with those values, and every content callback takes the
+filter controls as inputs. When a control changes, a client-side function (assets/dashboard.js)
+rewrites the query string with ``history.pushState`` so the address bar always shows a link to
+the current view and the browser's back button returns to the previous one, without
+re-rendering the page.
+
+Query string format (every key optional)::
+
+    ?from=2025-01&to=2026-10&office=DKR,THS&channel=red
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from urllib.parse import urlencode
+
+from dash import dcc, html
+
+from kpis.domain import Channel
+
+# Component ids (shared by every page: only one page is on screen at a time).
+FROM_ID = "filter-from"
+TO_ID = "filter-to"
+OFFICES_ID = "filter-offices"
+CHANNEL_ID = "filter-channel"
+BAR_ID = "filter-bar"
+URL_SYNC_ID = "filter-url-sync"
+
+FILTER_INPUT_IDS: tuple[str, ...] = (FROM_ID, TO_ID, OFFICES_ID, CHANNEL_ID)
+
+# How far back the period starts by default: two years of monthly trend.
+DEFAULT_TREND_MONTHS = 24
+ALL_CHANNELS = "all"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user selected. ``end`` is "the selected month" of the Overview cards."""
+
+    start: date | None = None  # first day of the first month of the period
+    end: date | None = None  # first day of the last month of the period
+    offices: tuple[str, ...] = ()  # empty = every office the user may see
+    channel: Channel | None = None  # None = every channel
+
+    @property
+    def period(self) -> tuple[date, date] | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.start, self.end)
+
+
+def parse_month(raw: object) -> date | None:
+    """``2026-10`` or ``2026-10-01`` → date(2026, 10, 1); anything else → None (never raises:
+    a hand-edited or stale link must still open the page)."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    try:
+        if len(text) == 7:
+            return date(int(text[:4]), int(text[5:7]), 1)
+        if len(text) == 10:
+            return date.fromisoformat(text).replace(day=1)
+    except ValueError:
+        return None
+    return None
+
+
+def month_key(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def _as_list(raw: object) -> list[str]:
+    """Offices arrive as ``a,b`` or, when a link repeats the key, as a list."""
+    if raw is None:
+        return []
+    items: Sequence[object] = raw if isinstance(raw, list | tuple) else [raw]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            out.extend(part.strip() for part in item.split(",") if part.strip())
+    return out
+
+
+def parse_channel(raw: object) -> Channel | None:
+    if not isinstance(raw, str) or raw in ("", ALL_CHANNELS):
+        return None
+    try:
+        return Channel(raw.strip().lower())
+    except ValueError:
+        return None
+
+
+def parse_query(query: Mapping[str, object]) -> Filters:
+    """Filters from the keyword arguments Dash passes to ``layout(**query)``."""
+    start = parse_month(query.get("from"))
+    end = parse_month(query.get("to"))
+    offices = tuple(dict.fromkeys(_as_list(query.get("office"))))
+    return Filters(
+        start=start, end=end, offices=offices, channel=parse_channel(query.get("channel"))
+    )
+
+
+def from_controls(start: object, end: object, offices: object, channel: object) -> Filters:
+    """Filters from the values of the filter-bar controls (callback inputs)."""
+    return parse_query({"from": start, "to": end, "office": offices, "channel": channel})
+
+
+def to_query(filters: Filters) -> str:
+    """``?from=…&to=…&office=…&channel=…`` (empty string when nothing is set)."""
+    params: list[tuple[str, str]] = []
+    if filters.start is not None:
+        params.append(("from", month_key(filters.start)))
+    if filters.end is not None:
+        params.append(("to", month_key(filters.end)))
+    if filters.offices:
+        params.append(("office", ",".join(filters.offices)))
+    if filters.channel is not None:
+        params.append(("channel", filters.channel.value))
+    return "?" + urlencode(params, safe=",") if params else ""
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def resolve(filters: Filters, months: Sequence[date], offices: Sequence[str]) -> Filters:
+    """Make the filters valid for what is published and what the user may see.
+
+    * no end month, or one outside the data → the latest published month;
+    * no start → ``DEFAULT_TREND_MONTHS`` back from the end; start after end → swapped;
+    * offices the user may not see (or that do not exist) are dropped, never trusted.
+    """
+    available = sorted(set(months))
+    if not available:
+        return replace(filters, start=None, end=None, offices=())
+    first, last = available[0], available[-1]
+    end = filters.end if filters.end is not None and first <= filters.end <= last else last
+    start = filters.start
+    if start is None or not first <= start <= last:
+        start = max(first, add_months(end, -(DEFAULT_TREND_MONTHS - 1)))
+    if start > end:
+        start, end = end, start
+    allowed = set(offices)
+    kept = tuple(o for o in filters.offices if o in allowed)
+    return Filters(start=start, end=end, offices=kept, channel=filters.channel)
+
+
+def filter_bar(
+    filters: Filters,
+    months: Sequence[date],
+    offices: Sequence[str],
+    *,
+    show_channel: bool = True,
+) -> html.Div:
+    """The filter controls, initialised from ``filters`` (already :func:`resolve`-d).
+
+    ``offices`` are only those the user may see, so a scoped user is never offered others.
+    """
+    month_options = [
+        {"label": m.strftime("%b %Y"), "value": month_key(m)} for m in sorted(months, reverse=True)
+    ]
+    channel_options = [{"label": "All channels", "value": ALL_CHANNELS}] + [
+        {"label": c.value.capitalize(), "value": c.value} for c in Channel
+    ]
+
+    def labelled(label: str, control: object, width_class: str) -> html.Label:
+        return html.Label(
+            [html.Span(label, className="filter-label"), control],
+            className=f"filter-item {width_class}",
+        )
+
+    items = [
+        labelled(
+            "From",
+            dcc.Dropdown(
+                id=FROM_ID,
+                options=month_options,
+                clearable=False,
+                searchable=False,
+                value=month_key(filters.start) if filters.start else None,
+            ),
+            "filter-month",
+        ),
+        labelled(
+            "To (selected month)",
+            dcc.Dropdown(
+                id=TO_ID,
+                options=month_options,
+                clearable=False,
+                searchable=False,
+                value=month_key(filters.end) if filters.end else None,
+            ),
+            "filter-month",
+        ),
+        labelled(
+            "Offices",
+            dcc.Dropdown(
+                id=OFFICES_ID,
+                options=[{"label": o, "value": o} for o in offices],
+                multi=True,
+                value=list(filters.offices),
+                placeholder="All offices",
+            ),
+            "filter-offices",
+        ),
+    ]
+    channel_control = dcc.Dropdown(
+        id=CHANNEL_ID,
+        options=channel_options,
+        clearable=False,
+        searchable=False,
+        value=filters.channel.value if filters.channel else ALL_CHANNELS,
+    )
+    if show_channel:
+        items.append(labelled("Channel", channel_control, "filter-channel"))
+    else:
+        # Kept in the layout (hidden) so the URL keeps the channel when moving between pages.
+        items.append(html.Div(channel_control, hidden=True))
+    items.append(html.Div(id=URL_SYNC_ID, hidden=True))
+    return html.Div(items, id=BAR_ID, className="filter-bar", role="search")

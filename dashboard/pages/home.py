@@ -1,0 +1,283 @@
+"""Overview (management): is risk management working this month?
+
+Cards for the selected month (the filter bar's "to" month) with target, status, month-on-month
+and year-on-year deltas and a sparkline; below them the trend of any card's KPI over the
+period, the channel mix and the detections by selection source.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+import polars as pl
+from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import palette
+from dashboard.components.cards import CardData, kpi_card
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
+from dashboard.components.layout import graph, section
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis import catalogue
+from kpis.definitions import Unit
+from kpis.domain import Channel, SelectionSource
+from kpis.grain import add_months
+from kpis.stats import delta
+
+dash.register_page(__name__, path="/", name="Overview", title="Overview · Customs KPI", order=0)
+
+PAGE = "overview"
+CONTENT_ID = "overview-content"
+TREND_KPI_ID = "overview-trend-kpi"
+TREND_GRAPH_ID = "overview-trend-graph"
+TREND_BOX_ID = "overview-trend-box"
+DOWNLOAD_ID = "overview-download"
+
+CARD_KPIS: tuple[str, ...] = (
+    "declarations",
+    "physical_inspection_rate",
+    "hit_rate",
+    "seizure_rate",
+    "revenue_total",
+    "release_time_median",
+    "release_time_p90",
+    "rerouting_rate",
+    "random_share",
+    "compliance_rate",
+)
+DEFAULT_TREND = "hit_rate"
+SPARK_MONTHS = 13  # the selected month and the twelve before: sparkline and year-on-year
+
+
+# --- Computations (what a chart shows and what its CSV contains) -----------------------------
+def card_frame(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> pl.DataFrame:
+    """The KPI by month over the 13 months up to the selected month."""
+    assert filters.end is not None
+    span = (add_months(filters.end, -(SPARK_MONTHS - 1)), filters.end)
+    return ctx.compute(kpi_id, filters, by=("month",), period=span)
+
+
+def _row(frame: pl.DataFrame, month: date) -> dict[str, Any] | None:
+    rows = frame.filter(pl.col("month") == month).to_dicts()
+    return rows[0] if rows else None
+
+
+def _shown(row: dict[str, Any] | None) -> float | None:
+    """The value a reader may compare: None when missing or below the minimum sample."""
+    if row is None or row.get("value") is None or row.get("sufficient") is False:
+        return None
+    return float(row["value"])
+
+
+def card_data(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> CardData:
+    assert filters.end is not None
+    kpi = catalogue.get(kpi_id)
+    frame = card_frame(ctx, filters, kpi_id)
+    current = _row(frame, filters.end)
+    value = _shown(current)
+    mom, _ = delta(value, _shown(_row(frame, add_months(filters.end, -1))))
+    yoy, _ = delta(value, _shown(_row(frame, add_months(filters.end, -12))))
+    spark = tuple((row["month"], _shown(row)) for row in frame.sort("month").to_dicts())
+    return CardData(
+        kpi=kpi,
+        month=filters.end,
+        value=None if current is None else current.get("value"),
+        numerator=None if current is None else current.get("numerator"),
+        denominator=None if current is None else current.get("denominator"),
+        ci_low=None if current is None else current.get("ci_low"),
+        ci_high=None if current is None else current.get("ci_high"),
+        sufficient=True if current is None else bool(current.get("sufficient", True)),
+        target=kpi.default_target,
+        mom_delta=mom,
+        yoy_delta=yoy,
+        sparkline=spark,
+    )
+
+
+def trend_frame(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> pl.DataFrame:
+    return ctx.compute(kpi_id, filters, by=("month",))
+
+
+def channel_mix_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    # The channel filter would make the mix 100 % of one channel: the mix ignores it.
+    return ctx.compute("channel_rates", filters, by=("month", "channel"), channels=())
+
+
+def detections_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    return ctx.compute("detection_share", filters, by=("month", "selection_source"))
+
+
+# --- Figures -----------------------------------------------------------------------------------
+def trend_graph(frame: pl.DataFrame, kpi_id: str) -> Any:
+    kpi = catalogue.get(kpi_id)
+    fig = trend_figure(frame, unit=kpi.unit, x="month", band=kpi.is_rate, name=kpi.label)
+    add_reference_line(fig, kpi.default_target, "Target", kpi.unit)
+    return fig
+
+
+def channel_mix_graph(frame: pl.DataFrame) -> Any:
+    return stacked_bars(
+        frame,
+        x="month",
+        series="channel",
+        unit=catalogue.get("channel_rates").unit,
+        colour_of=palette.channel_colour,
+        order=[c.value for c in Channel],
+    )
+
+
+def detections_graph(frame: pl.DataFrame) -> Any:
+    # Counts (the share's numerator), stacked: a month with few detections still shows what
+    # found them, where a share would be "insufficient data".
+    return stacked_bars(
+        frame,
+        x="month",
+        series="selection_source",
+        y="numerator",
+        unit=Unit.COUNT,
+        colour_of=palette.source_colour,
+        order=[s.value for s in SelectionSource],
+    )
+
+
+# --- Layout ------------------------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    return frame.page_layout(
+        PAGE,
+        title="Overview",
+        intro="Is risk management working this month? Headline KPIs for the selected month, "
+        "against their targets, with the trend behind them.",
+        query=query,
+        content_id=CONTENT_ID,
+        extra=[dcc.Download(id=DOWNLOAD_ID)],
+    )
+
+
+def content(ctx: PageContext, filters: flt.Filters) -> list[Any]:
+    cards = [kpi_card(card_data(ctx, filters, k)) for k in CARD_KPIS]
+    options = [{"label": catalogue.get(k).label, "value": k} for k in CARD_KPIS]
+    trend_body = html.Div(
+        [
+            dcc.Dropdown(
+                id=TREND_KPI_ID,
+                options=options,
+                value=DEFAULT_TREND,
+                clearable=False,
+                className="inline-select",
+                searchable=False,
+            ),
+            html.Div(
+                graph(
+                    trend_graph(trend_frame(ctx, filters, DEFAULT_TREND), DEFAULT_TREND),
+                    TREND_GRAPH_ID,
+                ),
+                id=TREND_BOX_ID,
+            ),
+        ]
+    )
+    return [
+        html.Div(cards, className="card-grid", id="overview-cards"),
+        html.Div(
+            [
+                section(
+                    "Trend over the period",
+                    trend_body,
+                    page=PAGE,
+                    view="trend",
+                    wide=True,
+                    note="Pick a KPI. Shaded: 95 % interval; gaps: months below the minimum "
+                    "sample.",
+                ),
+                section(
+                    "Channel mix",
+                    graph(channel_mix_graph(channel_mix_frame(ctx, filters))),
+                    page=PAGE,
+                    view="channel-mix",
+                    kpis=[catalogue.get("channel_rates")],
+                ),
+                section(
+                    "Detections by selection source",
+                    graph(detections_graph(detections_frame(ctx, filters))),
+                    page=PAGE,
+                    view="detections",
+                    kpis=[catalogue.get("detection_share")],
+                    note="Irregularities found, by what selected the declaration: what random "
+                    "and officer selection find that profiles miss.",
+                ),
+            ],
+            className="panel-grid",
+        ),
+    ]
+
+
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
+@guarded(Role.VIEWER)
+def update_content(
+    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any
+) -> list[Any] | html.Div:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters)
+
+
+@callback(
+    Output(TREND_BOX_ID, "children"),
+    Input(TREND_KPI_ID, "value"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER)
+def update_trend(
+    ctx: PageContext, kpi_id: str, start: Any, end: Any, offices: Any, channel: Any
+) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None or kpi_id not in CARD_KPIS:
+        raise PreventUpdate
+    return graph(trend_graph(trend_frame(ctx, filters, kpi_id), kpi_id), TREND_GRAPH_ID)
+
+
+def download_frame(
+    ctx: PageContext, filters: flt.Filters, view: str, trend_kpi: str | None
+) -> pl.DataFrame:
+    if view == "trend":
+        kpi_id = trend_kpi if trend_kpi in CARD_KPIS else DEFAULT_TREND
+        return trend_frame(ctx, filters, kpi_id).with_columns(pl.lit(kpi_id).alias("kpi"))
+    if view == "channel-mix":
+        return channel_mix_frame(ctx, filters)
+    if view == "detections":
+        return detections_frame(ctx, filters)
+    raise PreventUpdate
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    State(TREND_KPI_ID, "value"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext,
+    clicks: Any,
+    trend_kpi: str | None,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+) -> dict[str, Any]:
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    return send_csv(
+        download_frame(ctx, filters, view, trend_kpi), filename(f"{PAGE}-{view}", month=filters.end)
+    )

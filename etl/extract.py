@@ -1,0 +1,467 @@
+"""Extract: a delivery file as delivered, into a DuckDB table of strings.
+
+Every format (CSV, Parquet, XLSX, JSON) becomes the same thing: a temporary table whose columns
+are the file's own column names, all VARCHAR, in file order, so ``rowid + 1`` is the 1-based data
+row (header excluded) that quarantine messages cite. Parsing is DuckDB's (or calamine's for
+Excel); Python only looks at the first bytes to recognise binary files and at the tail to tell
+a truncated file from a malformed one.
+
+Problems that make the whole file unusable raise :class:`DeliveryError`, whose message names the
+file and the problem.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from etl.mapping import Mapping
+
+SNIFF_BYTES = 1 << 16
+_CHUNK = 1 << 24
+# Encodings DuckDB's CSV reader decodes itself; others are transcoded to UTF-8 first.
+_DUCKDB_ENCODINGS: dict[str, str] = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a ZIP archive (or an Excel workbook)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xd0\xcf\x11\xe0", "a legacy Office (.xls/.doc) file"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+_EXTENSIONS: dict[str, str] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+
+
+class DeliveryError(Exception):
+    """The whole file cannot be loaded; nothing from it reaches the warehouse."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A delivery staged as a table of strings (``rowid + 1`` = source row)."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: int
+    format: str
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def detect_format(path: Path, mapping: Mapping) -> str:
+    """The mapping's [source].format, else the file extension, else CSV."""
+    if mapping.format:
+        return mapping.format
+    return _EXTENSIONS.get(path.suffix.lower(), "csv")
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(SNIFF_BYTES)
+    except IsADirectoryError as exc:
+        raise DeliveryError(f"{path.name}: is a folder, not a file") from exc
+    except OSError as exc:
+        raise DeliveryError(f"{path.name}: cannot be read: {exc.strerror or exc}") from exc
+
+
+def _magic(head: bytes) -> str | None:
+    for signature, what in _MAGIC:
+        if head.startswith(signature):
+            return what
+    return None
+
+
+def _check_binary(path: Path, head: bytes, fmt: str, encoding: str) -> None:
+    """Reject files that are not text of the declared kind before a parser reports noise."""
+    what = _magic(head)
+    expected = {"parquet": b"PAR1", "xlsx": b"PK\x03\x04"}.get(fmt)
+    if expected is not None:
+        if not head.startswith(expected):
+            kind = what or ("text" if b"\x00" not in head else "binary data")
+            raise DeliveryError(f"{path.name}: is not a valid {fmt} file (it looks like {kind})")
+        return
+    if what is not None:
+        raise DeliveryError(f"{path.name}: is not a tabular text file: it is {what}")
+    utf16 = encoding.lower().replace("_", "-").startswith("utf-16")
+    if not utf16 and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if b"\x00" in head:
+            raise DeliveryError(
+                f"{path.name}: is not a tabular text file: it contains binary data (NUL bytes)"
+            )
+        text = head.decode("latin-1")
+        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f")
+        if text and controls > max(8, len(text) // 100):
+            raise DeliveryError(f"{path.name}: is not a tabular text file: it contains binary data")
+
+
+def _normal_encoding(name: str) -> str:
+    return codecs.lookup(name).name  # 'utf8' -> 'utf-8', 'latin1' -> 'iso8859-1' ...
+
+
+def _is_utf8(name: str) -> bool:
+    return _normal_encoding(name) in ("utf-8", "utf-8-sig")
+
+
+def _scan_utf8(path: Path) -> tuple[bool, bool]:
+    """(whole file is valid UTF-8, it contains non-ASCII bytes), read in large chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    non_ascii = False
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            if not non_ascii and not chunk.isascii():
+                non_ascii = True
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return False, non_ascii
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False, non_ascii
+    return True, non_ascii
+
+
+def _utf8_error(path: Path) -> DeliveryError:
+    """Locate the first undecodable byte (line number) for the message."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk.count(b"\n", 0, exc.start)
+                byte = chunk[exc.start]
+                return DeliveryError(
+                    f"{path.name}: is not valid utf-8 (byte 0x{byte:02X} on line {line}); "
+                    "it is probably latin-1 or cp1252: set [source] encoding in the mapping"
+                )
+            line += chunk.count(b"\n")
+    return DeliveryError(f"{path.name}: is not valid utf-8 (it ends inside a character)")
+
+
+@contextmanager
+def _utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
+    """A UTF-8 copy of a file in an encoding DuckDB does not decode itself."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with tempfile.TemporaryDirectory(prefix="customs-kpi-") as tmp:
+        out = Path(tmp) / (path.stem + ".utf8.csv")
+        line = 1
+        with path.open("rb") as src, out.open("wb") as dst:
+            while chunk := src.read(_CHUNK):
+                try:
+                    dst.write(decoder.decode(chunk).encode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    line += chunk.count(b"\n", 0, exc.start)
+                    raise DeliveryError(
+                        f"{path.name}: cannot be decoded as {encoding} "
+                        f"(byte 0x{chunk[exc.start]:02X} on line {line})"
+                    ) from exc
+                line += chunk.count(b"\n")
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        yield out
+
+
+def _header(path: Path, head: bytes, encoding: str, delimiter: str) -> list[str]:
+    text = head.decode(encoding, errors="replace").removeprefix("\ufeff")
+    if not text.strip():
+        raise DeliveryError(f"{path.name}: is empty")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise DeliveryError(f"{path.name}: has no readable header line") from exc
+    names = [h.strip() for h in header]
+    if not any(names):
+        raise DeliveryError(f"{path.name}: the header line is empty")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DeliveryError(f"{path.name}: column '{name}' appears twice in the header")
+        seen.add(name)
+    return names
+
+
+def _tail_matches(path: Path, original_line: str) -> bool:
+    """Is ``original_line`` the last line of the file (a row cut short by truncation)?"""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - SNIFF_BYTES))
+        tail = fh.read().decode("utf-8", errors="replace").rstrip("\r\n")
+    return bool(original_line) and tail.endswith(original_line.rstrip("\r\n"))
+
+
+def _csv_error(path: Path, exc: duckdb.Error) -> DeliveryError:
+    message = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    where = f"line {line.group(1)}" if line else "a line"
+    original = re.search(r"Original Line: (.*)", message)
+    counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if "unterminated quote" in message:
+        return DeliveryError(
+            f"{path.name}: is truncated or malformed: a quoted value opened on {where} is never "
+            "closed"
+        )
+    if counts:
+        expected, found = counts.groups()
+        if original and int(found) < int(expected) and _tail_matches(path, original.group(1)):
+            return DeliveryError(
+                f"{path.name}: is truncated: the last row ({where}) ends after {found} of "
+                f"{expected} fields"
+            )
+        return DeliveryError(
+            f"{path.name}: is malformed: {where} has {found} fields but the header has {expected}"
+        )
+    if "Invalid unicode" in message:
+        return _utf8_error(path)
+    first = message.splitlines()[0] if message else type(exc).__name__
+    return DeliveryError(f"{path.name}: cannot be read as CSV: {first}")
+
+
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, table: str
+) -> tuple[str, ...]:
+    head = _head(path)
+    _check_binary(path, head, "csv", mapping.encoding)
+    if not head.strip():
+        raise DeliveryError(f"{path.name}: is empty")
+    encoding = _normal_encoding(mapping.encoding)
+    if encoding in ("utf-8", "utf-8-sig"):
+        duck_encoding: str | None = "utf-8"
+    elif encoding.startswith("utf-16"):
+        duck_encoding = "utf-16"
+    elif encoding == "iso8859-1":
+        duck_encoding = "latin-1"
+    else:
+        duck_encoding = None
+    if duck_encoding != "utf-8" and not encoding.startswith("utf-16"):
+        # A single-byte encoding decodes anything, so a UTF-8 file declared latin-1 would load
+        # as mojibake ("CafÃ©") without this check.
+        valid, non_ascii = _scan_utf8(path)
+        if valid and non_ascii:
+            raise DeliveryError(
+                f"{path.name}: is declared {mapping.encoding} but is UTF-8 encoded (its accented "
+                'characters would be garbled): set [source] encoding = "utf-8"'
+            )
+    if duck_encoding == "utf-8":
+        header_encoding = "utf-8-sig"
+        try:  # the last few bytes may be a character cut by the sniff window
+            head[: max(0, len(head) - 4)].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _utf8_error(path) from exc
+    else:
+        header_encoding = "utf-16" if duck_encoding == "utf-16" else encoding
+    names = _header(path, head, header_encoding, mapping.delimiter)
+
+    def read(source: Path, enc: str) -> None:
+        columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
+        con.sql(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv("
+            f"{quote_literal(str(source))}, columns = {columns}, auto_detect = false, "
+            f"header = true, delim = {quote_literal(mapping.delimiter)}, quote = '\"', "
+            f"escape = '\"', strict_mode = true, null_padding = false, "
+            f"encoding = {quote_literal(enc)})"
+        )
+
+    try:
+        if duck_encoding is not None:
+            read(path, duck_encoding)
+        else:
+            with _utf8_copy(path, mapping.encoding) as copy:
+                read(copy, "utf-8")
+    except duckdb.Error as exc:
+        raise _csv_error(path, exc) from exc
+    return tuple(names)
+
+
+def _stringify(con: duckdb.DuckDBPyConnection, relation: str, table: str) -> tuple[str, ...]:
+    """CREATE ``table`` with every column of ``relation`` as VARCHAR (lists joined with ';')."""
+    described = con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    parts = []
+    for name, dtype, *_ in described:
+        col = quote_ident(name)
+        if dtype.endswith("[]"):
+            expr = f"array_to_string({col}, ';')"
+        elif dtype.startswith(("STRUCT", "MAP", "JSON")):
+            expr = f"to_json({col})::VARCHAR"
+        else:
+            expr = f"{col}::VARCHAR"
+        parts.append(f"{expr} AS {col}")
+    con.sql(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(parts)} FROM {relation}")
+    return tuple(str(row[0]) for row in described)
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+    head = _head(path)
+    if not head:
+        raise DeliveryError(f"{path.name}: is empty")
+    _check_binary(path, head, "parquet", "utf-8")
+    try:
+        return _stringify(con, f"read_parquet({quote_literal(str(path))})", table)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        if "magic" in first.lower() or "footer" in first.lower():
+            raise DeliveryError(
+                f"{path.name}: is truncated or not a Parquet file ({first})"
+            ) from exc
+        raise DeliveryError(f"{path.name}: cannot be read as Parquet: {first}") from exc
+
+
+def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+    head = _head(path)
+    if not head:
+        raise DeliveryError(f"{path.name}: is empty")
+    _check_binary(path, head, "xlsx", "utf-8")
+    try:
+        # Every cell as text so codes like "0042" keep their zeros; dates come as ISO strings.
+        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+    except Exception as exc:  # calamine raises several unrelated exception types
+        raise DeliveryError(f"{path.name}: cannot be read as an Excel workbook: {exc}") from exc
+    frame = frame.select(pl.all().cast(pl.String))
+    con.register("_xlsx_frame", frame)
+    try:
+        return _stringify(con, "_xlsx_frame", table)
+    finally:
+        con.unregister("_xlsx_frame")
+
+
+def _stage_json(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+    head = _head(path)
+    if not head.strip():
+        raise DeliveryError(f"{path.name}: is empty")
+    _check_binary(path, head, "json", "utf-8")
+    stripped = head.lstrip()
+    if not stripped.startswith((b"[", b"{")):
+        raise DeliveryError(
+            f"{path.name}: is not tabular JSON (expected an array of records or one record per "
+            "line)"
+        )
+    try:
+        relation = f"read_json({quote_literal(str(path))}, format = 'auto', records = true)"
+        columns = _stringify(con, relation, table)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise DeliveryError(f"{path.name}: cannot be read as JSON records: {first}") from exc
+    if columns == ("json",):
+        raise DeliveryError(f"{path.name}: is not tabular JSON (its items are not records)")
+    return columns
+
+
+def stage_delivery(
+    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, table: str = "_raw"
+) -> Staged:
+    """Stage ``path`` into temporary ``table`` (strings, file order). Raises DeliveryError."""
+    if not path.exists():
+        raise DeliveryError(f"{path.name}: does not exist ({path})")
+    fmt = detect_format(path, mapping)
+    if fmt == "csv":
+        columns = _stage_csv(con, path, mapping, table)
+    elif fmt == "parquet":
+        columns = _stage_parquet(con, path, table)
+    elif fmt == "xlsx":
+        columns = _stage_xlsx(con, path, table)
+    else:
+        columns = _stage_json(con, path, table)
+    rows = int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    if rows == 0:
+        raise DeliveryError(f"{path.name}: has a header but no data rows")
+    return Staged(table=table, columns=columns, rows=rows, format=fmt)
+
+
+def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:
+    """The delivery as a polars frame of strings plus a 1-based ``source_row`` (for tools and
+    tests; the load itself stays inside DuckDB)."""
+    con = duckdb.connect()
+    try:
+        staged = stage_delivery(con, path, mapping or Mapping())
+        return con.sql(f"SELECT rowid + 1 AS source_row, * FROM {staged.table} ORDER BY rowid").pl()
+    finally:
+        con.close()
+
+
+def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:
+    if len(names) != 1:
+        return ""
+    for candidate in (";", ",", "\t", "|"):
+        if candidate != delimiter and candidate in names[0]:
+            shown = "\\t" if candidate == "\t" else candidate
+            return (
+                f"; the header is a single column '{names[0][:80]}': the file looks "
+                f"'{shown}'-separated, set [source] delimiter in the mapping"
+            )
+    return ""
+
+
+def resolve_columns(
+    path: Path, columns: tuple[str, ...], mapping: Mapping
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """canonical column -> the file's own column names, and warnings for optional ones missing.
+
+    Names match exactly, else ignoring case and surrounding blanks (exports differ in case).
+    A required canonical column the mapping cannot provide is a DeliveryError.
+    """
+    from etl.contract import BY_NAME, REQUIRED_NAMES
+
+    by_folded = {c.strip().lower(): c for c in columns}
+
+    def find(name: str) -> str | None:
+        return name if name in columns else by_folded.get(name.strip().lower())
+
+    if mapping.is_identity:
+        wanted = {n: (n,) for n in BY_NAME if find(n) is not None and n not in mapping.constants}
+    else:
+        wanted = dict(mapping.columns)
+    resolved: dict[str, tuple[str, ...]] = {}
+    missing_required: list[str] = []
+    warnings: list[str] = []
+    for canonical, sources in wanted.items():
+        found = [find(s) for s in sources]
+        if all(f is not None for f in found):
+            resolved[canonical] = tuple(f for f in found if f is not None)
+            continue
+        absent = ", ".join(f"'{s}'" for s, f in zip(sources, found, strict=True) if f is None)
+        if BY_NAME[canonical].required:
+            missing_required.append(f"{canonical} (from {absent})")
+        else:
+            warnings.append(f"column {absent} for {canonical} is not in the file: left empty")
+    for name in REQUIRED_NAMES:
+        if name not in wanted and name not in mapping.constants:
+            missing_required.append(name)
+    if missing_required:
+        raise DeliveryError(
+            f"{path.name}: required column(s) missing: {', '.join(missing_required)}"
+            f"{_delimiter_hint(columns, mapping.delimiter)}"
+        )
+    return resolved, warnings

@@ -1,0 +1,400 @@
+"""Load: one delivery file -> the warehouse, in one transaction, then publish.
+
+Order (DEVELOPING.md): hash -> stage -> validate -> quarantine -> upsert declarations and
+profile_hits -> rebuild the cube for the touched months -> run log -> COMMIT -> publish.
+Any failure rolls everything back and a ``failed`` run is written in its own small transaction,
+so the warehouse is exactly as before apart from that run-log row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from customs_kpi.settings import Settings
+from etl.contract import CANONICAL
+from etl.extract import DeliveryError, quote_ident, quote_literal, resolve_columns, stage_delivery
+from etl.mapping import Mapping, MappingError, load_mapping
+from etl.validate import top_reasons, validate
+from etl.warehouse import open_warehouse
+
+# DuckDB's own buffer limit for loads: keeps the whole process under the 2 GB target at 10 M
+# rows; bigger intermediates spill to the warehouse's temp directory.
+LOAD_MEMORY_LIMIT = "1400MB"
+_TEMP_TABLES = ("_raw", "_typed", "_bad", "_dups", "_dup_rows", "_valid", "_replaced", "_qrows")
+
+
+class Progress(Protocol):
+    """Receives stage changes of a load (the CLI shows them as a progress bar)."""
+
+    def stage(self, file_name: str, label: str, con: duckdb.DuckDBPyConnection | None) -> None: ...
+
+
+@dataclass
+class LoadResult:
+    run_id: int | None
+    status: str  # succeeded | skipped | failed
+    file_name: str
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_replaced: int = 0
+    rows_quarantined: int = 0
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    message: str = ""
+    source_name: str = ""
+    # Item-level deliveries: item rows merged into another row of their declaration, so that
+    # rows_read = rows_inserted + rows_replaced + rows_quarantined + rows_rolled_up.
+    rows_rolled_up: int = 0
+    touched_months: list[date] = field(default_factory=list)
+    quarantine_file: Path | None = None
+    published: str | None = None  # published version, when publishing ran
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                digest.update(chunk)
+    except FileNotFoundError as exc:
+        raise DeliveryError(f"{path.name}: does not exist ({path})") from exc
+    except OSError as exc:
+        raise DeliveryError(f"{path.name}: cannot be read: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
+    return con.sql(sql, params=params).fetchall()[0][0]
+
+
+def _next_run_id(con: duckdb.DuckDBPyConnection) -> int:
+    return int(str(_scalar(con, "SELECT nextval('run_id_seq')")))
+
+
+def _insert_run(
+    con: duckdb.DuckDBPyConnection,
+    result: LoadResult,
+    kind: str,
+    started: datetime,
+    sha: str | None,
+) -> None:
+    con.sql(
+        "INSERT INTO runs (run_id, kind, started_at, finished_at, status, source_name, file_name,"
+        " file_sha256, rows_read, rows_inserted, rows_replaced, rows_quarantined,"
+        " duration_seconds, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+        " $13, $14)",
+        params=[
+            result.run_id,
+            kind,
+            started,
+            datetime.now(),
+            result.status,
+            result.source_name,
+            result.file_name,
+            sha,
+            result.rows_read,
+            result.rows_inserted,
+            result.rows_replaced,
+            result.rows_quarantined,
+            result.duration_seconds,
+            result.message,
+        ],
+    )
+
+
+def record_failure(
+    con: duckdb.DuckDBPyConnection,
+    result: LoadResult,
+    kind: str,
+    started: datetime,
+    sha: str | None,
+) -> None:
+    """Write the ``failed`` run in its own transaction (after the load's rollback)."""
+    con.begin()
+    try:
+        result.run_id = _next_run_id(con)
+        _insert_run(con, result, kind, started, sha)
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for table in _TEMP_TABLES:
+        con.sql(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _summary(result: LoadResult) -> str:
+    parts = [
+        f"{result.rows_read:,} rows read",
+        f"{result.rows_inserted:,} inserted",
+        f"{result.rows_replaced:,} replaced",
+        f"{result.rows_quarantined:,} quarantined",
+    ]
+    if result.rows_rolled_up:
+        parts.append(f"{result.rows_rolled_up:,} item rows rolled up")
+    text = ", ".join(parts)
+    if result.top_reasons:
+        text += " (top reasons: " + ", ".join(f"{r} {n:,}" for r, n in result.top_reasons) + ")"
+    return text
+
+
+def _write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: int,
+    file_name: str,
+    columns: Sequence[str],
+) -> Path:
+    """Quarantine rows with their raw record into the table and a CSV (renamed after COMMIT)."""
+    record = (
+        "to_json({"
+        + ", ".join(f"{quote_literal(c)}: r.{quote_ident(c)}" for c in columns)
+        + "})::VARCHAR"
+    )
+    con.sql(
+        f"CREATE OR REPLACE TEMP TABLE _qrows AS SELECT b.source_row, b.declaration_id, b.rule, "
+        f"b.reason, {record} AS raw_record FROM _bad b "
+        "JOIN (SELECT rowid + 1 AS __row, * FROM _raw) r ON r.__row = b.source_row"
+    )
+    con.sql(
+        "INSERT INTO quarantine (run_id, file_name, source_row, declaration_id, rule, reason, "
+        "raw_record) SELECT $1, $2, source_row, declaration_id, rule, reason, "
+        "raw_record FROM _qrows ORDER BY source_row",
+        params=[run_id, file_name],
+    )
+    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    final = settings.quarantine_dir / f"{run_id}-{Path(file_name).stem}.csv"
+    pending = final.with_name("." + final.name + ".pending")
+    con.sql(
+        "COPY (SELECT source_row, declaration_id, rule, reason, raw_record FROM _qrows "
+        f"ORDER BY source_row) TO {quote_literal(str(pending))} (HEADER, DELIMITER ',')"
+    )
+    return pending
+
+
+def _upsert(
+    con: duckdb.DuckDBPyConnection, valid: str, run_id: int, source_name: str, file_name: str
+) -> tuple[int, set[date]]:
+    """Replace earlier versions of the delivered declarations, insert them; (replaced, months)."""
+    # Semi-join on the delivered ids only: the cost follows the delivery, and DuckDB pushes the
+    # ids' min/max into the scan of declarations so clustered history is skipped.
+    con.sql(
+        "CREATE OR REPLACE TEMP TABLE _replaced AS SELECT declaration_id, lodged_month "
+        f"FROM declarations WHERE declaration_id IN (SELECT declaration_id FROM {valid})"
+    )
+    replaced = int(str(_scalar(con, "SELECT count(*) FROM _replaced")))
+    if replaced:
+        months_filter = "lodged_month IN (SELECT DISTINCT lodged_month FROM _replaced)"
+        ids = "declaration_id IN (SELECT declaration_id FROM _replaced)"
+        con.sql(f"DELETE FROM declarations WHERE {months_filter} AND {ids}")
+        con.sql(f"DELETE FROM profile_hits WHERE {months_filter} AND {ids}")
+    columns = ", ".join(quote_ident(c.name) for c in CANONICAL)
+    con.sql(
+        f"INSERT INTO declarations ({columns}, lodged_month, run_id, source_name, source_file, "
+        f"source_row) SELECT {columns}, lodged_month, $1, $2, $3, source_row FROM {valid}",
+        params=[run_id, source_name, file_name],
+    )
+    con.sql(
+        "INSERT INTO profile_hits (declaration_id, profile_id, lodged_month) "
+        "SELECT declaration_id, unnest(profile_ids), lodged_month "
+        f"FROM {valid} WHERE len(profile_ids) > 0"
+    )
+    rows = con.sql(
+        f"SELECT DISTINCT lodged_month FROM {valid} UNION SELECT lodged_month FROM _replaced"
+    ).fetchall()
+    return replaced, {r[0] for r in rows}
+
+
+def rebuild_cube(con: duckdb.DuckDBPyConnection, months: list[date] | None) -> None:
+    import etl.cube  # imported late: the cube module is optional for unit tests
+
+    etl.cube.rebuild_cube(con, months)
+
+
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    months: Iterable[date] | None,
+    run_id: int,
+) -> str:
+    import etl.publish
+
+    return str(
+        etl.publish.publish(con, settings, set(months) if months is not None else None, run_id)
+    )
+
+
+def _load_one(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    path: Path,
+    mapping_path: Path | None,
+    progress: Progress | None,
+) -> LoadResult:
+    t0 = time.perf_counter()
+    started = datetime.now()
+    result = LoadResult(run_id=None, status="failed", file_name=path.name)
+
+    def stage(label: str) -> None:
+        if progress is not None:
+            progress.stage(path.name, label, con)
+
+    sha: str | None = None
+    try:
+        mapping: Mapping = load_mapping(mapping_path)
+        result.source_name = mapping.name
+        stage("hashing")
+        sha = file_sha256(path)
+    except (DeliveryError, MappingError) as exc:
+        result.message = str(exc)
+        result.duration_seconds = time.perf_counter() - t0
+        record_failure(con, result, "load", started, sha)
+        return result
+
+    prior = con.sql(
+        "SELECT run_id, file_name, loaded_at FROM loaded_files WHERE file_sha256 = $1",
+        params=[sha],
+    ).fetchall()
+    if prior:
+        run, name, when = prior[0]
+        result.status = "skipped"
+        result.message = (
+            f"{path.name}: already loaded (same content as {name}, run {run}, "
+            f"{when:%Y-%m-%d %H:%M}); nothing changed"
+        )
+        result.duration_seconds = time.perf_counter() - t0
+        con.begin()
+        result.run_id = _next_run_id(con)
+        _insert_run(con, result, "load", started, sha)
+        con.commit()
+        return result
+
+    pending: Path | None = None
+    con.sql(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    con.begin()
+    try:
+        stage("reading")
+        staged = stage_delivery(con, path, mapping)
+        resolved, warnings = resolve_columns(path, staged.columns, mapping)
+        stage("validating")
+        checked = validate(con, staged, resolved, mapping, started)
+        result.rows_read = checked.rows_read
+        result.rows_quarantined = checked.rows_quarantined
+        result.top_reasons = top_reasons(con)
+        run_id = _next_run_id(con)
+        result.run_id = run_id
+        if checked.rows_quarantined:
+            stage("quarantining")
+            pending = _write_quarantine(con, settings, run_id, path.name, staged.columns)
+        con.sql("DROP TABLE temp._raw")  # frees memory before the upsert
+        stage("upserting")
+        replaced, months = _upsert(con, checked.valid_table, run_id, mapping.name, path.name)
+        result.rows_replaced = replaced
+        result.rows_inserted = checked.declarations - replaced
+        result.rows_rolled_up = result.rows_read - checked.declarations - result.rows_quarantined
+        result.touched_months = sorted(months)
+        stage("rebuilding cube")
+        rebuild_cube(con, result.touched_months)
+        result.status = "succeeded"
+        result.message = f"{path.name}: " + _summary(result)
+        if warnings:
+            result.message += "; warnings: " + "; ".join(warnings)
+        result.duration_seconds = time.perf_counter() - t0
+        _insert_run(con, result, "load", started, sha)
+        con.sql(
+            "INSERT INTO loaded_files (file_sha256, file_name, run_id, loaded_at) "
+            "VALUES ($1, $2, $3, $4)",
+            params=[sha, path.name, run_id, datetime.now()],
+        )
+        stage("committing")
+        con.commit()
+    except BaseException as exc:
+        con.rollback()
+        if pending is not None:
+            pending.unlink(missing_ok=True)
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt / SystemExit: rolled back, nothing more to record
+        result.status = "failed"
+        result.rows_inserted = result.rows_replaced = 0
+        result.touched_months = []
+        if isinstance(exc, DeliveryError | MappingError):
+            result.message = str(exc)
+        else:
+            result.message = f"{path.name}: load failed and was rolled back: {exc}"
+        result.duration_seconds = time.perf_counter() - t0
+        record_failure(con, result, "load", started, sha)
+        return result
+    finally:
+        _drop_temp(con)
+        con.sql("RESET memory_limit")
+    if pending is not None:
+        final = pending.with_name(pending.name.removeprefix(".").removesuffix(".pending"))
+        os.replace(pending, final)
+        result.quarantine_file = final
+    return result
+
+
+def _publish(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    results: list[LoadResult],
+    progress: Progress | None,
+) -> None:
+    done = [r for r in results if r.status == "succeeded"]
+    if not done:
+        return
+    if progress is not None:
+        progress.stage(done[-1].file_name, "publishing", con)
+    months = {m for r in done for m in r.touched_months}
+    last = done[-1]
+    assert last.run_id is not None
+    try:
+        version = publish_snapshot(con, settings, months, last.run_id)
+    except Exception as exc:
+        # The load itself is committed; say loudly that the dashboard does not show it yet.
+        for r in done:
+            r.message += f"; NOT PUBLISHED: {exc}"
+        return
+    for r in done:
+        r.published = version
+
+
+def load_files(
+    settings: Settings,
+    paths: Sequence[Path],
+    mapping_path: Path | None = None,
+    *,
+    publish: bool = True,
+    progress: Progress | None = None,
+) -> list[LoadResult]:
+    """Load each file in order (each its own transaction); publish once at the end."""
+    results: list[LoadResult] = []
+    with open_warehouse(settings) as con:
+        for path in paths:
+            results.append(_load_one(con, settings, Path(path), mapping_path, progress))
+        if publish:
+            _publish(con, settings, results, progress)
+    return results
+
+
+def load_file(
+    settings: Settings,
+    path: Path,
+    mapping_path: Path | None = None,
+    *,
+    publish: bool = True,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Load one delivery (see module doc). Never raises for bad input: see ``status``."""
+    return load_files(settings, [path], mapping_path, publish=publish, progress=progress)[0]

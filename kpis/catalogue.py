@@ -545,6 +545,7 @@ def _profile_management() -> Iterator[KPI]:
         direction=Direction.LOWER,
         allowed_dimensions=TIME_GRAINS,
         default_target=0.0,
+        target_note="every profile in force is reviewed on time",
     )
     yield _register(
         id="zero_hit_profiles",
@@ -556,6 +557,7 @@ def _profile_management() -> Iterator[KPI]:
         direction=Direction.LOWER,
         allowed_dimensions=TIME_AND_OFFICE,
         default_target=0.0,
+        target_note="a profile that finds nothing in n_min controls should be tuned or retired",
     )
     yield _register(
         id="controls_low_lift",

@@ -17,6 +17,7 @@ from kpis.cube import CubeFrames, Filters
 from kpis.definitions import GRAINS, KPI, TIME_GRAINS, Kind
 from kpis.grain import Period, add_months, month_floor, period_end_day
 from kpis.lift import compute_lift
+from kpis.profiles import ProfileDetail, profile_detail, profile_table
 from kpis.register import compute_register
 from kpis.timecalc import compute_percentile, time_summary
 from kpis.trends import trend_columns
@@ -24,8 +25,11 @@ from kpis.trends import trend_columns
 __all__ = [
     "CubeFrames",
     "Filters",
+    "ProfileDetail",
     "compute",
     "lift",
+    "profile_detail",
+    "profile_table",
     "release_time_stats",
     "resolve",
     "trend_stats",

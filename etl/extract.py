@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from etl.contract import CANONICAL, Column
 from etl.mapping import Mapping
 
 SNIFF_BYTES = 1 << 16
@@ -425,22 +426,24 @@ def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:
 
 
 def resolve_columns(
-    path: Path, columns: tuple[str, ...], mapping: Mapping
+    path: Path,
+    columns: tuple[str, ...],
+    mapping: Mapping,
+    contract: tuple[Column, ...] = CANONICAL,
 ) -> tuple[dict[str, tuple[str, ...]], list[str]]:
     """canonical column -> the file's own column names, and warnings for optional ones missing.
 
     Names match exactly, else ignoring case and surrounding blanks (exports differ in case).
     A required canonical column the mapping cannot provide is a DeliveryError.
     """
-    from etl.contract import BY_NAME, REQUIRED_NAMES
-
+    spec = {c.name: c for c in contract}
     by_folded = {c.strip().lower(): c for c in columns}
 
     def find(name: str) -> str | None:
         return name if name in columns else by_folded.get(name.strip().lower())
 
     if mapping.is_identity:
-        wanted = {n: (n,) for n in BY_NAME if find(n) is not None and n not in mapping.constants}
+        wanted = {n: (n,) for n in spec if find(n) is not None and n not in mapping.constants}
     else:
         wanted = dict(mapping.columns)
     resolved: dict[str, tuple[str, ...]] = {}
@@ -452,13 +455,13 @@ def resolve_columns(
             resolved[canonical] = tuple(f for f in found if f is not None)
             continue
         absent = ", ".join(f"'{s}'" for s, f in zip(sources, found, strict=True) if f is None)
-        if BY_NAME[canonical].required:
+        if spec[canonical].required:
             missing_required.append(f"{canonical} (from {absent})")
         else:
             warnings.append(f"column {absent} for {canonical} is not in the file: left empty")
-    for name in REQUIRED_NAMES:
-        if name not in wanted and name not in mapping.constants:
-            missing_required.append(name)
+    for col in contract:
+        if col.required and col.name not in wanted and col.name not in mapping.constants:
+            missing_required.append(col.name)
     if missing_required:
         raise DeliveryError(
             f"{path.name}: required column(s) missing: {', '.join(missing_required)}"

@@ -20,16 +20,33 @@ from typing import Protocol
 import duckdb
 
 from customs_kpi.settings import Settings
-from etl.contract import CANONICAL
+from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Column
 from etl.extract import DeliveryError, quote_ident, quote_literal, resolve_columns, stage_delivery
 from etl.mapping import Mapping, MappingError, load_mapping
-from etl.validate import top_reasons, validate
+from etl.validate import top_reasons, typed_select, validate
 from etl.warehouse import open_warehouse
 
 # DuckDB's own buffer limit for loads: keeps the whole process under the 2 GB target at 10 M
 # rows; bigger intermediates spill to the warehouse's temp directory.
 LOAD_MEMORY_LIMIT = "1400MB"
-_TEMP_TABLES = ("_raw", "_typed", "_bad", "_dups", "_dup_rows", "_valid", "_replaced", "_qrows")
+_TEMP_TABLES = (
+    "_raw",
+    "_typed",
+    "_bad",
+    "_dups",
+    "_dup_rows",
+    "_valid",
+    "_replaced",
+    "_qrows",
+    "_praw",
+    "_ptyped",
+    "_pbad",
+    "_preg",
+    "_craw",
+    "_ctyped",
+    "_cbad",
+    "_pchg",
+)
 
 
 class Progress(Protocol):
@@ -51,9 +68,11 @@ class LoadResult:
     duration_seconds: float = 0.0
     message: str = ""
     source_name: str = ""
-    # Item-level deliveries: item rows merged into another row of their declaration, so that
-    # rows_read = rows_inserted + rows_replaced + rows_quarantined + rows_rolled_up.
-    rows_rolled_up: int = 0
+    # Invariant ("nothing lost"):
+    # rows_read = rows_inserted + rows_replaced + rows_quarantined + rows_merged.
+    # Rows folded into another row: item rows rolled up into their declaration, register rows
+    # superseded by a later row of the same profile, change events already known.
+    rows_merged: int = 0
     touched_months: list[date] = field(default_factory=list)
     quarantine_file: Path | None = None
     published: str | None = None  # published version, when publishing ran
@@ -141,8 +160,8 @@ def _summary(result: LoadResult) -> str:
         f"{result.rows_replaced:,} replaced",
         f"{result.rows_quarantined:,} quarantined",
     ]
-    if result.rows_rolled_up:
-        parts.append(f"{result.rows_rolled_up:,} item rows rolled up")
+    if result.rows_merged:
+        parts.append(f"{result.rows_merged:,} merged")
     text = ", ".join(parts)
     if result.top_reasons:
         text += " (top reasons: " + ", ".join(f"{r} {n:,}" for r, n in result.top_reasons) + ")"
@@ -155,6 +174,8 @@ def _write_quarantine(
     run_id: int,
     file_name: str,
     columns: Sequence[str],
+    bad: str = "_bad",
+    raw: str = "_raw",
 ) -> Path:
     """Quarantine rows with their raw record into the table and a CSV (renamed after COMMIT)."""
     record = (
@@ -164,8 +185,8 @@ def _write_quarantine(
     )
     con.sql(
         f"CREATE OR REPLACE TEMP TABLE _qrows AS SELECT b.source_row, b.declaration_id, b.rule, "
-        f"b.reason, {record} AS raw_record FROM _bad b "
-        "JOIN (SELECT rowid + 1 AS __row, * FROM _raw) r ON r.__row = b.source_row"
+        f"b.reason, {record} AS raw_record FROM {bad} b "
+        f"JOIN (SELECT rowid + 1 AS __row, * FROM {raw}) r ON r.__row = b.source_row"
     )
     con.sql(
         "INSERT INTO quarantine (run_id, file_name, source_row, declaration_id, rule, reason, "
@@ -339,10 +360,13 @@ def _load_one(
         _drop_temp(con)
         con.sql("RESET memory_limit")
     if pending is not None:
-        final = pending.with_name(pending.name.removeprefix(".").removesuffix(".pending"))
-        os.replace(pending, final)
-        result.quarantine_file = final
+        result.quarantine_file = _final_name(pending)
+        os.replace(pending, result.quarantine_file)
     return result
+
+
+def _final_name(pending: Path) -> Path:
+    return pending.with_name(pending.name.removeprefix(".").removesuffix(".pending"))
 
 
 def _publish(
@@ -398,3 +422,195 @@ def load_file(
 ) -> LoadResult:
     """Load one delivery (see module doc). Never raises for bad input: see ``status``."""
     return load_files(settings, [path], mapping_path, publish=publish, progress=progress)[0]
+
+
+# --- Profile register and change log -------------------------------------------------------
+
+
+def _stage_reference(
+    con: duckdb.DuckDBPyConnection, path: Path, contract: tuple[Column, ...], prefix: str
+) -> tuple[int, tuple[str, ...], list[str]]:
+    """Stage and type a register/change-log file into ``{prefix}raw``/``{prefix}typed`` and its
+    bad rows into ``{prefix}bad``; (rows read, file columns, warnings)."""
+    identity = Mapping()
+    staged = stage_delivery(con, path, identity, table=f"{prefix}raw")
+    resolved, warnings = resolve_columns(path, staged.columns, identity, contract)
+    select = typed_select(staged.table, contract, resolved, identity, None)
+    con.sql(f"CREATE OR REPLACE TEMP TABLE {prefix}typed AS {select}")
+    con.sql(
+        f"CREATE OR REPLACE TEMP TABLE {prefix}bad AS SELECT source_row, NULL::VARCHAR AS "
+        "declaration_id, __errors[1].rule AS rule, array_to_string(list_transform(__errors, "
+        f"lambda e: e.reason), '; ') AS reason FROM {prefix}typed WHERE __errors IS NOT NULL"
+    )
+    return staged.rows, staged.columns, warnings
+
+
+def _load_register(con: duckdb.DuckDBPyConnection, run_id: int) -> tuple[int, int]:
+    """Upsert the register (latest row per profile wins); (inserted, replaced)."""
+    names = ", ".join(quote_ident(c.name) for c in PROFILE_COLUMNS)
+    con.sql(
+        f"CREATE OR REPLACE TEMP TABLE _preg AS SELECT {names} FROM _ptyped "
+        "WHERE __errors IS NULL "
+        "QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY source_row DESC) = 1"
+    )
+    replaced = int(
+        str(
+            _scalar(
+                con,
+                "SELECT count(*) FROM profiles WHERE profile_id IN (SELECT profile_id FROM _preg)",
+            )
+        )
+    )
+    con.sql("DELETE FROM profiles WHERE profile_id IN (SELECT profile_id FROM _preg)")
+    con.sql(
+        f"INSERT INTO profiles ({names}, run_id) SELECT {names}, $1 FROM _preg", params=[run_id]
+    )
+    total = int(str(_scalar(con, "SELECT count(*) FROM _preg")))
+    return total - replaced, replaced
+
+
+def _load_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
+    """Append change events not seen before (same profile, time and type); new events."""
+    names = ", ".join(quote_ident(c.name) for c in PROFILE_CHANGE_COLUMNS)
+    con.sql(
+        f"CREATE OR REPLACE TEMP TABLE _pchg AS SELECT {names} FROM _ctyped c "
+        "WHERE __errors IS NULL AND NOT EXISTS (SELECT 1 FROM profile_changes p WHERE "
+        "p.profile_id = c.profile_id AND p.changed_at = c.changed_at AND "
+        "p.change_type = c.change_type) QUALIFY row_number() OVER (PARTITION BY profile_id, "
+        "changed_at, change_type ORDER BY source_row) = 1"
+    )
+    con.sql(
+        f"INSERT INTO profile_changes ({names}, run_id) SELECT {names}, $1 FROM _pchg "
+        "ORDER BY changed_at, profile_id",
+        params=[run_id],
+    )
+    return int(str(_scalar(con, "SELECT count(*) FROM _pchg")))
+
+
+def load_profiles(
+    settings: Settings,
+    register_path: Path,
+    changes_path: Path | None = None,
+    *,
+    publish: bool = True,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Load the profile register (and change log): one transaction, then publish.
+
+    Register rows upsert by profile_id (the latest row of a profile wins); change events are
+    appended once (duplicates within the file and with earlier loads are ignored). Bad rows are
+    quarantined like declaration rows. The same pair of files twice is a ``skipped`` run.
+    """
+    paths = [Path(register_path)] + ([Path(changes_path)] if changes_path else [])
+    label = " + ".join(p.name for p in paths)
+    t0 = time.perf_counter()
+    started = datetime.now()
+    result = LoadResult(run_id=None, status="failed", file_name=label, source_name="profiles")
+    with open_warehouse(settings) as con:
+
+        def stage(text: str) -> None:
+            if progress is not None:
+                progress.stage(label, text, con)
+
+        sha: str | None = None
+        try:
+            stage("hashing")
+            sha = hashlib.sha256("".join(file_sha256(p) for p in paths).encode()).hexdigest()
+        except DeliveryError as exc:
+            result.message = str(exc)
+            result.duration_seconds = time.perf_counter() - t0
+            record_failure(con, result, "load-profiles", started, sha)
+            return result
+        prior = con.sql(
+            "SELECT run_id FROM loaded_files WHERE file_sha256 = $1", params=[sha]
+        ).fetchall()
+        if prior:
+            result.status = "skipped"
+            result.message = f"{label}: already loaded by run {prior[0][0]}; nothing changed"
+            result.duration_seconds = time.perf_counter() - t0
+            con.begin()
+            result.run_id = _next_run_id(con)
+            _insert_run(con, result, "load-profiles", started, sha)
+            con.commit()
+            return result
+
+        pendings: list[Path] = []
+        con.begin()
+        try:
+            stage("reading")
+            run_id = _next_run_id(con)
+            result.run_id = run_id
+            read, columns, warnings = _stage_reference(con, paths[0], PROFILE_COLUMNS, "_p")
+            bad = int(str(_scalar(con, "SELECT count(*) FROM _pbad")))
+            if bad:
+                pendings.append(
+                    _write_quarantine(
+                        con, settings, run_id, paths[0].name, columns, "_pbad", "_praw"
+                    )
+                )
+            stage("upserting")
+            inserted, replaced = _load_register(con, run_id)
+            result.rows_read, result.rows_quarantined = read, bad
+            result.rows_inserted, result.rows_replaced = inserted, replaced
+            if changes_path is not None:
+                read_c, columns_c, warnings_c = _stage_reference(
+                    con, paths[1], PROFILE_CHANGE_COLUMNS, "_c"
+                )
+                warnings += warnings_c
+                bad_c = int(str(_scalar(con, "SELECT count(*) FROM _cbad")))
+                if bad_c:
+                    pendings.append(
+                        _write_quarantine(
+                            con, settings, run_id, paths[1].name, columns_c, "_cbad", "_craw"
+                        )
+                    )
+                result.rows_read += read_c
+                result.rows_quarantined += bad_c
+                result.rows_inserted += _load_changes(con, run_id)
+            result.rows_merged = (
+                result.rows_read
+                - result.rows_inserted
+                - result.rows_replaced
+                - result.rows_quarantined
+            )
+            result.top_reasons = [
+                (str(r), int(n))
+                for r, n in con.sql(
+                    "SELECT rule, count(*) AS n FROM (SELECT rule FROM _pbad UNION ALL "
+                    + ("SELECT rule FROM _cbad" if changes_path else "SELECT NULL WHERE false")
+                    + ") GROUP BY rule ORDER BY n DESC, rule LIMIT 5"
+                ).fetchall()
+            ]
+            result.status = "succeeded"
+            result.message = f"{label}: " + _summary(result)
+            if warnings:
+                result.message += "; warnings: " + "; ".join(warnings)
+            result.duration_seconds = time.perf_counter() - t0
+            _insert_run(con, result, "load-profiles", started, sha)
+            con.sql(
+                "INSERT INTO loaded_files (file_sha256, file_name, run_id, loaded_at) "
+                "VALUES ($1, $2, $3, $4)",
+                params=[sha, label, run_id, datetime.now()],
+            )
+            stage("committing")
+            con.commit()
+        except Exception as exc:
+            con.rollback()
+            for pending in pendings:
+                pending.unlink(missing_ok=True)
+            result.status = "failed"
+            result.rows_inserted = result.rows_replaced = result.rows_merged = 0
+            if isinstance(exc, DeliveryError):
+                result.message = str(exc)
+            else:
+                result.message = f"{label}: load failed and was rolled back: {exc}"
+            result.duration_seconds = time.perf_counter() - t0
+            record_failure(con, result, "load-profiles", started, sha)
+            return result
+        finally:
+            _drop_temp(con)
+        for pending in pendings:
+            os.replace(pending, _final_name(pending))
+        if publish:
+            _publish(con, settings, [result], progress)
+    return result

@@ -1,5 +1,280 @@
-"""Loading: load, load-profiles, runs, quarantine, publish."""
+"""Loading: load, load-profiles, runs, quarantine."""
 
 from __future__ import annotations
 
-from customs_kpi.cli.common import app  # noqa: F401
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from customs_kpi.cli.common import HomeOption, app, console, err_console, fail, settings_for
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from etl.load import LoadResult
+
+
+class RichProgress:
+    """Stage-by-stage progress of loads: one line per stage (also readable in logs) and a live
+    bar fed by DuckDB's progress of the running statement."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("starting", total=100)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+
+    def stage(self, file_name: str, label: str, con: duckdb.DuckDBPyConnection | None) -> None:
+        self._con = con
+        self._progress.console.print(f"[dim]{file_name}: {label}…[/]", highlight=False)
+        self._progress.update(self._task, description=f"{file_name}: {label}", completed=0)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.2):
+            con = self._con
+            if con is None:
+                continue
+            try:
+                pct = con.query_progress()
+            except Exception:  # the connection is between statements or closed
+                continue
+            if pct >= 0:
+                self._progress.update(self._task, completed=pct)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._poller.join(timeout=1)
+
+
+@contextmanager
+def _progress() -> Iterator[RichProgress]:
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        reporter = RichProgress(bar)
+        try:
+            yield reporter
+        finally:
+            reporter.close()
+
+
+def _print_results(results: Sequence[LoadResult]) -> None:
+    table = Table(
+        "file",
+        "status",
+        "read",
+        "inserted",
+        "replaced",
+        "quarantined",
+        "top reasons",
+        "seconds",
+        title="load summary",
+    )
+    for r in results:
+        colour = {"succeeded": "green", "skipped": "yellow"}.get(r.status, "red")
+        reasons = ", ".join(f"{rule} ({n:,})" for rule, n in r.top_reasons)
+        table.add_row(
+            r.file_name,
+            f"[{colour}]{r.status}[/]",
+            f"{r.rows_read:,}",
+            f"{r.rows_inserted:,}",
+            f"{r.rows_replaced:,}",
+            f"{r.rows_quarantined:,}",
+            reasons,
+            f"{r.duration_seconds:.1f}",
+        )
+    console.print(table)
+    for r in results:
+        if r.status == "failed":
+            err_console.print(f"[bold red]failed:[/] {r.message}", highlight=False, soft_wrap=True)
+        else:
+            console.print(r.message, highlight=False, soft_wrap=True)
+        if r.quarantine_file is not None:
+            console.print(f"  quarantined rows: {r.quarantine_file}", highlight=False)
+
+
+@app.command("load")
+def load_cmd(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Delivery files (CSV, Parquet, XLSX, JSON).")
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", "-m", help="TOML mapping of the source (default: canonical)."),
+    ] = None,
+    inbox: Annotated[
+        bool, typer.Option("--inbox", help="Also load every delivery waiting in HOME/inbox.")
+    ] = False,
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Publish a snapshot afterwards.")
+    ] = True,
+    home: HomeOption = None,
+) -> None:
+    """Load inspection-outcome deliveries into the warehouse, then publish a snapshot.
+
+    Each file is one transaction: it loads completely or not at all. Bad rows go to
+    quarantine (see `customs-kpi quarantine`); a file already loaded is skipped.
+    """
+    from etl.inbox import process_inbox
+    from etl.load import load_files
+
+    if not files and not inbox:
+        raise fail("give delivery FILES to load, or --inbox")
+    settings = settings_for(home)
+    results: list[LoadResult] = []
+    with _progress() as progress:
+        if files:
+            results += load_files(settings, files, mapping, publish=publish, progress=progress)
+        if inbox:
+            results += process_inbox(settings, progress=progress)
+    if not results:
+        console.print("nothing to load: the inbox is empty")
+        return
+    _print_results(results)
+    failed = [r.file_name for r in results if r.status == "failed"]
+    if failed:
+        raise fail(f"{len(failed)} file(s) failed: {', '.join(failed)}")
+
+
+@app.command("load-profiles")
+def load_profiles_cmd(
+    register: Annotated[Path, typer.Argument(help="Profile register (CSV, Parquet, XLSX).")],
+    changes: Annotated[
+        Path | None, typer.Option("--changes", help="Profile change log (CSV, Parquet, XLSX).")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Load the risk-profile register and its change log, then publish a snapshot."""
+    from etl.load import load_profiles
+
+    settings = settings_for(home)
+    with _progress() as progress:
+        result = load_profiles(settings, register, changes, progress=progress)
+    _print_results([result])
+    if result.status == "failed":
+        raise fail(f"{result.file_name} failed")
+
+
+@contextmanager
+def _open(home: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    from etl.warehouse import WarehouseBusy, open_warehouse
+
+    settings = settings_for(home)
+    try:
+        with open_warehouse(settings, timeout=10) as con:
+            yield con
+    except WarehouseBusy as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command("runs")
+def runs_cmd(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show.")] = 20,
+    home: HomeOption = None,
+) -> None:
+    """List the run log, most recent first."""
+    with _open(home) as con:
+        rows = con.sql(
+            "SELECT run_id, kind, started_at, status, file_name, rows_read, rows_inserted, "
+            "rows_replaced, rows_quarantined, duration_seconds, message FROM runs "
+            "ORDER BY run_id DESC LIMIT $1",
+            params=[limit],
+        ).fetchall()
+    if not rows:
+        console.print("no runs yet")
+        return
+    table = Table(
+        "run",
+        "kind",
+        "started",
+        "status",
+        "file",
+        "read",
+        "inserted",
+        "replaced",
+        "quarantined",
+        "seconds",
+        title="runs",
+    )
+    notes: list[str] = []
+    for run, kind, started, status, name, read, ins, rep, qua, secs, message in rows:
+        colour = {"succeeded": "green", "skipped": "yellow"}.get(status, "red")
+        table.add_row(
+            str(run),
+            kind,
+            f"{started:%Y-%m-%d %H:%M}",
+            f"[{colour}]{status}[/]",
+            name or "",
+            f"{read or 0:,}",
+            f"{ins or 0:,}",
+            f"{rep or 0:,}",
+            f"{qua or 0:,}",
+            f"{secs or 0:.1f}",
+        )
+        if status != "succeeded" and message:
+            notes.append(f"run {run} {status}: {message}")
+    console.print(table)
+    for note in notes:
+        console.print(note, highlight=False, soft_wrap=True)
+
+
+@app.command("quarantine")
+def quarantine_cmd(
+    run: Annotated[int | None, typer.Option("--run", help="Only rows of this run.")] = None,
+    file: Annotated[str | None, typer.Option("--file", help="Only rows of this file name.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows to show.")] = 50,
+    home: HomeOption = None,
+) -> None:
+    """Show quarantined rows with their file, row number and reason (most recent runs first)."""
+    where, params = [], []
+    if run is not None:
+        params.append(run)
+        where.append(f"run_id = ${len(params)}")
+    if file is not None:
+        params.append(Path(file).name)
+        where.append(f"file_name = ${len(params)}")
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    with _open(home) as con:
+        total = con.sql(f"SELECT count(*) FROM quarantine {clause}", params=params).fetchall()
+        rows = con.sql(
+            "SELECT run_id, file_name, source_row, declaration_id, rule, reason FROM quarantine "
+            f"{clause} ORDER BY run_id DESC, file_name, source_row LIMIT {int(limit)}",
+            params=params,
+        ).fetchall()
+    count = int(total[0][0])
+    if not count:
+        console.print("no quarantined rows" + (" for this selection" if clause else ""))
+        return
+    table = Table(
+        "run",
+        "file",
+        "row",
+        "declaration",
+        "rule",
+        "reason",
+        title=f"quarantine: {min(count, limit):,} of {count:,} rows",
+    )
+    for run_id, name, row, decl, rule, reason in rows:
+        table.add_row(str(run_id), name, str(row), decl or "", rule, reason)
+    console.print(table)
+    if count > limit:
+        console.print(
+            f"… {count - limit:,} more (use --limit, --run, --file); files under "
+            f"{settings_for(home).quarantine_dir}",
+            highlight=False,
+        )

@@ -7,6 +7,7 @@ computes means bumping its ``version``: snapshots record the version they were c
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from typing import Any
 
@@ -624,7 +625,7 @@ def get(kpi_id: str) -> KPI:
     try:
         return _BY_ID[kpi_id]
     except KeyError:
-        close = [k for k in _BY_ID if kpi_id in k or k in kpi_id]
+        close = difflib.get_close_matches(kpi_id, list(_BY_ID), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UnknownKPI(f"unknown KPI {kpi_id!r}{hint}") from None
 

@@ -1,0 +1,63 @@
+"""How a KPI value reads on screen: number format from the unit, "insufficient data" below the
+minimum sample, and whether a change is good news from the direction. Shared by the pages,
+the exports and the CLI so they all print a number the same way."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from kpis.definitions import KPI, Direction, Unit
+
+INSUFFICIENT = "insufficient data"
+NO_DATA = "–"
+
+
+def format_number(unit: Unit, value: float | None) -> str:
+    """``value`` in ``unit``: percent as ``3.4 %`` (values are fractions), counts with
+    thousands separators, currency with two decimals, hours with one, ratios with two."""
+    if value is None:
+        return NO_DATA
+    match unit:
+        case Unit.PERCENT:
+            return f"{value * 100:.1f} %"
+        case Unit.COUNT:
+            return f"{value:,.0f}"
+        case Unit.CURRENCY:
+            return f"{value:,.2f}"
+        case Unit.HOURS:
+            return f"{value:,.1f} h"
+        case Unit.RATIO:
+            return f"{value:.2f}×"
+
+
+def format_value(kpi: KPI, value: float | None, sufficient: bool | None = None) -> str:
+    """The value as a page shows it: never 0 % or 100 % on too small a sample."""
+    if value is not None and sufficient is False:
+        return INSUFFICIENT
+    return format_number(kpi.unit, value)
+
+
+def format_interval(kpi: KPI, low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    return f"{format_number(kpi.unit, low)} – {format_number(kpi.unit, high)}"
+
+
+def is_improvement(kpi: KPI, change: float | None) -> bool | None:
+    """True when a change is good news, False when bad, None when neutral or unknown."""
+    if change is None or change == 0:
+        return None
+    match kpi.direction:
+        case Direction.HIGHER:
+            return change > 0
+        case Direction.LOWER:
+            return change < 0
+        case Direction.NEUTRAL:
+            return None
+
+
+def format_key(value: object) -> str:
+    """A grain value: months as ``2026-03``, the rest as text."""
+    if isinstance(value, date):
+        return value.strftime("%Y-%m")
+    return "" if value is None else str(value)

@@ -1,10 +1,11 @@
 """Extract: a delivery file as delivered, into a DuckDB table of strings.
 
 Every format (CSV, Parquet, XLSX, JSON) becomes the same thing: a temporary table whose columns
-are the file's own column names, all VARCHAR, in file order, so ``rowid + 1`` is the 1-based data
-row (header excluded) that quarantine messages cite. Parsing is DuckDB's (or calamine's for
-Excel); Python only looks at the first bytes to recognise binary files and at the tail to tell
-a truncated file from a malformed one.
+are the file's own column names, all VARCHAR, in file order, so ``rowid - row_base + 1`` is the
+1-based data row (header excluded) that quarantine messages cite. (Row ids of a table created
+inside a transaction start at a large offset, hence ``row_base``.) Parsing is DuckDB's (or
+calamine's for Excel); Python only looks at the first bytes to recognise binary files and at
+the tail to tell a truncated file from a malformed one.
 
 Problems that make the whole file unusable raise :class:`DeliveryError`, whose message names the
 file and the problem.
@@ -63,12 +64,18 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class Staged:
-    """A delivery staged as a table of strings (``rowid + 1`` = source row)."""
+    """A delivery staged as a table of strings (``rowid - row_base + 1`` = source row)."""
 
     table: str
     columns: tuple[str, ...]
     rows: int
     format: str
+    row_base: int = 0
+
+    @property
+    def source_row(self) -> str:
+        """SQL for the 1-based source row of a row of :attr:`table`."""
+        return f"(rowid - {self.row_base} + 1)"
 
 
 def quote_ident(name: str) -> str:
@@ -395,10 +402,15 @@ def stage_delivery(
         columns = _stage_xlsx(con, path, table)
     else:
         columns = _stage_json(con, path, table)
-    rows = int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    first, last, count = con.sql(
+        f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+    ).fetchall()[0]
+    rows = int(count)
     if rows == 0:
         raise DeliveryError(f"{path.name}: has a header but no data rows")
-    return Staged(table=table, columns=columns, rows=rows, format=fmt)
+    if int(last) - int(first) + 1 != rows:  # row numbers would be wrong: never guess them
+        raise RuntimeError(f"staged row ids of {path.name} are not contiguous")
+    return Staged(table=table, columns=columns, rows=rows, format=fmt, row_base=int(first))
 
 
 def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:
@@ -407,7 +419,9 @@ def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:
     con = duckdb.connect()
     try:
         staged = stage_delivery(con, path, mapping or Mapping())
-        return con.sql(f"SELECT rowid + 1 AS source_row, * FROM {staged.table} ORDER BY rowid").pl()
+        return con.sql(
+            f"SELECT {staged.source_row} AS source_row, * FROM {staged.table} ORDER BY rowid"
+        ).pl()
     finally:
         con.close()
 

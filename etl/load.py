@@ -21,7 +21,14 @@ import duckdb
 
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Column
-from etl.extract import DeliveryError, quote_ident, quote_literal, resolve_columns, stage_delivery
+from etl.extract import (
+    DeliveryError,
+    Staged,
+    quote_ident,
+    quote_literal,
+    resolve_columns,
+    stage_delivery,
+)
 from etl.mapping import Mapping, MappingError, load_mapping
 from etl.validate import top_reasons, typed_select, validate
 from etl.warehouse import open_warehouse
@@ -174,6 +181,7 @@ def _write_quarantine(
     run_id: int,
     file_name: str,
     columns: Sequence[str],
+    row_base: int,
     bad: str = "_bad",
     raw: str = "_raw",
 ) -> Path:
@@ -186,7 +194,7 @@ def _write_quarantine(
     con.sql(
         f"CREATE OR REPLACE TEMP TABLE _qrows AS SELECT b.source_row, b.declaration_id, b.rule, "
         f"b.reason, {record} AS raw_record FROM {bad} b "
-        f"JOIN (SELECT rowid + 1 AS __row, * FROM {raw}) r ON r.__row = b.source_row"
+        f"JOIN (SELECT rowid - {row_base} + 1 AS __row, * FROM {raw}) r ON r.__row = b.source_row"
     )
     con.sql(
         "INSERT INTO quarantine (run_id, file_name, source_row, declaration_id, rule, reason, "
@@ -317,7 +325,9 @@ def _load_one(
         result.run_id = run_id
         if checked.rows_quarantined:
             stage("quarantining")
-            pending = _write_quarantine(con, settings, run_id, path.name, staged.columns)
+            pending = _write_quarantine(
+                con, settings, run_id, path.name, staged.columns, staged.row_base
+            )
         con.sql("DROP TABLE temp._raw")  # frees memory before the upsert
         stage("upserting")
         replaced, months = _upsert(con, checked.valid_table, run_id, mapping.name, path.name)
@@ -429,20 +439,20 @@ def load_file(
 
 def _stage_reference(
     con: duckdb.DuckDBPyConnection, path: Path, contract: tuple[Column, ...], prefix: str
-) -> tuple[int, tuple[str, ...], list[str]]:
+) -> tuple[Staged, list[str]]:
     """Stage and type a register/change-log file into ``{prefix}raw``/``{prefix}typed`` and its
-    bad rows into ``{prefix}bad``; (rows read, file columns, warnings)."""
+    bad rows into ``{prefix}bad``; (staged file, warnings)."""
     identity = Mapping()
     staged = stage_delivery(con, path, identity, table=f"{prefix}raw")
     resolved, warnings = resolve_columns(path, staged.columns, identity, contract)
-    select = typed_select(staged.table, contract, resolved, identity, None)
+    select = typed_select(staged, contract, resolved, identity, None)
     con.sql(f"CREATE OR REPLACE TEMP TABLE {prefix}typed AS {select}")
     con.sql(
         f"CREATE OR REPLACE TEMP TABLE {prefix}bad AS SELECT source_row, NULL::VARCHAR AS "
         "declaration_id, __errors[1].rule AS rule, array_to_string(list_transform(__errors, "
         f"lambda e: e.reason), '; ') AS reason FROM {prefix}typed WHERE __errors IS NOT NULL"
     )
-    return staged.rows, staged.columns, warnings
+    return staged, warnings
 
 
 def _load_register(con: duckdb.DuckDBPyConnection, run_id: int) -> tuple[int, int]:
@@ -540,12 +550,20 @@ def load_profiles(
             stage("reading")
             run_id = _next_run_id(con)
             result.run_id = run_id
-            read, columns, warnings = _stage_reference(con, paths[0], PROFILE_COLUMNS, "_p")
+            register, warnings = _stage_reference(con, paths[0], PROFILE_COLUMNS, "_p")
+            read = register.rows
             bad = int(str(_scalar(con, "SELECT count(*) FROM _pbad")))
             if bad:
                 pendings.append(
                     _write_quarantine(
-                        con, settings, run_id, paths[0].name, columns, "_pbad", "_praw"
+                        con,
+                        settings,
+                        run_id,
+                        paths[0].name,
+                        register.columns,
+                        register.row_base,
+                        "_pbad",
+                        "_praw",
                     )
                 )
             stage("upserting")
@@ -553,18 +571,23 @@ def load_profiles(
             result.rows_read, result.rows_quarantined = read, bad
             result.rows_inserted, result.rows_replaced = inserted, replaced
             if changes_path is not None:
-                read_c, columns_c, warnings_c = _stage_reference(
-                    con, paths[1], PROFILE_CHANGE_COLUMNS, "_c"
-                )
+                changes, warnings_c = _stage_reference(con, paths[1], PROFILE_CHANGE_COLUMNS, "_c")
                 warnings += warnings_c
                 bad_c = int(str(_scalar(con, "SELECT count(*) FROM _cbad")))
                 if bad_c:
                     pendings.append(
                         _write_quarantine(
-                            con, settings, run_id, paths[1].name, columns_c, "_cbad", "_craw"
+                            con,
+                            settings,
+                            run_id,
+                            paths[1].name,
+                            changes.columns,
+                            changes.row_base,
+                            "_cbad",
+                            "_craw",
                         )
                     )
-                result.rows_read += read_c
+                result.rows_read += changes.rows
                 result.rows_quarantined += bad_c
                 result.rows_inserted += _load_changes(con, run_id)
             result.rows_merged = (

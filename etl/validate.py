@@ -196,7 +196,7 @@ def _error_checks(
 
 
 def typed_select(
-    staged_table: str,
+    staged: Staged,
     columns: tuple[Column, ...],
     resolved: dict[str, tuple[str, ...]],
     mapping: Mapping,
@@ -214,7 +214,7 @@ def typed_select(
     )
     errors = f"CASE WHEN {any_bad} THEN list_filter([{items}], lambda e: e IS NOT NULL) END"
     return (
-        f"WITH s AS (SELECT rowid + 1 AS source_row, {strings} FROM {staged_table}), "
+        f"WITH s AS (SELECT {staged.source_row} AS source_row, {strings} FROM {staged.table}), "
         f"t AS (SELECT *, {typed} FROM s) "
         f"SELECT source_row, {', '.join(quote_ident(c.name) for c in columns)}, "
         f"{errors} AS __errors FROM t"
@@ -273,7 +273,7 @@ def validate(
     ``valid_table`` (with ``lodged_month``)."""
     con.sql(
         "CREATE OR REPLACE TEMP TABLE _typed AS SELECT *, date_trunc('month', lodged_at)::DATE "
-        f"AS lodged_month FROM ({typed_select(staged.table, CANONICAL, resolved, mapping, now)})"
+        f"AS lodged_month FROM ({typed_select(staged, CANONICAL, resolved, mapping, now)})"
     )
     con.sql(
         "CREATE OR REPLACE TEMP TABLE _bad (source_row BIGINT, declaration_id VARCHAR, "

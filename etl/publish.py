@@ -164,21 +164,37 @@ class _FactPlan:
     link: list[str]  # months hard-linked from the previous version
 
 
+def _dirty_months(
+    stats: dict[str, dict[str, dict[str, int]]],
+    touched: set[str] | None,
+    previous_manifest: dict[str, Any] | None,
+) -> set[str] | None:
+    """Months to write for every fact table (None = all): the touched ones, plus any whose
+    rows or newest delivering run differ from the previous version in any fact table, so a
+    declaration's profile hits are never linked stale next to its rewritten month."""
+    if touched is None or previous_manifest is None:
+        return None
+    previous = previous_manifest.get("partitions", {})
+    dirty = set(touched)
+    for table, months in stats.items():
+        before = previous.get(table, {})
+        dirty |= {m for m, entry in months.items() if before.get(m) != entry}
+    return dirty
+
+
 def _plan_fact(
     table: str,
-    stats: dict[str, dict[str, int]],
-    touched: set[str] | None,
+    months: Iterable[str],
+    dirty: set[str] | None,
     previous_dir: Path | None,
-    previous_manifest: dict[str, Any] | None,
 ) -> _FactPlan:
-    if touched is None or previous_dir is None or previous_manifest is None:
-        return _FactPlan(write=sorted(stats), link=[])
-    previous = previous_manifest.get("partitions", {}).get(table, {})
+    if dirty is None or previous_dir is None:
+        return _FactPlan(write=sorted(months), link=[])
     write: list[str] = []
     link: list[str] = []
-    for month, entry in sorted(stats.items()):
+    for month in sorted(months):
         source = previous_dir / table / f"lodged_month={month}" / PARTITION_FILE
-        if month in touched or previous.get(month) != entry or not source.is_file():
+        if month in dirty or not source.is_file():
             write.append(month)
         else:
             link.append(month)
@@ -287,14 +303,14 @@ def _write_version(
             previous_dir = None  # unreadable previous version: write everything afresh
 
     tables: dict[str, dict[str, Any]] = {}
-    partitions: dict[str, dict[str, dict[str, int]]] = {}
     written: dict[str, list[str]] = {}
     linked: dict[str, list[str]] = {}
+    partitions = {table: _month_stats(con, table) for table in FACT_TABLES}
+    dirty = _dirty_months(partitions, touched, previous_manifest)
     for table in FACT_TABLES:
-        stats = _month_stats(con, table)
-        plan = _plan_fact(table, stats, touched, previous_dir, previous_manifest)
+        stats = partitions[table]
+        plan = _plan_fact(table, stats, dirty, previous_dir if previous_manifest else None)
         _write_fact(con, table, plan, target, previous_dir)
-        partitions[table] = stats
         written[table] = plan.write
         linked[table] = plan.link
         tables[table] = {
@@ -304,7 +320,10 @@ def _write_version(
         }
     for table in WHOLE_TABLES:
         path = target / f"{table}.parquet"
-        con.sql(f"COPY (SELECT * FROM {table}) TO {_sql_literal(str(path))} ({_PARQUET})")
+        # Cube tables sorted by their dimensions: smaller files (runs of equal values) and
+        # row-group pruning for filtered queries; other tables in warehouse order.
+        order = " ORDER BY ALL" if table in CUBE_TABLES else ""
+        con.sql(f"COPY (SELECT * FROM {table}{order}) TO {_sql_literal(str(path))} ({_PARQUET})")
         tables[table] = {
             "rows": int(_scalar(con, f"SELECT count(*) FROM {table}")),
             "columns": _columns(con, table),

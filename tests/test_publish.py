@@ -175,19 +175,29 @@ def test_month_changed_by_an_unpublished_load_is_rewritten_not_linked(
     settings: Settings, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
     first = publish(warehouse, settings, None, 3)
-    # Run 4 changed January but its publish never happened (crash after commit) ...
+    # Runs 4 and 5 changed January, February and March, but their publishes never happened
+    # (crash after commit); the next publish names only April. Run 4 changed January ...
     warehouse.sql(
         "UPDATE declarations SET additional_revenue = 1, run_id = 4 WHERE declaration_id = 'A1'"
     )
-    # ... and run 5 removed March's declarations; the next publish names only February.
+    # ... run 5 removed March's declarations ...
     warehouse.sql("DELETE FROM declarations WHERE lodged_month = DATE '2024-03-01'")
     warehouse.sql("DELETE FROM profile_hits WHERE lodged_month = DATE '2024-03-01'")
-    second = publish(warehouse, settings, {FEB}, 5)
-    jan = _part(settings, second, "declarations", JAN)
-    assert jan.stat().st_ino != _part(settings, first, "declarations", JAN).stat().st_ino
+    # ... and run 5 replaced B3 (profiles [P1] -> [P2]: same number of hits in February).
+    warehouse.sql(
+        "UPDATE declarations SET profile_ids = ['P2'], run_id = 5 WHERE declaration_id = 'B3'"
+    )
+    warehouse.sql("UPDATE profile_hits SET profile_id = 'P2' WHERE declaration_id = 'B3'")
+    second = publish(warehouse, settings, {APR}, 6)
+    for table in ("declarations", "profile_hits"):
+        for month in (JAN, FEB):
+            now = _part(settings, second, table, month).stat().st_ino
+            assert now != _part(settings, first, table, month).stat().st_ino, (table, month)
     assert not _part(settings, second, "declarations", MAR).exists()
     snap = open_snapshot(settings.published_dir / second)
     assert snap.months() == [JAN, FEB]
+    b3 = snap.query("SELECT profile_id FROM profile_hits WHERE declaration_id = 'B3'")
+    assert b3["profile_id"].to_list() == ["P2"]
     revenue = snap.query("SELECT additional_revenue FROM declarations WHERE declaration_id = 'A1'")
     assert float(revenue.item()) == 1.0
 

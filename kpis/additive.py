@@ -12,16 +12,16 @@ import polars as pl
 
 from kpis.cube import CubeFrames, Filters
 from kpis.definitions import KPI, CubeTable, DimFilter, Kind
-from kpis.grain import Period, grain_expression, period_expression, spine
+from kpis.grain import Period, grain_expression, period_conditions, restrict, spine
 from kpis.stats import Z_95
 
 
-def dim_filter_expression(filters: Sequence[DimFilter]) -> pl.Expr:
-    conditions = [pl.lit(True)]
+def dim_filter_conditions(filters: Sequence[DimFilter]) -> list[pl.Expr]:
+    conditions = []
     for f in filters:
         column = "profile_id" if f.dimension == "profile" else f.dimension
         conditions.append(pl.col(column).is_in(list(f.values)))
-    return pl.all_horizontal(conditions)
+    return conditions
 
 
 def source_table(kpi: KPI, grain: Sequence[str], filters: Filters) -> CubeTable:
@@ -47,10 +47,11 @@ def scoped_frame(
         with_profiles = False
     else:
         raise ValueError(f"{kpi.id} does not read a cube table")
-    frame = frame.filter(
-        period_expression(period),
-        filters.expression(with_profiles=with_profiles),
-        dim_filter_expression(kpi.filters),
+    frame = restrict(
+        frame,
+        period_conditions(period),
+        filters.conditions(with_profiles=with_profiles),
+        dim_filter_conditions(kpi.filters),
     )
     extra = [grain_expression(g) for g in grain if g not in frame.columns]
     return frame.with_columns(extra) if extra else frame
@@ -66,7 +67,8 @@ def sum_parts(
     if kpi.numerator_subtract is not None:
         numerator = numerator - pl.col(kpi.numerator_subtract)
     if kpi.numerator_filters:
-        numerator = pl.when(dim_filter_expression(kpi.numerator_filters)).then(numerator)
+        condition = pl.all_horizontal(dim_filter_conditions(kpi.numerator_filters))
+        numerator = pl.when(condition).then(numerator)
         numerator = numerator.otherwise(0)
     aggregations = [numerator.sum().alias("numerator"), pl.len().alias("_rows")]
     if kpi.denominator is not None:

@@ -167,8 +167,9 @@ class Filters:
         """Only the office restriction: the scope of a random baseline."""
         return Filters(offices=self.offices)
 
-    def expression(self, *, with_profiles: bool) -> pl.Expr:
-        conditions = [pl.lit(True)]
+    def conditions(self, *, with_profiles: bool) -> list[pl.Expr]:
+        """Filter conditions (none when unrestricted); profiles only for the profile cube."""
+        conditions: list[pl.Expr] = []
         for column, values in (
             ("office_code", self.offices),
             ("channel", self.channels),
@@ -178,4 +179,4 @@ class Filters:
                 conditions.append(pl.col(column).is_in(list(values)))
         if with_profiles and self.profiles:
             conditions.append(pl.col("profile_id").is_in(list(self.profiles)))
-        return pl.all_horizontal(conditions)
+        return conditions

@@ -54,11 +54,21 @@ def grain_expression(grain: str) -> pl.Expr:
     return pl.col(GRAIN_COLUMNS[grain]).alias(grain)
 
 
-def period_expression(period: Period | None) -> pl.Expr:
+def period_conditions(period: Period | None) -> list[pl.Expr]:
+    """Rows of the period's lodgement months (no condition without a period)."""
     if period is None:
-        return pl.lit(True)
+        return []
     start, end = month_floor(period[0]), month_floor(period[1])
-    return pl.col("lodged_month").is_between(pl.lit(start), pl.lit(end))
+    return [pl.col("lodged_month").is_between(pl.lit(start), pl.lit(end))]
+
+
+def restrict(frame: pl.DataFrame, *conditions: pl.Expr | list[pl.Expr]) -> pl.DataFrame:
+    """``frame`` filtered by every condition. Only real conditions reach polars: several
+    always-true literal predicates in one filter trip a polars 2.1 bug (ShapeError)."""
+    flat: list[pl.Expr] = []
+    for c in conditions:
+        flat.extend(c if isinstance(c, list) else [c])
+    return frame.filter(*flat) if flat else frame
 
 
 def spine(observed: pl.DataFrame, grain: Sequence[str], period: Period | None) -> pl.DataFrame:

@@ -22,8 +22,9 @@ from kpis.grain import (
     add_months,
     month_floor,
     month_range,
+    period_conditions,
     period_end_day,
-    period_expression,
+    restrict,
 )
 from kpis.lift import p_values, random_baseline, with_baseline
 from kpis.register import default_today, register_at
@@ -52,7 +53,7 @@ def default_window(cube: CubeFrames, months: int, today: date | None = None) -> 
 
 def _per_profile(cube: CubeFrames, period: Period, filters: Filters) -> pl.DataFrame:
     return (
-        cube.profiles.filter(period_expression(period), filters.expression(with_profiles=True))
+        restrict(cube.profiles, period_conditions(period), filters.conditions(with_profiles=True))
         .group_by("profile_id")
         .agg([pl.col(c).sum() for c in _SUMS])
     )
@@ -196,10 +197,11 @@ def profile_detail(
 def _profile_rows(
     cube: CubeFrames, profile_id: str, period: Period | None, filters: Filters
 ) -> pl.DataFrame:
-    return cube.profiles.filter(
+    return restrict(
+        cube.profiles,
         pl.col("profile_id") == profile_id,
-        period_expression(period),
-        filters.expression(with_profiles=False),
+        period_conditions(period),
+        filters.conditions(with_profiles=False),
     )
 
 
@@ -266,7 +268,7 @@ def profile_overlaps(cube: CubeFrames, profile_id: str, period: Period | None) -
     """Profiles that fired together with this one: ``other_profile``, ``declarations``,
     ``controlled``, ``irregular`` in common, and ``overlap_share`` = shared declarations /
     this profile's declarations. Sorted by shared declarations, most first."""
-    pairs = cube.profile_pairs.filter(period_expression(period))
+    pairs = restrict(cube.profile_pairs, period_conditions(period))
     mine = pairs.filter((pl.col("profile_a") == profile_id) | (pl.col("profile_b") == profile_id))
     other = pl.when(pl.col("profile_a") == profile_id).then("profile_b").otherwise("profile_a")
     shared = mine.group_by(other.alias("other_profile")).agg(

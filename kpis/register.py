@@ -22,8 +22,9 @@ from kpis.grain import (
     Period,
     grain_expression,
     month_range,
+    period_conditions,
     period_end_day,
-    period_expression,
+    restrict,
     spine,
 )
 from kpis.lift import with_baseline
@@ -178,8 +179,8 @@ def _profile_sums(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows in scope with the grain columns, per grain key and profile: ``numerator`` =
     hits, ``denominator`` = controls)."""
-    frame = cube.profiles.filter(
-        period_expression(period), filters.expression(with_profiles=True)
+    frame = restrict(
+        cube.profiles, period_conditions(period), filters.conditions(with_profiles=True)
     ).with_columns([grain_expression(g) for g in grain])
     per_profile = frame.group_by([*grain, "profile_id"]).agg(
         pl.col("irregular").sum().alias("numerator"),
@@ -238,9 +239,12 @@ def _low_lift(
 
 
 def _changes(cube: CubeFrames, grain: Sequence[str], period: Period | None) -> pl.DataFrame:
-    frame = cube.changes.with_columns(
-        pl.col("changed_at").dt.truncate("1mo").cast(pl.Date).alias("lodged_month")
-    ).filter(period_expression(period))
+    frame = restrict(
+        cube.changes.with_columns(
+            pl.col("changed_at").dt.truncate("1mo").cast(pl.Date).alias("lodged_month")
+        ),
+        period_conditions(period),
+    )
     frame = frame.with_columns([grain_expression(g) for g in grain if g != CHANGE_TYPE])
     aggregations = [pl.len().cast(pl.Int64).alias("numerator")]
     sums = frame.group_by(list(grain)).agg(aggregations)

@@ -296,7 +296,7 @@ def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
     from kpis.formatting import format_interval, format_key, format_number, format_value
 
     keys = [c for c in frame.columns if c in KEY_COLUMNS]
-    table = Table(*keys, title=f"{kpi.label} ({kpi.id}) · snapshot {version}")
+    table = Table(*keys, title=f"{kpi.label} ({kpi.id})", caption=f"snapshot {version}")
     table.add_column("value", justify="right")
     quotient = kpi.is_quotient and kpi.kind is not Kind.PERCENTILE
     if quotient:

@@ -108,6 +108,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(root: Path) -> None:
+    """Flush a finished version to disk before it is renamed into place and made current, so a
+    power cut cannot leave CURRENT naming a version whose files were never written."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -273,6 +286,7 @@ def publish(
             with (tmp_dir / MANIFEST_FILE).open("w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, indent=2)  # key order kept: columns are in table order
                 fh.write("\n")
+            _fsync_tree(tmp_dir)
             os.rename(tmp_dir, published_dir / version)
         except BaseException:
             shutil.rmtree(tmp_dir, ignore_errors=True)

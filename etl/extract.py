@@ -432,8 +432,9 @@ def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:
     for candidate in (";", ",", "\t", "|"):
         if candidate != delimiter and candidate in names[0]:
             shown = "\\t" if candidate == "\t" else candidate
+            header = names[0] if len(names[0]) <= 60 else names[0][:57] + "..."
             return (
-                f"; the header is a single column '{names[0][:80]}': the file looks "
+                f"; the header is a single column '{header}': the file looks "
                 f"'{shown}'-separated, set [source] delimiter in the mapping"
             )
     return ""

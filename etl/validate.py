@@ -135,6 +135,10 @@ def _origin(col: Column, resolved: dict[str, tuple[str, ...]], mapping: Mapping)
 _STAMP = "strftime(\"{}\", '%Y-%m-%d %H:%M:%S')"
 
 
+def _below(minimum: float) -> str:
+    return " is negative" if minimum == 0 else f" is below {minimum:g}"
+
+
 def _quoted(sql_value: str) -> str:
     """SQL for the text  'value'  in a reason."""
     return f"'''' || {sql_value} || ''''"
@@ -169,7 +173,7 @@ def _error_checks(
         if col.min_value is not None:
             reason = (
                 f"{quote_literal(col.name + ' ')} || {_quoted(s)} || "
-                f"{quote_literal(f' is below {col.min_value:g}' + origin)}"
+                f"{quote_literal(_below(col.min_value) + origin)}"
             )
             checks.append((f"{t} < {col.min_value}", f"negative:{col.name}", reason))
     released = _quoted(_STAMP.format("released_at"))

@@ -1,0 +1,120 @@
+"""Small builders for ETL tests: canonical rows, delivery files, warehouse snapshots, and a
+stand-in for the cube rebuild and publishing so ETL tests do not depend on them."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from customs_kpi.settings import Settings
+from etl.contract import CANONICAL_NAMES
+
+# Tables whose content a load may change (schema_migrations never changes in a load).
+WAREHOUSE_TABLES = (
+    "declarations",
+    "profile_hits",
+    "profiles",
+    "profile_changes",
+    "runs",
+    "loaded_files",
+    "quarantine",
+)
+
+
+def row(i: int, **overrides: str) -> dict[str, str]:
+    """A valid canonical row for declaration ``D{i}`` lodged in March 2024."""
+    base = {name: "" for name in CANONICAL_NAMES}
+    base.update(
+        declaration_id=f"D{i}",
+        office_code="OFF1" if i % 2 else "OFF2",
+        lodged_at=f"2024-03-{1 + i % 28:02d} 09:00:00",
+        channel="red" if i % 3 == 0 else "green",
+        selection_source="profile" if i % 3 == 0 else "none",
+        profile_ids="P2;P1" if i % 3 == 0 else "",
+        control_result="no_finding" if i % 3 == 0 else "",
+        additional_revenue="0",
+        released_at=f"2024-03-{1 + i % 28:02d} 15:30:00",
+        importer_id=f"IMP{i % 5}",
+        hs_code="85171200",
+        is_aeo="false",
+        customs_value="1000.50",
+    )
+    base.update(overrides)
+    return base
+
+
+def write_csv(
+    path: Path,
+    rows: list[dict[str, str]],
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    columns: list[str] | None = None,
+) -> Path:
+    columns = columns or list(CANONICAL_NAMES)
+    with path.open("w", newline="", encoding=encoding) as fh:
+        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([r.get(c, "") for c in columns])
+    return path
+
+
+def write_mapping(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def contents(settings: Settings, tables: tuple[str, ...] = WAREHOUSE_TABLES) -> dict[str, Any]:
+    """Every row of the warehouse tables, sorted, for before/after comparisons."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return {t: sorted(map(repr, con.sql(f"SELECT * FROM {t}").fetchall())) for t in tables}
+    finally:
+        con.close()
+
+
+def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+@dataclass
+class Calls:
+    """What the stand-ins for cube rebuild and publish were called with."""
+
+    cube: list[list[date] | None] = field(default_factory=list)
+    publish: list[tuple[set[date] | None, int]] = field(default_factory=list)
+
+
+def install_stubs(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    """Replace cube rebuild and publish by recorders (their own tests cover them)."""
+    recorded = Calls()
+
+    def fake_cube(con: duckdb.DuckDBPyConnection, months: list[date] | None) -> None:
+        recorded.cube.append(months)
+
+    def fake_publish(
+        con: duckdb.DuckDBPyConnection, settings: Settings, months: Any, run_id: int
+    ) -> str:
+        recorded.publish.append((months, run_id))
+        return f"v{len(recorded.publish):06d}"
+
+    monkeypatch.setattr("etl.load.rebuild_cube", fake_cube)
+    monkeypatch.setattr("etl.load.publish_snapshot", fake_publish)
+    return recorded
+
+
+def assert_nothing_lost(result: Any) -> None:
+    assert result.rows_read == (
+        result.rows_inserted + result.rows_replaced + result.rows_quarantined + result.rows_merged
+    )

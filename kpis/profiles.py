@@ -84,7 +84,7 @@ def profile_table(
     today = today or default_today(cube, period)
     sums = _per_profile(cube, period, filters)
     register = cube.register.select("profile_id", "name", "risk_area", "target_channel")
-    status = register_at(cube, today, today).select(
+    status = register_at(cube, today).select(
         "profile_id", "status", "valid_to", "in_force", "review_due", "review_overdue"
     )
     ids = pl.concat(

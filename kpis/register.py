@@ -1,10 +1,10 @@
 """Profile-management KPIs: from the profile register and change log (plus the profile cube),
 evaluated at a date.
 
-The register holds each profile's *current* status. For a past date the status is rebuilt
-from the change log (created → active, suspended, reactivated → active, retired); a profile
-with no event before that date but created later did not exist yet; with no events at all
-the register's status is used.
+The register holds each profile's *current* status. For a past date the status is rebuilt by
+undoing, newest first, the change-log events after that date (before ``suspended`` or
+``retired`` it was active, before ``reactivated`` suspended, before ``created`` it did not
+exist); with no later events the register's status holds.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ from kpis.grain import (
 )
 from kpis.lift import with_baseline
 
-STATUS_AFTER: dict[ChangeType, ProfileStatus | None] = {
-    ChangeType.CREATED: ProfileStatus.ACTIVE,
-    ChangeType.MODIFIED: None,  # status unchanged
-    ChangeType.SUSPENDED: ProfileStatus.SUSPENDED,
-    ChangeType.REACTIVATED: ProfileStatus.ACTIVE,
-    ChangeType.RETIRED: ProfileStatus.RETIRED,
-    ChangeType.REVIEWED: None,
+# Status a profile had just before an event (walking back from its current status).
+STATUS_BEFORE: dict[ChangeType, ProfileStatus | None] = {
+    ChangeType.CREATED: None,  # did not exist
+    ChangeType.SUSPENDED: ProfileStatus.ACTIVE,
+    ChangeType.REACTIVATED: ProfileStatus.SUSPENDED,
+    ChangeType.RETIRED: ProfileStatus.ACTIVE,
 }
 REVIEWABLE: frozenset[str] = frozenset({ProfileStatus.ACTIVE.value, ProfileStatus.SUSPENDED.value})
 
@@ -44,7 +43,7 @@ def _as_date(value: date | datetime | None) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def register_at(cube: CubeFrames, as_of: date, today: date) -> pl.DataFrame:
+def register_at(cube: CubeFrames, as_of: date) -> pl.DataFrame:
     """The register as of a date: ``profile_id``, ``status`` (rebuilt for past dates),
     ``valid_from``, ``valid_to``, ``review_period_days``, ``last_review`` (latest review on or
     before the date: review events or the register's last_reviewed_at), ``in_force`` (status
@@ -59,15 +58,14 @@ def register_at(cube: CubeFrames, as_of: date, today: date) -> pl.DataFrame:
         pid = record["profile_id"]
         history = sorted(events.get(pid, []))
         status: str | None = record["status"]
-        if as_of < today and history:
-            past = [(d, t) for d, t in history if d <= as_of]
-            status = None  # not created yet, unless an event says otherwise
-            for _, change_type in past:
-                after = STATUS_AFTER.get(ChangeType(change_type))
-                if after is not None:
-                    status = after.value
-            if status is None and not any(t == ChangeType.CREATED for _, t in history):
-                status = record["status"]  # created before the log starts
+        # Undo, newest first, every event after the date; modified/reviewed keep the status.
+        for changed, change_type in reversed(history):
+            if changed <= as_of or status is None:
+                break
+            kind = ChangeType(change_type)
+            if kind in STATUS_BEFORE:
+                before = STATUS_BEFORE[kind]
+                status = before.value if before is not None else None
         reviews = [d for d, t in history if t == ChangeType.REVIEWED and d <= as_of]
         if record["last_reviewed_at"] is not None and record["last_reviewed_at"] <= as_of:
             reviews.append(record["last_reviewed_at"])
@@ -153,7 +151,7 @@ def _count_at_dates(
 ) -> pl.DataFrame:
     column = "in_force" if kpi.id == "active_profiles" else "review_overdue"
     if not grain:
-        count = int(register_at(cube, today, today).get_column(column).sum())
+        count = int(register_at(cube, today).get_column(column).sum())
         return pl.DataFrame({"value": [float(count)], "numerator": [count]}).with_columns(
             pl.lit(None, dtype=pl.Int64).alias("denominator")
         )
@@ -161,7 +159,7 @@ def _count_at_dates(
     counts = []
     for last_month in keys.get_column("_as_of_month").to_list():
         as_of = min(period_end_day(last_month), today)
-        counts.append(int(register_at(cube, as_of, today).get_column(column).sum()))
+        counts.append(int(register_at(cube, as_of).get_column(column).sum()))
     return (
         keys.with_columns(pl.Series("numerator", counts, dtype=pl.Int64))
         .select(

@@ -265,12 +265,14 @@ def test_housekeeping_waits_for_the_grace_period(
     assert info[v3].current and info[v3].superseded_at is None
     assert info[v1].superseded_at == info[v2].created_at
     grace = timedelta(seconds=settings.publish_grace_seconds)
+    v2_created, v3_created = info[v2].created_at, info[v3].created_at
+    assert v2_created is not None and v3_created is not None
 
     # At exactly v1's grace: nothing goes (removal needs strictly more than the grace period).
-    assert housekeeping(settings, now=info[v2].created_at + grace) == []
+    assert housekeeping(settings, now=v2_created + grace) == []
     # After v1's grace but a microsecond before v2's: only v1 goes.
     tick = timedelta(microseconds=1)
-    assert housekeeping(settings, now=info[v3].created_at + grace - tick) == [v1]
+    assert housekeeping(settings, now=v3_created + grace - tick) == [v1]
     # Long after: everything but the current version goes, and readers of it are unaffected.
     housekeeping(settings, now=datetime.now(UTC) + 2 * grace)
     assert [v.name for v in describe_versions(settings.published_dir)] == [v3]

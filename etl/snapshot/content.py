@@ -1,0 +1,334 @@
+"""What a monthly snapshot contains: every table computed once, by the KPI engine.
+
+Every number here comes from :func:`kpis.engine.compute` (or the engine's helpers) on the cube of
+the published snapshot, exactly as the dashboard computes it; this module only chooses which
+KPIs, grains and periods to show and lays the results out. The workbook, the CSV files and the
+PDF are then written from these same frames, so they cannot disagree with each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from kpis import catalogue
+from kpis.cube import CubeFrames
+from kpis.definitions import KPI, Direction, Kind
+from kpis.engine import compute, release_time_stats
+from kpis.grain import Period, add_months, period_end_day
+from kpis.stats import delta
+
+# The headline cards of the Overview page, in the same order.
+HEADLINE: tuple[str, ...] = (
+    "declarations",
+    "physical_inspection_rate",
+    "hit_rate",
+    "seizure_rate",
+    "revenue_total",
+    "revenue_per_control",
+    "release_time_median",
+    "release_time_p90",
+    "released_within_1h",
+    "rerouting_rate",
+    "random_share",
+    "compliance_rate",
+)
+BY_CHANNEL: tuple[str, ...] = (
+    "declarations",
+    "channel_rates",
+    "hit_rate",
+    "seizure_rate",
+    "revenue_total",
+    "revenue_per_control",
+    "release_time",
+    "release_time_median",
+    "release_time_p90",
+)
+BY_OFFICE: tuple[str, ...] = (
+    "declarations",
+    "physical_inspection_rate",
+    "hit_rate",
+    "seizure_rate",
+    "revenue_total",
+    "revenue_per_control",
+    "rerouting_rate",
+    "release_time_median",
+    "release_time_p90",
+    "released_within_1h",
+)
+TREND_KPIS: tuple[str, ...] = ("physical_inspection_rate", "hit_rate", "release_time_median")
+TREND_MONTHS = 12
+RELEASED_WITHIN: tuple[str, ...] = tuple(
+    k.id for k in catalogue.CATALOGUE if k.id.startswith("released_within_")
+)
+TIME_METRICS: tuple[tuple[str, str], ...] = (
+    ("release", "lodgement → release"),
+    ("release_from_arrival", "arrival → release"),
+    ("inspection", "physical inspection (channel assigned → result)"),
+)
+# Window of the underperformance rules (KPIS.md default: last 3 months).
+FLAG_WINDOW_MONTHS = 3
+
+LONG_COLUMNS: tuple[str, ...] = (
+    "kpi_id",
+    "kpi",
+    "unit",
+    "value",
+    "numerator",
+    "denominator",
+    "ci_low",
+    "ci_high",
+    "sufficient",
+)
+
+
+@dataclass
+class SnapshotContent:
+    """Everything written into one snapshot version."""
+
+    month: date
+    period: Period
+    generated_at: datetime
+    data_as_of: datetime | None
+    published_version: str
+    pending_controls: int
+    min_sample: int
+    headline: pl.DataFrame
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)  # name → frame (sheet/CSV)
+    kpis: dict[str, KPI] = field(default_factory=dict)  # every KPI shown, for definitions
+
+    @property
+    def label(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+def month_period(month: date) -> Period:
+    first = month.replace(day=1)
+    return first, period_end_day(first)
+
+
+def _col(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    return (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+
+
+def long_rows(
+    cube: CubeFrames,
+    kpi_ids: Sequence[str],
+    dims: Sequence[str],
+    period: Period,
+    min_sample: int,
+    used: dict[str, KPI],
+) -> pl.DataFrame:
+    """One row per (grain key, KPI) with value, parts, interval and the sample rule."""
+    frames = []
+    for kpi_id in kpi_ids:
+        kpi = catalogue.get(kpi_id)
+        if any(d not in kpi.allowed_dimensions for d in dims if d not in kpi.required_dimensions):
+            continue
+        used[kpi.id] = kpi
+        out = compute(kpi, cube, by=dims, period=period, min_sample=min_sample)
+        keys = [d for d in (*dims, *kpi.required_dimensions) if d in out.columns]
+        frames.append(
+            out.select(
+                *[pl.col(k).cast(pl.String) for k in dict.fromkeys(keys)],
+                pl.lit(kpi.id).alias("kpi_id"),
+                pl.lit(kpi.label).alias("kpi"),
+                pl.lit(kpi.unit.value).alias("unit"),
+                _col(out, "value", pl.Float64()),
+                _col(out, "numerator", pl.Float64()),
+                _col(out, "denominator", pl.Float64()),
+                _col(out, "ci_low", pl.Float64()),
+                _col(out, "ci_high", pl.Float64()),
+                _col(out, "sufficient", pl.Boolean()),
+            )
+        )
+    return pl.concat(frames, how="diagonal")
+
+
+def target_status(kpi: KPI, value: float | None, sufficient: bool | None) -> str:
+    """Where the month stands against the KPI's target, in words (from its direction)."""
+    if value is None:
+        return "no data"
+    if sufficient is False:
+        return "insufficient data"
+    if kpi.default_target is None:
+        return "no target"
+    if kpi.direction is Direction.NEUTRAL:
+        return "policy value"
+    better = (
+        value >= kpi.default_target
+        if kpi.direction is Direction.HIGHER
+        else (value <= kpi.default_target)
+    )
+    return "on target" if better else "off target"
+
+
+def _scalar(cube: CubeFrames, kpi: KPI, period: Period, min_sample: int) -> dict[str, Any]:
+    rows = compute(kpi, cube, by=(), period=period, min_sample=min_sample).to_dicts()
+    return rows[0] if rows else {}
+
+
+def headline_rows(
+    cube: CubeFrames, month: date, min_sample: int, used: dict[str, KPI]
+) -> pl.DataFrame:
+    """National figures of the month with target, status, month-on-month and year-on-year."""
+    period = month_period(month)
+    prev = month_period(add_months(month, -1))
+    last_year = month_period(add_months(month, -12))
+    rows = []
+    for kpi_id in HEADLINE:
+        kpi = catalogue.get(kpi_id)
+        used[kpi.id] = kpi
+        cur = _scalar(cube, kpi, period, min_sample)
+        before = _scalar(cube, kpi, prev, min_sample).get("value")
+        year_ago = _scalar(cube, kpi, last_year, min_sample).get("value")
+        value = cur.get("value")
+        mom, _ = delta(value, before)
+        yoy, _ = delta(value, year_ago)
+        rows.append(
+            {
+                "kpi_id": kpi.id,
+                "kpi": kpi.label,
+                "unit": kpi.unit.value,
+                "value": value,
+                "numerator": cur.get("numerator"),
+                "denominator": cur.get("denominator"),
+                "ci_low": cur.get("ci_low"),
+                "ci_high": cur.get("ci_high"),
+                "sufficient": cur.get("sufficient"),
+                "target": kpi.default_target,
+                "status": target_status(kpi, value, cur.get("sufficient")),
+                "previous_month": before,
+                "change_vs_previous_month": mom,
+                "same_month_last_year": year_ago,
+                "change_vs_last_year": yoy,
+                "definition_version": kpi.version,
+            }
+        )
+    schema = {
+        "kpi_id": pl.String(),
+        "kpi": pl.String(),
+        "unit": pl.String(),
+        **{c: pl.Float64() for c in ("value", "numerator", "denominator", "ci_low", "ci_high")},
+        "sufficient": pl.Boolean(),
+        "target": pl.Float64(),
+        "status": pl.String(),
+        **{
+            c: pl.Float64()
+            for c in (
+                "previous_month",
+                "change_vs_previous_month",
+                "same_month_last_year",
+                "change_vs_last_year",
+            )
+        },
+        "definition_version": pl.Int64(),
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def clearance_rows(cube: CubeFrames, period: Period, min_sample: int) -> pl.DataFrame:
+    """Mean, median and 90th percentile per channel for each duration the cube measures."""
+    frames = []
+    for metric, label in TIME_METRICS:
+        out = release_time_stats(cube, by=(), period=period, metric=metric, min_sample=min_sample)
+        frames.append(
+            out.select(
+                pl.lit(metric).alias("metric"),
+                pl.lit(label).alias("interval"),
+                pl.col("channel").cast(pl.String),
+                _col(out, "count", pl.Int64()),
+                _col(out, "mean_hours", pl.Float64()),
+                _col(out, "median_hours", pl.Float64()),
+                _col(out, "p90_hours", pl.Float64()),
+                _col(out, "open", pl.Int64()),
+                _col(out, "sufficient", pl.Boolean()),
+            )
+        )
+    return pl.concat(frames, how="vertical")
+
+
+def profile_rows(
+    cube: CubeFrames, period: Period, min_sample: int, used: dict[str, KPI]
+) -> pl.DataFrame:
+    """One row per profile that fired in the month: register fields and its KPIs."""
+    parts: list[tuple[str, dict[str, str]]] = [
+        ("profile_volume", {"value": "declarations"}),
+        (
+            "hit_rate",
+            {
+                "denominator": "controls",
+                "numerator": "hits",
+                "value": "hit_rate",
+                "ci_low": "hit_rate_ci_low",
+                "ci_high": "hit_rate_ci_high",
+                "sufficient": "sufficient",
+            },
+        ),
+        ("seizure_rate", {"numerator": "seizures", "value": "seizure_rate"}),
+        ("revenue_total", {"value": "revenue"}),
+        ("revenue_per_control", {"value": "revenue_per_control"}),
+        ("lift", {"value": "lift", "baseline_rate": "random_hit_rate", "p_value": "p_value"}),
+    ]
+    table: pl.DataFrame | None = None
+    for kpi_id, columns in parts:
+        kpi = catalogue.get(kpi_id)
+        used[kpi.id] = kpi
+        out = compute(kpi, cube, by=("profile",), period=period, min_sample=min_sample)
+        present = {src: dst for src, dst in columns.items() if src in out.columns}
+        frame = out.select(
+            pl.col("profile").cast(pl.String),
+            *[pl.col(src).alias(dst) for src, dst in present.items()],
+        )
+        table = frame if table is None else table.join(frame, on="profile", how="left")
+    assert table is not None
+    register = cube.register.select(
+        pl.col("profile_id").alias("profile"), "name", "status", "risk_area", "target_channel"
+    )
+    table = table.join(register, on="profile", how="left").with_columns(
+        pl.col("status").fill_null("unregistered")
+    )
+    first = ["profile", "name", "status", "risk_area", "target_channel"]
+    return (
+        table.filter(pl.col("declarations") > 0).select(*first, pl.exclude(first)).sort("profile")
+    )
+
+
+def trend_rows(
+    cube: CubeFrames, month: date, min_sample: int, used: dict[str, KPI]
+) -> pl.DataFrame:
+    """The last 12 months of the trend KPIs (month grain, explicit calendar)."""
+    period = (add_months(month, -(TREND_MONTHS - 1)), period_end_day(month))
+    return long_rows(cube, TREND_KPIS, ("month",), period, min_sample, used)
+
+
+def definition_rows(kpis: dict[str, KPI]) -> pl.DataFrame:
+    """Each KPI shown, with formula, unit, target, source and definition version."""
+    rows = []
+    for kpi in sorted(kpis.values(), key=lambda k: (k.category.value, k.id)):
+        rows.append(
+            {
+                "kpi_id": kpi.id,
+                "kpi": kpi.label,
+                "category": kpi.category.value,
+                "description": kpi.description,
+                "formula": kpi.formula,
+                "unit": kpi.unit.value,
+                "better": kpi.direction.value,
+                "kind": kpi.kind.value,
+                "target": kpi.default_target,
+                "target_note": kpi.target_note,
+                "source": kpi.source,
+                "reference": kpi.reference,
+                "definition_version": kpi.version,
+            }
+        )
+    return pl.DataFrame(rows, orient="row")
+
+
+def is_percentile(kpi: KPI) -> bool:
+    return kpi.kind is Kind.PERCENTILE

@@ -1,0 +1,210 @@
+"""Produce ``HOME/snapshots/YYYY-MM/vN/``: never overwrite, record why, hash every file.
+
+A version is written into a hidden temp folder and renamed into place only when complete, with
+its manifest written last, so a crash leaves no half version that :func:`list_snapshots` would
+show. Versions are numbered under a file lock, so the worker and a `customs-kpi snapshot` run at
+the same moment get v2 and v3, never the same folder. Files are made read-only once written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import stat
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from filelock import FileLock
+
+from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.settings import Settings
+from customs_kpi.worker import (
+    VERSION_RE,
+    SnapshotVersion,
+    list_snapshots,
+    month_label,
+    parse_month,
+)
+from etl.snapshot import content as c
+from etl.snapshot.underperforming import underperforming_rows
+from etl.snapshot.workbook import write_csvs, write_workbook
+from kpis.cube import CubeFrames
+from kpis.grain import add_months
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FORMAT = 1
+WORKBOOK_NAME = "snapshot-{month}.xlsx"
+PDF_NAME = "snapshot-{month}.pdf"
+
+
+class SnapshotError(RuntimeError):
+    """The snapshot cannot be produced (nothing published, no data for the month)."""
+
+
+def build_content(
+    snapshot: Snapshot, month: date, min_sample: int, now: datetime
+) -> c.SnapshotContent:
+    """Compute every table of the month's snapshot from a published version."""
+    cube = CubeFrames.from_snapshot(snapshot)
+    period = c.month_period(month)
+    used: dict[str, Any] = {}
+    headline = c.headline_rows(cube, month, min_sample, used)
+    flag_period = (add_months(month, -(c.FLAG_WINDOW_MONTHS - 1)), period[1])
+    tables = {
+        "summary": headline,
+        "kpis_by_channel": c.long_rows(cube, c.BY_CHANNEL, ("channel",), period, min_sample, used),
+        "kpis_by_office": c.long_rows(cube, c.BY_OFFICE, ("office",), period, min_sample, used),
+        "profiles": c.profile_rows(cube, period, min_sample, used),
+        "underperforming_profiles": underperforming_rows(cube, flag_period, min_sample, used),
+        "clearance_times": c.clearance_rows(cube, period, min_sample),
+        "released_within": c.long_rows(
+            cube, c.RELEASED_WITHIN, ("channel",), period, min_sample, used
+        ),
+        "trend_12_months": c.trend_rows(cube, month, min_sample, used),
+    }
+    tables["definitions"] = c.definition_rows(used)
+    pending = cube.declarations.filter(pl.col("lodged_month") == period[0])["pending"].sum()
+    return c.SnapshotContent(
+        month=period[0],
+        period=period,
+        generated_at=now,
+        data_as_of=snapshot.data_as_of,
+        published_version=snapshot.version,
+        pending_controls=int(pending or 0),
+        min_sample=min_sample,
+        headline=headline,
+        tables=tables,
+        kpis=used,
+    )
+
+
+def status_for(month: date, now: datetime) -> str:
+    """``final`` once the month is over, ``draft`` while it is still running."""
+    return "final" if now.date() >= add_months(month, 1) else "draft"
+
+
+def produce_snapshot(
+    settings: Settings,
+    month: date | str,
+    *,
+    reason: str,
+    now: datetime | None = None,
+    render_pdf: bool = True,
+) -> SnapshotVersion:
+    """Write the next version of ``month``'s snapshot and return it.
+
+    ``reason`` is recorded in the manifest (why this version exists). ``now`` (aware) stamps
+    the generation time and decides draft vs final. Raises :class:`SnapshotError` when nothing
+    is published or the month has no published data.
+    """
+    first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
+    label = month_label(first)
+    now = now or datetime.now(UTC)
+    snapshot = current_snapshot(settings)
+    if snapshot is None:
+        raise SnapshotError("nothing is published yet: load data first (customs-kpi load)")
+    months = snapshot.months()
+    if first not in months:
+        span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
+        raise SnapshotError(f"no published data for {label} (months with data: {span})")
+    content = build_content(snapshot, first, settings.min_sample, now)
+
+    month_dir = settings.snapshots_dir / label
+    month_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.snapshots_dir / ".lock")):
+        version = _next_version(month_dir)
+        tmp = month_dir / f".tmp-v{version}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            manifest = _write_version(
+                content, tmp, version, reason, status_for(first, now), render_pdf
+            )
+            _write_json(tmp / "manifest.json", manifest)
+            for p in tmp.iterdir():
+                p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            os.rename(tmp, month_dir / f"v{version}")  # fails rather than overwrite
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    log.info("snapshot %s v%d written (%s)", label, version, reason)
+    return next(s for s in list_snapshots(settings, label) if s.version == version)
+
+
+def _next_version(month_dir: Path) -> int:
+    taken = [int(m.group(1)) for p in month_dir.iterdir() if (m := VERSION_RE.match(p.name))]
+    return max(taken, default=0) + 1
+
+
+def _write_version(
+    content: c.SnapshotContent,
+    folder: Path,
+    version: int,
+    reason: str,
+    status: str,
+    render_pdf: bool,
+) -> dict[str, Any]:
+    about = {
+        "month": content.label,
+        "version": version,
+        "status": status,
+        "reason": reason,
+        "generated_at": content.generated_at.isoformat(timespec="seconds"),
+        "data_as_of": content.data_as_of.isoformat(timespec="seconds")
+        if content.data_as_of
+        else "no load recorded",
+        "published_version": content.published_version,
+        "controls still pending": content.pending_controls,
+        "minimum sample": content.min_sample,
+        "percent values": "stored as fractions with a percent format (0.034 = 3.4 %)",
+    }
+    write_csvs(content, folder)
+    write_workbook(content, folder / WORKBOOK_NAME.format(month=content.label), about)
+    charts_note = "not rendered (PDF disabled)"
+    if render_pdf:
+        from etl.snapshot.pdf import write_pdf
+
+        charts_note = write_pdf(
+            content, folder / PDF_NAME.format(month=content.label), version, status, reason
+        )
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    return {
+        "format": MANIFEST_FORMAT,
+        "month": content.label,
+        "version": version,
+        "status": status,
+        "reason": reason,
+        "created_at": content.generated_at.isoformat(timespec="seconds"),
+        "data_as_of": content.data_as_of.isoformat(timespec="seconds")
+        if content.data_as_of
+        else None,
+        "published_version": content.published_version,
+        "period": [content.period[0].isoformat(), content.period[1].isoformat()],
+        "pending_controls": content.pending_controls,
+        "min_sample": content.min_sample,
+        "kpi_definitions": {k: kpi.version for k, kpi in sorted(content.kpis.items())},
+        "charts": charts_note,
+        "files": [
+            {"name": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files
+        ],
+    }
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")

@@ -26,7 +26,7 @@ from flask import abort
 from customs_kpi.settings import Settings
 from dashboard import access
 from dashboard.components import states
-from dashboard.filters import Filters, resolve
+from dashboard.filters import DEFAULT_TREND_MONTHS, Filters, resolve
 from dashboard.roles import Role
 from kpis import catalogue
 from kpis.cube import CubeFrames
@@ -152,8 +152,8 @@ class PageContext:
             return present
         return sorted(set(self.viewer.offices))
 
-    def resolve(self, filters: Filters) -> Filters:
-        return resolve(filters, self.months(), self.offices())
+    def resolve(self, filters: Filters, default_months: int = DEFAULT_TREND_MONTHS) -> Filters:
+        return resolve(filters, self.months(), self.offices(), default_months)
 
     def office_filter(self, filters: Filters) -> tuple[str, ...] | None:
         """Offices to filter on: the user's pick, within their scope (None = no filter)."""

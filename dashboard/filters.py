@@ -129,11 +129,16 @@ def add_months(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def resolve(filters: Filters, months: Sequence[date], offices: Sequence[str]) -> Filters:
+def resolve(
+    filters: Filters,
+    months: Sequence[date],
+    offices: Sequence[str],
+    default_months: int = DEFAULT_TREND_MONTHS,
+) -> Filters:
     """Make the filters valid for what is published and what the user may see.
 
     * no end month, or one outside the data → the latest published month;
-    * no start → ``DEFAULT_TREND_MONTHS`` back from the end; start after end → swapped;
+    * no start → ``default_months`` back from the end; start after end → swapped;
     * offices the user may not see (or that do not exist) are dropped, never trusted.
     """
     available = sorted(set(months))
@@ -143,7 +148,7 @@ def resolve(filters: Filters, months: Sequence[date], offices: Sequence[str]) ->
     end = filters.end if filters.end is not None and first <= filters.end <= last else last
     start = filters.start
     if start is None or not first <= start <= last:
-        start = max(first, add_months(end, -(DEFAULT_TREND_MONTHS - 1)))
+        start = max(first, add_months(end, -(default_months - 1)))
     if start > end:
         start, end = end, start
     allowed = set(offices)

@@ -41,7 +41,7 @@ def _month(i: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def make_declarations(seed: int = 7, per_month: int = 260) -> pl.DataFrame:
+def make_declarations(seed: int = 7, per_month: int = 600) -> pl.DataFrame:
     rng = random.Random(seed)
     rows = []
     for m in range(MONTHS):
@@ -51,7 +51,16 @@ def make_declarations(seed: int = 7, per_month: int = 260) -> pl.DataFrame:
             lodged = datetime(
                 month.year, month.month, 1 + rng.randrange(27), rng.randrange(24), rng.randrange(60)
             )
-            fired = sorted(p for p in PROFILES if rng.random() < 0.12)
+            # Mostly one profile per declaration, sometimes two (overlap is shown too).
+            draw = rng.random()
+            names = sorted(PROFILES)
+            fired = (
+                [rng.choice(names)]
+                if draw < 0.30
+                else sorted(rng.sample(names, 2))
+                if draw < 0.34
+                else []
+            )
             roll = rng.random()
             if fired and roll < 0.8:
                 source, channel = "profile", rng.choice(["red", "red", "yellow"])

@@ -145,7 +145,7 @@ def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
     elif not data.sufficient:
         value_text, value_class = "insufficient data", "card-value card-value-empty"
     else:
-        value_text, value_class = format_value(data.value, kpi.unit), "card-value"
+        value_text, value_class = format_value(data.value, kpi.unit, compact=True), "card-value"
     details: list[str] = []
     if data.numerator is not None and data.denominator is not None and kpi.is_quotient:
         details.append(f"{format_count(data.numerator)} / {format_count(data.denominator)}")

@@ -6,6 +6,7 @@ import math
 from datetime import date, datetime
 
 from kpis.definitions import Unit
+from kpis.formatting import format_number
 
 MISSING = "–"
 
@@ -38,23 +39,15 @@ def format_hours(value: float | None) -> str:
 
 
 def format_value(value: float | int | None, unit: Unit, *, compact: bool = False) -> str:
-    """A KPI value as the pages show it. Percent values are fractions (0.034 → "3.4 %")."""
+    """A KPI value as the pages show it: the same text as the CLI and the exports
+    (:func:`kpis.formatting.format_number`); ``compact`` shortens large counts and amounts
+    (1.23 M) where space is short."""
     if _is_missing(value):
         return MISSING
     assert value is not None
-    match unit:
-        case Unit.COUNT:
-            return format_count(value, compact=compact)
-        case Unit.PERCENT:
-            pct = value * 100
-            # Small rates (inspection 2–3 %, hit rates) need a decimal; 0.0 % must not lie.
-            return f"{pct:.1f} %" if abs(pct) >= 0.1 or pct == 0 else f"{pct:.2f} %"
-        case Unit.CURRENCY:
-            return format_count(value, compact=compact)
-        case Unit.HOURS:
-            return format_hours(value)
-        case Unit.RATIO:
-            return f"{value:.2f}×"
+    if compact and unit in (Unit.COUNT, Unit.CURRENCY) and abs(value) >= 10_000:
+        return format_count(value, compact=True)
+    return format_number(unit, float(value))
 
 
 def format_delta(delta: float | None, unit: Unit) -> str:

@@ -57,6 +57,9 @@ def page_layout(
     extra: Sequence[Any] = (),
     show_channel: bool = True,
     context: PageContext | None = None,
+    default_months: int = flt.DEFAULT_TREND_MONTHS,
+    controls: Sequence[Any] = (),
+    show_filters: bool = True,
 ) -> html.Div:
     """Header, filter bar initialised from the URL, and an empty content area that the page's
     callback fills (so the first paint is fast and the numbers come from one code path)."""
@@ -73,11 +76,14 @@ def page_layout(
         return html.Div(
             [header(ctx, title, intro), states.nothing_published()], className=f"page page-{page}"
         )
-    filters = ctx.resolve(flt.parse_query(query))
+    filters = ctx.resolve(flt.parse_query(query), default_months)
     return html.Div(
         [
             header(ctx, title, intro),
-            flt.filter_bar(filters, ctx.months(), ctx.offices(), show_channel=show_channel),
+            flt.filter_bar(filters, ctx.months(), ctx.offices(), show_channel=show_channel)
+            if show_filters
+            else None,
+            html.Div(list(controls), className="page-controls") if controls else None,
             loading(html.Div(id=content_id, className="page-content")),
             *extra,
         ],
@@ -98,6 +104,10 @@ def filters_for(
 
 def no_data(ctx: PageContext) -> html.Div:
     return states.nothing_published() if not ctx.published else states.no_rows()
+
+
+def no_data_rows() -> html.Div:
+    return states.no_rows()
 
 
 def clicked_view(triggered: Any, clicks: Sequence[Any] | None) -> str:

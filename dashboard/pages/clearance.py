@@ -1,0 +1,464 @@
+"""Clearance times: how long goods wait, per channel and office (WCO Time Release Study; WTO
+TFA art. 7.6 asks for published averages).
+
+Distributions per channel, median and 90th-percentile trends (red-lane tails dominate a mean),
+the stage breakdown where milestones exist, the share released within X hours, the COMCEC
+physical-inspection time, and the offices compared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+import polars as pl
+from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import palette
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.figures import (
+    base_layout,
+    empty_figure,
+    stacked_bars,
+    trend_figure,
+)
+from dashboard.components.format import format_count, format_value
+from dashboard.components.layout import graph, section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis import catalogue, engine
+from kpis.definitions import Unit
+from kpis.domain import Channel
+from kpis.grain import period_end_day
+from kpis.timecalc import bin_value_expression
+
+dash.register_page(
+    __name__,
+    path="/clearance",
+    name="Clearance times",
+    title="Clearance times · Customs KPI",
+    order=20,
+)
+
+PAGE = "clearance"
+CONTENT_ID = "clearance-content"
+DOWNLOAD_ID = "clearance-download"
+METRIC_ID = "clearance-metric"
+CHANNEL_ORDER = [c.value for c in Channel]
+HOURS = Unit.HOURS
+
+# Display buckets of the distribution (hours, upper bound inclusive).
+BUCKETS: tuple[tuple[float, str], ...] = (
+    (1, "≤ 1 h"), (3, "1–3 h"), (6, "3–6 h"), (12, "6–12 h"), (24, "12–24 h"),
+    (48, "1–2 d"), (72, "2–3 d"), (168, "3–7 d"), (float("inf"), "> 7 d"),
+)  # fmt: skip
+METRICS: dict[str, str] = {
+    "release": "Lodgement → release",
+    "release_from_arrival": "Arrival → release",
+}
+STAGES: dict[str, str] = {
+    "stage_arrival_lodgement": "Arrival → lodgement",
+    "stage_lodgement_channel": "Lodgement → channel",
+    "stage_channel_result": "Channel → control result",
+    "stage_result_release": "Result → release",
+}
+
+
+# --- Computations --------------------------------------------------------------------------------
+def _period(filters: flt.Filters) -> tuple[Any, Any]:
+    assert filters.start is not None and filters.end is not None
+    return filters.start, period_end_day(filters.end)
+
+
+def stats_frame(
+    ctx: PageContext, filters: flt.Filters, by: tuple[str, ...], metric: str
+) -> pl.DataFrame:
+    """Count, mean, median, p90 (and open releases) per ``by`` + channel, from the engine."""
+    assert ctx.cube is not None
+    return engine.release_time_stats(
+        ctx.cube,
+        by=by,
+        period=_period(filters),
+        filters=ctx.kpi_filters(filters),
+        metric=metric,
+        min_sample=ctx.settings.min_sample,
+    )
+
+
+def distribution_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> pl.DataFrame:
+    """Share of releases per duration bucket and channel, merged from the cube's histogram."""
+    assert ctx.cube is not None and filters.start is not None and filters.end is not None
+    hist = ctx.cube.time_hist.filter(
+        pl.col("metric") == metric,
+        pl.col("lodged_month").is_between(filters.start, filters.end),
+        *ctx.kpi_filters(filters).conditions(with_profiles=False),
+    )
+    hours = bin_value_expression(pl.col("bin"))
+    bucket = pl.lit(BUCKETS[-1][1])
+    for bound, label in reversed(BUCKETS[:-1]):
+        bucket = pl.when(hours <= bound).then(pl.lit(label)).otherwise(bucket)
+    counts = hist.group_by("channel", bucket.alias("bucket")).agg(pl.col("count").sum())
+    totals = counts.group_by("channel").agg(pl.col("count").sum().alias("total"))
+    order = {label: i for i, (_b, label) in enumerate(BUCKETS)}
+    return (
+        counts.join(totals, on="channel")
+        .with_columns(
+            (pl.col("count") / pl.col("total")).alias("share"),
+            pl.col("bucket").replace_strict(order, return_dtype=pl.Int32).alias("bucket_order"),
+        )
+        .sort("channel", "bucket_order")
+    )
+
+
+def stages_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    return ctx.compute("stage_times", filters, by=("channel",))
+
+
+def within_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    return ctx.compute("released_within", filters, by=("channel",))
+
+
+def inspection_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    """COMCEC inspection time (red lane) by month: mean, median, p90."""
+    return stats_frame(ctx, filters, ("month",), "inspection").filter(
+        pl.col("channel") == Channel.RED.value
+    )
+
+
+def office_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> pl.DataFrame:
+    """Per office (every channel together): released, mean, median, p90, open."""
+    kpi_ids = {
+        "release": ("release_time", "release_time_median", "release_time_p90"),
+        "release_from_arrival": (
+            "release_time_from_arrival",
+            "release_time_from_arrival_median",
+            "release_time_from_arrival_p90",
+        ),
+    }[metric]
+    mean = ctx.compute(kpi_ids[0], filters, by=("office",))
+    keep = [
+        "office",
+        pl.col("denominator").alias("released"),
+        pl.col("value").alias("mean_hours"),
+        pl.col("sufficient"),
+    ]
+    if "open" in mean.columns:
+        keep.append(pl.col("open"))
+    out = mean.select(keep)
+    for kpi_id, name in zip(kpi_ids[1:], ("median_hours", "p90_hours"), strict=True):
+        part = ctx.compute(kpi_id, filters, by=("office",)).select(
+            "office", pl.col("value").alias(name)
+        )
+        out = out.join(part, on="office", how="left")
+    return out.sort("office")
+
+
+# --- Figures --------------------------------------------------------------------------------------
+def distribution_graph(dist: pl.DataFrame) -> go.Figure:
+    if dist.is_empty():
+        return empty_figure("No release recorded for the selected filters")
+    fig = go.Figure()
+    labels = [label for _b, label in BUCKETS]
+    for channel in CHANNEL_ORDER:
+        part = dist.filter(pl.col("channel") == channel)
+        if part.is_empty():
+            continue
+        shares = dict(zip(part["bucket"].to_list(), part["share"].to_list(), strict=True))
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=[shares.get(label, 0.0) for label in labels],
+                name=channel,
+                marker_color=palette.channel_colour(channel),
+                hovertemplate=f"{channel}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    base_layout(fig, unit=Unit.PERCENT)
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", title="time to release")
+    return fig
+
+
+def percentile_graph(stats: pl.DataFrame) -> go.Figure:
+    """Median (solid) and 90th percentile (dotted) per channel over the months."""
+    if stats.is_empty():
+        return empty_figure("No release recorded for the selected filters")
+    fig = go.Figure()
+    for channel in CHANNEL_ORDER:
+        part = stats.filter(pl.col("channel") == channel).sort("month")
+        if part.is_empty() or part["count"].sum() == 0:
+            continue
+        ok = part["sufficient"].to_list()
+        colour = palette.channel_colour(channel)
+        for column, dash_style, label in (
+            ("median_hours", "solid", "median"),
+            ("p90_hours", "dot", "p90"),
+        ):
+            ys = [v if good else None for v, good in zip(part[column].to_list(), ok, strict=True)]
+            fig.add_trace(
+                go.Scatter(
+                    x=part["month"].to_list(),
+                    y=ys,
+                    mode="lines+markers",
+                    name=f"{channel} {label}",
+                    line={"color": colour, "dash": dash_style},
+                    hovertemplate=f"{channel} {label}: %{{y:.1f}} h<extra></extra>",
+                )
+            )
+    base_layout(fig, unit=HOURS)
+    fig.update_yaxes(title="hours")
+    return fig
+
+
+def stages_graph(stages: pl.DataFrame) -> go.Figure:
+    shown = stages.filter(pl.col("sufficient")).with_columns(
+        pl.col("component").replace_strict(STAGES, default=pl.col("component")).alias("stage")
+    )
+    fig = stacked_bars(
+        shown,
+        x="channel",
+        series="stage",
+        unit=HOURS,
+        horizontal=True,
+        order=list(STAGES.values()),
+        height=280,
+    )
+    fig.update_xaxes(title="mean hours")
+    return fig
+
+
+def within_graph(within: pl.DataFrame) -> go.Figure:
+    if within.is_empty():
+        return empty_figure("No release recorded for the selected filters")
+    frame_ = within.with_columns(
+        pl.col("component").str.extract(r"(\d+)h$").cast(pl.Int64).alias("hours")
+    )
+    fig = go.Figure()
+    for channel in CHANNEL_ORDER:
+        part = frame_.filter(pl.col("channel") == channel, pl.col("sufficient")).sort("hours")
+        if part.is_empty():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[f"{h} h" for h in part["hours"].to_list()],
+                y=part["value"].to_list(),
+                mode="lines+markers",
+                name=channel,
+                line={"color": palette.channel_colour(channel), "width": 2},
+                hovertemplate=f"{channel}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    base_layout(fig, unit=Unit.PERCENT)
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_xaxes(type="category", title="released within")
+    return fig
+
+
+def inspection_graph(insp: pl.DataFrame) -> go.Figure:
+    rows = []
+    for column, label in (
+        ("mean_hours", "mean"),
+        ("median_hours", "median"),
+        ("p90_hours", "90th percentile"),
+    ):
+        rows.append(
+            insp.select(
+                "month",
+                pl.col(column).alias("value"),
+                "sufficient",
+                pl.lit(label).alias("statistic"),
+            )
+        )
+    long = pl.concat(rows) if rows else pl.DataFrame()
+    if insp.is_empty() or insp["count"].sum() == 0:
+        return empty_figure("No timed physical inspection for the selected filters")
+    fig = trend_figure(long, unit=HOURS, x="month", series="statistic")
+    fig.update_yaxes(title="hours")
+    return fig
+
+
+def _office_table(offices: pl.DataFrame, min_sample: int) -> Any:
+    if offices.is_empty():
+        return frame.no_data_rows()
+    rows = []
+    for r in offices.iter_rows(named=True):
+        ok = bool(r["sufficient"])
+        rows.append(
+            {
+                "Office": r["office"],
+                "Released": format_count(r["released"]),
+                "Still open": format_count(r.get("open")) if "open" in r else "–",
+                "Mean": format_value(r["mean_hours"], HOURS) if ok else "insufficient data",
+                "Median": format_value(r["median_hours"], HOURS) if ok else "–",
+                "90th percentile": format_value(r["p90_hours"], HOURS) if ok else "–",
+            }
+        )
+    return data_table(rows, numeric={"Released", "Still open", "Mean", "Median", "90th percentile"})
+
+
+# --- Layout and callbacks ------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    metric = query.get("metric") if query.get("metric") in METRICS else "release"
+    return frame.page_layout(
+        PAGE,
+        title="Clearance times",
+        intro="How long declarations wait from lodgement (or arrival) to release, per channel "
+        "and office. Median and 90th percentile, because red-lane tails dominate a mean.",
+        query=query,
+        content_id=CONTENT_ID,
+        extra=[dcc.Download(id=DOWNLOAD_ID)],
+        controls=[
+            html.Label(
+                [
+                    html.Span("Measured from", className="filter-label"),
+                    dcc.RadioItems(
+                        id=METRIC_ID,
+                        options=[{"label": v, "value": k} for k, v in METRICS.items()],
+                        value=metric,
+                        inline=True,
+                        className="radio-inline",
+                    ),
+                ],
+                className="filter-item",
+            )
+        ],
+    )
+
+
+def content(ctx: PageContext, filters: flt.Filters, metric: str) -> Any:
+    stats = stats_frame(ctx, filters, ("month",), metric)
+    overall = stats_frame(ctx, filters, (), metric)
+    min_sample = ctx.settings.min_sample
+    summary = []
+    for r in overall.sort("channel").iter_rows(named=True):
+        if not r["count"]:
+            continue
+        ok = bool(r["sufficient"])
+        summary.append(
+            html.Div(
+                [
+                    html.Div(f"{r['channel'].capitalize()} lane", className="stat-label"),
+                    html.Div(
+                        format_value(r["median_hours"], HOURS) if ok else "insufficient data",
+                        className="stat-value",
+                    ),
+                    html.Div(
+                        f"median · p90 {format_value(r['p90_hours'], HOURS) if ok else '–'} · "
+                        f"{format_count(r['count'])} released, {format_count(r.get('open'))} open",
+                        className="stat-label",
+                    ),
+                ],
+                className="stat",
+            )
+        )
+    kpi = catalogue.get
+    release_kpis = [kpi("release_time_median"), kpi("release_time_p90")]
+    return [
+        html.Div(summary, className="stat-list"),
+        html.Div(
+            [
+                section(
+                    "Median and 90th percentile by month",
+                    graph(percentile_graph(stats)),
+                    page=PAGE,
+                    view="percentiles",
+                    wide=True,
+                    kpis=release_kpis,
+                    note=f"Months with fewer than {min_sample} releases in a channel are not "
+                    "plotted. Percentiles within 1 % (merged histogram).",
+                ),
+                section(
+                    "Distribution per channel",
+                    graph(distribution_graph(distribution_frame(ctx, filters, metric))),
+                    page=PAGE,
+                    view="distribution",
+                    note="Share of each channel's releases in each duration band.",
+                ),
+                section(
+                    "Released within X hours",
+                    graph(within_graph(within_frame(ctx, filters))),
+                    page=PAGE,
+                    view="within",
+                    kpis=[kpi("released_within")],
+                ),
+                section(
+                    "Stage breakdown (mean hours)",
+                    graph(stages_graph(stages_frame(ctx, filters))),
+                    page=PAGE,
+                    view="stages",
+                    kpis=[kpi("stage_times")],
+                    note="Only where the milestones are recorded.",
+                ),
+                section(
+                    "Physical inspection time (red lane)",
+                    graph(inspection_graph(inspection_frame(ctx, filters))),
+                    page=PAGE,
+                    view="inspection",
+                    kpis=[kpi("inspection_time")],
+                ),
+                section(
+                    "By office",
+                    _office_table(office_frame(ctx, filters, metric), min_sample),
+                    page=PAGE,
+                    view="offices",
+                    wide=True,
+                ),
+            ],
+            className="panel-grid",
+        ),
+    ]
+
+
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), Input(METRIC_ID, "value"))
+@guarded(Role.VIEWER)
+def update_content(
+    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, metric: Any
+) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters, metric if metric in METRICS else "release")
+
+
+def download_frame(ctx: PageContext, filters: flt.Filters, view: str, metric: str) -> pl.DataFrame:
+    match view:
+        case "percentiles":
+            return stats_frame(ctx, filters, ("month",), metric)
+        case "distribution":
+            return distribution_frame(ctx, filters, metric).drop("bucket_order")
+        case "within":
+            return within_frame(ctx, filters)
+        case "stages":
+            return stages_frame(ctx, filters)
+        case "inspection":
+            return inspection_frame(ctx, filters)
+        case "offices":
+            return office_frame(ctx, filters, metric)
+    raise PreventUpdate
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    State(METRIC_ID, "value"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext, clicks: Any, metric: Any, start: Any, end: Any, offices: Any, channel: Any
+) -> dict[str, Any]:
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    metric = metric if metric in METRICS else "release"
+    return send_csv(
+        download_frame(ctx, filters, view, metric), filename(f"{PAGE}-{view}", month=filters.end)
+    )

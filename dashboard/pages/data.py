@@ -1,0 +1,272 @@
+"""Data: how fresh the numbers are and what the loads did.
+
+Data as of, the published snapshot, a freshness warning when the last successful load is older
+than ``settings.freshness_hours``, the run log, and the quarantine summary by rule. The
+quarantined rows themselves (raw source records, any office) are an admin detail.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+import polars as pl
+from dash import ALL, Input, Output, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from customs_kpi.published import snapshot_age
+from dashboard.components import states
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.format import format_count, format_timestamp
+from dashboard.components.layout import section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+
+dash.register_page(__name__, path="/data", name="Data", title="Data · Customs KPI", order=90)
+
+PAGE = "data"
+CONTENT_ID = "data-content"
+TRIGGER_ID = "data-trigger"
+DOWNLOAD_ID = "data-download"
+RUNS_SHOWN = 50
+QUARANTINE_ROWS_SHOWN = 100
+
+
+# --- Computations --------------------------------------------------------------------------------
+def freshness(ctx: PageContext, now: datetime | None = None) -> tuple[float | None, bool]:
+    """(hours since the last successful load, stale?) — None hours before any load."""
+    if ctx.snapshot is None:
+        return None, True
+    age = snapshot_age(ctx.snapshot, now)  # type: ignore[arg-type]
+    return age, age is None or age > ctx.settings.freshness_hours
+
+
+def runs_frame(ctx: PageContext) -> pl.DataFrame:
+    assert ctx.snapshot is not None
+    return ctx.snapshot.table("runs").sort("run_id", descending=True)
+
+
+def quarantine_summary(ctx: PageContext) -> pl.DataFrame:
+    """Quarantined rows per rule: rows, files, an example reason."""
+    assert ctx.snapshot is not None
+    quarantine = ctx.snapshot.table("quarantine")
+    return (
+        quarantine.group_by("rule")
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("file_name").n_unique().alias("files"),
+            pl.col("reason").first().alias("example"),
+        )
+        .sort(["rows", "rule"], descending=[True, False])
+    )
+
+
+def quarantine_rows(ctx: PageContext) -> pl.DataFrame:
+    assert ctx.snapshot is not None
+    return ctx.snapshot.table("quarantine").sort(
+        ["run_id", "file_name", "source_row"], descending=[True, False, False]
+    )
+
+
+# --- Rendering ------------------------------------------------------------------------------------
+def _freshness_banner(ctx: PageContext, now: datetime | None = None) -> Any:
+    age, stale = freshness(ctx, now)
+    limit = ctx.settings.freshness_hours
+    if age is None:
+        return html.Div(
+            [html.Strong("No successful load yet. "), states.LOAD_HINT],
+            className="warning-banner",
+            role="alert",
+            id="data-freshness",
+        )
+    if stale:
+        return html.Div(
+            [
+                html.Strong("Data may be stale: "),
+                f"the last successful load finished {age:,.0f} hours ago (warning after {limit} "
+                "hours). Check the worker and the inbox, or the run log below.",
+            ],
+            className="warning-banner",
+            role="alert",
+            id="data-freshness",
+        )
+    return html.Div(
+        f"Fresh: the last successful load finished {age:,.1f} hours ago "
+        f"(warning after {limit} hours).",
+        className="section-note",
+        id="data-freshness",
+    )
+
+
+def _snapshot_stats(ctx: PageContext) -> html.Div:
+    snapshot = ctx.snapshot
+    assert snapshot is not None
+    months = snapshot.months()
+    manifest: dict[str, Any] = getattr(snapshot, "manifest", {})
+    tables: dict[str, dict[str, Any]] = manifest.get("tables", {})
+
+    def stat(label: str, value: str) -> html.Div:
+        return html.Div(
+            [html.Div(label, className="stat-label"), html.Div(value, className="stat-value")],
+            className="stat",
+        )
+
+    created = getattr(snapshot, "created_at", None)
+    return html.Div(
+        [
+            stat("Data as of", format_timestamp(ctx.data_as_of)),
+            stat("Published", format_timestamp(created)),
+            stat("Months", f"{months[0]:%b %Y} – {months[-1]:%b %Y}" if months else "none"),
+            stat("Declarations", format_count(tables.get("declarations", {}).get("rows"))),
+            stat("Profiles", format_count(tables.get("profiles", {}).get("rows"))),
+            stat("Quarantined rows", format_count(tables.get("quarantine", {}).get("rows"))),
+        ],
+        className="stat-list",
+    )
+
+
+def _runs_table(runs: pl.DataFrame) -> Any:
+    if runs.is_empty():
+        return states.no_rows("No run recorded yet.")
+    rows = [
+        {
+            "Run": r["run_id"],
+            "Kind": r["kind"],
+            "Started": format_timestamp(r["started_at"]),
+            "Status": html.Span(
+                r["status"],
+                className="badge "
+                + {"succeeded": "badge-good", "failed": "badge-bad"}.get(r["status"], "badge-warn"),
+            ),
+            "File": r["file_name"] or "",
+            "Read": format_count(r["rows_read"]),
+            "Inserted": format_count(r["rows_inserted"]),
+            "Replaced": format_count(r["rows_replaced"]),
+            "Quarantined": format_count(r["rows_quarantined"]),
+            "Seconds": "–" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}",
+            "Message": r["message"] or "",
+        }
+        for r in runs.head(RUNS_SHOWN).iter_rows(named=True)
+    ]
+    return data_table(
+        rows, numeric={"Run", "Read", "Inserted", "Replaced", "Quarantined", "Seconds"}
+    )
+
+
+def _quarantine_table(summary: pl.DataFrame) -> Any:
+    if summary.is_empty():
+        return states.no_rows("No row has been quarantined.")
+    rows = [
+        {
+            "Rule": r["rule"],
+            "Rows": format_count(r["rows"]),
+            "Files": format_count(r["files"]),
+            "Example": r["example"],
+        }
+        for r in summary.iter_rows(named=True)
+    ]
+    return data_table(rows, numeric={"Rows", "Files"})
+
+
+def _quarantine_rows_table(rows: pl.DataFrame) -> Any:
+    if rows.is_empty():
+        return states.no_rows("No row has been quarantined.")
+    shown = [
+        {
+            "Run": r["run_id"],
+            "File": r["file_name"],
+            "Row": r["source_row"],
+            "Declaration": r["declaration_id"] or "",
+            "Rule": r["rule"],
+            "Reason": r["reason"],
+        }
+        for r in rows.head(QUARANTINE_ROWS_SHOWN).iter_rows(named=True)
+    ]
+    return data_table(shown, numeric={"Run", "Row"})
+
+
+def content(ctx: PageContext, now: datetime | None = None) -> Any:
+    if not ctx.published:
+        return states.nothing_published()
+    runs = runs_frame(ctx)
+    blocks = [
+        _freshness_banner(ctx, now),
+        _snapshot_stats(ctx),
+        html.Div(
+            [
+                section(
+                    "Run log",
+                    _runs_table(runs),
+                    page=PAGE,
+                    view="runs",
+                    wide=True,
+                    note=f"Latest {RUNS_SHOWN} runs; the CSV has all of them.",
+                ),
+                section(
+                    "Quarantine by rule",
+                    _quarantine_table(quarantine_summary(ctx)),
+                    page=PAGE,
+                    view="quarantine",
+                    wide=True,
+                    note="Rows the validation refused, with the rule they broke. The rest of "
+                    "each file was loaded.",
+                ),
+                section(
+                    "Quarantined rows",
+                    _quarantine_rows_table(quarantine_rows(ctx)),
+                    page=PAGE,
+                    view="quarantine-rows",
+                    wide=True,
+                    note=f"Latest {QUARANTINE_ROWS_SHOWN} (administrators only).",
+                )
+                if ctx.viewer.may(Role.ADMIN)
+                else None,
+            ],
+            className="panel-grid",
+        ),
+    ]
+    return blocks
+
+
+# --- Layout and callbacks ----------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    return frame.page_layout(
+        PAGE,
+        title="Data",
+        intro="How fresh the numbers are, what each load did and which rows were refused.",
+        query=query,
+        content_id=CONTENT_ID,
+        extra=[dcc.Store(id=TRIGGER_ID, data=0), dcc.Download(id=DOWNLOAD_ID)],
+        show_filters=False,
+    )
+
+
+@callback(Output(CONTENT_ID, "children"), Input(TRIGGER_ID, "data"))
+@guarded(Role.VIEWER)
+def update_content(ctx: PageContext, _trigger: Any) -> Any:
+    return content(ctx, datetime.now(UTC))
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(ctx: PageContext, clicks: Any) -> dict[str, Any]:
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
+    if not ctx.published:
+        raise PreventUpdate
+    if view == "runs":
+        table = runs_frame(ctx)
+    elif view == "quarantine":
+        table = quarantine_summary(ctx)
+    elif view == "quarantine-rows" and ctx.viewer.may(Role.ADMIN):
+        table = quarantine_rows(ctx)
+    else:
+        raise PreventUpdate
+    return send_csv(table, filename(f"{PAGE}-{view}"))

@@ -1,0 +1,202 @@
+"""Offices compared: who inspects more, who finds more, who clears faster.
+
+A scatter of physical inspection rate against hit rate (bubble = declarations), then volumes,
+rates and release times per office, all over the selected period.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import polars as pl
+from dash import ALL, Input, Output, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import palette
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.figures import bar_figure, scatter_figure
+from dashboard.components.format import format_count, format_value
+from dashboard.components.layout import graph, section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis import catalogue
+from kpis.definitions import Unit
+
+dash.register_page(
+    __name__, path="/offices", name="Offices", title="Offices · Customs KPI", order=30
+)
+
+PAGE = "offices"
+CONTENT_ID = "offices-content"
+DOWNLOAD_ID = "offices-download"
+
+# (output column, catalogue KPI): every figure of the comparison, from the engine.
+OFFICE_KPIS: tuple[tuple[str, str], ...] = (
+    ("declarations", "declarations"),
+    ("inspection_rate", "physical_inspection_rate"),
+    ("hit_rate", "hit_rate"),
+    ("seizure_rate", "seizure_rate"),
+    ("revenue", "revenue_total"),
+    ("revenue_per_control", "revenue_per_control"),
+    ("release_median_hours", "release_time_median"),
+    ("release_p90_hours", "release_time_p90"),
+    ("rerouting_rate", "rerouting_rate"),
+)
+
+
+def office_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    """One row per office: each KPI's value, plus controls and the hit-rate interval; a rate
+    below the minimum sample is null (shown as "insufficient data")."""
+    out: pl.DataFrame | None = None
+    for column, kpi_id in OFFICE_KPIS:
+        result = ctx.compute(kpi_id, filters, by=("office",))
+        value = pl.col("value")
+        if "sufficient" in result.columns:
+            value = pl.when(pl.col("sufficient")).then(pl.col("value"))
+        extra: list[pl.Expr] = []
+        if kpi_id == "hit_rate":
+            extra = [
+                pl.col("denominator").alias("controls"),
+                pl.col("numerator").alias("hits"),
+                pl.when(pl.col("sufficient")).then(pl.col("ci_low")).alias("hit_rate_ci_low"),
+                pl.when(pl.col("sufficient")).then(pl.col("ci_high")).alias("hit_rate_ci_high"),
+            ]
+        part = result.select("office", value.alias(column), *extra)
+        out = part if out is None else out.join(part, on="office", how="full", coalesce=True)
+    assert out is not None
+    return out.with_columns(pl.col("declarations").fill_null(0)).sort("office")
+
+
+def scatter_graph(offices: pl.DataFrame) -> Any:
+    shown = offices.drop_nulls(["inspection_rate", "hit_rate"])
+    return scatter_figure(
+        shown,
+        x="inspection_rate",
+        y="hit_rate",
+        label="office",
+        size="declarations",
+        x_unit=Unit.PERCENT,
+        y_unit=Unit.PERCENT,
+        x_title="physical inspection rate",
+        y_title="hit rate",
+    )
+
+
+def volume_graph(offices: pl.DataFrame) -> Any:
+    shown = offices.select("office", pl.col("declarations").alias("value")).sort(
+        "value", descending=True
+    )
+    return bar_figure(
+        shown,
+        category="office",
+        unit=Unit.COUNT,
+        colour=palette.BLUE,
+        height=max(240, 32 * shown.height + 80),
+    )
+
+
+def office_table(offices: pl.DataFrame) -> Any:
+    insufficient = "insufficient data"
+
+    def pct(v: float | None) -> str:
+        return insufficient if v is None else format_value(v, Unit.PERCENT)
+
+    def hrs(v: float | None) -> str:
+        return insufficient if v is None else format_value(v, Unit.HOURS)
+
+    rows = [
+        {
+            "Office": r["office"],
+            "Declarations": format_count(r["declarations"]),
+            "Physical inspection": pct(r["inspection_rate"]),
+            "Controls": format_count(r["controls"]),
+            "Hit rate": pct(r["hit_rate"]),
+            "Seizure rate": pct(r["seizure_rate"]),
+            "Rerouting": pct(r["rerouting_rate"]),
+            "Revenue": format_value(r["revenue"], Unit.CURRENCY, compact=True),
+            "Revenue / control": "–"
+            if r["revenue_per_control"] is None
+            else format_value(r["revenue_per_control"], Unit.CURRENCY),
+            "Median release": hrs(r["release_median_hours"]),
+            "p90 release": hrs(r["release_p90_hours"]),
+        }
+        for r in offices.iter_rows(named=True)
+    ]
+    names = rows[0].keys() if rows else []
+    return data_table(rows, numeric={n for n in names if n != "Office"})
+
+
+def layout(**query: Any) -> html.Div:
+    return frame.page_layout(
+        PAGE,
+        title="Offices",
+        intro="Offices side by side over the selected period: inspection effort against what "
+        "it finds, volumes and release times.",
+        query=query,
+        content_id=CONTENT_ID,
+        extra=[dcc.Download(id=DOWNLOAD_ID)],
+    )
+
+
+def content(ctx: PageContext, filters: flt.Filters) -> Any:
+    offices = office_frame(ctx, filters)
+    if offices.is_empty() or offices["declarations"].sum() == 0:
+        return frame.no_data_rows()
+    kpi = catalogue.get
+    return html.Div(
+        [
+            section(
+                "Inspection rate against hit rate",
+                graph(scatter_graph(offices)),
+                page=PAGE,
+                view="comparison",
+                kpis=[kpi("physical_inspection_rate"), kpi("hit_rate")],
+                note="Bubble area: declarations. Top left: inspects little and finds much. "
+                "Offices below the minimum sample of controls are left out.",
+            ),
+            section(
+                "Declarations by office", graph(volume_graph(offices)), page=PAGE, view="volumes"
+            ),
+            section(
+                "Offices compared",
+                office_table(offices),
+                page=PAGE,
+                view="table",
+                wide=True,
+                kpis=[kpi("seizure_rate"), kpi("rerouting_rate"), kpi("release_time_median")],
+            ),
+        ],
+        className="panel-grid",
+    )
+
+
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
+@guarded(Role.VIEWER)
+def update_content(ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters)
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext, clicks: Any, start: Any, end: Any, offices: Any, channel: Any
+) -> dict[str, Any]:
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    # Every view of this page is drawn from the same office frame.
+    return send_csv(office_frame(ctx, filters), filename(f"{PAGE}-{view}", month=filters.end))

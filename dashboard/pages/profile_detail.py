@@ -1,0 +1,649 @@
+"""Profile detail (``/profiles/<profile_id>``): what one profile finds, and what happened after
+each change made to it.
+
+Hit-rate trend with its 95 % interval and the random baseline, every change-log entry drawn on
+the timeline, before/after per change, volume and revenue, breakdowns by office and offence
+type, the profiles it fires together with, and (analysts) the latest controlled declarations.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+import polars as pl
+from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import palette, states
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.figures import (
+    add_events,
+    bar_figure,
+    base_layout,
+    empty_figure,
+    trend_figure,
+)
+from dashboard.components.format import (
+    format_count,
+    format_interval,
+    format_p_value,
+    format_timestamp,
+    format_value,
+)
+from dashboard.components.layout import graph, section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis import catalogue
+from kpis.definitions import Unit
+from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS
+from kpis.flags import FlagConfig
+from kpis.grain import period_end_day
+from kpis.profiles import (
+    change_impact,
+    profile_breakdown,
+    profile_monthly,
+    profile_overlaps,
+    profile_table,
+)
+
+dash.register_page(
+    __name__,
+    path_template="/profiles/<profile_id>",
+    name="Profile",
+    title="Profile · Customs KPI",
+    order=11,
+    nav=False,
+)
+
+PAGE = "profile"
+CONTENT_ID = "profile-content"
+PROFILE_STORE = "profile-id"
+DOWNLOAD_ID = "profile-download"
+DECL_TABLE_ID = "profile-declarations"
+DECL_PAGE_STORE = "profile-declarations-page"
+DECL_PREV_ID = "profile-declarations-prev"
+DECL_NEXT_ID = "profile-declarations-next"
+PAGE_SIZE = 25
+CHANGE_WINDOW_MONTHS = 3
+
+PCT = Unit.PERCENT
+
+
+# --- Computations --------------------------------------------------------------------------------
+def _period(filters: flt.Filters) -> tuple[date, date]:
+    assert filters.start is not None and filters.end is not None
+    return filters.start, period_end_day(filters.end)
+
+
+def known(ctx: PageContext, profile_id: str) -> bool:
+    assert ctx.cube is not None
+    return bool(
+        ctx.cube.register.filter(pl.col("profile_id") == profile_id).height
+        or ctx.cube.profiles.filter(pl.col("profile_id") == profile_id).height
+    )
+
+
+def summary_row(ctx: PageContext, filters: flt.Filters, profile_id: str) -> dict[str, Any]:
+    assert ctx.cube is not None
+    table = profile_table(
+        ctx.cube,
+        period=_period(filters),
+        flag_config=FlagConfig(n_min=ctx.settings.min_sample),
+        filters=ctx.kpi_filters(filters),
+    ).filter(pl.col("profile_id") == profile_id)
+    return table.to_dicts()[0] if table.height else {}
+
+
+def monthly_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    """Per month: volume, controls, hits, revenue, hit rate with interval, random baseline,
+    lift; ``sufficient`` marks months with the minimum sample of controls."""
+    assert ctx.cube is not None
+    monthly = profile_monthly(ctx.cube, profile_id, _period(filters), ctx.kpi_filters(filters))
+    return monthly.with_columns(
+        (pl.col("controlled") >= ctx.settings.min_sample).alias("sufficient")
+    )
+
+
+def changes_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    assert ctx.cube is not None
+    return change_impact(
+        ctx.cube, profile_id, months=CHANGE_WINDOW_MONTHS, filters=ctx.kpi_filters(filters)
+    )
+
+
+def office_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    assert ctx.cube is not None
+    return profile_breakdown(
+        ctx.cube, profile_id, "office_code", _period(filters), ctx.kpi_filters(filters)
+    ).with_columns((pl.col("controlled") >= ctx.settings.min_sample).alias("sufficient"))
+
+
+def _fact_scope(ctx: PageContext, filters: flt.Filters, profile_id: str) -> tuple[str, list[Any]]:
+    """WHERE clause over ``declarations d JOIN profile_hits h``: profile, period, the user's
+    offices (server-side scope) and channel."""
+    assert filters.start is not None and filters.end is not None
+    office_sql, office_params = ctx.office_clause(filters, "d.office_code")
+    clauses = ["h.profile_id = ?", "d.lodged_month BETWEEN ? AND ?", office_sql]
+    params: list[Any] = [profile_id, filters.start, filters.end, *office_params]
+    if filters.channel is not None:
+        clauses.append("d.channel = ?")
+        params.append(filters.channel.value)
+    return " AND ".join(clauses), params
+
+
+_FACTS = (
+    "declarations d JOIN profile_hits h "
+    "ON h.declaration_id = d.declaration_id AND h.lodged_month = d.lodged_month"
+)
+
+
+def _sql_set(values: frozenset[Any]) -> str:
+    return "(" + ", ".join(f"'{v.value}'" for v in sorted(values)) + ")"
+
+
+def offence_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    """Hits by offence type (facts, filtered to the profile, period and scope)."""
+    where, params = _fact_scope(ctx, filters, profile_id)
+    return ctx.query(
+        f"SELECT coalesce(nullif(d.offence_type, ''), 'not recorded') AS offence_type, "
+        f"count(*) AS hits, sum(d.additional_revenue)::DOUBLE AS revenue "
+        f"FROM {_FACTS} WHERE {where} AND d.channel IN {_sql_set(CONTROL_CHANNELS)} "
+        f"AND d.control_result IN {_sql_set(HIT_RESULTS)} "
+        f"GROUP BY 1 ORDER BY hits DESC, offence_type LIMIT 50",
+        params,
+    )
+
+
+def overlap_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    """Profiles firing on the same declarations. Unscoped users: the cube's pair table.
+    Office-scoped users: counted from their own offices' facts (the pair table is national)."""
+    assert ctx.cube is not None
+    if ctx.viewer.offices is None and ctx.office_filter(filters) is None and not filters.channel:
+        return profile_overlaps(ctx.cube, profile_id, _period(filters)).head(20)
+    where, params = _fact_scope(ctx, filters, profile_id)
+    return ctx.query(
+        f"SELECT o.profile_id AS other_profile, count(*) AS declarations, "
+        f"count(*) FILTER (WHERE d.channel IN {_sql_set(CONTROL_CHANNELS)} "
+        f"AND d.control_result IN {_sql_set(FINAL_RESULTS)}) AS controlled, "
+        f"count(*) FILTER (WHERE d.channel IN {_sql_set(CONTROL_CHANNELS)} "
+        f"AND d.control_result IN {_sql_set(HIT_RESULTS)}) AS irregular "
+        f"FROM {_FACTS} JOIN profile_hits o ON o.declaration_id = d.declaration_id "
+        f"AND o.lodged_month = d.lodged_month AND o.profile_id <> h.profile_id "
+        f"WHERE {where} GROUP BY 1 ORDER BY declarations DESC, other_profile LIMIT 20",
+        params,
+    )
+
+
+DECLARATION_COLUMNS = (
+    "declaration_id", "lodged_at", "office_code", "channel", "selection_source",
+    "control_result", "offence_type", "additional_revenue", "released_at", "importer_id",
+    "hs_code", "origin_country",
+)  # fmt: skip
+
+
+def declarations_frame(
+    ctx: PageContext, filters: flt.Filters, profile_id: str, page: int
+) -> tuple[pl.DataFrame, int]:
+    """One page of the profile's controlled declarations, latest first, and the total."""
+    where, params = _fact_scope(ctx, filters, profile_id)
+    controlled = (
+        f"d.channel IN {_sql_set(CONTROL_CHANNELS)} AND d.control_result IN "
+        f"{_sql_set(FINAL_RESULTS)}"
+    )
+    total = ctx.query(f"SELECT count(*) AS n FROM {_FACTS} WHERE {where} AND {controlled}", params)[
+        "n"
+    ][0]
+    columns = ", ".join(f"d.{c}" for c in DECLARATION_COLUMNS)
+    rows = ctx.query(
+        f"SELECT {columns} FROM {_FACTS} WHERE {where} AND {controlled} "
+        f"ORDER BY d.lodged_at DESC, d.declaration_id LIMIT {PAGE_SIZE} OFFSET ?",
+        [*params, max(page, 0) * PAGE_SIZE],
+    )
+    return rows, int(total)
+
+
+# --- Figures --------------------------------------------------------------------------------------
+def trend_graph(monthly: pl.DataFrame, changes: pl.DataFrame) -> go.Figure:
+    shown = monthly.select(
+        "month", pl.col("hit_rate").alias("value"), "ci_low", "ci_high", "sufficient"
+    )
+    fig = trend_figure(shown, unit=PCT, x="month", band=True, name="Hit rate", height=360)
+    if monthly.height:
+        fig.add_trace(
+            go.Scatter(
+                x=monthly["month"].to_list(),
+                y=monthly["random_hit_rate"].to_list(),
+                mode="lines",
+                name="Random baseline",
+                line={"color": palette.ORANGE, "dash": "dash", "width": 2},
+                hovertemplate="random: %{y:.2%}<extra></extra>",
+            )
+        )
+        first, last = monthly["month"].min(), monthly["month"].max()
+        events = [
+            (row["changed_at"], f"{row['change_type']}: {row['summary'] or ''}".strip(": "))
+            for row in changes.iter_rows(named=True)
+            if first is not None
+            and last is not None
+            and first <= row["changed_at"].date() <= period_end_day(last)  # type: ignore[operator]
+        ]
+        add_events(fig, events)
+    return fig
+
+
+def volume_graph(monthly: pl.DataFrame) -> go.Figure:
+    if monthly.is_empty():
+        return empty_figure("No data for the selected filters")
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=monthly["month"].to_list(),
+            y=monthly["declarations"].to_list(),
+            name="Declarations selected",
+            marker_color=palette.SKY_BLUE,
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=monthly["month"].to_list(),
+            y=monthly["controlled"].to_list(),
+            name="Controls completed",
+            marker_color=palette.BLUE,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=monthly["month"].to_list(),
+            y=monthly["revenue"].to_list(),
+            name="Revenue",
+            yaxis="y2",
+            mode="lines+markers",
+            line={"color": palette.BLUISH_GREEN, "width": 2},
+        )
+    )
+    base_layout(fig, unit=Unit.COUNT)
+    fig.update_layout(
+        barmode="group",
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ",.0f",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "title": "revenue",
+        },
+    )
+    return fig
+
+
+# --- Layout ------------------------------------------------------------------------------------
+def layout(profile_id: str | None = None, **query: Any) -> html.Div:
+    pid = (profile_id or "").strip()
+    return frame.page_layout(
+        PAGE,
+        title=f"Profile {pid}" if pid else "Profile",
+        intro="Does this profile find more than random selection, and what happened after each "
+        "change made to it?",
+        query=query,
+        content_id=CONTENT_ID,
+        extra=[
+            dcc.Store(id=PROFILE_STORE, data=pid),
+            # In the layout for every role, so the download callback's State always exists.
+            dcc.Store(id=DECL_PAGE_STORE, data=0),
+            dcc.Download(id=DOWNLOAD_ID),
+        ],
+    )
+
+
+def _stat(label: str, value: str, detail: str | None = None) -> html.Div:
+    return html.Div(
+        [
+            html.Div(label, className="stat-label"),
+            html.Div(value, className="stat-value"),
+            html.Div(detail, className="stat-label") if detail else None,
+        ],
+        className="stat",
+    )
+
+
+def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
+    ok = bool(row.get("sufficient"))
+    insufficient = f"insufficient data (< {min_sample} controls)"
+    rate = format_value(row.get("hit_rate"), PCT) if ok else insufficient
+    interval = format_interval(row.get("ci_low"), row.get("ci_high"), PCT) if ok else None
+    lift = format_value(row.get("lift"), Unit.RATIO) if ok else "–"
+    reasons = row.get("flag_reasons") or []
+    register = " · ".join(
+        part
+        for part in (
+            row.get("name"),
+            f"status {row.get('status')}",
+            row.get("risk_area"),
+            f"target channel {row['target_channel']}" if row.get("target_channel") else None,
+        )
+        if part
+    )
+    return html.Div(
+        [
+            html.P(register, className="page-intro"),
+            html.Div(
+                [
+                    _stat("Selected", format_count(row.get("declarations"))),
+                    _stat("Controls", format_count(row.get("controlled"))),
+                    _stat("Hits", format_count(row.get("irregular"))),
+                    _stat("Hit rate", rate, f"95 % CI {interval}" if interval else None),
+                    _stat(
+                        "Lift over random",
+                        lift,
+                        f"p = {format_p_value(row.get('p_value'))}" if ok else None,
+                    ),
+                    _stat(
+                        "Revenue per control",
+                        format_value(row.get("revenue_per_control"), Unit.CURRENCY) if ok else "–",
+                    ),
+                    _stat(
+                        "Inspections only it selects",
+                        format_count(row.get("sole_controlled")),
+                        f"{format_count(row.get('sole_irregular'))} hits at risk if retired",
+                    ),
+                ],
+                className="stat-list",
+            ),
+            html.Div(
+                [
+                    html.Strong("Flags: "),
+                    *(html.Span(r, className="flag badge badge-warn") for r in reasons),
+                ]
+                if reasons
+                else [html.Span("No underperformance flag over the period.", className="muted")],
+            ),
+        ]
+    )
+
+
+def _changes_table(changes: pl.DataFrame) -> Any:
+    if changes.is_empty():
+        return states.no_rows("No entry in the change log for this profile.")
+    rows = [
+        {
+            "When": format_timestamp(r["changed_at"]),
+            "Change": r["change_type"],
+            "What": r["summary"] or "",
+            "Hit rate before": format_value(r["hit_rate_before"], PCT),
+            "Controls before": format_count(r["controlled_before"]),
+            "Hit rate after": format_value(r["hit_rate_after"], PCT),
+            "Controls after": format_count(r["controlled_after"]),
+            "Change in hit rate": "–" if r["delta"] is None else f"{r['delta'] * 100:+.1f} pp",
+            "p-value": format_p_value(r["p_value"]),
+        }
+        for r in changes.iter_rows(named=True)
+    ]
+    return data_table(
+        rows,
+        numeric={
+            "Hit rate before",
+            "Controls before",
+            "Hit rate after",
+            "Controls after",
+            "Change in hit rate",
+            "p-value",
+        },
+    )
+
+
+def _office_graph(offices: pl.DataFrame) -> go.Figure:
+    shown = offices.select(
+        pl.col("office_code"),
+        pl.col("hit_rate").alias("value"),
+        "ci_low",
+        "ci_high",
+        "sufficient",
+    )
+    return bar_figure(
+        shown,
+        category="office_code",
+        unit=PCT,
+        error=True,
+        height=max(220, 40 * offices.height + 80),
+    )
+
+
+def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
+    if not profile_id or not known(ctx, profile_id):
+        return states.no_rows(f"There is no profile “{profile_id}” in the published data.")
+    row = summary_row(ctx, filters, profile_id)
+    monthly = monthly_frame(ctx, filters, profile_id)
+    changes = changes_frame(ctx, filters, profile_id)
+    offices = office_frame(ctx, filters, profile_id)
+    offences = offence_frame(ctx, filters, profile_id)
+    overlaps = overlap_frame(ctx, filters, profile_id)
+    hit_kpi = catalogue.get("hit_rate")
+    sections = [
+        section(
+            "Hit rate, interval and random baseline",
+            graph(trend_graph(monthly, changes)),
+            page=PAGE,
+            view="trend",
+            kpis=[hit_kpi, catalogue.get("lift")],
+            wide=True,
+            note="Shaded: 95 % interval. Dashed: the random hit rate of the same months and "
+            "offices. Dotted lines: change-log entries. Months with fewer than "
+            f"{ctx.settings.min_sample} controls are not plotted.",
+        ),
+        section(
+            f"Before and after each change ({CHANGE_WINDOW_MONTHS} months each side)",
+            _changes_table(changes),
+            page=PAGE,
+            view="changes",
+            wide=True,
+            note="The month of the change is left out (it mixes both). p-value: "
+            "two-proportion test, Fisher's exact test for small counts.",
+        ),
+        section("Volume and revenue", graph(volume_graph(monthly)), page=PAGE, view="monthly"),
+        section("Hit rate by office", graph(_office_graph(offices)), page=PAGE, view="offices"),
+        section(
+            "Hits by offence type",
+            graph(
+                bar_figure(
+                    offences,
+                    category="offence_type",
+                    unit=Unit.COUNT,
+                    y="hits",
+                    height=max(220, 40 * offences.height + 80),
+                )
+            )
+            if offences.height
+            else states.no_rows("No hit in the period."),
+            page=PAGE,
+            view="offences",
+        ),
+        section(
+            "Profiles firing on the same declarations",
+            _overlap_table(overlaps),
+            page=PAGE,
+            view="overlaps",
+        ),
+        _declarations_section(ctx),
+    ]
+    return [
+        summary_block(row, ctx.settings.min_sample) if row else None,
+        html.Div(sections, className="panel-grid"),
+    ]
+
+
+def _overlap_table(overlaps: pl.DataFrame) -> Any:
+    if overlaps.is_empty():
+        return states.no_rows("No other profile fired on the same declarations.")
+    rows = [
+        {
+            "Profile": dcc.Link(r["other_profile"], href=f"/profiles/{r['other_profile']}"),
+            "Shared declarations": format_count(r["declarations"]),
+            "Shared controls": format_count(r["controlled"]),
+            "Shared hits": format_count(r["irregular"]),
+        }
+        for r in overlaps.iter_rows(named=True)
+    ]
+    return data_table(rows, numeric={"Shared declarations", "Shared controls", "Shared hits"})
+
+
+def _declarations_section(ctx: PageContext) -> html.Section:
+    if not ctx.viewer.may(Role.ANALYST):
+        body: Any = states.forbidden("declaration-level detail (analyst role)")
+        return section("Latest controlled declarations", body, wide=True)
+    body = html.Div(
+        [
+            html.Div(id=DECL_TABLE_ID),
+            html.Div(
+                [
+                    html.Button("← Newer", id=DECL_PREV_ID, n_clicks=0),
+                    html.Button("Older →", id=DECL_NEXT_ID, n_clicks=0),
+                ],
+                className="pager",
+            ),
+        ]
+    )
+    return section(
+        "Latest controlled declarations",
+        body,
+        page=PAGE,
+        view="declarations",
+        wide=True,
+        note=f"{PAGE_SIZE} per page, latest first; your offices only.",
+    )
+
+
+# --- Callbacks ------------------------------------------------------------------------------------
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), State(PROFILE_STORE, "data"))
+@guarded(Role.VIEWER)
+def update_content(
+    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, profile_id: Any
+) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters, str(profile_id or ""))
+
+
+def _declarations_error(reference: str) -> tuple[Any, Any]:
+    return states.error_message(reference), dash.no_update
+
+
+@callback(
+    Output(DECL_TABLE_ID, "children"),
+    Output(DECL_PAGE_STORE, "data"),
+    Input(DECL_PREV_ID, "n_clicks"),
+    Input(DECL_NEXT_ID, "n_clicks"),
+    State(DECL_PAGE_STORE, "data"),
+    State(PROFILE_STORE, "data"),
+    *frame.filter_states(),
+)
+@guarded(Role.ANALYST, on_error=_declarations_error)
+def update_declarations(
+    ctx: PageContext,
+    _prev: Any,
+    _next: Any,
+    page: Any,
+    profile_id: Any,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+) -> tuple[Any, int]:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    # Drawn anew (new filters): back to the first page.
+    current = 0
+    if dash_ctx.triggered_id == DECL_PREV_ID:
+        current = max(int(page or 0) - 1, 0)
+    elif dash_ctx.triggered_id == DECL_NEXT_ID:
+        current = int(page or 0) + 1
+    rows, total = declarations_frame(ctx, filters, str(profile_id or ""), current)
+    last_page = max((total - 1) // PAGE_SIZE, 0)
+    if current > last_page:
+        current = last_page
+        rows, total = declarations_frame(ctx, filters, str(profile_id or ""), current)
+    return declarations_view(rows, total, current), current
+
+
+def declarations_view(rows: pl.DataFrame, total: int, page: int) -> Any:
+    if total == 0:
+        return states.no_rows("No controlled declaration for this profile in the period.")
+    first = page * PAGE_SIZE + 1
+    shown = [
+        {
+            "Declaration": r["declaration_id"],
+            "Lodged": format_timestamp(r["lodged_at"]),
+            "Office": r["office_code"],
+            "Channel": r["channel"],
+            "Selected by": r["selection_source"],
+            "Result": r["control_result"],
+            "Offence": r["offence_type"] or "",
+            "Revenue": format_count(r["additional_revenue"]),
+            "Released": format_timestamp(r["released_at"]) if r["released_at"] else "open",
+            "Importer": r["importer_id"] or "",
+            "HS code": r["hs_code"] or "",
+        }
+        for r in rows.iter_rows(named=True)
+    ]
+    return html.Div(
+        [
+            html.P(f"{first:,}–{first + rows.height - 1:,} of {total:,}", className="section-note"),
+            data_table(shown, numeric={"Revenue"}),
+        ]
+    )
+
+
+def download_frame(
+    ctx: PageContext, filters: flt.Filters, profile_id: str, view: str, page: int
+) -> pl.DataFrame:
+    if view in ("trend", "monthly"):
+        return monthly_frame(ctx, filters, profile_id)
+    if view == "changes":
+        return changes_frame(ctx, filters, profile_id)
+    if view == "offices":
+        return office_frame(ctx, filters, profile_id)
+    if view == "offences":
+        return offence_frame(ctx, filters, profile_id)
+    if view == "overlaps":
+        return overlap_frame(ctx, filters, profile_id)
+    if view == "declarations" and ctx.viewer.may(Role.ANALYST):
+        return declarations_frame(ctx, filters, profile_id, page)[0]
+    raise PreventUpdate
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    State(PROFILE_STORE, "data"),
+    State(DECL_PAGE_STORE, "data"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext,
+    clicks: Any,
+    profile_id: Any,
+    page: Any,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+) -> dict[str, Any]:
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    pid = str(profile_id or "")
+    return send_csv(
+        download_frame(ctx, filters, pid, view, int(page or 0)),
+        filename(f"profile-{pid}-{view}", month=filters.end),
+    )

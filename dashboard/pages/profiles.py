@@ -1,0 +1,288 @@
+"""Profiles (risk unit): does each profile earn its inspections?
+
+One row per profile that fired in the period (and every registered profile, even silent):
+status, volume, controls, hit rate with its 95 % interval, lift over random with its p-value,
+revenue per control, a hit-rate sparkline and the underperformance flags with their reasons.
+Sortable and filterable (dash-ag-grid); a click opens the profile.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import polars as pl
+from dash import ALL, Input, Output, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.format import format_interval, format_p_value
+from dashboard.components.layout import section
+from dashboard.components.sparkline import spark_text
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis import catalogue
+from kpis.definitions import Unit
+from kpis.flags import FlagConfig
+from kpis.grain import add_months, period_end_day
+from kpis.profiles import profile_table
+
+dash.register_page(
+    __name__, path="/profiles", name="Profiles", title="Profiles · Customs KPI", order=10
+)
+
+PAGE = "profiles"
+CONTENT_ID = "profiles-content"
+GRID_ID = "profiles-grid"
+NAV_ID = "profiles-nav"
+DOWNLOAD_ID = "profiles-download"
+
+
+# --- Computation ---------------------------------------------------------------------------------
+SPARK_MONTHS = 12
+
+
+def period_bounds(filters: flt.Filters) -> tuple[date, date]:
+    assert filters.start is not None and filters.end is not None
+    return filters.start, period_end_day(filters.end)
+
+
+def profile_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+    """The grid and its CSV: kpis.profiles.profile_table over the selected period (flags are
+    judged on the same period, with the minimum sample of the settings), plus a 12-month
+    hit-rate sparkline per profile."""
+    assert ctx.cube is not None and filters.end is not None
+    table = profile_table(
+        ctx.cube,
+        period=period_bounds(filters),
+        flag_config=FlagConfig(n_min=ctx.settings.min_sample),
+        filters=ctx.kpi_filters(filters),
+    )
+    spark_span = (add_months(filters.end, -(SPARK_MONTHS - 1)), filters.end)
+    monthly = ctx.compute("hit_rate", filters, by=("profile", "month"), period=spark_span)
+    points = (
+        monthly.sort("profile", "month")
+        .with_columns(pl.when(pl.col("sufficient")).then(pl.col("value")).alias("shown"))
+        .group_by("profile", maintain_order=True)
+        .agg(pl.col("shown"))
+    )
+    sparks = pl.DataFrame(
+        {
+            "profile_id": points["profile"].to_list(),
+            "trend": [spark_text(v) for v in points["shown"].to_list()],
+        },
+        schema={"profile_id": pl.String, "trend": pl.String},
+    )
+    return (
+        table.join(sparks, on="profile_id", how="left")
+        .with_columns(pl.col("trend").fill_null(""))
+        .sort(["controlled", "profile_id"], descending=[True, False])
+    )
+
+
+def grid_rows(table: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
+    """Rows for the grid: numbers rounded for display but still numbers (so sorting and the
+    number filters work); rates in percent; an insufficient sample shows no rate at all."""
+    rows = []
+    pct = Unit.PERCENT
+    for r in table.iter_rows(named=True):
+        ok = bool(r["sufficient"])
+        rate = r["hit_rate"] if ok else None
+        rows.append(
+            {
+                "profile": r["profile_id"],
+                "name": r["name"] or "",
+                "status": r["status"],
+                "declarations": r["declarations"],
+                "controls": r["controlled"],
+                "hits": r["irregular"],
+                "hit_rate": None if rate is None else round(rate * 100, 2),
+                "interval": format_interval(r["ci_low"], r["ci_high"], pct)
+                if ok
+                else f"insufficient data (< {min_sample} controls)",
+                "lift": None if not ok or r["lift"] is None else round(r["lift"], 2),
+                "p_value": format_p_value(r["p_value"]) if ok else "–",
+                "revenue_per_control": None
+                if not ok or r["revenue_per_control"] is None
+                else round(r["revenue_per_control"], 0),
+                "trend": r["trend"],
+                "flags": "; ".join(r["flag_reasons"] or []),
+                "flag_rules": ", ".join(r["flags"] or []),
+            }
+        )
+    return rows
+
+
+COLUMNS: list[dict[str, Any]] = [
+    {
+        "field": "profile",
+        "headerName": "Profile",
+        "pinned": "left",
+        "width": 130,
+        "filter": "agTextColumnFilter",
+        "tooltipField": "name",
+        "cellClass": "grid-link",
+    },
+    {"field": "name", "headerName": "Name", "minWidth": 180, "flex": 1},
+    {"field": "status", "headerName": "Status", "width": 120},
+    {
+        "field": "declarations",
+        "headerName": "Volume",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 110,
+    },
+    {
+        "field": "controls",
+        "headerName": "Controls",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 110,
+    },
+    {
+        "field": "hits",
+        "headerName": "Hits",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 90,
+    },
+    {
+        "field": "hit_rate",
+        "headerName": "Hit rate %",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 115,
+    },
+    {"field": "interval", "headerName": "95 % interval", "width": 170},
+    {
+        "field": "lift",
+        "headerName": "Lift ×",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 100,
+    },
+    {"field": "p_value", "headerName": "p-value", "width": 100},
+    {
+        "field": "revenue_per_control",
+        "headerName": "Revenue / control",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 150,
+    },
+    {
+        "field": "trend",
+        "headerName": "Hit-rate trend",
+        "width": 150,
+        "cellClass": "spark-cell",
+        "sortable": False,
+    },
+    {
+        "field": "flags",
+        "headerName": "Flags",
+        "minWidth": 260,
+        "flex": 2,
+        "wrapText": True,
+        "autoHeight": True,
+    },
+]
+
+
+# --- Layout and callbacks ------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    return frame.page_layout(
+        PAGE,
+        title="Profiles",
+        intro="Every risk profile over the selected period: does it find more than random "
+        "selection does? Click a profile to see its history.",
+        query=query,
+        content_id=CONTENT_ID,
+        extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Location(id=NAV_ID, refresh="callback-nav")],
+        # Without a period in the link, the rules' default window (last 3 months).
+        default_months=FlagConfig().window_months,
+    )
+
+
+def content(ctx: PageContext, filters: flt.Filters) -> Any:
+    table = profile_frame(ctx, filters)
+    if table.is_empty():
+        return frame.no_data(ctx)
+    grid = dag.AgGrid(
+        id=GRID_ID,
+        rowData=grid_rows(table, ctx.settings.min_sample),
+        columnDefs=COLUMNS,
+        defaultColDef={"sortable": True, "filter": True, "floatingFilter": True, "resizable": True},
+        dashGridOptions={
+            "animateRows": False,
+            "tooltipShowDelay": 300,
+            "domLayout": "normal",
+            "rowSelection": {"mode": "singleRow", "checkboxes": False},
+        },
+        className="ag-theme-quartz grid-profiles",
+        getRowId="params.data.profile",
+        style={"height": "560px"},
+    )
+    flagged = table.filter(pl.col("flags").list.len() > 0).height
+    note = (
+        f"{table.height} profiles · {flagged} flagged over the selected period. Hit rate, lift, "
+        "revenue per control and the flags "
+        f"need at least {ctx.settings.min_sample} controls. Lift = hit rate ÷ random hit rate "
+        "(same period and offices); p-value of the difference (Fisher's exact test for small "
+        "counts)."
+    )
+    return section(
+        "Profile performance",
+        grid,
+        page=PAGE,
+        view="table",
+        note=note,
+        wide=True,
+        kpis=[catalogue.get(k) for k in ("hit_rate", "lift", "revenue_per_control")],
+    )
+
+
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
+@guarded(Role.VIEWER)
+def update_content(ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters)
+
+
+@callback(
+    Output(NAV_ID, "href"),
+    Input(GRID_ID, "cellClicked"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=lambda _ref: dash.no_update)
+def open_profile(
+    ctx: PageContext, cell: Any, start: Any, end: Any, offices: Any, channel: Any
+) -> str:
+    """A click anywhere on a row opens that profile, keeping the filters."""
+    if not isinstance(cell, dict) or not cell.get("rowId"):
+        raise PreventUpdate
+    filters = frame.filters_for(ctx, start, end, offices, channel) or flt.Filters()
+    return f"/profiles/{cell['rowId']}{flt.to_query(filters)}"
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext, clicks: Any, start: Any, end: Any, offices: Any, channel: Any
+) -> dict[str, Any]:
+    frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    return send_csv(profile_frame(ctx, filters), filename(PAGE, month=filters.end))

@@ -1,0 +1,576 @@
+"""The app-state database: users, office scopes, sessions, login throttling and the audit trail.
+
+SQLite in WAL mode at ``settings.app_db_path``: several web processes (and the CLI) read and
+write it at once, so every write is a short transaction, read-modify-write sequences use
+``BEGIN IMMEDIATE`` (taking the write lock before reading), and timestamps always come from
+Python (never SQLite's clock) so tests can move time. The warehouse is never touched here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dashboard.roles import Role, parse_role
+
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema from version i to i + 1. Append, never edit a shipped entry.
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE users (
+        user_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin')),
+        password_hash TEXT NOT NULL,
+        is_disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        password_changed_at TEXT NOT NULL,
+        last_login_at TEXT
+    );
+    CREATE TABLE user_offices (
+        user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        office_code TEXT NOT NULL,
+        PRIMARY KEY (user_id, office_code)
+    );
+    -- session_hash = sha256 of the token kept in the (signed) browser cookie, so a copy of
+    -- this database does not let anyone take over a live session.
+    CREATE TABLE sessions (
+        session_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen_at REAL NOT NULL,
+        remote_addr TEXT,
+        user_agent TEXT,
+        ended_at REAL,
+        end_reason TEXT
+    );
+    CREATE INDEX sessions_user ON sessions(user_id);
+    -- One row per throttled key: kind 'account' (normalised user name, whether or not the
+    -- user exists, so responses do not reveal which names exist) or 'address' (remote addr).
+    CREATE TABLE login_throttle (
+        kind TEXT NOT NULL CHECK (kind IN ('account', 'address')),
+        key TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        last_failure_at REAL NOT NULL,
+        next_allowed_at REAL NOT NULL,
+        locked_at REAL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE audit (
+        audit_id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user_name TEXT,
+        role TEXT,
+        remote_addr TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        details TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_user ON audit(user_name, at);
+    """,
+]
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+OFFICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+class AppStateError(ValueError):
+    """A request the app state refuses (unknown user, duplicate name, invalid value)."""
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    name: str
+    role: Role
+    offices: tuple[str, ...]  # empty = every office
+    is_disabled: bool
+    created_at: str
+    last_login_at: str | None
+    password_hash: str
+
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """Offices this user may see; None = all."""
+        return frozenset(self.offices) if self.offices else None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_hash: str
+    user_id: int
+    csrf_token: str
+    created_at: float
+    last_seen_at: float
+    ended_at: float | None
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    kind: str
+    key: str
+    failures: int
+    last_failure_at: float
+    next_allowed_at: float
+    locked_at: float | None
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """Growing delays after a few failures, then a lock-out only an admin lifts."""
+
+    free_failures: int = 3
+    base_delay_seconds: float = 2.0
+    max_delay_seconds: float = 900.0
+    account_lockout_after: int = 10
+    address_lockout_after: int = 50
+
+    def delay_after(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th consecutive failure: 0, 0, 2, 4, 8 …"""
+        if failures < self.free_failures:
+            return 0.0
+        exponent = min(failures - self.free_failures, 30)
+        return min(self.max_delay_seconds, self.base_delay_seconds * 2.0**exponent)
+
+    def lockout_after(self, kind: str) -> int:
+        return self.account_lockout_after if kind == "account" else self.address_lockout_after
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    audit_id: int
+    at: str
+    user_name: str | None
+    role: str | None
+    remote_addr: str | None
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def hash_session_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def normalise_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def validate_name(name: str) -> str:
+    name = name.strip()
+    if not NAME_PATTERN.match(name):
+        raise AppStateError(
+            f"invalid user name {name!r}: 1-64 letters, digits, '.', '_', '@' or '-'"
+        )
+    return name
+
+
+def validate_offices(offices: Iterable[str]) -> tuple[str, ...]:
+    cleaned = sorted({o.strip() for o in offices if o.strip()})
+    for code in cleaned:
+        if not OFFICE_PATTERN.match(code):
+            raise AppStateError(f"invalid office code {code!r}")
+    return tuple(cleaned)
+
+
+class AppState:
+    """Access to the app-state database; cheap to create, safe to share between threads."""
+
+    def __init__(self, path: Path, policy: ThrottlePolicy | None = None) -> None:
+        self.path = Path(path)
+        self.policy = policy or ThrottlePolicy()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) where they matter.
+        con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("PRAGMA busy_timeout = 10000")
+        return con
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction that holds the write lock from its first statement."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        con = self._connect()
+        try:
+            # WAL lets readers in other processes proceed while one process writes.
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise AppStateError(
+                        f"{self.path} has schema version {version}, newer than this program "
+                        f"({SCHEMA_VERSION}); upgrade customs-kpi"
+                    )
+                for target in range(version, SCHEMA_VERSION):
+                    for statement in _split_sql(_MIGRATIONS[target]):
+                        con.execute(statement)
+                    con.execute(f"PRAGMA user_version = {target + 1}")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def schema_version(self) -> int:
+        with self._read() as con:
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- users --------------------------------------------------------------------------------
+    def _user_from_row(self, con: sqlite3.Connection, row: sqlite3.Row) -> User:
+        offices = tuple(
+            r[0]
+            for r in con.execute(
+                "SELECT office_code FROM user_offices WHERE user_id = ? ORDER BY office_code",
+                (row["user_id"],),
+            )
+        )
+        return User(
+            user_id=row["user_id"],
+            name=row["name"],
+            role=Role(row["role"]),
+            offices=offices,
+            is_disabled=bool(row["is_disabled"]),
+            created_at=row["created_at"],
+            last_login_at=row["last_login_at"],
+            password_hash=row["password_hash"],
+        )
+
+    def add_user(
+        self, name: str, role: Role | str, password_hash: str, offices: Iterable[str] = ()
+    ) -> User:
+        name = validate_name(name)
+        role = parse_role(role)
+        office_codes = validate_offices(offices)
+        now = utc_now_iso()
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise AppStateError(f"user {name!r} already exists")
+            cur = con.execute(
+                "INSERT INTO users (name, role, password_hash, created_at, updated_at, "
+                "password_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, role.value, password_hash, now, now, now),
+            )
+            con.executemany(
+                "INSERT INTO user_offices (user_id, office_code) VALUES (?, ?)",
+                [(cur.lastrowid, code) for code in office_codes],
+            )
+        user = self.find_user(name)
+        assert user is not None
+        return user
+
+    def find_user(self, name: str) -> User | None:
+        with self._read() as con:
+            row = con.execute("SELECT * FROM users WHERE name = ?", (name.strip(),)).fetchone()
+            return self._user_from_row(con, row) if row else None
+
+    def get_user(self, name: str) -> User:
+        user = self.find_user(name)
+        if user is None:
+            raise AppStateError(f"no user named {name!r}")
+        return user
+
+    def user_by_id(self, user_id: int) -> User | None:
+        with self._read() as con:
+            row = con.execute("SELECT * FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            return self._user_from_row(con, row) if row else None
+
+    def list_users(self) -> list[User]:
+        with self._read() as con:
+            rows = con.execute("SELECT * FROM users ORDER BY name COLLATE NOCASE").fetchall()
+            return [self._user_from_row(con, row) for row in rows]
+
+    def _update_user(self, name: str, assignments: str, params: tuple[Any, ...]) -> User:
+        with self._write() as con:
+            cur = con.execute(
+                f"UPDATE users SET {assignments}, updated_at = ? WHERE name = ?",
+                (*params, utc_now_iso(), name.strip()),
+            )
+            if cur.rowcount == 0:
+                raise AppStateError(f"no user named {name!r}")
+        return self.get_user(name)
+
+    def set_role(self, name: str, role: Role | str) -> User:
+        return self._update_user(name, "role = ?", (parse_role(role).value,))
+
+    def set_disabled(self, name: str, disabled: bool) -> User:
+        user = self._update_user(name, "is_disabled = ?", (1 if disabled else 0,))
+        if disabled:
+            self.end_user_sessions(user.user_id, "user disabled")
+        return user
+
+    def set_password_hash(self, name: str, password_hash: str, *, end_sessions: bool) -> User:
+        user = self._update_user(
+            name, "password_hash = ?, password_changed_at = ?", (password_hash, utc_now_iso())
+        )
+        if end_sessions:
+            self.end_user_sessions(user.user_id, "password reset")
+        return user
+
+    def set_offices(self, name: str, offices: Iterable[str]) -> User:
+        codes = validate_offices(offices)
+        user = self.get_user(name)
+        with self._write() as con:
+            con.execute("DELETE FROM user_offices WHERE user_id = ?", (user.user_id,))
+            con.executemany(
+                "INSERT INTO user_offices (user_id, office_code) VALUES (?, ?)",
+                [(user.user_id, code) for code in codes],
+            )
+            con.execute(
+                "UPDATE users SET updated_at = ? WHERE user_id = ?", (utc_now_iso(), user.user_id)
+            )
+        return self.get_user(name)
+
+    def record_login(self, user_id: int) -> None:
+        with self._write() as con:
+            con.execute(
+                "UPDATE users SET last_login_at = ? WHERE user_id = ?", (utc_now_iso(), user_id)
+            )
+
+    # --- sessions -----------------------------------------------------------------------------
+    def create_session(
+        self, user_id: int, remote_addr: str | None, user_agent: str | None
+    ) -> tuple[str, SessionRecord]:
+        """A new session; returns the token for the cookie (only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        csrf_token = secrets.token_urlsafe(32)
+        now = time.time()
+        session_hash = hash_session_token(token)
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO sessions (session_hash, user_id, csrf_token, created_at, "
+                "last_seen_at, remote_addr, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_hash,
+                    user_id,
+                    csrf_token,
+                    now,
+                    now,
+                    remote_addr,
+                    (user_agent or "")[:300],
+                ),
+            )
+        return token, SessionRecord(session_hash, user_id, csrf_token, now, now, None)
+
+    def get_session(self, token: str) -> SessionRecord | None:
+        with self._read() as con:
+            row = con.execute(
+                "SELECT session_hash, user_id, csrf_token, created_at, last_seen_at, ended_at "
+                "FROM sessions WHERE session_hash = ?",
+                (hash_session_token(token),),
+            ).fetchone()
+        return SessionRecord(*row) if row else None
+
+    def touch_session(self, session_hash: str, now: float) -> None:
+        with self._write() as con:
+            con.execute(
+                "UPDATE sessions SET last_seen_at = ? WHERE session_hash = ? AND ended_at IS NULL",
+                (now, session_hash),
+            )
+
+    def end_session(self, session_hash: str, reason: str) -> bool:
+        """Ends a live session; False when it had already ended (so it is reported once)."""
+        with self._write() as con:
+            cur = con.execute(
+                "UPDATE sessions SET ended_at = ?, end_reason = ? "
+                "WHERE session_hash = ? AND ended_at IS NULL",
+                (time.time(), reason, session_hash),
+            )
+            return cur.rowcount > 0
+
+    def end_user_sessions(self, user_id: int, reason: str) -> int:
+        with self._write() as con:
+            cur = con.execute(
+                "UPDATE sessions SET ended_at = ?, end_reason = ? "
+                "WHERE user_id = ? AND ended_at IS NULL",
+                (time.time(), reason, user_id),
+            )
+            return cur.rowcount
+
+    def purge_sessions(self, older_than: float) -> int:
+        """Forget sessions that ended, or were last used, before ``older_than`` (epoch)."""
+        with self._write() as con:
+            cur = con.execute(
+                "DELETE FROM sessions WHERE coalesce(ended_at, last_seen_at) < ?", (older_than,)
+            )
+            return cur.rowcount
+
+    def active_session_count(self, user_id: int) -> int:
+        with self._read() as con:
+            return int(
+                con.execute(
+                    "SELECT count(*) FROM sessions WHERE user_id = ? AND ended_at IS NULL",
+                    (user_id,),
+                ).fetchone()[0]
+            )
+
+    # --- login throttling ---------------------------------------------------------------------
+    def throttle_state(self, kind: str, key: str) -> ThrottleState | None:
+        with self._read() as con:
+            row = con.execute(
+                "SELECT * FROM login_throttle WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return ThrottleState(**dict(row)) if row else None
+
+    def record_login_failure(self, kind: str, key: str, now: float) -> tuple[ThrottleState, bool]:
+        """Count one more failure; returns the new state and whether it just locked the key."""
+        with self._write() as con:
+            row = con.execute(
+                "SELECT failures, locked_at FROM login_throttle WHERE kind = ? AND key = ?",
+                (kind, key),
+            ).fetchone()
+            failures = (row["failures"] if row else 0) + 1
+            previously_locked = row is not None and row["locked_at"] is not None
+            locked_at = row["locked_at"] if previously_locked else None
+            just_locked = False
+            if not previously_locked and failures >= self.policy.lockout_after(kind):
+                locked_at, just_locked = now, True
+            next_allowed = now + self.policy.delay_after(failures)
+            con.execute(
+                "INSERT INTO login_throttle (kind, key, failures, last_failure_at, "
+                "next_allowed_at, locked_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET failures = excluded.failures, "
+                "last_failure_at = excluded.last_failure_at, "
+                "next_allowed_at = excluded.next_allowed_at, locked_at = excluded.locked_at",
+                (kind, key, failures, now, next_allowed, locked_at),
+            )
+        return ThrottleState(kind, key, failures, now, next_allowed, locked_at), just_locked
+
+    def clear_login_failures(self, kind: str, key: str) -> bool:
+        """Forget failures and lift a lock-out (admin unlock, or a successful login)."""
+        with self._write() as con:
+            cur = con.execute("DELETE FROM login_throttle WHERE kind = ? AND key = ?", (kind, key))
+            return cur.rowcount > 0
+
+    def throttled_keys(self) -> list[ThrottleState]:
+        """Every key with failures on record, locked ones first."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT * FROM login_throttle ORDER BY locked_at IS NULL, last_failure_at DESC"
+            ).fetchall()
+        return [ThrottleState(**dict(r)) for r in rows]
+
+    # --- audit trail --------------------------------------------------------------------------
+    def record_audit(
+        self,
+        action: str,
+        *,
+        user_name: str | None,
+        role: str | None,
+        remote_addr: str | None,
+        target: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        with self._write() as con:
+            cur = con.execute(
+                "INSERT INTO audit (at, user_name, role, remote_addr, action, target, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    utc_now_iso(),
+                    user_name,
+                    role,
+                    remote_addr,
+                    action,
+                    target,
+                    json.dumps(details or {}, sort_keys=True, default=str),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def audit_entries(
+        self,
+        *,
+        since: str | None = None,
+        user_name: str | None = None,
+        action_prefix: str | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
+        """Newest first. ``since`` is an ISO date or timestamp (UTC) compared as text."""
+        clauses, params = [], []  # type: ignore[var-annotated]
+        if since:
+            clauses.append("at >= ?")
+            params.append(since)
+        if user_name:
+            clauses.append("user_name = ? COLLATE NOCASE")
+            params.append(user_name)
+        if action_prefix:
+            clauses.append("action LIKE ? ESCAPE '\\'")
+            params.append(action_prefix.replace("%", "\\%").replace("_", "\\_") + "%")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as con:
+            rows = con.execute(
+                f"SELECT * FROM audit {where} ORDER BY audit_id DESC LIMIT ?",
+                (*params, max(1, int(limit))),
+            ).fetchall()
+        return [
+            AuditEntry(
+                audit_id=r["audit_id"],
+                at=r["at"],
+                user_name=r["user_name"],
+                role=r["role"],
+                remote_addr=r["remote_addr"],
+                action=r["action"],
+                target=r["target"],
+                details=json.loads(r["details"] or "{}"),
+            )
+            for r in rows
+        ]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration (no semicolons inside literals in our migrations)."""
+    statements = []
+    for chunk in script.split(";"):
+        lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
+        text = "\n".join(lines).strip()
+        if text:
+            statements.append(text)
+    return statements

@@ -1,0 +1,127 @@
+"""The request guard: runs before EVERY Flask request of the app.
+
+* Public: the login/logout routes and the few static files the login page needs.
+* Anonymous: pages redirect to /login?next=…; everything else (Dash API, callbacks, assets,
+  downloads, any route a page author adds) answers 401 JSON. New routes are therefore closed
+  by default.
+* State-changing requests (any method but GET/HEAD/OPTIONS) need the session's CSRF token and,
+  when the browser sends one, a same-host Origin.
+* Roles: a page GET or a callback POST needs the role of the page (or callback) behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import dash
+from flask import Response, jsonify, redirect, request
+from flask_login import current_user
+
+from dashboard.access import callback_role, page_role
+from dashboard.audit import audit
+from dashboard.auth.csrf import SAFE_METHODS, origin_is_same, token_is_valid
+from dashboard.auth.session import session_just_expired
+from dashboard.auth.views import LOGIN_PATH, LOGOUT_PATH, login_url, render_message
+
+log = logging.getLogger(__name__)
+
+# Static files the login page uses: served to anyone.
+PUBLIC_PATHS = frozenset({"/assets/app.css", "/_favicon.ico"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout"})
+
+
+def _json(status: int, error: str, **extra: object) -> Response:
+    response = jsonify(error=error, **extra)
+    response.status_code = status
+    return response
+
+
+def make_guard(app: dash.Dash) -> Callable[[], Response | None]:
+    prefix = app.config.routes_pathname_prefix
+    page_rules = frozenset({prefix, prefix + "<path:path>"})
+    dispatch_path = prefix + "_dash-update-component"
+
+    def guard() -> Response | None:
+        rule = request.url_rule
+        is_page = rule is not None and rule.rule in page_rules and request.method in ("GET", "HEAD")
+        if request.endpoint in PUBLIC_ENDPOINTS or request.path in PUBLIC_PATHS:
+            return _check_public()
+        if not current_user.is_authenticated:
+            expired = session_just_expired()
+            if is_page:
+                return redirect(login_url(request.full_path.rstrip("?"), expired=expired))  # type: ignore[return-value]
+            return _json(
+                401,
+                "session expired" if expired else "authentication required",
+                login=login_url(expired=True),
+            )
+        if request.method not in SAFE_METHODS and not _csrf_ok():
+            return _csrf_refused()
+        if is_page:
+            return _check_page()
+        if request.path == dispatch_path and request.method == "POST":
+            return _check_callback(app)
+        return None
+
+    return guard
+
+
+def _check_public() -> Response | None:
+    if request.method in SAFE_METHODS:
+        return None
+    if request.endpoint == "auth.logout" and not current_user.is_authenticated:
+        return None  # nothing to end: the view just sends the browser to the login page
+    if not _csrf_ok():
+        if request.endpoint == "auth.login":
+            from dashboard.auth.views import render_login, safe_next
+
+            audit("csrf.refused", request.path)
+            return render_login(
+                safe_next(request.form.get("next")),
+                error="The sign-in form had expired. Please try again.",
+                status=403,
+            )
+        return _csrf_refused()
+    return None
+
+
+def _csrf_ok() -> bool:
+    return origin_is_same() and token_is_valid()
+
+
+def _csrf_refused() -> Response:
+    audit("csrf.refused", request.path, {"method": request.method})
+    if request.path in (LOGIN_PATH, LOGOUT_PATH) or request.mimetype != "application/json":
+        return render_message(
+            "Request refused",
+            "The form was missing its security token or it had expired. Reload the page and "
+            "try again.",
+            403,
+        )
+    return _json(403, "missing or invalid CSRF token")
+
+
+def _check_page() -> Response | None:
+    required = page_role(request.path)
+    if current_user.role.covers(required):
+        return None
+    audit("access.denied", request.path, {"required": required.value})
+    return render_message(
+        "Not available", "Your role does not give access to this page.", status=403
+    )
+
+
+def _check_callback(app: dash.Dash) -> Response | None:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return _json(400, "malformed callback request")
+    output = body["output"]
+    required = callback_role(app, output)
+    if required is None:
+        log.warning("callback request for unknown output %r from %s", output, current_user.name)
+        return _json(400, "unknown callback")
+    if current_user.role.covers(required):
+        return None
+    audit("access.denied", output, {"required": required.value, "kind": "callback"})
+    return _json(403, "your role does not allow this action", required=required.value)

@@ -1,0 +1,88 @@
+"""Wires authentication, the request guard, CSRF and security headers into a Dash app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dash
+from flask import Response, request
+from flask_login import LoginManager, current_user
+
+from customs_kpi.settings import Settings
+from dashboard.appstate import AppState
+from dashboard.auth.csrf import CSRF_COOKIE
+from dashboard.auth.guard import make_guard
+from dashboard.auth.headers import apply_security_headers, content_security_policy
+from dashboard.auth.passwords import Passwords
+from dashboard.auth.secret import load_or_create_secret_key
+from dashboard.auth.session import load_session_user
+from dashboard.auth.views import bp
+from dashboard.context import attach
+
+SESSION_COOKIE = "customs_kpi_session"
+# Callback payloads carry whole tables for some components; anything bigger is refused.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+def install_auth(app: dash.Dash, settings: Settings, state: AppState, passwords: Passwords) -> None:
+    server = app.server
+    server.secret_key = load_or_create_secret_key(settings.secret_key_path)
+    server.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        # A browser-session cookie: closing the browser on a shared office PC ends the session.
+        SESSION_PERMANENT=False,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    )
+    attach(server, settings, state, passwords)
+
+    login_manager = LoginManager()
+    # Our sessions are server-side with their own time-outs; flask-login's IP/agent hashing
+    # would only log out tablets whose address changes.
+    login_manager.session_protection = None
+    login_manager.user_loader(load_session_user)
+    login_manager.init_app(server)
+
+    server.register_blueprint(bp)
+    server.before_request(make_guard(app))
+    server.after_request(_csrf_cookie(settings))
+    server.after_request(_security_headers(app, settings))
+
+
+def _csrf_cookie(settings: Settings) -> Callable[[Response], Response]:
+    def set_cookie(response: Response) -> Response:
+        if current_user.is_authenticated:
+            token = current_user.csrf_token
+            if request.cookies.get(CSRF_COOKIE) != token:
+                # Readable by scripts on purpose: Dash's renderer echoes it as a header.
+                response.set_cookie(
+                    CSRF_COOKIE,
+                    token,
+                    path="/",
+                    secure=settings.secure_cookies,
+                    httponly=False,
+                    samesite="Strict",
+                )
+        elif CSRF_COOKIE in request.cookies:
+            response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    return set_cookie
+
+
+def _security_headers(app: dash.Dash, settings: Settings) -> Callable[[Response], Response]:
+    cache: dict[str, str] = {}
+
+    def policy() -> str:
+        # The inline scripts Dash writes are known once its first request has set it up
+        # (create_app does that), so the hashes are computed once.
+        if "csp" not in cache:
+            cache["csp"] = content_security_policy(app.csp_hashes())
+        return cache["csp"]
+
+    def add_headers(response: Response) -> Response:
+        return apply_security_headers(response, policy(), https=settings.secure_cookies)
+
+    return add_headers

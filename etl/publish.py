@@ -195,6 +195,13 @@ def _dirty_months(
     return dirty
 
 
+def _same_layout(previous_manifest: dict[str, Any], columns: dict[str, dict[str, str]]) -> bool:
+    if previous_manifest.get("format") != MANIFEST_FORMAT:
+        return False
+    tables = previous_manifest.get("tables", {})
+    return all(tables.get(t, {}).get("columns") == cols for t, cols in columns.items())
+
+
 def _plan_fact(
     table: str,
     months: Iterable[str],
@@ -320,6 +327,11 @@ def _write_version(
     written: dict[str, list[str]] = {}
     linked: dict[str, list[str]] = {}
     partitions = {table: _month_stats(con, table) for table in FACT_TABLES}
+    columns = {table: _columns(con, table) for table in FACT_TABLES}
+    if previous_manifest is not None and not _same_layout(previous_manifest, columns):
+        # A migration changed a fact table (or the layout changed): old partitions would mix
+        # schemas, so everything is written afresh once.
+        previous_manifest = None
     dirty = _dirty_months(partitions, touched, previous_manifest)
     for table in FACT_TABLES:
         stats = partitions[table]
@@ -329,7 +341,7 @@ def _write_version(
         linked[table] = plan.link
         tables[table] = {
             "rows": sum(e["rows"] for e in stats.values()),
-            "columns": _columns(con, table),
+            "columns": columns[table],
             "files": [f"{table}/lodged_month={m}/{PARTITION_FILE}" for m in sorted(stats)],
         }
     for table in WHOLE_TABLES:

@@ -202,6 +202,21 @@ def test_month_changed_by_an_unpublished_load_is_rewritten_not_linked(
     assert float(revenue.item()) == 1.0
 
 
+def test_schema_change_rewrites_every_month(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    first = publish(warehouse, settings, None, 3)
+    # A later migration adds a column: linking January's old file would mix two schemas.
+    warehouse.sql("ALTER TABLE declarations ADD COLUMN risk_score DOUBLE DEFAULT 0.5")
+    second = publish(warehouse, settings, {FEB}, 4)
+    for month in (JAN, FEB, MAR):
+        now = _part(settings, second, "declarations", month).stat().st_ino
+        assert now != _part(settings, first, "declarations", month).stat().st_ino, month
+    snap = open_snapshot(settings.published_dir / second)
+    scores = snap.query("SELECT lodged_month, min(risk_score) AS s FROM declarations GROUP BY 1")
+    assert sorted(scores.rows()) == [(JAN, 0.5), (FEB, 0.5), (MAR, 0.5)]
+
+
 def test_failed_publish_leaves_current_and_no_debris(
     settings: Settings, warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -322,7 +322,14 @@ def _stringify(con: duckdb.DuckDBPyConnection, relation: str, table: str) -> tup
         col = quote_ident(name)
         if dtype.endswith("[]"):
             expr = f"array_to_string({col}, ';')"
-        elif dtype.startswith(("STRUCT", "MAP", "JSON")):
+        elif dtype == "JSON":
+            # Mixed JSON values: arrays become lists, strings lose their quotes.
+            expr = (
+                f"CASE json_type({col}) WHEN 'ARRAY' THEN array_to_string(from_json({col}, "
+                f"'[\"VARCHAR\"]'), ';') WHEN 'OBJECT' THEN {col}::VARCHAR "
+                f"ELSE {col} ->> '$' END"
+            )
+        elif dtype.startswith(("STRUCT", "MAP")):
             expr = f"to_json({col})::VARCHAR"
         else:
             expr = f"{col}::VARCHAR"

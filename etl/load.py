@@ -333,7 +333,7 @@ def _load_one(
         replaced, months = _upsert(con, checked.valid_table, run_id, mapping.name, path.name)
         result.rows_replaced = replaced
         result.rows_inserted = checked.declarations - replaced
-        result.rows_rolled_up = result.rows_read - checked.declarations - result.rows_quarantined
+        result.rows_merged = result.rows_read - checked.declarations - result.rows_quarantined
         result.touched_months = sorted(months)
         stage("rebuilding cube")
         rebuild_cube(con, result.touched_months)

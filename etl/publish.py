@@ -243,10 +243,16 @@ def _write_fact(
         for month in plan.write:
             part = f"lodged_month={month}"
             files = sorted((staging / part).glob("*.parquet"))
-            if len(files) != 1:
-                raise RuntimeError(f"expected one Parquet file for {table}/{part}, got {files}")
             (table_dir / part).mkdir()
-            files[0].rename(table_dir / part / PARTITION_FILE)
+            if len(files) == 1:
+                files[0].rename(table_dir / part / PARTITION_FILE)
+            else:
+                # DuckDB split a big partition across files: write that month as one file.
+                path = _sql_literal(str(table_dir / part / PARTITION_FILE))
+                con.sql(
+                    f"COPY (SELECT * EXCLUDE (lodged_month) FROM {table} "
+                    f"WHERE lodged_month = DATE '{month}') TO {path} ({_PARQUET})"
+                )
         shutil.rmtree(staging)
     for month in plan.link:
         part = f"lodged_month={month}"

@@ -63,9 +63,13 @@ def _normalise(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) ->
         return pl.DataFrame(schema=dict(schema))
     exprs: list[pl.Expr] = []
     for name, dtype in schema.items():
-        if name in frame.columns:
+        is_measure = dtype in (pl.Int64(), pl.Float64()) and name not in REGISTER_SCHEMA
+        if name in frame.columns and is_measure:
+            # A null measure is an empty cell: 0, so that differences and sums stay defined.
+            exprs.append(pl.col(name).cast(dtype).fill_null(0))
+        elif name in frame.columns:
             exprs.append(pl.col(name).cast(dtype))
-        elif dtype in (pl.Int64(), pl.Float64()) and name not in REGISTER_SCHEMA:
+        elif is_measure:
             exprs.append(pl.lit(0, dtype=dtype).alias(name))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))

@@ -25,6 +25,7 @@ REGISTER = (
 P1,Undervalued phones v2,valuation,red,suspended,2023-01-01,,Risk unit,90,2024-03-01,Narrowed
 P3,Broken,valuation,red,sleeping,2023-01-01,,Risk unit,90,,
 """
+)
 
 CHANGES = """profile_id,changed_at,change_type,summary,changed_by
 P1,2023-01-01 09:00:00,created,Created,anna

@@ -350,6 +350,12 @@ def test_snapshot_reads(settings: Settings, warehouse: duckdb.DuckDBPyConnection
     assert joined == raw > 0
 
 
+def test_current_naming_a_missing_version_is_a_clear_error(settings: Settings) -> None:
+    (settings.published_dir / "CURRENT").write_text("v000009-20240101T000000\n")
+    with pytest.raises(published.SnapshotError, match="v000009-20240101T000000"):
+        current_snapshot(settings)
+
+
 def test_empty_warehouse_publishes_empty_tables(settings: Settings) -> None:
     with open_warehouse(settings) as con:
         version = publish(con, settings, None, 1)

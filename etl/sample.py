@@ -232,6 +232,7 @@ class SampleParameters:
     pre_arrival_share: float = 0.12
     redelivery_delay_days: int = 14
     correction_share: float = 0.0005
+    baseline_floor: float = 0.003
 
 
 DEFAULT_PARAMETERS = SampleParameters()
@@ -336,7 +337,7 @@ def _make_profiles(
         elif archetype in ("good", "zero", "modified", "drifting", "random_like", "late"):
             channel = RED if rng.random() < 0.4 else YELLOW
         else:
-            channel = int(rng.choice([RED, YELLOW, BLUE], p=[0.3, 0.5, 0.2]))
+            channel = RED if rng.random() < 0.35 else YELLOW
         established = _at_office_hours(rng, -rng.uniform(60, 1500) * DAY)
         p = _Profile(
             archetype=archetype,
@@ -344,9 +345,9 @@ def _make_profiles(
             chapter=chapter,
             origin=origin,
             target_channel=channel,
-            selection_rate=float(rng.uniform(0.55, 1.0)),
+            selection_rate=float(rng.uniform(0.7, 1.0)),
             weight=float(rng.lognormal(0.0, 0.6)),
-            hit_rate=float(rng.uniform(0.04, 0.10)),
+            hit_rate=float(rng.uniform(0.03, 0.09)),
             created_at=established,
             review_period_days=int(rng.choice([90, 180, 180, 365])),
             overdue=bool(rng.random() < 0.25),
@@ -354,7 +355,7 @@ def _make_profiles(
         if archetype == "good":
             # Targeted profiles are narrow: high precision, smaller volumes.
             p.hit_rate = float(rng.uniform(0.15, 0.40))
-            p.weight *= 0.5
+            p.weight = max(p.weight, 1.0) * 0.5
         elif archetype == "random_like":
             p.hit_rate = float(prevalence * rng.uniform(0.8, 1.2))
             p.weight *= 1.6  # broad profiles fire a lot
@@ -362,9 +363,9 @@ def _make_profiles(
             p.hit_rate = 0.0
             p.weight = max(p.weight, 1.0)
         elif archetype == "drifting":
-            p.hit_rate = float(rng.uniform(0.25, 0.32))
+            p.hit_rate = float(rng.uniform(0.22, 0.28))
             p.rate_end = float(rng.uniform(0.03, 0.05))
-            p.weight = max(p.weight, 1.2)
+            p.weight = max(p.weight, 1.8)
         elif archetype == "modified":
             pattern = modified_seen % 3
             modified_seen += 1
@@ -400,6 +401,11 @@ def _make_profiles(
         elif archetype == "draft":
             p.created_at = _at_office_hours(rng, span - rng.uniform(5, 25) * DAY)
         profiles.append(p)
+    # Post-clearance audit (blue) profiles: ordinary ones that stay active to the end, so the
+    # blue lane exists in every month.
+    ordinary = [p for p in profiles if p.archetype == "average" and p.risk_area != "prohibitions"]
+    for p in ordinary[: max(2, round(0.3 * len(ordinary)))]:
+        p.target_channel = BLUE
     # Identifiers in order of creation, as a register numbers them.
     profiles.sort(key=lambda q: q.created_at)
     names: set[str] = set()
@@ -669,9 +675,11 @@ def _simulate(
         baseline = np.where(
             base_mass > 0, (params.prevalence * rows_m - known_mass) / base_mass, 0.0
         )
-    if (baseline < 0).any():
-        raise ValueError("profiles explain more than the prevalence; lower their hit rates")
+    # Guard for extreme parameters: unflagged declarations are never perfectly compliant. When
+    # the floor binds, that month's prevalence is a little above target (recorded as such).
+    baseline = np.maximum(baseline, params.baseline_floor)
     q = np.where(known, q0, baseline[month]) * aeo_mult
+    prevalence_by_month = np.bincount(month, weights=q, minlength=n_months) / np.maximum(rows_m, 1)
 
     draws = _Draws(lodged, month, office, importer, declarant, is_aeo, slots, rates, channel,
                    source, q)  # fmt: skip
@@ -680,6 +688,8 @@ def _simulate(
         "n_declarants": n_declarants,
         "importer_aeo": importer_aeo,
         "baseline_rate_by_month": [round(float(b), 6) for b in baseline],
+        "prevalence_by_month": [round(float(b), 6) for b in prevalence_by_month],
+        "prevalence": round(float(q.mean()), 6) if n else params.prevalence,
         "span": span,
     }
     return draws, extra
@@ -1125,6 +1135,7 @@ def _ground_truth(
             }
         per_profile.append(entry)
     office_rows = np.bincount(draws.office, minlength=len(OFFICES))
+    labels = [m.strftime("%Y-%m") for m in months[:-1]]
     return {
         "seed": seed,
         "months": len(months) - 1,
@@ -1132,19 +1143,18 @@ def _ground_truth(
         "end": (months[-1] - timedelta(days=1)).isoformat(),
         "as_of": _iso(span, t0),
         "n_declarations": n,
-        **{k: v for k, v in asdict(params).items()},
+        **{k: v for k, v in asdict(params).items() if k != "prevalence"},
+        # The population's true non-compliance (mean of q): equals the prevalence_target
+        # unless the baseline floor had to bind in some month.
+        "prevalence": extra["prevalence"],
+        "prevalence_target": params.prevalence,
         "aeo_share": round(float(draws.is_aeo.mean()) if n else 0.0, 6),
         "aeo_factors": {
             "selection": params.aeo_selection_factor,
             "hit": params.aeo_hit_factor,
         },
-        "baseline_rate_by_month": dict(
-            zip(
-                [m.strftime("%Y-%m") for m in months[:-1]],
-                extra["baseline_rate_by_month"],
-                strict=True,
-            )
-        ),
+        "baseline_rate_by_month": dict(zip(labels, extra["baseline_rate_by_month"], strict=True)),
+        "prevalence_by_month": dict(zip(labels, extra["prevalence_by_month"], strict=True)),
         "offices": [
             {**asdict(o), "declarations": int(office_rows[i])} for i, o in enumerate(OFFICES)
         ],
@@ -1157,7 +1167,8 @@ def _ground_truth(
             "controlled declaration (channel != green) is irregular or seized with probability "
             "q. rate_p: true_hit_rate; modified: hit_rate_before if lodged_at < changed_at else "
             "hit_rate_after; drifting: drift.formula. baseline_rate_by_month makes the monthly "
-            "mean of q over all declarations equal prevalence; the random lane is a uniform "
+            "mean of q over all declarations equal prevalence_target (never below baseline_floor; "
+            "prevalence_by_month is the realised mean); the random lane is a uniform "
             "sample, so its hit rate measures prevalence. Judge on the final truth (monthly "
             "files with the redelivery applied)."
         ),

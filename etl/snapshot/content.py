@@ -18,7 +18,8 @@ import polars as pl
 from kpis import catalogue
 from kpis.cube import CubeFrames
 from kpis.definitions import KPI, Direction, Kind
-from kpis.engine import compute, release_time_stats
+from kpis.engine import compute, profile_table, release_time_stats
+from kpis.flags import FlagConfig
 from kpis.grain import Period, add_months, period_end_day
 from kpis.stats import delta
 
@@ -252,49 +253,41 @@ def clearance_rows(cube: CubeFrames, period: Period, min_sample: int) -> pl.Data
     return pl.concat(frames, how="vertical")
 
 
+# KPIs whose per-profile values the profile table carries (listed in the definitions sheet).
+PROFILE_KPIS: tuple[str, ...] = (
+    "profile_volume",
+    "hit_rate",
+    "seizure_rate",
+    "revenue_total",
+    "revenue_per_control",
+    "lift",
+)
+# Profile-table columns written to the snapshot (the flags go to their own sheet, judged on
+# the rules' window rather than on one month).
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "profile_id", "name", "risk_area", "target_channel", "status", "in_force",
+    "declarations", "controlled", "irregular", "seizures", "hit_rate", "ci_low", "ci_high",
+    "sufficient", "random_hit_rate", "random_controls", "lift", "p_value", "test",
+    "seizure_rate", "revenue", "revenue_per_control", "sole_declarations", "sole_controlled",
+    "sole_irregular", "sole_revenue", "review_due", "review_overdue",
+)  # fmt: skip
+
+
 def profile_rows(
     cube: CubeFrames, period: Period, min_sample: int, used: dict[str, KPI]
 ) -> pl.DataFrame:
-    """One row per profile that fired in the month: register fields and its KPIs."""
-    parts: list[tuple[str, dict[str, str]]] = [
-        ("profile_volume", {"value": "declarations"}),
-        (
-            "hit_rate",
-            {
-                "denominator": "controls",
-                "numerator": "hits",
-                "value": "hit_rate",
-                "ci_low": "hit_rate_ci_low",
-                "ci_high": "hit_rate_ci_high",
-                "sufficient": "sufficient",
-            },
-        ),
-        ("seizure_rate", {"numerator": "seizures", "value": "seizure_rate"}),
-        ("revenue_total", {"value": "revenue"}),
-        ("revenue_per_control", {"value": "revenue_per_control"}),
-        ("lift", {"value": "lift", "baseline_rate": "random_hit_rate", "p_value": "p_value"}),
-    ]
-    table: pl.DataFrame | None = None
-    for kpi_id, columns in parts:
+    """The Profiles page's table for the month: every profile that fired in it or was in force
+    at its end, figures from :func:`kpis.profiles.profile_table` (status as of month end)."""
+    for kpi_id in PROFILE_KPIS:
         kpi = catalogue.get(kpi_id)
         used[kpi.id] = kpi
-        out = compute(kpi, cube, by=("profile",), period=period, min_sample=min_sample)
-        present = {src: dst for src, dst in columns.items() if src in out.columns}
-        frame = out.select(
-            pl.col("profile").cast(pl.String),
-            *[pl.col(src).alias(dst) for src, dst in present.items()],
-        )
-        table = frame if table is None else table.join(frame, on="profile", how="left")
-    assert table is not None
-    register = cube.register.select(
-        pl.col("profile_id").alias("profile"), "name", "status", "risk_area", "target_channel"
+    table = profile_table(
+        cube, period=period, flag_config=FlagConfig(n_min=min_sample), today=period[1]
     )
-    table = table.join(register, on="profile", how="left").with_columns(
-        pl.col("status").fill_null("unregistered")
-    )
-    first = ["profile", "name", "status", "risk_area", "target_channel"]
     return (
-        table.filter(pl.col("declarations") > 0).select(*first, pl.exclude(first)).sort("profile")
+        table.filter((pl.col("declarations") > 0) | pl.col("in_force"))
+        .select(PROFILE_COLUMNS)
+        .sort("profile_id")
     )
 
 

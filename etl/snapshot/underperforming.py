@@ -1,4 +1,9 @@
-"""Underperforming profiles for the snapshot: the KPI engine's rule set, one row per flag."""
+"""Underperforming profiles for the snapshot: the KPI engine's rule set, one row per flag.
+
+The flags are judged exactly as the Profiles page judges them (``kpis.profiles.profile_table``
+with the settings' minimum sample) over the rules' window: the last ``FlagConfig.window_months``
+months ending with the snapshot's month (KPIS.md default: 3).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,60 @@ from typing import Any
 import polars as pl
 
 from kpis.cube import CubeFrames
+from kpis.engine import profile_table
+from kpis.flags import FlagConfig
 from kpis.grain import Period
 
 COLUMNS: dict[str, pl.DataType] = {
-    "profile": pl.String(),
+    "profile_id": pl.String(),
     "name": pl.String(),
     "status": pl.String(),
+    "window_start": pl.Date(),
+    "window_end": pl.Date(),
+    "controlled": pl.Int64(),
+    "irregular": pl.Int64(),
+    "hit_rate": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "random_hit_rate": pl.Float64(),
+    "revenue_per_control": pl.Float64(),
     "rule": pl.String(),
     "reason": pl.String(),
 }
 
 
+def flag_config(min_sample: int) -> FlagConfig:
+    """The rule set the snapshot applies: the defaults, with the settings' minimum sample."""
+    return FlagConfig(n_min=min_sample)
+
+
 def underperforming_rows(
     cube: CubeFrames, period: Period, min_sample: int, used: dict[str, Any]
 ) -> pl.DataFrame:
-    """Profiles flagged over ``period`` (the rules' window), each flag with its reason."""
-    from kpis import engine
+    """Profiles flagged over ``period`` (the rules' window), one row per rule that fired, with
+    the engine's sentence giving the numbers it compared."""
+    from kpis import catalogue
 
-    profile_table = getattr(engine, "profile_table", None)
-    if profile_table is None:  # engine without the profile table yet: no flags to report
-        return pl.DataFrame(schema=COLUMNS)
-    return pl.DataFrame(schema=COLUMNS)
+    for kpi_id in ("hit_rate", "lift", "revenue_per_control"):
+        used[kpi_id] = catalogue.get(kpi_id)
+    table = profile_table(cube, period=period, flag_config=flag_config(min_sample), today=period[1])
+    rows: list[dict[str, Any]] = []
+    for r in table.filter(pl.col("flags").list.len() > 0).iter_rows(named=True):
+        for rule, reason in zip(r["flags"], r["flag_reasons"], strict=True):
+            rows.append(
+                {
+                    "profile_id": r["profile_id"],
+                    "name": r["name"],
+                    "status": r["status"],
+                    "window_start": period[0],
+                    "window_end": period[1],
+                    "controlled": r["controlled"],
+                    "irregular": r["irregular"],
+                    "hit_rate": r["hit_rate"],
+                    "ci_high": r["ci_high"],
+                    "random_hit_rate": r["random_hit_rate"],
+                    "revenue_per_control": r["revenue_per_control"],
+                    "rule": rule,
+                    "reason": reason,
+                }
+            )
+    return pl.DataFrame(rows, schema=COLUMNS, orient="row").sort("profile_id", "rule")

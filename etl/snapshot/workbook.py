@@ -51,10 +51,19 @@ _COLUMN_UNITS = {
     "mean_hours": "hours",
     "median_hours": "hours",
     "p90_hours": "hours",
+    "ci_low": "percent",  # wide tables: the hit-rate interval (long tables use the row unit)
+    "ci_high": "percent",
+    "sole_revenue": "currency",
     "declarations": "count",
-    "controls": "count",
-    "hits": "count",
+    "controlled": "count",
+    "irregular": "count",
     "seizures": "count",
+    "random_controls": "count",
+    "sole_declarations": "count",
+    "sole_controlled": "count",
+    "sole_irregular": "count",
+    "count": "count",
+    "open": "count",
 }
 # Long tables: these columns take the row's unit (the rest are counts or plain numbers).
 _UNIT_COLUMNS = ("value", "ci_low", "ci_high", "target", "previous_month", "same_month_last_year")

@@ -1,0 +1,401 @@
+"""The snapshot's PDF report: HTML laid out here, rendered offline by WeasyPrint.
+
+Every number is formatted from the snapshot tables with :mod:`kpis.formatting`, the functions
+the pages use, so the report reads exactly like the dashboard ("insufficient data" below the
+minimum sample, never 0 % or 100 %). Fonts are the DejaVu family installed by the project's
+setup (``make browser-deps``); nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl.snapshot.charts import build_figures, render_svgs
+from etl.snapshot.content import TIME_METRICS, SnapshotContent
+from etl.snapshot.underperforming import flag_config
+from etl.snapshot.workbook import SHEETS
+from kpis import catalogue
+from kpis.definitions import KPI, Unit
+from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
+
+CHART_CAPTIONS = {
+    "trend": "Physical-inspection rate and hit rate over the last 12 months (sheet "
+    "trend_12_months).",
+    "channel_mix": "Share of declarations per control channel (sheet kpis_by_channel).",
+    "hit_rate_by_channel": "Hit rate per channel with its Wilson 95 % interval (sheet "
+    "kpis_by_channel).",
+    "release_times": "Median and 90th percentile of the release time per channel (sheet "
+    "clearance_times).",
+}
+# Wide office table of the report: KPI id → column header.
+OFFICE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("declarations", "Declarations"),
+    ("physical_inspection_rate", "% inspected"),
+    ("hit_rate", "Hit rate"),
+    ("seizure_rate", "Seizure rate"),
+    ("revenue_total", "Revenue"),
+    ("revenue_per_control", "Revenue / control"),
+    ("rerouting_rate", "Rerouting"),
+    ("release_time_median", "Median release"),
+    ("release_time_p90", "P90 release"),
+    ("released_within_1h", "Released ≤ 1 h"),
+)
+CHANNEL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("declarations", "Declarations"),
+    ("channel_rates", "Share"),
+    ("hit_rate", "Hit rate"),
+    ("seizure_rate", "Seizure rate"),
+    ("revenue_total", "Revenue"),
+    ("revenue_per_control", "Revenue / control"),
+    ("release_time", "Mean release"),
+    ("release_time_median", "Median release"),
+    ("release_time_p90", "P90 release"),
+)
+
+CSS = """
+@page { size: A4; margin: 18mm 15mm 18mm 15mm;
+  @bottom-left { content: string(doc-title); font-size: 8pt; color: #555; }
+  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
+                  color: #555; } }
+@page landscape { size: A4 landscape; }
+@page :first { @bottom-left { content: none; } }
+body { font-family: "DejaVu Sans", sans-serif; font-size: 9pt; color: #222; }
+h1 { font-size: 22pt; margin: 0 0 6mm 0; string-set: doc-title content(); }
+h2 { font-size: 14pt; margin: 0 0 3mm 0; border-bottom: 1px solid #8899aa; }
+h3 { font-size: 11pt; margin: 5mm 0 2mm 0; }
+section { page-break-before: always; }
+section.wide { page: landscape; }
+.cover { padding-top: 40mm; }
+.cover dl { display: grid; grid-template-columns: 45mm auto; row-gap: 2mm; font-size: 11pt; }
+.cover dt { font-weight: bold; }
+.status { display: inline-block; padding: 1mm 3mm; border: 1px solid #333; font-weight: bold; }
+.notice { margin-top: 10mm; padding: 4mm; border: 2px solid #D55E00; background: #fff4ec;
+          font-size: 11pt; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 4mm; }
+thead { display: table-header-group; }
+tr { page-break-inside: avoid; }
+th { background: #DDE4EE; text-align: left; padding: 1.2mm 1.5mm; font-size: 8pt; }
+td { border-bottom: 0.5pt solid #ccc; padding: 1mm 1.5mm; vertical-align: top; }
+td.n { text-align: right; white-space: nowrap; }
+.on { color: #006b4f; } .off { color: #b34700; font-weight: bold; }
+.muted { color: #666; }
+figure { margin: 0 0 5mm 0; page-break-inside: avoid; }
+figure img { width: 100%; }
+figcaption { font-size: 8pt; color: #555; }
+p.small, .small td { font-size: 8pt; }
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[bool] | None = None
+) -> str:
+    """An HTML table; cells are already-formatted text (escaped here)."""
+    numeric = numeric or [False] * len(headers)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{esc(c)}</td>' if n else f"<td>{esc(c)}</td>"
+            for c, n in zip(row, numeric, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(kpi: KPI, row: dict[str, Any] | None) -> str:
+    if row is None:
+        return NO_DATA
+    return format_value(kpi, row.get("value"), row.get("sufficient"))
+
+
+def _signed(kpi: KPI, change: float | None) -> str:
+    if change is None:
+        return NO_DATA
+    if kpi.unit is Unit.PERCENT:
+        return f"{change * 100:+.1f} pts"
+    text = format_number(kpi.unit, abs(change))
+    return ("+" if change >= 0 else "−") + text
+
+
+def headline_html(content: SnapshotContent) -> str:
+    rows = []
+    for r in content.headline.iter_rows(named=True):
+        kpi = catalogue.get(r["kpi_id"])
+        value = format_value(kpi, r["value"], r["sufficient"])
+        parts = ""
+        if r["denominator"] is not None and kpi.unit is Unit.PERCENT:
+            parts = f"{r['numerator']:,.0f} / {r['denominator']:,.0f}"
+        target = format_number(kpi.unit, r["target"]) if r["target"] is not None else NO_DATA
+        status_cls = {"on target": "on", "off target": "off"}.get(r["status"], "muted")
+        rows.append(
+            "<tr>"
+            f"<td>{esc(kpi.label)}</td>"
+            f'<td class="n"><b>{esc(value)}</b></td>'
+            f'<td class="n">{esc(parts)}</td>'
+            f'<td class="n">{esc(format_interval(kpi, r["ci_low"], r["ci_high"]))}</td>'
+            f'<td class="n">{esc(target)}</td>'
+            f'<td class="{status_cls}">{esc(r["status"])}</td>'
+            f'<td class="n">{esc(_signed(kpi, r["change_vs_previous_month"]))}</td>'
+            f'<td class="n">{esc(_signed(kpi, r["change_vs_last_year"]))}</td>'
+            "</tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "KPI",
+            "Value",
+            "Parts",
+            "95 % interval",
+            "Target",
+            "Against target",
+            "vs previous month",
+            "vs same month last year",
+        )
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _wide(frame: pl.DataFrame, key: str, columns: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """Long (key, kpi_id, value) rows → one formatted row per key, in key order."""
+    by_key: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in frame.iter_rows(named=True):
+        by_key.setdefault(r[key], {})[r["kpi_id"]] = r
+    out = []
+    for k in sorted(by_key):
+        cells = [k]
+        for kpi_id, _ in columns:
+            cells.append(_cell(catalogue.get(kpi_id), by_key[k].get(kpi_id)))
+        out.append(cells)
+    return out
+
+
+def channel_html(content: SnapshotContent) -> str:
+    rows = _wide(content.tables["kpis_by_channel"], "channel", CHANNEL_COLUMNS)
+    headers = ["Channel", *[h for _, h in CHANNEL_COLUMNS]]
+    return _table(headers, rows, [False] + [True] * len(CHANNEL_COLUMNS))
+
+
+def office_html(content: SnapshotContent) -> str:
+    rows = _wide(content.tables["kpis_by_office"], "office", OFFICE_COLUMNS)
+    headers = ["Office", *[h for _, h in OFFICE_COLUMNS]]
+    return _table(headers, rows, [False] + [True] * len(OFFICE_COLUMNS))
+
+
+def clearance_html(content: SnapshotContent) -> str:
+    hours = catalogue.get("release_time_median")
+    rows = []
+    for r in content.tables["clearance_times"].iter_rows(named=True):
+        ok = r["sufficient"] is not False
+
+        def h(v: float | None, ok: bool = ok) -> str:
+            return format_number(hours.unit, v) if ok else INSUFFICIENT
+
+        rows.append(
+            [
+                r["interval"],
+                r["channel"],
+                f"{r['count']:,}",
+                h(r["mean_hours"]),
+                h(r["median_hours"]),
+                h(r["p90_hours"]),
+                NO_DATA if r["open"] is None else f"{r['open']:,}",
+            ]
+        )
+    headers = ["Interval", "Channel", "Completed", "Mean", "Median", "90th pct.", "Open"]
+    return _table(headers, rows, [False, False, True, True, True, True, True])
+
+
+def profiles_html(content: SnapshotContent) -> str:
+    hit = catalogue.get("hit_rate")
+    lift = catalogue.get("lift")
+    cur = catalogue.get("revenue_per_control")
+    rows = []
+    for r in content.tables["profiles"].iter_rows(named=True):
+        ok = bool(r["sufficient"])
+        rows.append(
+            [
+                r["profile_id"],
+                r["name"] or "",
+                r["status"],
+                f"{r['declarations']:,}",
+                f"{r['controlled']:,}",
+                f"{r['irregular']:,}",
+                format_value(hit, r["hit_rate"], ok),
+                format_interval(hit, r["ci_low"], r["ci_high"]) if ok else "",
+                format_value(lift, r["lift"], ok),
+                format_value(cur, r["revenue_per_control"], ok),
+            ]
+        )
+    headers = [
+        "Profile",
+        "Name",
+        "Status",
+        "Declarations",
+        "Controls",
+        "Hits",
+        "Hit rate",
+        "95 % interval",
+        "Lift",
+        "Revenue / control",
+    ]
+    return _table(headers, rows, [False] * 3 + [True] * 7)
+
+
+def underperforming_html(content: SnapshotContent) -> str:
+    frame = content.tables["underperforming_profiles"]
+    if frame.is_empty():
+        return "<p>No profile is flagged by the rules in this window.</p>"
+    rows = [
+        [r["profile_id"], r["name"] or "", r["status"], r["rule"].replace("_", " "), r["reason"]]
+        for r in frame.iter_rows(named=True)
+    ]
+    return _table(["Profile", "Name", "Status", "Rule", "Reason (with the numbers)"], rows)
+
+
+def definitions_html(content: SnapshotContent) -> str:
+    rows = []
+    for r in content.tables["definitions"].iter_rows(named=True):
+        kpi = catalogue.get(r["kpi_id"])
+        target = NO_DATA if r["target"] is None else format_number(kpi.unit, r["target"])
+        rows.append(
+            [
+                f"{r['kpi']} ({r['kpi_id']})",
+                r["description"],
+                r["formula"],
+                f"{r['unit']}, {r['better']} is better",
+                target + (f" ({r['target_note']})" if r["target_note"] else ""),
+                r["source"],
+                f"v{r['definition_version']}",
+            ]
+        )
+    headers = ["KPI", "Definition", "Formula", "Unit", "Target", "Source", "Version"]
+    return f'<div class="small">{_table(headers, rows)}</div>'
+
+
+def methodology_html(content: SnapshotContent) -> str:
+    config = flag_config(content.min_sample)
+    times = ", ".join(label for _, label in TIME_METRICS)
+    sheets = "".join(f"<li><b>{esc(n)}</b>: {esc(c)}</li>" for n, c in SHEETS.items())
+    return f"""
+<p>Every figure is computed by the product's KPI engine from the published data version
+<b>{esc(content.published_version)}</b>, the same computation the dashboard shows. Declarations
+belong to the month in which they were lodged ({esc(content.period[0])} to
+{esc(content.period[1])}).</p>
+<ul>
+<li>Rates are sums of numerators divided by sums of denominators at the grain shown, never
+averages of rates, so office, channel and national figures agree.</li>
+<li>Every rate carries a Wilson 95 % interval. A rate, quotient or percentile whose denominator is
+below {content.min_sample} is reported as "insufficient data", never as 0 % or 100 %.</li>
+<li>Time intervals ({esc(times)}) count only completed intervals; declarations not yet
+released are counted as open. Medians and 90th percentiles come from the release-time histogram
+of the aggregate cube.</li>
+<li>Controls whose result was not yet recorded when the data was extracted are pending: they are
+not counted as controls, so later deliveries can change the month's figures. A later version of
+this snapshot records any such change with its reason.</li>
+<li>Underperforming profiles: rules of the risk unit's rule set over the last
+{config.window_months} months ending with this month, for profiles with at least {config.n_min}
+completed controls: (a) no better than random, (b) hit rate below the target of
+{config.target_hit_rate * 100:.1f} %, (c) zero hits, (d) low yield (only when a cost per
+control is configured), (e) expired or review overdue.</li>
+<li>Month-on-month and year-on-year changes compare with the same KPI computed for the previous
+month and for the same month one year earlier (percent KPIs: percentage points).</li>
+</ul>
+<h3>Files of this snapshot</h3>
+<p>The Excel workbook holds the full-precision values of every table below; each table is also a
+CSV file; <code>manifest.json</code> lists every file with its SHA-256.</p>
+<ul>{sheets}</ul>"""
+
+
+def _charts_html(svgs: dict[str, str], note: str) -> str:
+    if not svgs:
+        return (
+            f'<p class="notice">The charts could not be drawn on this machine ({esc(note)}). '
+            "The same figures are in the tables of this report and in the workbook.</p>"
+        )
+    return "".join(
+        f'<figure><img src="{uri}" alt="{esc(name)}"/>'
+        f"<figcaption>{esc(CHART_CAPTIONS.get(name, ''))}</figcaption></figure>"
+        for name, uri in svgs.items()
+    )
+
+
+def build_html(
+    content: SnapshotContent,
+    version: int,
+    status: str,
+    reason: str,
+    svgs: dict[str, str],
+    charts_note: str,
+) -> str:
+    """The whole report as one HTML document (WeasyPrint paginates it)."""
+    month_name = content.month.strftime("%B %Y")
+    as_of = (
+        content.data_as_of.strftime("%Y-%m-%d %H:%M")
+        if content.data_as_of
+        else "no successful load recorded"
+    )
+    pending = ""
+    if content.pending_controls:
+        pending = (
+            f'<div class="notice"><b>Controls still pending.</b> {content.pending_controls:,} '
+            "control(s) of this month had no recorded result when the data was extracted. The "
+            "effectiveness figures (hit rate, seizures, revenue) may still change when their "
+            "results arrive.</div>"
+        )
+    status_text = "FINAL" if status == "final" else "DRAFT: the month is not over yet"
+    sections: list[tuple[str, str, Callable[[SnapshotContent], str] | str]] = [
+        ("Headline KPIs against targets", "", headline_html),
+        ("Charts", "", _charts_html(svgs, charts_note)),
+        ("KPIs by control channel", "wide", channel_html),
+        ("Release and inspection times", "", clearance_html),
+        ("KPIs by customs office", "wide", office_html),
+        ("Risk profiles that fired in the month", "wide", profiles_html),
+        ("Underperforming profiles", "wide", underperforming_html),
+        ("Methodology", "", methodology_html),
+        ("Appendix: KPI definitions", "wide", definitions_html),
+    ]
+    body = []
+    for title, cls, render in sections:
+        inner = render if isinstance(render, str) else render(content)
+        body.append(f'<section class="{cls}"><h2>{esc(title)}</h2>{inner}</section>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Risk-management performance snapshot {esc(content.label)}</title>
+<style>{CSS}</style></head><body>
+<div class="cover">
+<h1>Risk-management performance snapshot</h1>
+<p style="font-size:16pt">{esc(month_name)}</p>
+<p><span class="status">{esc(status_text)}</span></p>
+<dl>
+<dt>Month</dt><dd>{esc(content.label)} ({esc(content.period[0])} to {esc(content.period[1])})</dd>
+<dt>Version</dt><dd>v{version}: {esc(reason)}</dd>
+<dt>Data as of</dt><dd>{esc(as_of)}</dd>
+<dt>Generated at</dt><dd>{esc(content.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip())}</dd>
+<dt>Published version</dt><dd>{esc(content.published_version)}</dd>
+<dt>Controls pending</dt><dd>{content.pending_controls:,}</dd>
+</dl>
+{pending}
+</div>
+{"".join(body)}
+</body></html>"""
+
+
+def write_pdf(content: SnapshotContent, path: Path, version: int, status: str, reason: str) -> str:
+    """Render the report to ``path``; returns the charts note recorded in the manifest."""
+    from weasyprint import HTML
+
+    svgs, note = render_svgs(build_figures(content))
+    document = build_html(content, version, status, reason, svgs, note)
+    HTML(string=document, base_url=str(path.parent)).write_pdf(str(path))
+    return note

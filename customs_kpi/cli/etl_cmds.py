@@ -105,7 +105,9 @@ def _print_results(results: Sequence[LoadResult]) -> None:
         else:
             console.print(r.message, highlight=False, soft_wrap=True)
         if r.quarantine_file is not None:
-            console.print(f"  quarantined rows: {r.quarantine_file}", highlight=False)
+            console.print(
+                f"  quarantined rows: {r.quarantine_file}", highlight=False, soft_wrap=True
+            )
 
 
 @app.command("load")

@@ -21,7 +21,7 @@ PROFILES = {
     # id: (name, hit probability when controlled, status)
     "P-GOOD": ("Undervalued electronics", 0.30, "active"),
     "P-MID": ("Textile origin", 0.12, "active"),
-    "P-POOR": ("Vehicle parts value band", 0.01, "active"),
+    "P-POOR": ("Vehicle parts value band", 0.005, "active"),
     "P-OLD": ("Expired tobacco profile", 0.08, "expired"),
 }
 FIRST_MONTH = date(2025, 1, 1)
@@ -78,10 +78,11 @@ def make_declarations(seed: int = 7, per_month: int = 600) -> pl.DataFrame:
                     result = "pending"
                 else:
                     if source == "profile":
-                        p_hit = max(
+                        rates = [
                             PROFILES[p][1] * (2 if p == "P-MID" and lodged >= CHANGE_AT else 1)
                             for p in fired
-                        )
+                        ]
+                        p_hit = sum(rates) / len(rates)
                     else:
                         p_hit = 0.05
                     hit = rng.random() < p_hit

@@ -69,6 +69,10 @@ def section(
         [html.H2(title, className="section-title"), html.Div(tools, className="section-tools")],
         className="section-head",
     )
+    identity = section_id or (f"{page}-{view}-section" if page and view else None)
+    extra: dict[str, str] = {"id": identity} if identity else {}
+    if view:
+        extra["data-view"] = view
     return html.Section(
         [
             head,
@@ -76,9 +80,8 @@ def section(
             body,
             *(how_computed(k) for k in kpis),
         ],
-        id=section_id or (f"{page}-{view}-section" if page and view else None),
         className="panel" + (" panel-wide" if wide else ""),
-        **({"data-view": view} if view else {}),
+        **extra,
     )
 
 

@@ -16,7 +16,9 @@ _CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico")
 
 
 def content_security_policy(script_hashes: Sequence[str]) -> str:
-    script_src = " ".join(["'self'", *(f"'{h}'" for h in script_hashes)])
+    # Dash's csp_hashes() come quoted already ("'sha256-…'"); quote bare ones.
+    quoted = (h if h.startswith("'") else f"'{h}'" for h in script_hashes)
+    script_src = " ".join(["'self'", *quoted])
     directives = {
         "default-src": "'self'",
         "script-src": script_src,

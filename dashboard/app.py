@@ -1,0 +1,254 @@
+"""The Dash application shell: ``create_app(settings)`` builds a fully wired, secured app.
+
+Nothing is read from the environment or a database at import time; everything comes from the
+``Settings`` passed in, so tests build as many apps as they like.
+
+Extension points for page authors (see ``dashboard/access.py`` for the full API):
+
+* A page is a module in ``dashboard/pages/`` calling ``dash.register_page(__name__, path=...,
+  name=..., order=..., min_role="viewer"|"analyst"|"admin", nav=True|False)``. The header's
+  navigation lists the pages with ``nav`` not False, in ``order``, that the user's role covers;
+  the request guard refuses the page (403) and every callback defined in its module to lower
+  roles.
+* A callback that needs more than its page: ``@require_role(Role.ANALYST)`` under ``@callback``.
+* Every data query applies ``scoped_filters(requested_offices)`` (or ``current_scope()``).
+* Audited actions (exports, downloads, review decisions, loads): ``dashboard.audit.audit``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_mantine_components as dmc
+from dash import Input, Output, dcc, html
+from flask import has_request_context
+from flask_login import current_user
+
+from customs_kpi.settings import Settings
+from dashboard.access import page_entry
+from dashboard.appstate import AppState
+from dashboard.auth.csrf import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER
+from dashboard.auth.passwords import Passwords
+from dashboard.auth.setup import install_auth
+from dashboard.auth.views import LOGOUT_PATH, PRODUCT_NAME
+from dashboard.roles import Role, parse_role
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PAGES_FOLDER = PACKAGE_DIR / "pages"
+# The product's top-level assets/ folder (served locally; nothing comes from a CDN).
+ASSETS_FOLDER = PACKAGE_DIR.parent / "assets"
+
+# System fonts only: offline networks have no web fonts, and these render well everywhere.
+SYSTEM_FONTS = (
+    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", '
+    '"Liberation Sans", Arial, sans-serif'
+)
+MONO_FONTS = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace'
+THEME: dict[str, Any] = {
+    "fontFamily": SYSTEM_FONTS,
+    "fontFamilyMonospace": MONO_FONTS,
+    "headings": {"fontFamily": SYSTEM_FONTS},
+    "primaryColor": "blue",
+    "defaultRadius": "sm",
+}
+
+# Component ids of the shell (constants, never repeated literals).
+URL_ID = "shell-url"
+NAV_ID = "shell-nav"
+DATA_AS_OF_ID = "shell-data-as-of"
+USER_ID = "shell-user"
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.VIEWER: "Viewer",
+    Role.ANALYST: "Analyst",
+    Role.ADMIN: "Administrator",
+}
+
+
+def create_app(
+    settings: Settings,
+    *,
+    state: AppState | None = None,
+    passwords: Passwords | None = None,
+) -> dash.Dash:
+    """The dashboard for ``settings``: pages, login, request guard, headers, shell callbacks.
+
+    ``state`` and ``passwords`` default to the app-state database at ``settings.app_db_path``
+    and argon2id with the library's recommended parameters; tests pass cheaper hashers.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    state = state or AppState(settings.app_db_path)
+    passwords = passwords or Passwords()
+    app = dash.Dash(
+        "dashboard",
+        use_pages=True,
+        pages_folder=str(PAGES_FOLDER),
+        assets_folder=str(ASSETS_FOLDER),
+        serve_locally=True,
+        external_stylesheets=[],
+        external_scripts=[],
+        title=PRODUCT_NAME,
+        update_title=None,
+        # Pages build their layouts per request (functions), so callbacks refer to components
+        # that are not in the initial layout.
+        suppress_callback_exceptions=True,
+        csrf_token_name=CSRF_COOKIE,
+        csrf_header_name=CSRF_HEADER,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = shell_layout
+    _register_shell_callbacks(app)
+    install_auth(app, settings, state, passwords)
+    _finish_setup(app)
+    return app
+
+
+def _finish_setup(app: dash.Dash) -> None:
+    """Let Dash finish its own set-up now (it does so on the first request otherwise).
+
+    Dash moves the callbacks that pages register with ``dash.callback`` into this app's
+    ``callback_map`` and defines the page router on its first request. Doing it here means
+    the app is complete when ``create_app`` returns: the request guard and the tests see
+    every callback, and a second app built in the same process gets its own copy. The
+    favicon is the one public URL, so this request needs no user.
+    """
+    with app.server.test_client() as client:
+        response = client.get(app.config.routes_pathname_prefix + "_favicon.ico")
+        if response.status_code != 200:
+            raise RuntimeError(f"dashboard set-up request failed: {response.status_code}")
+
+
+# --- Layout ---------------------------------------------------------------------------------------
+def nav_pages(role: Role | None) -> list[dict[str, Any]]:
+    """Registry entries of the pages in the navigation for ``role``, in their ``order``."""
+    if role is None:
+        return []
+    pages = [
+        page
+        for page in dash.page_registry.values()
+        if page.get("nav", True) is not False
+        and not page.get("path_template")
+        and role.covers(parse_role(page.get("min_role") or Role.VIEWER))
+    ]
+    return sorted(pages, key=lambda p: (p.get("order") is None, p.get("order") or 0, p["name"]))
+
+
+def _is_active(page: dict[str, Any], pathname: str | None) -> bool:
+    """The link of the page showing ``pathname`` (sub-pages such as a profile's detail light
+    up their parent: /profiles/P1 → Profiles)."""
+    path = pathname or "/"
+    target = str(page.get("path") or "/")
+    if target == "/":
+        entry = page_entry(path)
+        return entry is not None and entry.get("module") == page.get("module")
+    return path == target or path.startswith(target.rstrip("/") + "/")
+
+
+def nav_links(role: Role | None, pathname: str | None) -> list[Any]:
+    links = []
+    for page in nav_pages(role):
+        active = _is_active(page, pathname)
+        links.append(
+            dcc.Link(
+                page["name"],
+                href=page["relative_path"],
+                className="ck-nav-link" + (" ck-nav-link-active" if active else ""),
+            )
+        )
+    return links
+
+
+def _logout_form(csrf_token: str) -> html.Form:
+    # A real form POST: logout works without JavaScript and carries the session's CSRF token.
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name=CSRF_FIELD, value=csrf_token),
+            html.Button("Sign out", type="submit", className="ck-logout-button"),
+        ],
+        method="POST",
+        action=LOGOUT_PATH,
+        className="ck-logout-form",
+    )
+
+
+def _user_block() -> list[Any]:
+    if not has_request_context() or not current_user.is_authenticated:
+        return []
+    offices = current_user.offices
+    scope = f" · offices {', '.join(offices)}" if offices else ""
+    return [
+        html.Span(
+            [
+                html.Span(current_user.name, className="ck-user-name"),
+                html.Span(f"{ROLE_LABELS[current_user.role]}{scope}", className="ck-user-role"),
+            ],
+            className="ck-user",
+            title="Signed in",
+        ),
+        _logout_form(current_user.csrf_token),
+    ]
+
+
+def header() -> html.Header:
+    role = current_user.role if has_request_context() and current_user.is_authenticated else None
+    return html.Header(
+        [
+            dcc.Link(PRODUCT_NAME, href="/", className="ck-brand"),
+            html.Nav(nav_links(role, None), id=NAV_ID, className="ck-nav", role="navigation"),
+            html.Span(id=DATA_AS_OF_ID, className="ck-data-as-of", title="Latest successful load"),
+            html.Div(_user_block(), id=USER_ID, className="ck-user-block"),
+        ],
+        className="ck-header",
+    )
+
+
+def shell_layout() -> Any:
+    """The frame of every page, built per request (the header shows the signed-in user)."""
+    return dmc.MantineProvider(
+        html.Div(
+            [
+                dcc.Location(id=URL_ID, refresh=False),
+                header(),
+                html.Main(dash.page_container, className="ck-main", id="shell-main"),
+            ],
+            className="ck-shell",
+        ),
+        theme=THEME,
+        forceColorScheme="light",
+    )
+
+
+# --- Shell callbacks ------------------------------------------------------------------------------
+def data_as_of_text(settings: Settings) -> str:
+    """'Data as of …' of the current published snapshot, for the header."""
+    from customs_kpi.published import SnapshotError, current_snapshot
+    from dashboard.components.format import format_timestamp
+
+    try:
+        snapshot = current_snapshot(settings)
+    except SnapshotError:
+        log.exception("the current published snapshot is unreadable")
+        return "Data: unavailable"
+    if snapshot is None or snapshot.data_as_of is None:
+        return "No data loaded yet"
+    return f"Data as of {format_timestamp(snapshot.data_as_of)}"
+
+
+def _register_shell_callbacks(app: dash.Dash) -> None:
+    @app.callback(
+        Output(NAV_ID, "children"),
+        Output(DATA_AS_OF_ID, "children"),
+        Input(URL_ID, "pathname"),
+    )
+    def refresh_header(pathname: str | None) -> tuple[list[Any], str]:
+        # Re-read on every navigation: the role may have changed and a new snapshot may be
+        # published since the page was loaded.
+        from dashboard.context import current_settings
+
+        role = current_user.role if current_user.is_authenticated else None
+        return nav_links(role, pathname), data_as_of_text(current_settings())

@@ -323,7 +323,7 @@ def _make_profiles(
 ) -> list[_Profile]:
     counts = _archetype_counts(n_profiles)
     archetypes = [a for a, n in counts.items() for _ in range(n)]
-    rng.shuffle(archetypes)  # type: ignore[arg-type]
+    rng.shuffle(archetypes)
     areas = list(RISK_AREAS)
     profiles: list[_Profile] = []
     modified_seen = 0

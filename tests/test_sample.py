@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from customs_kpi.cli import app
 from customs_kpi.cli.sample_cmds import default_start
+from customs_kpi.settings import Settings
 from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Kind
 from etl.sample import Sample, _archetype_counts, generate_sample, write_sample
 from kpis.domain import (
@@ -641,3 +642,46 @@ def test_parquet_deliveries_keep_the_canonical_types(tmp_path: Path) -> None:
     assert back.schema["lodged_at"] == pl.Datetime("us")
     assert back.schema["channel"] == pl.String
     assert back.equals(sample.declarations.with_columns(pl.col(pl.Enum).cast(pl.String)))
+
+
+def test_the_etl_loads_every_sample_file_without_quarantine(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from etl.load import load_files, load_profiles
+    from etl.warehouse import open_warehouse
+
+    sample = generate_sample(6_000, 3, 13, date(2025, 6, 1))
+    files = write_sample(sample, tmp_path / "demo")
+    deliveries = [p for p in files if p.name.startswith("declarations_")]
+    results = load_files(settings, deliveries, publish=False)
+    assert [r.status for r in results] == ["succeeded"] * 4
+    assert [r.rows_quarantined for r in results] == [0] * 4
+    assert sum(r.rows_inserted for r in results) == 6_000
+    assert results[-1].rows_replaced == sample.redelivery.height
+    register = load_profiles(
+        settings, tmp_path / "demo" / "profiles.csv", tmp_path / "demo" / "profile_changes.csv",
+        publish=False,
+    )  # fmt: skip
+    assert (register.status, register.rows_quarantined) == ("succeeded", 0)
+    with open_warehouse(settings) as con:
+        loaded = con.sql(
+            "SELECT declaration_id, control_result, additional_revenue::DOUBLE, "
+            "len(profile_ids) FROM declarations"
+        ).pl()
+        hits = con.sql("SELECT count(*) FROM profile_hits").fetchall()[0][0]
+        n_profiles = con.sql("SELECT count(*) FROM profiles").fetchall()[0][0]
+    final = pl.concat(
+        [
+            sample.declarations.join(sample.redelivery, on="declaration_id", how="anti"),
+            sample.redelivery,
+        ]
+    )
+    expected = final.select(
+        "declaration_id",
+        pl.col("control_result").cast(pl.String),
+        "additional_revenue",
+        pl.col("profile_ids").str.split(";").list.len().fill_null(0).cast(pl.Int64),
+    )
+    assert loaded.sort("declaration_id").rows() == expected.sort("declaration_id").rows()
+    assert hits == int(expected.get_column("profile_ids").sum())
+    assert n_profiles == 40

@@ -685,3 +685,24 @@ def test_the_etl_loads_every_sample_file_without_quarantine(
     assert loaded.sort("declaration_id").rows() == expected.sort("declaration_id").rows()
     assert hits == int(expected.get_column("profile_ids").sum())
     assert n_profiles == 40
+
+
+def test_national_scale_register_of_200_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    # At ≥ 5 M declarations the register has 200 profiles; the same model on fewer rows.
+    monkeypatch.setattr("etl.sample._scale_profiles", lambda n: 200)
+    sample = generate_sample(80_000, 12, 21, date(2025, 1, 1))
+    truth = sample.ground_truth
+    assert sample.profiles.height == len(truth["profiles"]) == 200
+    archetypes = [p["archetype"] for p in truth["profiles"]]
+    assert archetypes.count("zero") == archetypes.count("drifting") == 1
+    assert archetypes.count("modified") == 20
+    d = sample.declarations
+    share = dict(d.group_by("channel").len().with_columns(pl.col("len") / d.height).iter_rows())
+    assert 0.05 <= share["red"] <= 0.08 and 0.08 <= share["yellow"] <= 0.12
+    assert 0.005 <= share["blue"] <= 0.015
+    (zero,) = (p["profile_id"] for p in truth["profiles"] if p["archetype"] == "zero")
+    on_zero = d.filter(pl.col("profile_ids").str.split(";").list.contains(zero))
+    assert on_zero.height > 0
+    assert on_zero.filter(_is_hit()).is_empty()
+    assert on_zero.get_column("profile_ids").to_list() == [zero] * on_zero.height
+    assert min(truth["baseline_rate_by_month"].values()) > truth["baseline_floor"]

@@ -128,7 +128,8 @@ def test_profile_volume_and_revenue_equal_sql(loaded) -> None:
     settings, cube = loaded
     expected = sql(
         settings,
-        "SELECT h.profile_id AS profile, count(*) AS volume, sum(additional_revenue)::DOUBLE AS rev, "
+        "SELECT h.profile_id AS profile, count(*) AS volume, "
+        "sum(additional_revenue)::DOUBLE AS rev, "
         f"count(*) FILTER (WHERE {CONTROLLED}) AS controlled "
         "FROM declarations d JOIN profile_hits h USING (declaration_id) GROUP BY 1",
     ).sort("profile")
@@ -188,7 +189,8 @@ def test_detection_share_equals_sql(loaded) -> None:
         (
             "inspection_time",
             "epoch(result_recorded_at - channel_assigned_at) / 3600.0",
-            "channel = 'red' AND result_recorded_at IS NOT NULL AND channel_assigned_at IS NOT NULL",
+            "channel = 'red' AND result_recorded_at IS NOT NULL "
+            "AND channel_assigned_at IS NOT NULL",
         ),
     ],
 )

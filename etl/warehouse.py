@@ -17,7 +17,9 @@ class WarehouseBusy(RuntimeError):
 
 
 @contextmanager
-def open_warehouse(settings: Settings, timeout: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(
+    settings: Settings, timeout: float = 600.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield the read-write connection, migrated to the latest schema.
 
     The lock is taken before DuckDB opens the file so that a second ETL process waits (up to

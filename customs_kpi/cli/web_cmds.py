@@ -1,5 +1,52 @@
-"""Serving: serve, worker, jobs."""
+"""Serving the dashboard: ``serve``."""
 
 from __future__ import annotations
 
-from customs_kpi.cli.common import app  # noqa: F401
+from typing import Annotated
+
+import typer
+
+from customs_kpi.cli.common import HomeOption, app, console, settings_for
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            help="Address to listen on (default 127.0.0.1, env CUSTOMS_KPI_HOST).",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535,
+            help="Port to listen on (default 8050, env CUSTOMS_KPI_PORT).",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Dash dev tools and reloading (development only)."),
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Serve the dashboard (sign in with an account from `users add` or `users demo`)."""
+    from dashboard.app import create_app
+    from dashboard.appstate import AppState
+
+    settings = settings_for(home, host=host, port=port)
+    state = AppState(settings.app_db_path)
+    if not state.list_users():
+        console.print(
+            "[yellow]no users yet:[/] create one with `customs-kpi users add NAME --role admin` "
+            "(or `customs-kpi users demo`)",
+            highlight=False,
+        )
+    web = create_app(settings, state=state)
+    console.print(f"serving on http://{settings.host}:{settings.port}", highlight=False)
+    web.run(host=settings.host, port=settings.port, debug=debug, threaded=True)

@@ -23,12 +23,15 @@ from dashboard.audit import audit
 from dashboard.auth.csrf import SAFE_METHODS, origin_is_same, token_is_valid
 from dashboard.auth.session import session_just_expired
 from dashboard.auth.views import LOGIN_PATH, LOGOUT_PATH, login_url, render_message
+from dashboard.roles import Role
 
 log = logging.getLogger(__name__)
 
 # Static files the login page uses: served to anyone.
 PUBLIC_PATHS = frozenset({"/assets/app.css", "/_favicon.ico"})
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout"})
+# The dcc.Location of dash.page_container (dash._pages).
+PAGES_LOCATION_ID = "_pages_location"
 
 
 def _json(status: int, error: str, **extra: object) -> Response:
@@ -121,7 +124,40 @@ def _check_callback(app: dash.Dash) -> Response | None:
     if required is None:
         log.warning("callback request for unknown output %r from %s", output, current_user.name)
         return _json(400, "unknown callback")
+    routed = _routed_page_role(body)
+    if routed is not None and routed.covers(required):
+        # Dash's page router renders the layout of whatever path the browser names: it needs
+        # the role of that page, not just of the router.
+        required = routed
     if current_user.role.covers(required):
         return None
     audit("access.denied", output, {"required": required.value, "kind": "callback"})
     return _json(403, "your role does not allow this action", required=required.value)
+
+
+def _routed_page_role(body: dict[str, object]) -> Role | None:
+    """The role of the page a callback request names through Dash's page location.
+
+    Any callback reading the router's ``pathname`` (Dash's own router, or a page's) is held to
+    the role of the page at that path, so a crafted pathname cannot fetch a higher page's layout.
+    """
+    for group in ("inputs", "state"):
+        for item in _flatten(body.get(group)):
+            if (
+                isinstance(item, dict)
+                and item.get("id") == PAGES_LOCATION_ID
+                and item.get("property") == "pathname"
+            ):
+                value = item.get("value")
+                return page_role(value if isinstance(value, str) else "/")
+    return None
+
+
+def _flatten(items: object) -> list[object]:
+    """Callback inputs: a list whose entries are dicts, or lists of dicts (wildcards)."""
+    if not isinstance(items, list):
+        return []
+    flat: list[object] = []
+    for item in items:
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat

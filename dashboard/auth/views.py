@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session
@@ -20,6 +21,7 @@ PRODUCT_NAME = "Customs KPI"
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 STATUS_PATH = "/auth/session"
+KEEPALIVE_PATH = "/auth/keepalive"
 
 _STATUS_CODES = {
     Outcome.BAD_CREDENTIALS: 401,
@@ -128,7 +130,20 @@ def logout() -> Response:
 @bp.route(STATUS_PATH, methods=["GET"])
 def session_status() -> Response:
     """Seconds left before the session ends; polled by assets/session.js without extending it."""
-    expiry = expiry_of(current_user.record, time.time())
+    return _status(current_user.record.last_seen_at)
+
+
+@bp.route(KEEPALIVE_PATH, methods=["POST"])
+def keepalive() -> Response:
+    """'Stay signed in': counts as activity (CSRF-checked by the guard like every POST)."""
+    now = time.time()
+    current_state().touch_session(current_user.record.session_hash, now)
+    return _status(now)
+
+
+def _status(last_seen_at: float) -> Response:
+    record = current_user.record
+    expiry = expiry_of(replace(record, last_seen_at=last_seen_at), time.time())
     return jsonify(
         authenticated=True,
         user=current_user.name,

@@ -1,0 +1,406 @@
+"""Users and audit trail (administrators only).
+
+Lists users with role, office scope, state and lock-outs; changes a role, disables or enables
+an account, lifts lock-outs (of an account or of an address); shows the audit trail with
+filters. Every callback needs the admin role (the page's ``min_role`` for the request guard,
+``require_role`` inside) and every change is audited like its CLI equivalent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+from dash import Input, Output, State, callback, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard.access import current_user_name, require_role, user_may
+from dashboard.appstate import AppState, AppStateError, User, normalise_name
+from dashboard.audit import audit
+from dashboard.context import current_state
+from dashboard.roles import Role, parse_role
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__,
+    path="/admin/users",
+    name="Users",
+    title="Users · Customs KPI",
+    order=100,
+    min_role=Role.ADMIN.value,
+)
+
+# Component ids.
+VERSION_ID = "admin-version"  # bumped after every change: the tables re-read the database
+USERS_GRID_ID = "admin-users-grid"
+LOCKS_GRID_ID = "admin-locks-grid"
+AUDIT_GRID_ID = "admin-audit-grid"
+USER_PICK_ID = "admin-user-pick"
+ROLE_PICK_ID = "admin-role-pick"
+SET_ROLE_ID = "admin-set-role"
+DISABLE_ID = "admin-disable"
+ENABLE_ID = "admin-enable"
+UNLOCK_ID = "admin-unlock"
+UNLOCK_ADDRESS_ID = "admin-unlock-address"
+RESULT_ID = "admin-result"
+AUDIT_USER_ID = "admin-audit-user"
+AUDIT_ACTION_ID = "admin-audit-action"
+AUDIT_SINCE_ID = "admin-audit-since"
+AUDIT_LIMIT = 500
+
+ROLE_OPTIONS = [{"label": r.value, "value": r.value} for r in Role]
+GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True}
+
+USER_COLUMNS = [
+    {"field": "name", "headerName": "User", "pinned": "left"},
+    {"field": "role", "headerName": "Role", "width": 110},
+    {"field": "offices", "headerName": "Offices"},
+    {"field": "state", "headerName": "State"},
+    {"field": "sessions", "headerName": "Open sessions", "type": "numericColumn", "width": 140},
+    {"field": "last_login_at", "headerName": "Last sign-in (UTC)"},
+    {"field": "created_at", "headerName": "Created (UTC)"},
+]
+LOCK_COLUMNS = [
+    {"field": "kind", "headerName": "By", "width": 110},
+    {"field": "key", "headerName": "Account or address"},
+    {"field": "failures", "headerName": "Failures", "type": "numericColumn", "width": 120},
+    {"field": "state", "headerName": "State"},
+    {"field": "last_failure_at", "headerName": "Last failure (UTC)"},
+]
+AUDIT_COLUMNS = [
+    {"field": "at", "headerName": "When (UTC)", "width": 210, "sort": "desc"},
+    {"field": "user_name", "headerName": "User", "width": 140},
+    {"field": "role", "headerName": "Role", "width": 100},
+    {"field": "remote_addr", "headerName": "From", "width": 140},
+    {"field": "action", "headerName": "Action", "width": 170},
+    {"field": "target", "headerName": "Target"},
+    {"field": "details", "headerName": "Details", "flex": 1},
+]
+
+
+# --- Data for the tables (pure functions of the state) -------------------------------------------
+def _utc_text(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def user_rows(state: AppState) -> list[dict[str, Any]]:
+    locked = {t.key for t in state.throttled_keys() if t.kind == "account" and t.is_locked}
+    rows = []
+    for user in state.list_users():
+        status = "disabled" if user.is_disabled else "active"
+        if normalise_name(user.name) in locked:
+            status += ", locked out"
+        rows.append(
+            {
+                "name": user.name,
+                "role": user.role.value,
+                "offices": ", ".join(user.offices) or "all",
+                "state": status,
+                "sessions": state.active_session_count(user.user_id),
+                "last_login_at": user.last_login_at or "never",
+                "created_at": user.created_at,
+            }
+        )
+    return rows
+
+
+def lock_rows(state: AppState) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": t.kind,
+            "key": t.key,
+            "failures": t.failures,
+            "state": "locked out" if t.is_locked else "delayed",
+            "last_failure_at": _utc_text(t.last_failure_at),
+        }
+        for t in state.throttled_keys()
+    ]
+
+
+def audit_rows(
+    state: AppState, user_name: str | None, action: str | None, since: str | None
+) -> list[dict[str, Any]]:
+    entries = state.audit_entries(
+        since=since or None,
+        user_name=(user_name or "").strip() or None,
+        action_prefix=(action or "").strip() or None,
+        limit=AUDIT_LIMIT,
+    )
+    return [
+        {
+            "at": e.at,
+            "user_name": e.user_name or "",
+            "role": e.role or "",
+            "remote_addr": e.remote_addr or "",
+            "action": e.action,
+            "target": e.target or "",
+            "details": ", ".join(f"{k}={v}" for k, v in sorted(e.details.items())),
+        }
+        for e in entries
+    ]
+
+
+# --- Changes (checked, audited) ---------------------------------------------------------------
+class ChangeRefused(ValueError):
+    """A change the page refuses, with the reason shown to the administrator."""
+
+
+def _active_admins(state: AppState) -> list[User]:
+    return [u for u in state.list_users() if u.role is Role.ADMIN and not u.is_disabled]
+
+
+def _check_not_last_admin(state: AppState, user: User, acting: str) -> None:
+    if normalise_name(user.name) == normalise_name(acting):
+        raise ChangeRefused("You cannot change or disable your own account here.")
+    if user.role is Role.ADMIN and len(_active_admins(state)) <= 1:
+        raise ChangeRefused("This is the last active administrator.")
+
+
+def change_role(state: AppState, name: str, role: str, acting: str) -> str:
+    user = state.get_user(name)
+    new_role = parse_role(role)
+    if new_role is user.role:
+        return f"{user.name} already has the role {new_role.value}."
+    if user.role is Role.ADMIN:
+        _check_not_last_admin(state, user, acting)
+    elif normalise_name(user.name) == normalise_name(acting):
+        raise ChangeRefused("You cannot change your own role.")
+    state.set_role(user.name, new_role)
+    audit("user.role_change", user.name, {"from": user.role.value, "to": new_role.value})
+    return f"{user.name}: role {user.role.value} → {new_role.value}."
+
+
+def set_disabled(state: AppState, name: str, disabled: bool, acting: str) -> str:
+    user = state.get_user(name)
+    if disabled:
+        _check_not_last_admin(state, user, acting)
+    if user.is_disabled == disabled:
+        return f"{user.name} is already {'disabled' if disabled else 'enabled'}."
+    state.set_disabled(user.name, disabled)
+    audit("user.disable" if disabled else "user.enable", user.name)
+    if disabled:
+        return f"{user.name} is disabled; their sessions have ended."
+    return f"{user.name} is enabled."
+
+
+def unlock_account(state: AppState, name: str) -> str:
+    user = state.get_user(name)
+    lifted = state.clear_login_failures("account", normalise_name(user.name))
+    audit("user.unlock", user.name, {"had_failures": lifted})
+    return f"{user.name}: {'sign-in unlocked' if lifted else 'was not locked'}."
+
+
+def unlock_address(state: AppState, address: str) -> str:
+    lifted = state.clear_login_failures("address", address)
+    audit("address.unlock", address, {"had_failures": lifted})
+    return f"{address}: {'unlocked' if lifted else 'was not locked'}."
+
+
+# --- Layout -------------------------------------------------------------------------------------
+def _grid(grid_id: str, columns: list[dict[str, Any]], height: str, **extra: Any) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id,
+        rowData=[],
+        columnDefs=columns,
+        defaultColDef=GRID_DEFAULTS,
+        columnSize="responsiveSizeToFit",
+        className="ag-theme-quartz",
+        style={"height": height},
+        **extra,
+    )
+
+
+def layout(**_query: Any) -> html.Div:
+    # The guard refuses this page to lower roles; this is the second line (the page router
+    # renders layouts through a callback).
+    if not user_may(Role.ADMIN):
+        return html.Div(
+            [html.H1("Not available"), html.P("Your role does not give access to this page.")],
+            className="ck-admin",
+        )
+    return html.Div(
+        [
+            dcc.Store(id=VERSION_ID, data=0),
+            html.H1("Users"),
+            html.P(
+                "Roles: viewer (KPI pages, snapshot downloads), analyst (also profile review and "
+                "declaration drill-down), admin (also users, data details, loads). New users and "
+                "passwords: customs-kpi users add / reset-password.",
+                className="ck-admin-intro",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("User", htmlFor=USER_PICK_ID),
+                            dcc.Dropdown(id=USER_PICK_ID, options=[], clearable=False),
+                        ],
+                        style={"minWidth": "220px"},
+                    ),
+                    html.Div(
+                        [
+                            html.Label("Role", htmlFor=ROLE_PICK_ID),
+                            dcc.Dropdown(id=ROLE_PICK_ID, options=ROLE_OPTIONS, clearable=False),
+                        ],
+                        style={"minWidth": "160px"},
+                    ),
+                    html.Button("Change role", id=SET_ROLE_ID, n_clicks=0),
+                    html.Button("Disable", id=DISABLE_ID, n_clicks=0),
+                    html.Button("Enable", id=ENABLE_ID, n_clicks=0),
+                    html.Button("Unlock sign-in", id=UNLOCK_ID, n_clicks=0),
+                ],
+                className="ck-admin-actions",
+            ),
+            html.Div(id=RESULT_ID, className="ck-admin-result", role="status"),
+            _grid(USERS_GRID_ID, USER_COLUMNS, "320px", getRowId="params.data.name"),
+            html.H2("Sign-in lock-outs and delays"),
+            html.Div(
+                [html.Button("Unlock selected", id=UNLOCK_ADDRESS_ID, n_clicks=0)],
+                className="ck-admin-actions",
+            ),
+            _grid(
+                LOCKS_GRID_ID,
+                LOCK_COLUMNS,
+                "220px",
+                getRowId="params.data.kind + ':' + params.data.key",
+                dashGridOptions={"rowSelection": {"mode": "singleRow"}},
+            ),
+            html.H2("Audit trail"),
+            html.Div(
+                [
+                    dcc.Input(id=AUDIT_USER_ID, placeholder="user", debounce=True, type="text"),
+                    dcc.Input(
+                        id=AUDIT_ACTION_ID,
+                        placeholder="action starts with (e.g. login)",
+                        debounce=True,
+                        type="text",
+                    ),
+                    dcc.DatePickerSingle(
+                        id=AUDIT_SINCE_ID, placeholder="since", display_format="YYYY-MM-DD"
+                    ),
+                ],
+                className="ck-admin-actions",
+            ),
+            _grid(AUDIT_GRID_ID, AUDIT_COLUMNS, "480px"),
+        ],
+        className="ck-admin",
+    )
+
+
+# --- Callbacks ----------------------------------------------------------------------------------
+@callback(
+    Output(USERS_GRID_ID, "rowData"),
+    Output(LOCKS_GRID_ID, "rowData"),
+    Output(USER_PICK_ID, "options"),
+    Input(VERSION_ID, "data"),
+)
+@require_role(Role.ADMIN)
+def refresh_tables(_version: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    state = current_state()
+    users = user_rows(state)
+    return users, lock_rows(state), [row["name"] for row in users]
+
+
+@callback(Output(ROLE_PICK_ID, "value"), Input(USER_PICK_ID, "value"))
+@require_role(Role.ADMIN)
+def show_role(name: str | None) -> str:
+    if not name:
+        raise PreventUpdate
+    user = current_state().find_user(name)
+    if user is None:
+        raise PreventUpdate
+    return user.role.value
+
+
+@callback(
+    Output(RESULT_ID, "children"),
+    Output(RESULT_ID, "className"),
+    Output(VERSION_ID, "data"),
+    Input(SET_ROLE_ID, "n_clicks"),
+    Input(DISABLE_ID, "n_clicks"),
+    Input(ENABLE_ID, "n_clicks"),
+    Input(UNLOCK_ID, "n_clicks"),
+    Input(UNLOCK_ADDRESS_ID, "n_clicks"),
+    State(USER_PICK_ID, "value"),
+    State(ROLE_PICK_ID, "value"),
+    State(LOCKS_GRID_ID, "selectedRows"),
+    State(VERSION_ID, "data"),
+    prevent_initial_call=True,
+)
+@require_role(Role.ADMIN)
+def apply_change(
+    _set_role: int,
+    _disable: int,
+    _enable: int,
+    _unlock: int,
+    _unlock_selected: int,
+    name: str | None,
+    role: str | None,
+    selected_locks: list[dict[str, Any]] | None,
+    version: int | None,
+) -> tuple[str, str, int]:
+    trigger = ctx.triggered_id
+    state = current_state()
+    acting = current_user_name() or ""
+    try:
+        message = _dispatch(state, trigger, name, role, selected_locks, acting)
+    except (ChangeRefused, AppStateError, ValueError) as exc:
+        return str(exc), "ck-admin-result ck-admin-result-error", (version or 0) + 1
+    return message, "ck-admin-result ck-admin-result-ok", (version or 0) + 1
+
+
+def _dispatch(
+    state: AppState,
+    trigger: Any,
+    name: str | None,
+    role: str | None,
+    selected_locks: list[dict[str, Any]] | None,
+    acting: str,
+) -> str:
+    if trigger == UNLOCK_ADDRESS_ID:
+        if not selected_locks:
+            raise ChangeRefused("Select a lock-out in the table first.")
+        row = selected_locks[0]
+        if row.get("kind") == "account":
+            lifted = state.clear_login_failures("account", str(row.get("key")))
+            audit("user.unlock", str(row.get("key")), {"had_failures": lifted})
+            return f"{row.get('key')}: {'sign-in unlocked' if lifted else 'was not locked'}."
+        return unlock_address(state, str(row.get("key")))
+    if not name:
+        raise ChangeRefused("Choose a user first.")
+    if trigger == SET_ROLE_ID:
+        if not role:
+            raise ChangeRefused("Choose a role first.")
+        return change_role(state, name, role, acting)
+    if trigger == DISABLE_ID:
+        return set_disabled(state, name, True, acting)
+    if trigger == ENABLE_ID:
+        return set_disabled(state, name, False, acting)
+    if trigger == UNLOCK_ID:
+        return unlock_account(state, name)
+    raise PreventUpdate
+
+
+@callback(
+    Output(AUDIT_GRID_ID, "rowData"),
+    Input(AUDIT_USER_ID, "value"),
+    Input(AUDIT_ACTION_ID, "value"),
+    Input(AUDIT_SINCE_ID, "date"),
+    Input(VERSION_ID, "data"),
+)
+@require_role(Role.ADMIN)
+def refresh_audit(
+    user_name: str | None, action: str | None, since: str | None, _version: int
+) -> list[dict[str, Any]]:
+    if since:
+        try:
+            since = date.fromisoformat(since[:10]).isoformat()
+        except ValueError:
+            since = None
+    return audit_rows(current_state(), user_name, action, since)

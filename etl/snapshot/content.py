@@ -116,6 +116,13 @@ def _col(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     return (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
 
 
+def _key(frame: pl.DataFrame, name: str) -> pl.Expr:
+    # Months stay dates (a date cell in the workbook, ISO in the CSV); other keys are text.
+    if frame.schema[name] == pl.Date():
+        return pl.col(name)
+    return pl.col(name).cast(pl.String)
+
+
 def long_rows(
     cube: CubeFrames,
     kpi_ids: Sequence[str],
@@ -135,7 +142,7 @@ def long_rows(
         keys = [d for d in (*dims, *kpi.required_dimensions) if d in out.columns]
         frames.append(
             out.select(
-                *[pl.col(k).cast(pl.String) for k in dict.fromkeys(keys)],
+                *[_key(out, k) for k in dict.fromkeys(keys)],
                 pl.lit(kpi.id).alias("kpi_id"),
                 pl.lit(kpi.label).alias("kpi"),
                 pl.lit(kpi.unit.value).alias("unit"),

@@ -58,7 +58,7 @@ CHANNEL_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 CSS = """
-@page { size: A4; margin: 18mm 15mm 18mm 15mm;
+@page { size: A4; margin: 18mm 15mm 18mm 15mm; font-family: "DejaVu Sans", sans-serif;
   @bottom-left { content: string(doc-title); font-size: 8pt; color: #555; }
   @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
                   color: #555; } }
@@ -82,6 +82,8 @@ tr { page-break-inside: avoid; }
 th { background: #DDE4EE; text-align: left; padding: 1.2mm 1.5mm; font-size: 8pt; }
 td { border-bottom: 0.5pt solid #ccc; padding: 1mm 1.5mm; vertical-align: top; }
 td.n { text-align: right; white-space: nowrap; }
+td.ins { text-align: right; color: #777; font-size: 7pt; }
+section.wide table { font-size: 8pt; }
 .on { color: #006b4f; } .off { color: #b34700; font-weight: bold; }
 .muted { color: #666; }
 figure { margin: 0 0 5mm 0; page-break-inside: avoid; }
@@ -104,13 +106,18 @@ def _table(
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="n">{esc(c)}</td>' if n else f"<td>{esc(c)}</td>"
+            f'<td class="{_num_class(c)}">{esc(c)}</td>' if n else f"<td>{esc(c)}</td>"
             for c, n in zip(row, numeric, strict=True)
         )
         + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _num_class(text: str) -> str:
+    # "insufficient data" may wrap (a numeric cell may not): it keeps wide tables on the page.
+    return "ins" if text == INSUFFICIENT else "n"
 
 
 def _cell(kpi: KPI, row: dict[str, Any] | None) -> str:
@@ -196,6 +203,8 @@ def clearance_html(content: SnapshotContent) -> str:
     hours = catalogue.get("release_time_median")
     rows = []
     for r in content.tables["clearance_times"].iter_rows(named=True):
+        if not r["count"] and not r["open"]:
+            continue  # e.g. no physical inspection in the green channel: nothing to report
         ok = r["sufficient"] is not False
 
         def h(v: float | None, ok: bool = ok) -> str:

@@ -1,0 +1,402 @@
+"""Monthly snapshots: workbook numbers = KPI engine, PDF text and pages, manifest hashes, versions.
+
+Built once per module from the sample generator loaded through the real ETL (about 30 k
+declarations over 14 months), then every check reads the produced files back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import polars as pl
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from customs_kpi import worker as state
+from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.settings import Settings, load_settings
+from etl.load import load_files, load_profiles
+from etl.sample import generate_sample, write_sample
+from etl.snapshot import SnapshotError, produce_snapshot
+from etl.snapshot.charts import render_svgs
+from etl.snapshot.content import month_period
+from etl.snapshot.pdf import build_html
+from etl.snapshot.producer import build_content, status_for
+from etl.snapshot.workbook import SHEETS
+from kpis import catalogue
+from kpis.cube import CubeFrames
+from kpis.engine import compute, profile_table, release_time_stats
+from kpis.flags import FlagConfig
+from kpis.formatting import format_value
+from kpis.grain import add_months
+
+START = date(2025, 9, 1)
+MONTHS = 14  # 2025-09 … 2026-10
+MONTH = date(2026, 9, 1)
+LABEL = "2026-09"
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Produced:
+    settings: Settings
+    snapshot: Snapshot
+    cube: CubeFrames
+    v1: state.SnapshotVersion
+    v1_bytes: dict[str, bytes]  # every file of v1 (manifest included) right after writing
+
+
+@pytest.fixture(scope="module")
+def produced(tmp_path_factory: pytest.TempPathFactory) -> Produced:
+    root = tmp_path_factory.mktemp("snap")
+    settings = load_settings(environ={}, home=root / "home")
+    settings.ensure_home()
+    sample = generate_sample(30_000, MONTHS, 11, START)
+    files = write_sample(sample, root / "sample")
+    load_profiles(
+        settings, root / "sample" / "profiles.csv", root / "sample" / "profile_changes.csv",
+        publish=False,
+    )  # fmt: skip
+    results = load_files(settings, [f for f in files if f.name.startswith("declarations_")])
+    assert {r.status for r in results} == {"succeeded"}
+    snap = current_snapshot(settings)
+    assert snap is not None
+    v1 = produce_snapshot(settings, MONTH, reason="first version", now=NOW)
+    v1_bytes = {p.name: p.read_bytes() for p in v1.path.iterdir()}
+    return Produced(settings, snap, CubeFrames.from_snapshot(snap), v1, v1_bytes)
+
+
+def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = list(wb[name].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    header = rows[0]
+    return [dict(zip(header, r, strict=True)) for r in rows[1:]]
+
+
+def _workbook(p: Produced) -> Path:
+    return p.v1.path / f"snapshot-{LABEL}.xlsx"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Cell value vs engine value: equal numbers (to float precision) or both empty."""
+    if b is None or (isinstance(b, float) and math.isnan(b)):
+        return a is None
+    if isinstance(b, bool):
+        return a is b
+    if isinstance(b, int | float):
+        return isinstance(a, int | float) and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    if isinstance(b, date) and not isinstance(b, datetime):
+        return isinstance(a, datetime) and a.date() == b
+    return a == b
+
+
+NUMBERS = ("value", "numerator", "denominator", "ci_low", "ci_high", "sufficient")
+
+
+def _engine_rows(
+    cube: CubeFrames, kpi_id: str, by: tuple[str, ...], period: tuple[date, date]
+) -> dict[tuple[str, ...], dict[str, Any]]:
+    out = compute(kpi_id, cube, by=by, period=period, min_sample=30)
+    keys = [d for d in by if d in out.columns]
+    return {
+        tuple(str(r[k]) if not isinstance(r[k], date) else r[k].isoformat() for k in keys): r
+        for r in out.iter_rows(named=True)
+    }
+
+
+def _check_long(p: Produced, sheet: str, dims: tuple[str, ...], period: tuple[date, date]) -> int:
+    rows = _sheet(_workbook(p), sheet)
+    assert rows, sheet
+    checked = 0
+    cache: dict[str, dict[tuple[str, ...], dict[str, Any]]] = {}
+    for row in rows:
+        kpi_id = row["kpi_id"]
+        if kpi_id not in cache:
+            cache[kpi_id] = _engine_rows(p.cube, kpi_id, dims, period)
+        key = tuple(str(row[d]) for d in dims)
+        engine = cache[kpi_id][key]
+        for col in NUMBERS:
+            assert _same(row[col], engine.get(col)), (sheet, kpi_id, key, col, row[col])
+            checked += 1
+    # Every engine row is in the sheet (nothing dropped).
+    assert len(rows) == sum(len(v) for v in cache.values())
+    return checked
+
+
+# --- workbook = engine --------------------------------------------------------------------------
+def test_summary_sheet_equals_the_engine(produced: Produced) -> None:
+    rows = _sheet(_workbook(produced), "summary")
+    period = month_period(MONTH)
+    previous = month_period(add_months(MONTH, -1))
+    year_ago = month_period(add_months(MONTH, -12))
+    first = [r["kpi_id"] for r in rows][:3]
+    assert first == ["declarations", "physical_inspection_rate", "hit_rate"]
+    for row in rows:
+        kpi = catalogue.get(row["kpi_id"])
+        cur = compute(kpi, produced.cube, period=period).row(0, named=True)
+        for col in NUMBERS:
+            assert _same(row[col], cur.get(col)), (kpi.id, col)
+        before = compute(kpi, produced.cube, period=previous)["value"][0]
+        last_year = compute(kpi, produced.cube, period=year_ago)["value"][0]
+        assert _same(row["previous_month"], before), kpi.id
+        assert _same(row["same_month_last_year"], last_year), kpi.id
+        if before is not None and cur["value"] is not None:
+            assert _same(row["change_vs_previous_month"], cur["value"] - before)
+        assert _same(row["target"], kpi.default_target)
+        assert row["definition_version"] == kpi.version
+
+
+def test_declarations_agree_with_an_independent_count(produced: Produced) -> None:
+    """Two routes to one number: the workbook's national count vs SQL on the published facts."""
+    rows = _sheet(_workbook(produced), "summary")
+    declared = next(r["value"] for r in rows if r["kpi_id"] == "declarations")
+    sql = produced.snapshot.query(
+        "SELECT count(*) AS n FROM declarations WHERE lodged_at >= ? AND lodged_at < ?",
+        [datetime(2026, 9, 1), datetime(2026, 10, 1)],
+    )
+    assert declared == sql["n"][0] > 1000
+
+
+@pytest.mark.parametrize(
+    ("sheet", "dims"),
+    [
+        ("kpis_by_channel", ("channel",)),
+        ("kpis_by_office", ("office",)),
+        ("released_within", ("channel",)),
+    ],
+)
+def test_breakdown_sheets_equal_the_engine(
+    produced: Produced, sheet: str, dims: tuple[str, ...]
+) -> None:
+    assert _check_long(produced, sheet, dims, month_period(MONTH)) > 50
+
+
+def test_trend_sheet_equals_the_engine(produced: Produced) -> None:
+    period = (add_months(MONTH, -11), month_period(MONTH)[1])
+    rows = _sheet(_workbook(produced), "trend_12_months")
+    assert {r["month"].date() for r in rows} == {add_months(MONTH, -i) for i in range(12)}
+    for row in rows:
+        engine = _engine_rows(produced.cube, row["kpi_id"], ("month",), period)
+        hit = engine[(row["month"].date().isoformat(),)]
+        for col in NUMBERS:
+            assert _same(row[col], hit.get(col)), (row["kpi_id"], row["month"], col)
+
+
+def test_profile_sheets_equal_the_profile_table(produced: Produced) -> None:
+    period = month_period(MONTH)
+    config = FlagConfig(n_min=30)
+    table = profile_table(produced.cube, period=period, flag_config=config, today=period[1])
+    expected = {r["profile_id"]: r for r in table.iter_rows(named=True)}
+    rows = _sheet(_workbook(produced), "profiles")
+    assert rows
+    assert {r["profile_id"] for r in rows} == {
+        pid for pid, r in expected.items() if r["declarations"] > 0 or r["in_force"]
+    }
+    for row in rows:
+        for col, value in row.items():
+            assert _same(value, expected[row["profile_id"]][col]), (row["profile_id"], col)
+
+    window = (add_months(MONTH, -2), period[1])
+    flagged = profile_table(produced.cube, period=window, flag_config=config, today=window[1])
+    want = sorted(
+        (r["profile_id"], rule, reason)
+        for r in flagged.iter_rows(named=True)
+        for rule, reason in zip(r["flags"], r["flag_reasons"], strict=True)
+    )
+    got = sorted(
+        (r["profile_id"], r["rule"], r["reason"])
+        for r in _sheet(_workbook(produced), "underperforming_profiles")
+    )
+    assert got == want and len(got) > 0
+
+
+def test_clearance_sheet_equals_release_time_stats(produced: Produced) -> None:
+    rows = _sheet(_workbook(produced), "clearance_times")
+    period = month_period(MONTH)
+    for metric in ("release", "release_from_arrival", "inspection"):
+        engine = release_time_stats(produced.cube, period=period, metric=metric)
+        expected = {r["channel"]: r for r in engine.iter_rows(named=True)}
+        mine = [r for r in rows if r["metric"] == metric]
+        assert {r["channel"] for r in mine} == set(expected)
+        for row in mine:
+            for col in ("count", "mean_hours", "median_hours", "p90_hours", "open", "sufficient"):
+                assert _same(row[col], expected[row["channel"]].get(col)), (metric, col)
+
+
+def test_definitions_sheet_lists_every_kpi_shown(produced: Produced) -> None:
+    rows = _sheet(_workbook(produced), "definitions")
+    shown = {r["kpi_id"] for r in _sheet(_workbook(produced), "summary")}
+    shown |= {r["kpi_id"] for r in _sheet(_workbook(produced), "kpis_by_office")}
+    by_id = {r["kpi_id"]: r for r in rows}
+    assert shown <= set(by_id)
+    for kpi_id, row in by_id.items():
+        kpi = catalogue.get(kpi_id)
+        assert (row["formula"], row["unit"], row["source"], row["definition_version"]) == (
+            kpi.formula,
+            kpi.unit.value,
+            kpi.source,
+            kpi.version,
+        )
+        assert _same(row["target"], kpi.default_target)
+
+
+def test_csv_files_hold_the_same_tables(produced: Produced) -> None:
+    for name in SHEETS:
+        frame = pl.read_csv(produced.v1.path / f"{name}.csv", infer_schema_length=0)
+        assert frame.height == len(_sheet(_workbook(produced), name)), name
+    summary = pl.read_csv(produced.v1.path / "summary.csv")
+    hit = summary.filter(pl.col("kpi_id") == "hit_rate")["value"][0]
+    cur = compute("hit_rate", produced.cube, period=month_period(MONTH))["value"][0]
+    assert hit == pytest.approx(cur, rel=1e-12)
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+def _pdf(p: Produced) -> Path:
+    return p.v1.path / f"snapshot-{LABEL}.pdf"
+
+
+def test_pdf_text_contains_cover_and_headline_values(produced: Produced) -> None:
+    reader = PdfReader(_pdf(produced))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = " ".join(text.split())
+    assert "September 2026" in flat
+    assert f"Data as of {produced.snapshot.data_as_of:%Y-%m-%d %H:%M}" in flat
+    assert "Generated at 2026-11-27 09:30" in flat
+    pending = produced.v1.pending_controls
+    assert pending > 0  # the sample leaves the last months' controls partly pending
+    assert "Controls still pending" in flat
+    assert f"{pending:,} control(s) of this month had no recorded result" in flat
+    rows = _sheet(_workbook(produced), "summary")
+    for row in rows:
+        kpi = catalogue.get(row["kpi_id"])
+        shown = format_value(kpi, row["value"], row["sufficient"])
+        assert shown in flat, (kpi.id, shown)
+    # Tables of the report: every office and every underperforming profile appears.
+    for office in {r["office"] for r in _sheet(_workbook(produced), "kpis_by_office")}:
+        assert office in flat
+    for r in _sheet(_workbook(produced), "underperforming_profiles"):
+        assert r["profile_id"] in flat
+    assert "Appendix: KPI definitions" in flat and "Methodology" in flat
+
+
+def test_pdf_pages_render_to_images(produced: Produced, tmp_path: Path) -> None:
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    pages = len(PdfReader(_pdf(produced)).pages)
+    assert pages >= 8  # cover, headline, charts, tables, methodology, appendix
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-png", str(_pdf(produced)), str(tmp_path / "page")],
+        check=True,
+        timeout=300,
+    )
+    images = sorted(tmp_path.glob("page-*.png"))
+    assert len(images) == pages
+    assert all(img.stat().st_size > 1000 for img in images)
+
+
+def test_charts_missing_chromium_still_gives_a_report(
+    produced: Produced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kaleido
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("no Chromium found")
+
+    monkeypatch.setattr(kaleido, "start_sync_server", broken)
+    content = build_content(produced.snapshot, MONTH, 30, NOW)
+    from etl.snapshot.charts import build_figures
+
+    svgs, note = render_svgs(build_figures(content))
+    assert svgs == {}
+    assert note == "not rendered: RuntimeError: no Chromium found"
+    page = build_html(content, 1, "final", "test", svgs, note)
+    assert "The charts could not be drawn on this machine" in page
+    assert "<img" not in page
+
+
+# --- manifest and versions ------------------------------------------------------------------------
+def test_manifest_hashes_and_provenance(produced: Produced) -> None:
+    folder = produced.v1.path
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    listed = {f["name"]: f for f in manifest["files"]}
+    on_disk = {p.name for p in folder.iterdir()} - {"manifest.json"}
+    assert set(listed) == on_disk
+    assert {f"{n}.csv" for n in SHEETS} | {f"snapshot-{LABEL}.xlsx", f"snapshot-{LABEL}.pdf"} == (
+        on_disk
+    )
+    for name, entry in listed.items():
+        data = (folder / name).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest(), name
+        assert entry["bytes"] == len(data)
+    assert manifest["month"] == LABEL and manifest["version"] == 1
+    assert manifest["status"] == "final" and manifest["reason"] == "first version"
+    assert manifest["published_version"] == produced.snapshot.version
+    assert manifest["data_as_of"] == produced.snapshot.data_as_of.isoformat(timespec="seconds")
+    assert manifest["created_at"] == NOW.isoformat(timespec="seconds")
+    definitions = manifest["kpi_definitions"]
+    assert definitions["hit_rate"] == catalogue.get("hit_rate").version
+    assert set(definitions) == {r["kpi_id"] for r in _sheet(_workbook(produced), "definitions")}
+    assert manifest["charts"].startswith("rendered locally")
+
+
+def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> None:
+    later = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    v2 = produce_snapshot(
+        produced.settings, LABEL, reason="late results of September controls", now=later
+    )
+    assert (v2.month, v2.version, v2.reason) == (LABEL, 2, "late results of September controls")
+    assert v2.path == produced.settings.snapshots_dir / LABEL / "v2"
+    v1 = produced.v1.path
+    assert {p.name: p.read_bytes() for p in v1.iterdir()} == produced.v1_bytes
+    listed = state.list_snapshots(produced.settings, LABEL)
+    assert [(s.version, s.reason) for s in listed] == [
+        (2, "late results of September controls"),
+        (1, "first version"),
+    ]
+    # Produced files are read-only: nobody edits an official record by accident.
+    assert all(not (p.stat().st_mode & 0o222) for p in v1.iterdir())
+    assert not any(p.name.startswith(".tmp") for p in v1.parent.iterdir())
+
+
+def test_unknown_month_and_nothing_published(produced: Produced, tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match=r"no published data for 2027-01 \(months with data: "
+                       r"2025-09 to 2026-10\)"):  # fmt: skip
+        produce_snapshot(produced.settings, "2027-01", reason="x", now=NOW)
+    empty = load_settings(environ={}, home=tmp_path / "empty")
+    empty.ensure_home()
+    with pytest.raises(SnapshotError, match="nothing is published yet"):
+        produce_snapshot(empty, "2026-09", reason="x", now=NOW)
+
+
+def test_draft_while_the_month_runs() -> None:
+    assert status_for(date(2026, 11, 1), NOW) == "draft"
+    assert status_for(date(2026, 10, 1), NOW) == "final"
+    assert status_for(date(2026, 11, 1), datetime(2026, 12, 1, 0, 0, tzinfo=UTC)) == "final"
+
+
+def test_cli_refuses_a_second_version_without_a_reason(produced: Produced) -> None:
+    from customs_kpi.cli import app
+
+    home = str(produced.settings.home)
+    result = CliRunner().invoke(app, ["snapshot", "--month", LABEL, "--home", home])
+    assert result.exit_code == 1
+    assert "give --reason to produce a new version" in result.output
+    result = CliRunner().invoke(app, ["snapshot", "--month", "2026-13", "--home", home])
+    assert result.exit_code == 1 and "not a month" in result.output
+    listed = CliRunner().invoke(app, ["snapshots", "--home", home, "--json"])
+    assert listed.exit_code == 0, listed.output
+    versions = {(s["month"], s["version"]) for s in json.loads(listed.output)}
+    assert (LABEL, 1) in versions

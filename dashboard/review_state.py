@@ -1,0 +1,366 @@
+"""Review workflow state per profile, in the app-state SQLite database (``settings.app_db_path``).
+
+flagged → under_review → decided (keep | modify | suspend | retire), with the analyst's
+rationale, who and when. A profile without a row is *flagged* as soon as the review queue
+lists it. Allowed moves::
+
+    flagged ──start──► under_review ──decide──► decided
+                 ▲         │ release                │ reopen
+                 └─────────┘                        └──────► under_review
+
+Every transition is one SQLite transaction that updates the state, appends to the history
+(``review_events``) and writes the audit-trail row (the app shell's ``audit`` table, same
+database), so the three can never disagree. The tables are this module's own, created
+idempotently; the audit table comes from :class:`dashboard.appstate.AppState`'s migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dashboard.appstate import AppState, utc_now_iso
+
+MAX_RATIONALE = 4000
+AUDIT_PREFIX = "review."
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS review_state (
+        profile_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('flagged', 'under_review', 'decided')),
+        decision TEXT CHECK (decision IN ('keep', 'modify', 'suspend', 'retire')),
+        rationale TEXT,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS review_events (
+        event_id INTEGER PRIMARY KEY,
+        profile_id TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        decision TEXT,
+        rationale TEXT,
+        user_name TEXT NOT NULL,
+        role TEXT,
+        at TEXT NOT NULL,
+        audit_id INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS review_events_profile ON review_events(profile_id, event_id)",
+)
+
+
+class State(StrEnum):
+    FLAGGED = "flagged"
+    UNDER_REVIEW = "under_review"
+    DECIDED = "decided"
+
+
+class Decision(StrEnum):
+    KEEP = "keep"
+    MODIFY = "modify"
+    SUSPEND = "suspend"
+    RETIRE = "retire"
+
+
+# (from, to) → audit action
+TRANSITIONS: dict[tuple[State, State], str] = {
+    (State.FLAGGED, State.UNDER_REVIEW): "review.start",
+    (State.UNDER_REVIEW, State.DECIDED): "review.decide",
+    (State.UNDER_REVIEW, State.FLAGGED): "review.release",
+    (State.DECIDED, State.UNDER_REVIEW): "review.reopen",
+}
+
+
+class ReviewError(ValueError):
+    """A transition the workflow refuses (the message says why, for the analyst)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str | None = None
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileReview:
+    profile_id: str
+    state: State
+    decision: Decision | None = None
+    rationale: str | None = None
+    updated_by: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewEvent:
+    event_id: int
+    profile_id: str
+    from_state: State
+    to_state: State
+    decision: Decision | None
+    rationale: str | None
+    user_name: str
+    role: str | None
+    at: str
+    audit_id: int
+
+
+def _clean_profile(profile_id: str) -> str:
+    pid = (profile_id or "").strip()
+    if not pid or len(pid) > 128:
+        raise ReviewError("choose a profile")
+    return pid
+
+
+class ReviewStore:
+    """The workflow tables; cheap to create (idempotent DDL), safe across threads/processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        AppState(self.path)  # the audit table every transition writes to
+        with self._connect() as con:
+            for statement in _SCHEMA:
+                con.execute(statement)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA busy_timeout = 10000")
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # --- reads ----------------------------------------------------------------------------------
+    def get(self, profile_id: str) -> ProfileReview:
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT * FROM review_state WHERE profile_id = ?", (profile_id,)
+            ).fetchone()
+        return _review(row) if row else ProfileReview(profile_id, State.FLAGGED)
+
+    def states(self) -> dict[str, ProfileReview]:
+        """Every profile with a recorded state (others are flagged when queued)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM review_state ORDER BY profile_id").fetchall()
+        return {r["profile_id"]: _review(r) for r in rows}
+
+    def history(self, profile_id: str | None = None) -> list[ReviewEvent]:
+        """Transitions, oldest first (one profile, or all)."""
+        where, params = ("WHERE profile_id = ?", (profile_id,)) if profile_id else ("", ())
+        with self._connect() as con:
+            rows = con.execute(
+                f"SELECT * FROM review_events {where} ORDER BY event_id", params
+            ).fetchall()
+        return [_event(r) for r in rows]
+
+    def decisions_frame(self, profile_id: str | None = None) -> pl.DataFrame:
+        """Decisions as change events (``kpis.beforeafter.EVENT_SCHEMA``): ``changed_at`` (UTC,
+        naive like the change log), ``change_type`` = the decision, ``summary`` = rationale,
+        ``changed_by``, ``source`` = decision. For timelines and before/after."""
+        decided = [e for e in self.history(profile_id) if e.to_state is State.DECIDED]
+        return pl.DataFrame(
+            {
+                "profile_id": [e.profile_id for e in decided],
+                "changed_at": [_naive_utc(e.at) for e in decided],
+                "change_type": [e.decision.value if e.decision else None for e in decided],
+                "summary": [e.rationale for e in decided],
+                "changed_by": [e.user_name for e in decided],
+                "source": ["decision"] * len(decided),
+            },
+            schema={
+                "profile_id": pl.String,
+                "changed_at": pl.Datetime("us"),
+                "change_type": pl.String,
+                "summary": pl.String,
+                "changed_by": pl.String,
+                "source": pl.String,
+            },
+        )
+
+    # --- writes ---------------------------------------------------------------------------------
+    def transition(
+        self,
+        profile_id: str,
+        to_state: State | str,
+        actor: Actor,
+        *,
+        decision: Decision | str | None = None,
+        rationale: str | None = None,
+        expected: State | str | None = None,
+    ) -> ReviewEvent:
+        """Move a profile to ``to_state``; ``expected`` = the state the user saw (refused if
+        someone else moved it meanwhile). A decision needs a decision and a rationale."""
+        pid = _clean_profile(profile_id)
+        target = State(to_state)
+        text = (rationale or "").strip() or None
+        if text is not None and len(text) > MAX_RATIONALE:
+            raise ReviewError(f"the rationale is limited to {MAX_RATIONALE} characters")
+        chosen = Decision(decision) if decision else None
+        if target is State.DECIDED:
+            if chosen is None:
+                raise ReviewError("choose a decision: keep, modify, suspend or retire")
+            if text is None:
+                raise ReviewError("a decision needs the analyst's rationale")
+        elif chosen is not None:
+            raise ReviewError("only a decision carries keep / modify / suspend / retire")
+        if not actor.name:
+            raise ReviewError("no user")
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                event = self._apply(con, pid, target, actor, chosen, text, expected)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        return event
+
+    def _apply(
+        self,
+        con: sqlite3.Connection,
+        pid: str,
+        target: State,
+        actor: Actor,
+        chosen: Decision | None,
+        text: str | None,
+        expected: State | str | None,
+    ) -> ReviewEvent:
+        row = con.execute("SELECT state FROM review_state WHERE profile_id = ?", (pid,)).fetchone()
+        current = State(row["state"]) if row else State.FLAGGED
+        if expected is not None and State(expected) is not current:
+            raise ReviewError(
+                f"{pid} is now {current.value.replace('_', ' ')} (changed by someone else): "
+                "reload the queue"
+            )
+        action = TRANSITIONS.get((current, target))
+        if action is None:
+            raise ReviewError(
+                f"{pid} is {current.value.replace('_', ' ')}: it cannot move to "
+                f"{target.value.replace('_', ' ')}"
+            )
+        at = utc_now_iso()
+        details: dict[str, Any] = {
+            "profile_id": pid,
+            "from": current.value,
+            "to": target.value,
+            "decision": chosen.value if chosen else None,
+            "rationale": text,
+        }
+        audit = con.execute(
+            "INSERT INTO audit (at, user_name, role, remote_addr, action, target, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, actor.name, actor.role, actor.remote_addr, action, f"profile:{pid}",
+             json.dumps(details, sort_keys=True, default=str)),
+        )  # fmt: skip
+        audit_id = int(audit.lastrowid or 0)
+        con.execute(
+            "INSERT INTO review_state (profile_id, state, decision, rationale, updated_by, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (profile_id) DO UPDATE SET "
+            "state = excluded.state, decision = excluded.decision, "
+            "rationale = excluded.rationale, updated_by = excluded.updated_by, "
+            "updated_at = excluded.updated_at",
+            (pid, target.value, chosen.value if chosen else None, text, actor.name, at),
+        )
+        cur = con.execute(
+            "INSERT INTO review_events (profile_id, from_state, to_state, decision, rationale, "
+            "user_name, role, at, audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (pid, current.value, target.value, chosen.value if chosen else None, text,
+             actor.name, actor.role, at, audit_id),
+        )  # fmt: skip
+        return ReviewEvent(
+            event_id=int(cur.lastrowid or 0),
+            profile_id=pid,
+            from_state=current,
+            to_state=target,
+            decision=chosen,
+            rationale=text,
+            user_name=actor.name,
+            role=actor.role,
+            at=at,
+            audit_id=audit_id,
+        )
+
+    def start_review(self, profile_id: str, actor: Actor, note: str | None = None) -> ReviewEvent:
+        return self.transition(profile_id, State.UNDER_REVIEW, actor, rationale=note)
+
+    def decide(
+        self, profile_id: str, decision: Decision | str, rationale: str, actor: Actor
+    ) -> ReviewEvent:
+        return self.transition(
+            profile_id, State.DECIDED, actor, decision=decision, rationale=rationale
+        )
+
+    def reopen(self, profile_id: str, actor: Actor, note: str | None = None) -> ReviewEvent:
+        return self.transition(profile_id, State.UNDER_REVIEW, actor, rationale=note)
+
+
+def _review(row: sqlite3.Row) -> ProfileReview:
+    return ProfileReview(
+        profile_id=row["profile_id"],
+        state=State(row["state"]),
+        decision=Decision(row["decision"]) if row["decision"] else None,
+        rationale=row["rationale"],
+        updated_by=row["updated_by"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _event(row: sqlite3.Row) -> ReviewEvent:
+    return ReviewEvent(
+        event_id=row["event_id"],
+        profile_id=row["profile_id"],
+        from_state=State(row["from_state"]),
+        to_state=State(row["to_state"]),
+        decision=Decision(row["decision"]) if row["decision"] else None,
+        rationale=row["rationale"],
+        user_name=row["user_name"],
+        role=row["role"],
+        at=row["at"],
+        audit_id=row["audit_id"],
+    )
+
+
+def _naive_utc(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment.replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def current_actor() -> Actor:
+    """The logged-in user of the current request (callbacks only)."""
+    from flask import request
+    from flask_login import current_user
+
+    return Actor(
+        name=str(current_user.name),
+        role=current_user.role.value,
+        remote_addr=request.remote_addr,
+    )
+
+
+__all__ = [
+    "TRANSITIONS",
+    "Actor",
+    "Decision",
+    "ProfileReview",
+    "ReviewError",
+    "ReviewEvent",
+    "ReviewStore",
+    "State",
+    "current_actor",
+]

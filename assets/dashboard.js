@@ -28,3 +28,39 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     }
   }
 });
+
+// Moving to another page keeps the global filters: an in-app link without a query string gets
+// the current filter keys. Done like dcc.Link navigates (pushState + Dash's private event), so
+// the page router renders the target page with the filters in its layout(**query).
+(function () {
+  var KEYS = ["from", "to", "office", "channel"];
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey ||
+        event.shiftKey || event.altKey) {
+      return;
+    }
+    var link = event.target && event.target.closest ? event.target.closest("a[href]") : null;
+    if (!link || link.target || link.hasAttribute("download")) {
+      return;
+    }
+    var url = new URL(link.getAttribute("href"), window.location.href);
+    if (url.origin !== window.location.origin || url.search || url.hash ||
+        /^\/(login|logout|auth|_dash)/.test(url.pathname)) {
+      return;
+    }
+    var current = new URLSearchParams(window.location.search);
+    var carried = new URLSearchParams();
+    KEYS.forEach(function (key) {
+      if (current.has(key)) { carried.set(key, current.get(key)); }
+    });
+    var query = carried.toString().replace(/%2C/g, ",");
+    if (!query) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    window.history.pushState({}, "", url.pathname + "?" + query);
+    window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+    window.scrollTo(0, 0);
+  }, true);
+})();

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import urlencode
 
-from dash import dcc, html
+from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
 
 from kpis.domain import Channel
 
@@ -229,3 +229,17 @@ def filter_bar(
         items.append(html.Div(channel_control, hidden=True))
     items.append(html.Div(id=URL_SYNC_ID, hidden=True))
     return html.Div(items, id=BAR_ID, className="filter-bar", role="search")
+
+
+def register_url_sync() -> None:
+    """Register the client-side function that writes the filters into the address bar.
+
+    Called by one page module (home.py) at import: Dash re-imports page modules for every app
+    it builds, so each app gets exactly one copy of this callback (a module imported once, like
+    this one, would give it to the first app only).
+    """
+    clientside_callback(
+        ClientsideFunction(namespace="customsKpi", function_name="syncFilters"),
+        Output(URL_SYNC_ID, "children"),
+        *(Input(i, "value") for i in FILTER_INPUT_IDS),
+    )

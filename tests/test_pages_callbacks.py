@@ -6,7 +6,6 @@ generator's rows, not the cube), and every download against what the chart draws
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,13 +14,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import dash
 import polars as pl
 import pytest
+from argon2 import PasswordHasher
 
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
+from dashboard.auth.passwords import Passwords
 from dashboard.data import PageContext, Viewer, build_context
 from dashboard.roles import Role
 from kpis.domain import Channel
@@ -36,11 +36,16 @@ HITS = ("irregularity", "seizure")
 
 
 @pytest.fixture(scope="module")
-def pages() -> dict[str, ModuleType]:
-    """The page modules. register_page needs a Dash app with pages enabled to exist first."""
-    if not dash.page_registry:
-        dash.Dash(__name__, use_pages=True, pages_folder="")
-    return {name: importlib.import_module(f"dashboard.pages.{name}") for name in PAGE_MODULES}
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
+    """The page modules as the app loads them (create_app imports them and takes their
+    callbacks; importing them by hand would leave stray callbacks for the next app)."""
+    from dashboard.app import create_app
+
+    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("pages-modules"))
+    create_app(
+        settings, passwords=Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    )
+    return {name: sys.modules[f"dashboard.pages.{name}"] for name in PAGE_MODULES}
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ from kpis.grain import add_months
 from kpis.stats import delta
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Customs KPI", order=0)
+# The filters → address bar sync, shared by every page (registered once per app, from here).
+flt.register_url_sync()
 
 PAGE = "overview"
 CONTENT_ID = "overview-content"

@@ -1,0 +1,232 @@
+"""The pages inside the real app (create_app) through Flask's test client: every page renders
+for every role, callbacks refuse anonymous and under-privileged users, and an office-scoped user
+cannot obtain another office's numbers by crafting a callback payload."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from flask.testing import FlaskClient
+
+from customs_kpi.settings import Settings, load_settings
+from dashboard.appstate import AppState
+from dashboard.auth.passwords import Passwords
+from dashboard.roles import Role
+
+sys.path.insert(0, str(Path(__file__).parent))
+import pages_snapshot
+
+PASSWORD = "a long test passphrase"
+PAGES = {
+    "/": "overview-content",
+    "/profiles": "profiles-content",
+    "/profiles/P-MID": "profile-content",
+    "/clearance": "clearance-content",
+    "/offices": "offices-content",
+    "/data": "data-content",
+}
+ROUTER = ".._pages_content.children..._pages_store.data.."
+FILTERS = ("filter-from", "filter-to", "filter-offices", "filter-channel")
+USERS = {
+    "viewer": (Role.VIEWER, ()),
+    "analyst": (Role.ANALYST, ()),
+    "admin": (Role.ADMIN, ()),
+    "ths": (Role.ANALYST, ("THS",)),
+}
+
+
+@pytest.fixture(scope="module")
+def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
+    from dashboard.app import create_app
+
+    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("pages-app"))
+    settings.ensure_home()
+    pages_snapshot.build(settings)
+    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    state = AppState(settings.app_db_path)
+    for name, (role, offices) in USERS.items():
+        state.add_user(name, role, passwords.hash(PASSWORD), offices)
+    yield create_app(settings, state=state, passwords=passwords), settings
+
+
+def login(app: Any, name: str) -> FlaskClient:
+    client: FlaskClient = app.server.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None
+    response = client.post(
+        "/login",
+        data={"username": name, "password": PASSWORD, "csrf_token": match.group(1), "next": "/"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def call(
+    client: FlaskClient,
+    app: Any,
+    output: str,
+    inputs: list[Any],
+    state: list[Any] | None = None,
+    changed: list[str] | None = None,
+) -> tuple[int, Any]:
+    """POST a callback the way the browser does (CSRF header from the cookie)."""
+    entry = app.callback_map[output]
+    outputs = [
+        {"id": o.split(".")[0], "property": o.split(".")[1]} for o in output.strip(".").split("...")
+    ]
+    body = {
+        "output": output,
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": [dict(spec, value=v) for spec, v in zip(entry["inputs"], inputs, strict=True)],
+        "state": [dict(spec, value=v) for spec, v in zip(entry["state"], state or [], strict=True)],
+        "changedPropIds": changed or [],
+    }
+    cookie = client.get_cookie("_csrf_token")
+    headers = {"X-CSRFToken": cookie.value} if cookie else {}
+    response = client.post("/_dash-update-component", json=body, headers=headers)
+    payload = response.get_json(silent=True) if response.status_code == 200 else None
+    return response.status_code, payload
+
+
+def _find_prop(tree: Any, component_id: str, prop: str) -> Any:
+    if isinstance(tree, dict):
+        props = tree.get("props", {})
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return props.get(prop)
+        for value in tree.values():
+            found = _find_prop(value, component_id, prop)
+            if found is not None:
+                return found
+    if isinstance(tree, list):
+        for value in tree:
+            found = _find_prop(value, component_id, prop)
+            if found is not None:
+                return found
+    return None
+
+
+def render(client: FlaskClient, app: Any, path: str, search: str = "") -> tuple[Any, Any]:
+    """Page layout (router callback) and the page's content callback with the layout's filter
+    values: what the browser does on opening the page."""
+    status, routed = call(client, app, ROUTER, [path, search])
+    assert status == 200, (path, status)
+    layout = routed["response"]["_pages_content"]["children"]
+    content_id = PAGES.get(path, "profile-content")
+    output = f"{content_id}.children"
+    entry = app.callback_map[output]
+    values = [_find_prop(layout, spec["id"], "value") for spec in entry["inputs"]]
+    state = [_find_prop(layout, spec["id"], "data") for spec in entry["state"]]
+    status, content = call(client, app, output, values, state)
+    assert status == 200, (path, status)
+    return layout, content["response"][content_id]["children"]
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+@pytest.mark.parametrize("path", sorted(PAGES))
+def test_every_page_renders_for_every_role(app_home: Any, user: str, path: str) -> None:
+    app, _ = app_home
+    client = login(app, user)
+    assert client.get(path).status_code == 200
+    layout, content = render(client, app, path)
+    text = json.dumps(layout) + json.dumps(content)
+    assert "could not be computed" not in text
+    assert "Data as of" in text
+    if path != "/data":
+        assert _find_prop(layout, "filter-to", "value") == "2026-03"
+
+
+def test_anonymous_users_get_nothing(app_home: Any) -> None:
+    app, _ = app_home
+    client: FlaskClient = app.server.test_client()
+    page = client.get("/profiles")
+    assert page.status_code in (302, 401) and "/login" in page.headers.get("Location", "/login")
+    status, _ = call(client, app, "overview-content.children", [None, None, None, None])
+    assert status in (401, 403)
+
+
+def test_viewer_cannot_page_through_declarations(app_home: Any) -> None:
+    app, _ = app_home
+    output = "..profile-declarations.children...profile-declarations-page.data.."
+    state = [0, "P-GOOD", None, None, None, None]
+    status, _ = call(login(app, "viewer"), app, output, [0, 1], state)
+    assert status == 403
+    status, payload = call(
+        login(app, "analyst"),
+        app,
+        output,
+        [0, 1],
+        state,
+        changed=["profile-declarations-next.n_clicks"],
+    )
+    assert status == 200
+    assert "26–50 of" in json.dumps(payload, ensure_ascii=False)
+    assert payload["response"]["profile-declarations-page"]["data"] == 1
+
+
+def test_scoped_user_cannot_craft_another_offices_numbers(app_home: Any) -> None:
+    app, _ = app_home
+    client = login(app, "ths")
+    status, payload = call(
+        client, app, "offices-content.children", ["2025-01", "2026-03", ["DKR", "ZIG"], "all"]
+    )
+    assert status == 200
+    text = json.dumps(payload)
+    assert "THS" in text and "DKR" not in text and "ZIG" not in text
+    layout, _ = render(client, app, "/offices")
+    options = _find_prop(layout, "filter-offices", "options")
+    assert [o["value"] for o in options] == ["THS"]
+
+
+def test_filters_in_the_url_initialise_the_page(app_home: Any) -> None:
+    app, _ = app_home
+    client = login(app, "admin")
+    layout, content = render(client, app, "/", "?from=2025-06&to=2026-01&office=ZIG&channel=red")
+    assert _find_prop(layout, "filter-from", "value") == "2025-06"
+    assert _find_prop(layout, "filter-to", "value") == "2026-01"
+    assert _find_prop(layout, "filter-offices", "value") == ["ZIG"]
+    assert _find_prop(layout, "filter-channel", "value") == "red"
+    assert "Jan 2026" in json.dumps(content)
+
+
+def test_download_returns_the_csv_of_the_view(app_home: Any) -> None:
+    app, _ = app_home
+    client = login(app, "viewer")
+    entry = app.callback_map["offices-download.data"]
+    assert len(entry["inputs"]) == 1
+    body_inputs = [
+        [
+            {
+                "id": {"type": "download-button", "page": "offices", "view": "table"},
+                "property": "n_clicks",
+                "value": 1,
+            }
+        ]
+    ]
+    cookie = client.get_cookie("_csrf_token")
+    response = client.post(
+        "/_dash-update-component",
+        json={
+            "output": "offices-download.data",
+            "outputs": {"id": "offices-download", "property": "data"},
+            "inputs": body_inputs,
+            "state": [dict(spec, value=None) for spec in entry["state"]],
+            "changedPropIds": [
+                '{"page":"offices","type":"download-button","view":"table"}.n_clicks'
+            ],
+        },
+        headers={"X-CSRFToken": cookie.value} if cookie else {},
+    )
+    assert response.status_code == 200
+    data = response.get_json()["response"]["offices-download"]["data"]
+    assert data["filename"] == "customs-kpi-offices-table-2026-03.csv"
+    lines = data["content"].splitlines()
+    assert lines[0].startswith("office,declarations,inspection_rate,hit_rate")
+    assert [line.split(",")[0] for line in lines[1:]] == ["DKR", "THS", "ZIG"]

@@ -422,6 +422,9 @@ STAGES: tuple[tuple[str, str], ...] = (
 )
 
 
+PRE_RELEASE_STAGES = frozenset({"stage_channel_result", "stage_result_release"})
+
+
 def _time() -> Iterator[KPI]:
     tim = Category.TIME
     yield from _time_kpis(
@@ -453,10 +456,16 @@ def _time() -> Iterator[KPI]:
         WCO_TRS,
     )
     for stage_id, what in STAGES:
+        # A blue-channel audit happens after release: its "result" would give a negative
+        # result→release time. The control stages are about controls before release.
+        pre_release = stage_id in PRE_RELEASE_STAGES
         yield KPI(
             id=stage_id,
             label=f"Stage time: {what}",
-            description=f"Mean hours {what}.",
+            description=f"Mean hours {what}."
+            + (
+                " Yellow and red controls only (blue audits follow release)." if pre_release else ""
+            ),
             formula=f"sum of hours {what} / declarations with both timestamps",
             category=tim,
             unit=Unit.HOURS,
@@ -465,6 +474,7 @@ def _time() -> Iterator[KPI]:
             source=WCO_TRS,
             numerator=f"{stage_id}_hours",
             denominator=stage_id,
+            filters=(_channel(Channel.YELLOW, Channel.RED),) if pre_release else (),
         )
     yield KPI(
         id="stage_times",

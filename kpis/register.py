@@ -277,6 +277,8 @@ def compute_register(
         return _count_at_dates(kpi, cube, grain, period, today or default_today(cube, period))
     if kpi.id == "profile_changes":
         return _changes(cube, grain, period)
+    if period is None and any(g in TIME_GRAINS for g in grain):
+        period = cube.span()  # the calendar spans the data's months
     if kpi.id == "zero_hit_profiles":
         sums = _zero_hit(cube, grain, filters, period, min_sample)
         return sums.select(*grain, "value", "numerator", "denominator").sort(list(grain))

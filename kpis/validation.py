@@ -165,10 +165,11 @@ def dimensions_valid(catalogue: Sequence[KPI]) -> Iterator[tuple[str, str]]:
 
 @rule
 def fixed_dimension_not_offered(catalogue: Sequence[KPI]) -> Iterator[tuple[str, str]]:
-    """A breakdown by a dimension the KPI's own filters fix would show one meaningful row."""
+    """A breakdown by a dimension the KPI's own filters fix to one value would show one
+    meaningful row (a filter keeping several values still allows a breakdown among them)."""
     for k in catalogue:
         for f in (*k.filters, *k.numerator_filters):
-            if f.dimension in k.allowed_dimensions:
+            if len(f.values) == 1 and f.dimension in k.allowed_dimensions:
                 yield k.id, f"filters {f.dimension} yet allows a breakdown by it"
 
 

@@ -388,3 +388,16 @@ def test_empty_cube_gives_one_empty_row() -> None:
     assert frame.height == 1
     assert parts(frame.row(0, named=True)) == (0, 0)
     assert frame["value"].item() is None
+
+
+def test_control_stages_leave_out_post_release_audits() -> None:
+    rows = [
+        {"lodged_month": JAN, "office_code": "A", "channel": channel, "selection_source": "none",
+         "stage_result_release": n, "stage_result_release_hours": hours}
+        for channel, n, hours in (("red", 4, 20.0), ("yellow", 1, 2.0), ("blue", 2, -500.0))
+    ]  # fmt: skip
+    cube = CubeFrames.build(declarations=pl.DataFrame(rows))
+    row = compute("stage_result_release", cube).row(0, named=True)
+    assert parts(row) == (22.0, 5)
+    by_channel = compute("stage_result_release", cube, ["channel"])
+    assert by_channel["channel"].to_list() == ["red", "yellow"]

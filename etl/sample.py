@@ -76,7 +76,7 @@ from __future__ import annotations
 import calendar
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -531,7 +531,6 @@ class _Draws:
     channel: np.ndarray
     source: np.ndarray
     q: np.ndarray
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _assign_profiles(
@@ -569,10 +568,8 @@ def _assign_profiles(
         fire = np.array([p.fire_at(int(t)) for p in profiles])
         seg_rate = np.array([p.rate_at(int(t)) for p in profiles], dtype=np.float32)
         total = fire.sum()
-        if total >= 0.95:
-            raise ValueError(
-                "profile fire shares exceed the declaration volume; use fewer profiles"
-            )
+        if total > 0.9:  # only conceivable for degenerate histories: keep draws well-defined
+            fire = fire * (0.9 / total)
         cum = np.cumsum(fire)
         primary = np.searchsorted(cum, u_primary[lo:hi], side="right")  # n_prof = none
         primary = np.where(fire[np.minimum(primary, n_prof - 1)] > 0, primary, n_prof)

@@ -1,0 +1,152 @@
+"""Helpers for the auth and app-shell tests: an app with known users, signing in through the
+real login form, and callback requests shaped like the ones Dash's renderer sends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dash
+from argon2 import PasswordHasher
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from customs_kpi.settings import Settings
+from dashboard.appstate import AppState
+from dashboard.auth.passwords import Passwords
+from dashboard.roles import Role
+
+PASSWORD = "a long test passphrase"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
+
+# name: (role, offices)
+DEFAULT_USERS: dict[str, tuple[Role, tuple[str, ...]]] = {
+    "vera": (Role.VIEWER, ()),
+    "anna": (Role.ANALYST, ()),
+    "adam": (Role.ADMIN, ()),
+    "scoped": (Role.ANALYST, ("THS",)),
+}
+
+
+def cheap_passwords() -> Passwords:
+    """argon2id with tiny costs: the tests check behaviour, not hashing strength."""
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def make_app(
+    settings: Settings,
+    users: dict[str, tuple[Role, tuple[str, ...]]] | None = None,
+) -> tuple[dash.Dash, AppState, Passwords]:
+    from dashboard.app import create_app
+
+    passwords = cheap_passwords()
+    state = AppState(settings.app_db_path)
+    for name, (role, offices) in (DEFAULT_USERS if users is None else users).items():
+        state.add_user(name, role, passwords.hash(PASSWORD), offices)
+    return create_app(settings, state=state, passwords=passwords), state, passwords
+
+
+def form_token(client: FlaskClient, path: str = "/login") -> str:
+    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+    assert match is not None, "no CSRF field in the form"
+    return match.group(1)
+
+
+def post_login(
+    client: FlaskClient, name: str, password: str = PASSWORD, next_path: str = "/"
+) -> TestResponse:
+    return client.post(
+        "/login",
+        data={
+            "username": name,
+            "password": password,
+            "csrf_token": form_token(client),
+            "next": next_path,
+        },
+    )
+
+
+def login(app: dash.Dash, name: str, password: str = PASSWORD) -> FlaskClient:
+    client: FlaskClient = app.server.test_client()
+    response = post_login(client, name, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def csrf_headers(client: FlaskClient) -> dict[str, str]:
+    cookie = client.get_cookie("_csrf_token")
+    return {"X-CSRFToken": cookie.value} if cookie else {}
+
+
+def _spec(key: str) -> dict[str, Any]:
+    component, prop = key.rsplit(".", 1)
+    return {"id": component, "property": prop}
+
+
+def callback_body(
+    app: dash.Dash,
+    output: str,
+    inputs: Sequence[Any] | None = None,
+    state: Sequence[Any] | None = None,
+    changed: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A callback request for ``output`` as the renderer builds it (values default to None)."""
+    entry = app.callback_map[output]
+    if output.startswith(".."):
+        outputs: Any = [_spec(o) for o in output.strip(".").split("...")]
+    else:
+        outputs = _spec(output)
+    input_specs = entry.get("inputs", [])
+    state_specs = entry.get("state", [])
+    inputs = list(inputs) if inputs is not None else [None] * len(input_specs)
+    state = list(state) if state is not None else [None] * len(state_specs)
+    return {
+        "output": output,
+        "outputs": outputs,
+        "inputs": [dict(spec, value=v) for spec, v in zip(input_specs, inputs, strict=True)],
+        "state": [dict(spec, value=v) for spec, v in zip(state_specs, state, strict=True)],
+        "changedPropIds": list(changed),
+    }
+
+
+def call(
+    client: FlaskClient,
+    app: dash.Dash,
+    output: str,
+    inputs: Sequence[Any] | None = None,
+    state: Sequence[Any] | None = None,
+    changed: Iterable[str] = (),
+    *,
+    csrf: bool = True,
+) -> TestResponse:
+    """POST a callback like the browser (CSRF header from the cookie unless ``csrf=False``)."""
+    return client.post(
+        "/_dash-update-component",
+        json=callback_body(app, output, inputs, state, changed),
+        headers=csrf_headers(client) if csrf else {},
+    )
+
+
+def audit_actions(state: AppState, prefix: str | None = None) -> list[str]:
+    """Audit actions, oldest first."""
+    return [e.action for e in reversed(state.audit_entries(action_prefix=prefix, limit=10_000))]
+
+
+def find_prop(tree: Any, component_id: str, prop: str) -> Any:
+    """A property of the component with ``component_id`` in a serialised layout."""
+    if isinstance(tree, dict):
+        props = tree.get("props", {})
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return props.get(prop)
+        for value in tree.values():
+            found = find_prop(value, component_id, prop)
+            if found is not None:
+                return found
+    if isinstance(tree, list):
+        for value in tree:
+            found = find_prop(value, component_id, prop)
+            if found is not None:
+                return found
+    return None

@@ -14,7 +14,7 @@ import polars as pl
 from kpis import catalogue
 from kpis.additive import compute_additive
 from kpis.cube import CubeFrames, Filters
-from kpis.definitions import GRAINS, KPI, TIME_GRAINS, Kind
+from kpis.definitions import GRAINS, KPI, TIME_GRAINS, CubeTable, Kind
 from kpis.grain import Period, add_months, month_floor, period_end_day
 from kpis.lift import compute_lift
 from kpis.profiles import ProfileDetail, profile_detail, profile_table
@@ -74,7 +74,9 @@ def compute(
         by: grain, among ``month``, ``quarter``, ``year``, ``office``, ``channel``,
             ``selection_source``, ``profile`` (only those the KPI allows; its required
             dimensions, e.g. ``channel`` for ``channel_rates``, are always added after ``by``).
-        filters: offices / channels / selection sources / profiles to keep.
+        filters: offices / channels / selection sources / profiles to keep (the profile
+            register has no office: active_profiles, review_overdue and profile_changes are
+            national and ignore them).
         period: (first day, last day), inclusive, by lodgement month; None = all months.
         min_sample: minimum denominator for ``sufficient`` (and n_min of zero_hit_profiles).
         today: the date profile-management KPIs are evaluated at (default: the period's
@@ -105,6 +107,9 @@ def compute(
     if kpi.kind is Kind.COMPOSITE:
         return _compute_composite(kpi, cube, by, filters, period, min_sample, today)
     grain = output_grain(kpi, by)
+    if filters.profiles and kpi.table is CubeTable.DECLARATIONS:
+        # Silently ignoring the profile filter would show national figures as a profile's.
+        raise ValueError(f"{kpi.id} is not available per profile (no profile filter)")
     if kpi.kind is Kind.REGISTER:
         return compute_register(cube, kpi, grain, filters, period, min_sample, today)
     if period is None and any(g in TIME_GRAINS for g in grain):

@@ -370,6 +370,8 @@ def test_breakdown_refused_when_not_allowed() -> None:
         compute("hit_rate", CUBE, ["week"])
     with pytest.raises(ValueError, match="not kept per profile"):
         compute("release_time_median", CUBE, filters=Filters(profiles=("P1",)))
+    with pytest.raises(ValueError, match="not available per profile"):
+        compute("selection_lift", CUBE, filters=Filters(profiles=("P1",)))
     with pytest.raises(UnknownKPI, match="did you mean hit_rate"):
         compute("hit_rat", CUBE)
 

@@ -15,15 +15,18 @@ Dimensions. 12 offices with fixed shares (one port ~40 %, small border posts); i
 Zipf volumes, the largest ones more often AEO (``is_aeo``); declarants (brokers) per importer;
 HS codes, origins, procedures, transport mode by office kind; log-normal customs value.
 
-Profiles. Each profile ``p`` has an archetype, a target channel, a ``selection_rate`` (share of
-its firings that actually route the declaration to its target channel: profiles also fire on
-green declarations) and a ``fire_share`` (probability of firing on a declaration while active).
-It fires only while active: ``created_at <= t < ended_at`` (retired/expired) and outside its
-suspension windows; a ``modified`` change multiplies its fire share by ``fire_factor`` from
-``changed_at``. Firing: at most one *primary* profile per declaration, drawn with probabilities
-``fire_share`` (``aeo_selection_factor`` times that for AEO traders); a fired declaration gets a
-second profile with probability ``overlap_rate`` and a third with ``overlap_rate_third``, drawn
-the same way (a repeat is dropped). The ``zero`` profile never shares a declaration.
+Profiles. ~40 (200 from 5 M declarations) with archetypes good, average, random_like, zero,
+drifting, modified, retired, expired, late, suspended, draft. Each has a target channel, a
+``selection_rate`` (share of its firings that actually route the declaration to its target
+channel: profiles also fire on green declarations) and a ``fire_share``. It fires only while
+active: ``created_at <= t < retired_at/expired_at`` and outside its suspension window; a
+``modified`` change multiplies its fire share by ``fire_factor`` from ``changed_at``. Fire shares
+are calibrated so that profiles route about ``profile_red_share`` / ``profile_yellow_share`` /
+``profile_blue_share`` of all declarations. Firing: at most one *primary* profile per
+declaration, profile p with probability ``fire_share`` (times ``aeo_selection_factor`` for AEO
+traders); a fired declaration gets a second profile with probability ``overlap_rate`` and then
+a third with ``overlap_rate_third``, drawn in proportion to the fire shares (a repeat is
+dropped). The ``zero`` profile never shares a declaration, so it has no hit at all.
 
 True hit rate of profile p for a declaration lodged at ``t``:
 * constant ``true_hit_rate`` for most archetypes;
@@ -51,11 +54,12 @@ Hit model. For declaration ``d`` lodged at ``t`` in month ``m``::
     q(d)  = q0(d) * aeo_hit_factor if is_aeo else q0(d)
 
 ``baseline_rate_by_month[m]`` is chosen so that the mean of ``q`` over all declarations of month
-``m`` equals ``prevalence``: the true non-compliance of the population. Hence the random lane (a
-uniform sample) measures ``prevalence``. A controlled declaration (channel not green) is
-irregular with probability ``q(d)``; an irregularity is a seizure with the seizure share of the
-risk area of the fired profile with the highest rate (``intelligence_seizure_share`` for
-intelligence, ``base_seizure_share`` otherwise). Irregularities carry an offence type and a
+``m`` equals ``prevalence_target`` (never below ``baseline_floor``; ``prevalence_by_month`` and
+``prevalence`` record the realised means): the true non-compliance of the population. Hence the
+random lane (a uniform sample) measures ``prevalence``. A controlled declaration (channel not
+green) is irregular with probability ``q(d)``; an irregularity is a seizure with the seizure
+share of the risk area of the fired profile with the highest rate (``intelligence_seizure_share``
+for intelligence, ``base_seizure_share`` otherwise). Irregularities carry an offence type and a
 log-normal revenue (> 0, heavy tail); everything else carries 0.
 
 Milestones. ``channel_assigned_at`` seconds after lodgement; green/blue paid and released within
@@ -229,7 +233,7 @@ class SampleParameters:
     profile_yellow_share: float = 0.094
     profile_blue_share: float = 0.010
     arrival_missing_share: float = 0.07
-    pre_arrival_share: float = 0.12
+    pre_arrival_share: float = 0.06
     redelivery_delay_days: int = 14
     correction_share: float = 0.0005
     baseline_floor: float = 0.003
@@ -804,7 +808,7 @@ def _outcomes(
     mode = dims["mode"]
     lag = _lognormal(rng, 1.0, 0.9, n) * np.array(ARRIVAL_LAG_HOURS)[mode] * HOUR
     pre_arrival = np.isin(mode, [0, 1]) & (rng.random(n) < params.pre_arrival_share)
-    arrived = np.where(pre_arrival, lodged + _lognormal(rng, 12 * HOUR, 0.8, n), lodged - lag)
+    arrived = np.where(pre_arrival, lodged + _lognormal(rng, 8 * HOUR, 0.8, n), lodged - lag)
     # Goods lodged before arrival cannot be released before they are there.
     released = np.maximum(released, arrived + _lognormal(rng, 40 * MINUTE, 0.7, n))
     arrival_missing = rng.random(n) < params.arrival_missing_share

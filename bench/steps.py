@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import sys
@@ -16,6 +17,11 @@ from typing import Any
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
+    return date(y, m + 1, 1)
 
 
 def generate(n: int, months: int, out: str, delivery_rows: int) -> dict[str, Any]:
@@ -34,11 +40,13 @@ def generate(n: int, months: int, out: str, delivery_rows: int) -> dict[str, Any
     sample.profiles.write_csv(out_dir / "profiles.csv")
     sample.profile_changes.write_csv(out_dir / "profile_changes.csv")
     # An incremental delivery: the last delivery_rows declarations of a second, disjoint sample.
-    extra = generate_sample(declarations=delivery_rows, months=1, seed=8, start=end)
+    # Lodged in the last complete month, with ids of their own: all are new declarations.
+    last = date(y, m + 1, 1) if months == 0 else _add_months(end, -1)
+    extra = generate_sample(declarations=delivery_rows, months=1, seed=8, start=last)
     delivery = extra.declarations.with_columns(
         ("D" + pl.col("declaration_id").cast(pl.String)).alias("declaration_id")
     )
-    write_single_file(type(extra)(**{**extra.__dict__, "declarations": delivery}), out_dir / "delivery.csv")
+    write_single_file(dataclasses.replace(extra, declarations=delivery), out_dir / "delivery.csv")
     return {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}
 
 
@@ -54,15 +62,29 @@ def reference_load(csv: str, db: str) -> dict[str, Any]:
 
 
 def product_load(csv: str, home: str, publish: str) -> dict[str, Any]:
+    import etl.publish
     from customs_kpi.settings import load_settings
     from etl.load import load_file
 
     settings = load_settings(environ={}, home=Path(home))
     settings.ensure_home()
+    publish_seconds: list[float] = []
+    original = etl.publish.publish
+
+    def timed_publish(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            publish_seconds.append(time.perf_counter() - t)
+
+    etl.publish.publish = timed_publish  # type: ignore[assignment]
     t0 = time.perf_counter()
     result = load_file(settings, Path(csv), publish=publish == "1")
+    total = time.perf_counter() - t0
     return {
-        "seconds": time.perf_counter() - t0,
+        "seconds": total - sum(publish_seconds),
+        "publish_seconds": sum(publish_seconds),
         "peak_mb": _peak_mb(),
         "status": result.status,
         "inserted": result.rows_inserted,
@@ -83,7 +105,146 @@ def product_publish(home: str) -> dict[str, Any]:
     return {"seconds": seconds, "peak_mb": _peak_mb(), "version": version}
 
 
+def _timed(fn: Any, repeat: int) -> tuple[float, float, Any]:
+    """(first run seconds, median of the next ``repeat`` runs, last result)."""
+    t0 = time.perf_counter()
+    result = fn()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return first, times[len(times) // 2], result
+
+
+CONTROLLED = (
+    "channel IN ('yellow','red','blue') "
+    "AND control_result IN ('no_finding','irregularity','seizure')"
+)
+HIT = "control_result IN ('irregularity','seizure')"
+
+
+def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
+    """The three interactive views, product (published cube + polars engine) vs plain DuckDB
+    computing the same figures from the raw declarations of the warehouse."""
+    import duckdb
+
+    from customs_kpi.published import current_snapshot
+    from customs_kpi.settings import load_settings
+    from kpis.cube import CubeFrames
+    from kpis.engine import compute
+    from kpis.profiles import default_window, profile_detail, profile_table
+
+    n = int(repeat)
+    settings = load_settings(environ={}, home=Path(home))
+    snapshot = current_snapshot(settings)
+    assert snapshot is not None
+    t0 = time.perf_counter()
+    cube = CubeFrames.from_snapshot(snapshot)
+    open_seconds = time.perf_counter() - t0
+    start, end = default_window(cube, 12)
+    busiest = (
+        cube.profiles.group_by("profile_id")
+        .agg(__import__("polars").col("controlled").sum())
+        .sort("controlled", descending=True)["profile_id"][0]
+    )
+    trend_ids = (
+        "declarations",
+        "physical_inspection_rate",
+        "hit_rate",
+        "seizure_rate",
+        "revenue_total",
+        "random_share",
+        "rerouting_rate",
+    )
+
+    def product_profiles() -> Any:
+        return profile_table(cube, period=(start, end))
+
+    def product_trend() -> Any:
+        return [compute(k, cube, by=["month"]) for k in trend_ids]
+
+    def product_detail() -> Any:
+        return profile_detail(cube, busiest)
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    window = f"d.lodged_month BETWEEN DATE '{start}' AND DATE '{end}'"
+
+    def ref_profiles() -> Any:
+        return con.sql(f"""
+            WITH r AS (SELECT count(*) FILTER (WHERE {CONTROLLED}) AS c,
+                              count(*) FILTER (WHERE {CONTROLLED} AND {HIT}) AS h
+                       FROM declarations d WHERE selection_source = 'random' AND {window})
+            SELECT h.profile_id, count(*) AS volume,
+                   count(*) FILTER (WHERE {CONTROLLED}) AS controls,
+                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}) AS hits,
+                   count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure') AS seiz,
+                   sum(additional_revenue) AS revenue,
+                   count(*) FILTER (WHERE len(profile_ids) = 1 AND {CONTROLLED}) AS sole_controls,
+                   any_value(r.h) / nullif(any_value(r.c), 0) AS random_rate
+            FROM declarations d JOIN profile_hits h USING (declaration_id), r
+            WHERE {window} GROUP BY 1 ORDER BY 1""").fetchall()
+
+    def ref_trend() -> Any:
+        return con.sql(f"""
+            SELECT lodged_month, count(*), count(*) FILTER (WHERE channel = 'red'),
+                   count(*) FILTER (WHERE {CONTROLLED}),
+                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}),
+                   count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure'),
+                   sum(additional_revenue), count(*) FILTER (WHERE selection_source = 'random'),
+                   count(*) FILTER (WHERE channel = 'red' AND selection_source = 'officer')
+            FROM declarations GROUP BY 1 ORDER BY 1""").fetchall()
+
+    def ref_detail() -> Any:
+        monthly = con.sql(f"""
+            SELECT d.lodged_month, count(*), count(*) FILTER (WHERE {CONTROLLED}),
+                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}), sum(additional_revenue)
+            FROM declarations d JOIN profile_hits h USING (declaration_id)
+            WHERE h.profile_id = '{busiest}' GROUP BY 1 ORDER BY 1""").fetchall()
+        by_office = con.sql(f"""
+            SELECT office_code, channel, count(*), count(*) FILTER (WHERE {CONTROLLED})
+            FROM declarations d JOIN profile_hits h USING (declaration_id)
+            WHERE h.profile_id = '{busiest}' AND {window} GROUP BY 1, 2""").fetchall()
+        overlaps = con.sql(f"""
+            SELECT o.profile_id, count(*) FROM profile_hits h
+            JOIN profile_hits o
+              ON o.declaration_id = h.declaration_id AND o.profile_id <> h.profile_id
+            WHERE h.profile_id = '{busiest}' GROUP BY 1""").fetchall()
+        return monthly, by_office, overlaps
+
+    out: dict[str, Any] = {
+        "open_seconds": open_seconds,
+        "peak_mb": _peak_mb(),
+        "profile": busiest,
+        "profiles": cube.profiles["profile_id"].n_unique(),
+        "cube_rows": {
+            name: getattr(cube, name).height
+            for name in ("declarations", "profiles", "time_hist", "profile_pairs")
+            if hasattr(cube, name)
+        },
+    }
+    for name, product, reference in (
+        ("profile_table", product_profiles, ref_profiles),
+        ("national_trend", product_trend, ref_trend),
+        ("profile_detail", product_detail, ref_detail),
+    ):
+        first, median, _ = _timed(product, n)
+        ref_first, ref_median, _ = _timed(reference, n)
+        out[name] = {
+            "product_first": first,
+            "product": median,
+            "reference_first": ref_first,
+            "reference": ref_median,
+        }
+    con.close()
+    out["cube_bytes"] = sum(f.stat().st_size for f in snapshot.path.glob("cube_*.parquet"))
+    return out
+
+
 STEPS = {
+    "kpi_queries": lambda a: kpi_queries(a[0], a[1]),
     "generate": lambda a: generate(int(a[0]), int(a[1]), a[2], int(a[3])),
     "reference_load": lambda a: reference_load(a[0], a[1]),
     "product_load": lambda a: product_load(a[0], a[1], a[2]),

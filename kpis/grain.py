@@ -83,7 +83,9 @@ def spine(observed: pl.DataFrame, grain: Sequence[str], period: Period | None) -
         if period is not None:
             months = month_range(*period)
         elif observed.height:
-            months = month_range(observed["lodged_month"].min(), observed["lodged_month"].max())  # type: ignore[arg-type]
+            first, last = observed["lodged_month"].min(), observed["lodged_month"].max()
+            assert isinstance(first, date) and isinstance(last, date)
+            months = month_range(first, last)
         else:
             months = []
         calendar = pl.DataFrame({"lodged_month": months}, schema={"lodged_month": pl.Date})

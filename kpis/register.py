@@ -52,7 +52,9 @@ def register_at(cube: CubeFrames, as_of: date) -> pl.DataFrame:
     for pid, changed_at, change_type in cube.changes.select(
         "profile_id", "changed_at", "change_type"
     ).iter_rows():
-        events.setdefault(pid, []).append((_as_date(changed_at), change_type))  # type: ignore[arg-type]
+        changed = _as_date(changed_at)
+        if changed is not None:  # the warehouse requires it; a hand-made frame might not
+            events.setdefault(pid, []).append((changed, change_type))
     rows = []
     for record in cube.register.iter_rows(named=True):
         pid = record["profile_id"]

@@ -365,7 +365,7 @@ def _make_profiles(
             p.weight *= 1.6  # broad profiles fire a lot
         elif archetype == "zero":
             p.hit_rate = 0.0
-            p.weight = max(p.weight, 1.0)
+            p.weight = 1.0  # an ordinary-sized profile that never finds anything
         elif archetype == "drifting":
             p.hit_rate = float(rng.uniform(0.22, 0.28))
             p.rate_end = float(rng.uniform(0.03, 0.05))

@@ -623,6 +623,11 @@ def test_cli_writes_the_sample(tmp_path: Path) -> None:
     truth = json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
     assert (truth["seed"], truth["months"], truth["start"]) == (5, 3, "2025-02-01")
     assert sum(pl.read_csv(out / n, infer_schema=False).height for n in names[:3]) == 3000
+    assert "warning" not in result.output
+    future = CliRunner().invoke(
+        app, ["sample", "--out", str(tmp_path / "f"), "--declarations", "500", "--start", "2099-01"]
+    )
+    assert future.exit_code == 0 and "runs past today" in future.output
     bad = CliRunner().invoke(app, ["sample", "--out", str(out), "--start", "2025-13"])
     assert bad.exit_code != 0
     assert "2025-13" in bad.output

@@ -74,6 +74,13 @@ def sample(
 
     load_settings(home=home)  # validates CUSTOMS_KPI_* like every command; nothing is written
     first = parse_month(start) if start is not None else default_start(months, date.today())
+    end_index = first.year * 12 + first.month - 1 + months
+    if date(end_index // 12, end_index % 12 + 1, 1) > date.today():
+        console.print(
+            "[yellow]warning:[/] the history runs past today: the ETL quarantines declarations "
+            "lodged in the future.",
+            highlight=False,
+        )
     started = time.perf_counter()
     with console.status(f"Generating {declarations:,} declarations over {months} months…"):
         generated = generate_sample(declarations, months, seed, first)

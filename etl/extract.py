@@ -464,6 +464,7 @@ def resolve_columns(
     def find(name: str) -> str | None:
         return name if name in columns else by_folded.get(name.strip().lower())
 
+    wanted: dict[str, tuple[str, ...]]
     if mapping.is_identity:
         wanted = {n: (n,) for n in spec if find(n) is not None and n not in mapping.constants}
     else:

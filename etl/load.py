@@ -311,6 +311,9 @@ def _load_one(
 
     pending: Path | None = None
     con.sql(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    # Progress is shown by the caller (query_progress); DuckDB's own bar would garble the CLI.
+    con.sql("SET enable_progress_bar = true")
+    con.sql("SET enable_progress_bar_print = false")
     con.begin()
     try:
         stage("reading")

@@ -243,7 +243,8 @@ def quarantine_cmd(
     home: HomeOption = None,
 ) -> None:
     """Show quarantined rows with their file, row number and reason (most recent runs first)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if run is not None:
         params.append(run)
         where.append(f"run_id = ${len(params)}")

@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -400,3 +401,99 @@ def test_cli_refuses_a_second_version_without_a_reason(produced: Produced) -> No
     assert listed.exit_code == 0, listed.output
     versions = {(s["month"], s["version"]) for s in json.loads(listed.output)}
     assert (LABEL, 1) in versions
+
+
+# --- Reports page -------------------------------------------------------------------------------
+CONTENT = "..reports-content.children...reports-poll.disabled.."
+REQUEST = "..reports-request-message.children...reports-trigger.data.."
+
+
+@pytest.fixture(scope="module")
+def reports_app(produced: Produced) -> Any:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from auth_helpers import make_app
+
+    return make_app(produced.settings)
+
+
+def _download(client: Any, month: str, version: int, name: str) -> Any:
+    from auth_helpers import csrf_headers
+
+    button = {"type": "reports-file", "month": month, "version": version, "file": name}
+    changed = json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"
+    body = {
+        "output": "reports-download.data",
+        "outputs": {"id": "reports-download", "property": "data"},
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "state": [],
+        "changedPropIds": [changed],
+    }
+    return client.post("/_dash-update-component", json=body, headers=csrf_headers(client))
+
+
+def test_reports_page_lists_every_version_for_every_role(
+    produced: Produced, reports_app: Any
+) -> None:
+    from auth_helpers import call, login
+
+    app, _, _ = reports_app
+    for user in ("vera", "anna", "adam", "scoped"):
+        client = login(app, user)
+        assert client.get("/reports").status_code == 200
+        response = call(client, app, CONTENT, [0, None])
+        assert response.status_code == 200, user
+        text = response.get_data(as_text=True)
+        assert "2026-09" in text and '"v1"' in text and "first version" in text
+        # Only unscoped users get download buttons (a snapshot holds every office).
+        assert ("reports-file" in text) is (user != "scoped"), user
+
+
+def test_download_sends_the_file_and_is_audited(produced: Produced, reports_app: Any) -> None:
+    import base64
+
+    from auth_helpers import audit_actions, login
+
+    app, app_state, _ = reports_app
+    name = f"snapshot-{LABEL}.pdf"
+    response = _download(login(app, "vera"), LABEL, 1, name)
+    assert response.status_code == 200
+    sent = response.get_json()["response"]["reports-download"]["data"]
+    assert sent["filename"] == f"customs-kpi-{LABEL}-v1-{name}"
+    assert base64.b64decode(sent["content"]) == produced.v1_bytes[name]
+    entry = app_state.audit_entries(action_prefix="snapshot.download", limit=1)[0]
+    assert (entry.action, entry.user_name, entry.target) == (
+        "snapshot.download",
+        "vera",
+        f"{LABEL}/v1/{name}",
+    )
+    # A name the manifest does not list is never served, whatever the request says.
+    assert _download(login(app, "adam"), LABEL, 1, "../../app.db").status_code == 204
+    # An office-scoped user gets nothing, and the refusal is recorded.
+    assert _download(login(app, "scoped"), LABEL, 1, name).status_code == 204
+    assert audit_actions(app_state, "snapshot.download")[-1] == "snapshot.download_refused"
+
+
+def test_analyst_request_is_queued_for_the_worker(produced: Produced, reports_app: Any) -> None:
+    from auth_helpers import audit_actions, call, login
+
+    app, app_state, _ = reports_app
+    denied = call(login(app, "vera"), app, REQUEST, [1], [LABEL, "for the board", 0])
+    assert denied.status_code == 403
+    assert state.pending_requests(produced.settings) == []
+
+    response = call(login(app, "anna"), app, REQUEST, [1], [LABEL, "for the board", 0])
+    assert response.status_code == 200
+    out = response.get_json()["response"]
+    assert out["reports-trigger"]["data"] == 1
+    assert out["reports-request-message"]["children"].startswith(f"Requested {LABEL}")
+    [(_, req)] = state.pending_requests(produced.settings)
+    assert (req.month, req.reason, req.requested_by) == (LABEL, "for the board", "anna")
+    assert audit_actions(app_state, "snapshot.request") == ["snapshot.request"]
+    # A month without published data is refused before anything is queued.
+    bad = call(login(app, "anna"), app, REQUEST, [2], ["2030-01", "", 1])
+    assert bad.get_json()["response"]["reports-request-message"]["children"] == (
+        "Choose a month with published data."
+    )
+    assert len(state.pending_requests(produced.settings)) == 1
+    for path, _ in state.pending_requests(produced.settings):
+        path.unlink()  # leave the shared HOME as other tests expect it

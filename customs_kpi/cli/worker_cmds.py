@@ -37,7 +37,7 @@ def _configure_logging(path: Path, verbose: bool) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for handler in (logging.StreamHandler(), RotatingFileHandler(path, 5_000_000, 5)):
+    for handler in (logging.StreamHandler(), RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5)):
         handler.setFormatter(fmt)
         root.addHandler(handler)
     # APScheduler logs every execution at INFO; our own job log says more.

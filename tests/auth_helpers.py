@@ -13,13 +13,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from customs_kpi.settings import Settings
-from dashboard.appstate import AppState
+from dashboard.appstate import AppState, ThrottlePolicy
 from dashboard.auth.passwords import Passwords
 from dashboard.roles import Role
 
 PASSWORD = "a long test passphrase"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
+# The shell's header callback: any signed-in user may call it (a cheap "am I signed in" probe).
+SHELL_OUTPUT = "..shell-nav.children...shell-data-as-of.children.."
 
 # name: (role, offices)
 DEFAULT_USERS: dict[str, tuple[Role, tuple[str, ...]]] = {
@@ -38,11 +40,12 @@ def cheap_passwords() -> Passwords:
 def make_app(
     settings: Settings,
     users: dict[str, tuple[Role, tuple[str, ...]]] | None = None,
+    policy: ThrottlePolicy | None = None,
 ) -> tuple[dash.Dash, AppState, Passwords]:
     from dashboard.app import create_app
 
     passwords = cheap_passwords()
-    state = AppState(settings.app_db_path)
+    state = AppState(settings.app_db_path, policy)
     for name, (role, offices) in (DEFAULT_USERS if users is None else users).items():
         state.add_user(name, role, passwords.hash(PASSWORD), offices)
     return create_app(settings, state=state, passwords=passwords), state, passwords
@@ -68,8 +71,18 @@ def post_login(
     )
 
 
-def login(app: dash.Dash, name: str, password: str = PASSWORD) -> FlaskClient:
+def client_from(app: dash.Dash, address: str | None = None) -> FlaskClient:
+    """A browser; ``address`` is the remote address the server sees (default 127.0.0.1)."""
     client: FlaskClient = app.server.test_client()
+    if address:
+        client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def login(
+    app: dash.Dash, name: str, password: str = PASSWORD, address: str | None = None
+) -> FlaskClient:
+    client = client_from(app, address)
     response = post_login(client, name, password)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client

@@ -1,0 +1,285 @@
+"""Signing in: growing delays and lock-out (per account and per address), admin unlock, disabled
+accounts, and the audit rows each step writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dash
+import pytest
+import time_machine
+from auth_helpers import (
+    PASSWORD,
+    SHELL_OUTPUT,
+    audit_actions,
+    call,
+    client_from,
+    login,
+    make_app,
+    post_login,
+)
+
+from customs_kpi.settings import Settings
+from dashboard.appstate import ThrottlePolicy
+from dashboard.roles import Role
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+APPLY = "..admin-result.children...admin-result.className...admin-version.data.."
+WRONG = "not the password at all"
+SET_ROLE, DISABLE, ENABLE = "admin-set-role", "admin-disable", "admin-enable"
+UNLOCK, UNLOCK_SELECTED = "admin-unlock", "admin-unlock-address"
+
+
+def _press(app: dash.Dash, button: str) -> list[int]:
+    """n_clicks of the admin page's buttons (the callback's inputs) with ``button`` pressed."""
+    buttons = [spec["id"] for spec in app.callback_map[APPLY]["inputs"]]
+    assert buttons == [SET_ROLE, DISABLE, ENABLE, UNLOCK, UNLOCK_SELECTED]
+    return [1 if b == button else 0 for b in buttons]
+
+
+def _admin_action(app: dash.Dash, button: str, user: str | None, locks: object = None) -> str:
+    """Press one of the admin page's buttons as the admin 'adam'; the message it shows."""
+    client = login(app, "adam")
+    response = call(
+        client,
+        app,
+        APPLY,
+        _press(app, button),
+        [user, None, locks, 0],
+        changed=[f"{button}.n_clicks"],
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return str(response.get_json()["response"]["admin-result"]["children"])
+
+
+def test_growing_delays_then_lock_out_then_admin_unlock(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    policy = state.policy
+    with time_machine.travel(START, tick=False) as clock:
+        client = app.server.test_client()
+        waits = []
+        for failure in range(1, policy.account_lockout_after):
+            response = post_login(client, "vera", WRONG)
+            assert response.status_code == 401, failure
+            waits.append(int(response.headers.get("Retry-After", "0")))
+            if waits[-1]:
+                # Too early: refused without checking the password and without counting.
+                early = post_login(client, "vera", PASSWORD)
+                assert early.status_code == 429
+                assert early.headers["Retry-After"] == str(waits[-1])
+                assert "Too many failed sign-ins" in early.get_data(as_text=True)
+                clock.shift(waits[-1])
+        assert waits == [0, 0, 2, 4, 8, 16, 32, 64, 128]
+
+        locked = post_login(client, "vera", WRONG)
+        assert locked.status_code == 403
+        assert "Ask an administrator to unlock it" in locked.get_data(as_text=True)
+        clock.shift(24 * 3600)  # a lock-out does not wear off with time
+        still = post_login(client, "vera", PASSWORD)
+        assert still.status_code == 403
+        throttle = state.throttle_state("account", "vera")
+        assert throttle is not None and throttle.is_locked and throttle.failures == 10
+
+        assert _admin_action(app, UNLOCK, "vera") == "vera: sign-in unlocked."
+        assert post_login(app.server.test_client(), "vera", PASSWORD).status_code == 302
+    assert state.throttle_state("account", "vera") is None
+
+    actions = audit_actions(state)
+    assert actions.count("login.failure") == 10
+    assert actions.count("login.lockout") == 1
+    assert actions.count("login.refused") == 8  # 7 too-early attempts, 1 while locked
+    assert actions[-3:] == ["login.success", "user.unlock", "login.success"]
+    lockout = state.audit_entries(action_prefix="login.lockout", limit=1)[0]
+    assert (lockout.target, lockout.details) == ("vera", {"by": "account", "failures": 10})
+    assert lockout.remote_addr == "127.0.0.1"
+    unlock = state.audit_entries(action_prefix="user.unlock", limit=1)[0]
+    assert (unlock.user_name, unlock.role, unlock.target) == ("adam", "admin", "vera")
+
+
+def test_unknown_names_are_answered_like_known_ones(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    with time_machine.travel(START, tick=False):
+        known = post_login(app.server.test_client(), "vera", WRONG)
+        unknown = post_login(app.server.test_client(), "nobody-here", WRONG)
+    assert known.status_code == unknown.status_code == 401
+    message = "Wrong user name or password."
+    assert message in known.get_data(as_text=True)
+    assert message in unknown.get_data(as_text=True)
+    # Both count against their name, so guessing names is throttled too.
+    assert state.throttle_state("account", "nobody-here") is not None
+
+
+def test_lock_out_per_address_across_accounts(settings: Settings) -> None:
+    policy = ThrottlePolicy(address_lockout_after=5, account_lockout_after=10)
+    app, state, _ = make_app(settings, policy=policy)
+    attacker = "10.0.0.66"
+    with time_machine.travel(START, tick=False) as clock:
+        client = client_from(app, attacker)
+        statuses = []
+        for i in range(5):
+            # A different account each time: only the address accumulates failures.
+            statuses.append(post_login(client, f"guess{i}", WRONG).status_code)
+            clock.shift(policy.max_delay_seconds)
+        assert statuses == [401, 401, 401, 401, 403]
+        # Even the right password of a real account is refused from that address now...
+        assert post_login(client, "anna", PASSWORD).status_code == 403
+        lock = state.throttle_state("address", attacker)
+        assert lock is not None and lock.is_locked
+        # ...while the same account signs in from elsewhere.
+        assert post_login(client_from(app, "10.0.0.7"), "anna", PASSWORD).status_code == 302
+
+        selected = [{"kind": "address", "key": attacker}]
+        assert _admin_action(app, UNLOCK_SELECTED, None, selected) == f"{attacker}: unlocked."
+        assert post_login(client, "anna", PASSWORD).status_code == 302
+    entry = state.audit_entries(action_prefix="address.unlock", limit=1)[0]
+    assert (entry.user_name, entry.target, entry.remote_addr) == ("adam", attacker, "127.0.0.1")
+    lockout = state.audit_entries(action_prefix="login.lockout", limit=1)[0]
+    assert (lockout.target, lockout.details) == (attacker, {"by": "address", "failures": 5})
+    assert lockout.remote_addr == attacker
+
+
+def test_successful_login_resets_the_failure_count(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    with time_machine.travel(START, tick=False):
+        client = app.server.test_client()
+        assert post_login(client, "anna", WRONG).status_code == 401
+        assert post_login(client, "anna", WRONG).status_code == 401
+        assert post_login(client, "anna", PASSWORD).status_code == 302
+    assert state.throttle_state("account", "anna") is None
+    assert state.throttle_state("address", "127.0.0.1") is None
+
+
+def test_disabled_accounts_cannot_sign_in_and_lose_their_sessions(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    vera = login(app, "vera")
+    assert call(vera, app, SHELL_OUTPUT, ["/"]).status_code == 200
+    assert _admin_action(app, DISABLE, "vera") == ("vera is disabled; their sessions have ended.")
+    refused = call(vera, app, SHELL_OUTPUT, ["/"])
+    assert refused.status_code == 401
+    assert refused.get_json()["error"] == "session expired"
+    response = post_login(app.server.test_client(), "vera", PASSWORD)
+    assert response.status_code == 403
+    assert "This account is disabled" in response.get_data(as_text=True)
+    assert _admin_action(app, ENABLE, "vera") == "vera is enabled."
+    assert post_login(app.server.test_client(), "vera", PASSWORD).status_code == 302
+    actions = audit_actions(state, "user.")
+    assert actions == ["user.disable", "user.enable"]
+
+
+def test_role_change_applies_on_the_next_request_and_is_audited(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    vera = login(app, "vera")
+    assert vera.get("/admin/users").status_code == 403
+    client = login(app, "adam")
+    response = call(
+        client,
+        app,
+        APPLY,
+        _press(app, SET_ROLE),
+        ["vera", "admin", None, 3],
+        changed=[f"{SET_ROLE}.n_clicks"],
+    )
+    body = response.get_json()["response"]
+    assert body["admin-result"]["children"] == "vera: role viewer → admin."
+    assert body["admin-version"]["data"] == 4
+    assert vera.get("/admin/users").status_code == 200
+    entry = state.audit_entries(action_prefix="user.role_change", limit=1)[0]
+    assert (entry.user_name, entry.target, entry.details) == (
+        "adam",
+        "vera",
+        {"from": "viewer", "to": "admin"},
+    )
+    assert state.get_user("vera").role is Role.ADMIN
+
+
+@pytest.mark.parametrize(
+    ("target", "button", "message"),
+    [
+        ("adam", DISABLE, "You cannot change or disable your own account here."),
+        ("adam", SET_ROLE, "You cannot change or disable your own account here."),
+        (None, DISABLE, "Choose a user first."),
+    ],
+)
+def test_admin_cannot_lock_themselves_out(
+    settings: Settings, target: str | None, button: str, message: str
+) -> None:
+    app, state, _ = make_app(settings)
+    client = login(app, "adam")
+    response = call(
+        client,
+        app,
+        APPLY,
+        _press(app, button),
+        [target, "viewer", None, 0],
+        changed=[f"{button}.n_clicks"],
+    )
+    result = response.get_json()["response"]["admin-result"]
+    assert result["children"] == message
+    assert "error" in result["className"]
+    assert state.get_user("adam").role is Role.ADMIN
+    assert not state.get_user("adam").is_disabled
+
+
+def test_login_and_logout_are_audited_with_address(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    client = app.server.test_client()
+    assert post_login(client, "anna", WRONG).status_code == 401
+    assert post_login(client, "anna", PASSWORD, next_path="/clearance").headers["Location"] == (
+        "/clearance"
+    )
+    token = client.get_cookie("_csrf_token")
+    assert token is not None
+    out = client.post("/logout", data={"csrf_token": token.value})
+    assert out.status_code == 302 and out.headers["Location"] == "/login?signed_out=1"
+    entries = list(reversed(state.audit_entries(limit=10)))
+    assert [(e.action, e.user_name, e.remote_addr) for e in entries] == [
+        ("login.failure", "anna", "127.0.0.1"),
+        ("login.success", "anna", "127.0.0.1"),
+        ("logout", "anna", "127.0.0.1"),
+    ]
+    assert entries[0].details == {"failures": 1, "reason": "bad credentials"}
+    assert entries[1].role == "analyst" and entries[1].details == {"role": "analyst"}
+    # The signed-out browser is anonymous again.
+    assert call(client, app, SHELL_OUTPUT, ["/"]).status_code == 401
+    assert state.get_user("anna").last_login_at is not None
+
+
+def test_next_parameter_only_goes_to_local_paths(settings: Settings) -> None:
+    app, _, _ = make_app(settings)
+    for target, expected in [
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("/profiles?office=DKR", "/profiles?office=DKR"),
+        ("/logout", "/"),
+    ]:
+        response = post_login(app.server.test_client(), "anna", PASSWORD, next_path=target)
+        assert response.headers["Location"] == expected, target
+
+
+def test_the_login_page_has_no_scripts_and_only_local_css(settings: Settings) -> None:
+    app, _, _ = make_app(settings)
+    html = app.server.test_client().get("/login?expired=1").get_data(as_text=True)
+    assert "<script" not in html
+    assert 'href="/assets/app.css"' in html
+    assert "http://" not in html and "https://" not in html
+    assert "Your session has ended. Please sign in again." in html
+
+
+def test_app_state_is_shared_by_two_apps_on_one_database(settings: Settings) -> None:
+    """Two web processes on one HOME: a session made by one is valid in the other."""
+    first, state, _ = make_app(settings)
+    second, _, _ = make_app(settings, users={})
+    client = login(first, "anna")
+    cookie = client.get_cookie("customs_kpi_session")
+    assert cookie is not None
+    other = second.server.test_client()
+    other.set_cookie("customs_kpi_session", cookie.value)
+    other.set_cookie("_csrf_token", client.get_cookie("_csrf_token").value)  # type: ignore[union-attr]
+    assert call(other, second, SHELL_OUTPUT, ["/"]).status_code == 200
+    # Logging out in one ends the session in the other.
+    token = client.get_cookie("_csrf_token")
+    assert token is not None
+    client.post("/logout", data={"csrf_token": token.value})
+    assert call(other, second, SHELL_OUTPUT, ["/"]).status_code == 401
+    assert audit_actions(state)[-2:] == ["login.success", "logout"]

@@ -37,7 +37,10 @@ def _configure_logging(path: Path, verbose: bool) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for handler in (logging.StreamHandler(), RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5)):
+    for handler in (
+        logging.StreamHandler(),
+        RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5),
+    ):
         handler.setFormatter(fmt)
         root.addHandler(handler)
     # APScheduler logs every execution at INFO; our own job log says more.
@@ -102,9 +105,8 @@ def snapshot(
 ) -> None:
     """Produce the monthly performance snapshot in HOME/snapshots/YYYY-MM/vN (Excel, PDF, CSV,
     manifest with SHA-256 of every file). An existing version is never overwritten."""
-    from etl.snapshot import SnapshotError, produce_snapshot
-
     from customs_kpi.worker import list_snapshots, parse_month
+    from etl.snapshot import SnapshotError, produce_snapshot
 
     settings = settings_for(home)
     try:

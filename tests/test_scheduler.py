@@ -284,3 +284,35 @@ def test_second_worker_process_exits_with_a_clear_message(settings: Settings) ->
     assert proc.returncode == 1
     assert "another worker is already running" in proc.stderr
     assert not state.jobs_path(settings).exists()
+
+
+# --- the real inbox job ------------------------------------------------------------------------
+def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
+    """Real ETL behind the job: a delivery dropped in HOME/inbox is loaded and published once;
+    the next polls find nothing to do."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from etl_helpers import query, row, write_csv
+
+    from customs_kpi.published import current_snapshot
+
+    w = build_worker(settings, tz=UTC, now=NOW)  # default Actions: etl.inbox.process_inbox
+    assert w.run_now("inbox", now=NOW) == "succeeded"
+    assert state.read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
+
+    write_csv(settings.inbox_dir / "march.csv", [row(i) for i in range(1, 41)])
+    assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == "succeeded"
+    message = state.read_jobs(settings).jobs["inbox"].last_message
+    assert message.startswith("1 delivery: march.csv status=succeeded inserted=40")
+    assert query(settings, "SELECT count(*) FROM declarations") == [(40,)]
+    assert not (settings.inbox_dir / "march.csv").exists()
+    assert [p.name for p in (settings.inbox_dir / "done").iterdir()] == ["march.csv"]
+    snap = current_snapshot(settings)
+    assert snap is not None and snap.months() == [date(2024, 3, 1)]
+    version = snap.version
+
+    assert w.run_now("inbox", now=NOW + timedelta(minutes=2)) == "succeeded"
+    assert state.read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
+    assert query(settings, "SELECT count(*) FROM declarations") == [(40,)]
+    again = current_snapshot(settings)
+    assert again is not None and again.version == version  # nothing republished
+    assert state.read_jobs(settings).jobs["inbox"].runs == 3

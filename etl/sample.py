@@ -1211,7 +1211,6 @@ def generate_sample(
     truth = _truth_frame(draws, dims, out, profiles, month_starts, extra)
 
     redelivered_at = span + params.redelivery_delay_days * DAY + 10 * HOUR
-    final = _delivered(truth, t0, redelivered_at)
     first = _delivered(truth, t0, span)
     first = _misreport(first, rng_out, corr_rows, corr_kinds)
 
@@ -1222,7 +1221,8 @@ def generate_sample(
     changed |= crossed("arrived") & ~out["arrival_missing"]
     n_state_changes = int(changed.sum())
     changed[corr_rows] = True
-    redelivery = final.filter(pl.Series(changed))
+    redelivery = _delivered(truth.filter(pl.Series(changed)), t0, redelivered_at)
+    del truth
 
     profiles_df, changes_df, review_facts = _register(rng_register, profiles, t0, span)
     ids = first.get_column("declaration_id")
@@ -1247,7 +1247,46 @@ def generate_sample(
         seed=seed, n=declarations, months=month_starts, t0=t0, params=params, profiles=profiles,
         extra=extra, review_facts=review_facts, draws=draws, redelivery=redelivery_info,
     )  # fmt: skip
+    _add_expectations(truth_json, draws, out, redelivered_at)
     return Sample(first, redelivery, profiles_df, changes_df, truth_json)
+
+
+def _add_expectations(
+    truth: dict[str, Any], d: _Draws, out: dict[str, np.ndarray], final_cutoff: int
+) -> None:
+    """Model expectations on the final data (redelivery applied), for tests of the product.
+
+    ``controls`` counts declarations with a final result; ``expected_hit_rate`` is the mean of q
+    over them: what a correct KPI computation should measure, up to binomial noise.
+    """
+    controlled = (out["result"] >= 0) & (out["result_at"] <= final_cutoff)
+    weight = np.where(controlled, d.q, 0.0)
+    n_prof = len(truth["profiles"])
+    flat = d.slots.ravel()  # row-major: the three slots of each declaration in turn
+    controls = np.bincount(flat, weights=np.repeat(controlled, 3), minlength=n_prof + 1)
+    hits = np.bincount(flat, weights=np.repeat(weight, 3), minlength=n_prof + 1)
+
+    def summary(n: float, expected: float) -> dict[str, Any]:
+        rate = round(expected / n, 6) if n else None
+        return {"controls": int(n), "expected_hits": round(expected, 3), "expected_hit_rate": rate}
+
+    for i, entry in enumerate(truth["profiles"]):
+        entry["sample"] = summary(controls[i], hits[i])
+    by_source = np.bincount(d.source, weights=controlled, minlength=len(SOURCES))
+    hits_by_source = np.bincount(d.source, weights=weight, minlength=len(SOURCES))
+    truth["expected_by_selection_source"] = {
+        name: summary(by_source[k], hits_by_source[k])
+        for k, name in enumerate(SOURCES)
+        if by_source[k] > 0
+    }
+    truth["expected_overall"] = summary(float(controlled.sum()), float(weight.sum()))
+
+
+def final_declarations(sample: Sample) -> pl.DataFrame:
+    """The monthly deliveries with the redelivery applied: what a correct load ends up holding."""
+    later = sample.redelivery
+    kept = sample.declarations.join(later, on="declaration_id", how="anti")
+    return pl.concat([kept, later]).sort("lodged_at", "declaration_id")
 
 
 def _misreport(

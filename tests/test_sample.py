@@ -24,7 +24,13 @@ from customs_kpi.cli import app
 from customs_kpi.cli.sample_cmds import default_start
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Kind
-from etl.sample import Sample, _archetype_counts, generate_sample, write_sample
+from etl.sample import (
+    Sample,
+    _archetype_counts,
+    final_declarations,
+    generate_sample,
+    write_sample,
+)
 from kpis.domain import (
     ChangeType,
     Channel,
@@ -64,6 +70,7 @@ def gen(tmp_path_factory: pytest.TempPathFactory) -> Generated:
             sample.redelivery,
         ]
     ).sort("lodged_at", "declaration_id")
+    assert final.equals(final_declarations(sample))
     return Generated(sample, out, files, truth, final)
 
 
@@ -394,7 +401,20 @@ def test_every_profile_matches_the_hit_model(gen: Generated, judged: pl.DataFram
             continue
         _agree(rows, p["profile_id"])
         checked += 1
+        # The expectation published in ground_truth.json is the one recomputed here.
+        controls = rows.filter("controlled")
+        assert p["sample"]["controls"] == controls.height
+        assert p["sample"]["expected_hits"] == pytest.approx(
+            controls.get_column("q").sum(), rel=1e-3
+        )
     assert checked >= 30
+    overall = judged.filter("controlled")
+    assert gen.truth["expected_overall"]["controls"] == overall.height
+    assert gen.truth["expected_overall"]["expected_hits"] == pytest.approx(
+        overall.get_column("q").sum(), rel=1e-3
+    )
+    random = gen.truth["expected_by_selection_source"]["random"]
+    assert random["expected_hit_rate"] == pytest.approx(gen.truth["prevalence"], abs=0.01)
 
 
 def test_good_and_random_like_profiles_measure_near_their_true_rates(

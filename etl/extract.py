@@ -213,6 +213,8 @@ def _header(path: Path, head: bytes, encoding: str, delimiter: str) -> list[str]
     names = [h.strip() for h in header]
     if not any(names):
         raise DeliveryError(f"{path.name}: the header line is empty")
+    # A trailing delimiter ("a,b,c,") gives unnamed columns: name them so they can be read.
+    names = [n or f"column{i}" for i, n in enumerate(names, 1)]
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -364,6 +366,8 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
         frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
     except Exception as exc:  # calamine raises several unrelated exception types
         raise DeliveryError(f"{path.name}: cannot be read as an Excel workbook: {exc}") from exc
+    if frame.width == 0:
+        raise DeliveryError(f"{path.name}: is empty (its first sheet has no cells)")
     frame = frame.select(pl.all().cast(pl.String))
     con.register("_xlsx_frame", frame)
     try:

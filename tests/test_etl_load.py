@@ -310,7 +310,11 @@ def test_parquet_delivery(settings: Settings, tmp_path: Path, calls: Calls):
 
 
 def test_xlsx_delivery(settings: Settings, tmp_path: Path, calls: Calls):
-    _frame().write_excel(tmp_path / "d.xlsx")
+    # Real date cells and numbers, as a spreadsheet user would type them.
+    frame = _frame().with_columns(
+        pl.col("lodged_at").str.to_datetime(), pl.col("additional_revenue").cast(pl.Float64)
+    )
+    frame.write_excel(tmp_path / "d.xlsx")
     _check_formats(settings, load_file(settings, tmp_path / "d.xlsx"), "d.xlsx")
 
 
@@ -349,3 +353,26 @@ def test_publish_failure_is_reported_but_load_stays(
     assert result.published is None
     assert result.message.endswith("; NOT PUBLISHED: published/ is read-only")
     assert query(settings, "SELECT count(*) FROM declarations") == [(1,)]
+
+
+def test_csv_with_bom_crlf_and_trailing_delimiter(settings: Settings, tmp_path: Path, calls: Calls):
+    path = write_csv(tmp_path / "win.csv", [row(1), row(2)])
+    lines = path.read_text().splitlines()
+    text = "\r\n".join(line + "," for line in lines) + "\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = load_file(settings, path)
+    assert (result.status, result.rows_inserted) == ("succeeded", 2), result.message
+    assert query(settings, "SELECT declaration_id, customs_value FROM declarations ORDER BY 1") == [
+        ("D1", Decimal("1000.50")),
+        ("D2", Decimal("1000.50")),
+    ]
+
+
+def test_multiline_quoted_values_keep_row_numbers(settings: Settings, tmp_path: Path, calls: Calls):
+    rows = [row(1, offence_type="line one\nline two"), row(2, channel="x"), row(3)]
+    result = load_file(settings, write_csv(tmp_path / "ml.csv", rows))
+    assert result.rows_quarantined == 1
+    assert query(settings, "SELECT source_row FROM quarantine") == [(2,)]
+    assert query(
+        settings, "SELECT declaration_id, source_row, offence_type FROM declarations ORDER BY 1"
+    ) == [("D1", 1, "line one\nline two"), ("D3", 3, None)]

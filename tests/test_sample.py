@@ -30,6 +30,7 @@ from etl.sample import (
     final_declarations,
     generate_sample,
     write_sample,
+    write_single_file,
 )
 from kpis.domain import (
     ChangeType,
@@ -731,3 +732,18 @@ def test_national_scale_register_of_200_profiles(monkeypatch: pytest.MonkeyPatch
     assert on_zero.filter(_is_hit()).is_empty()
     assert on_zero.get_column("profile_ids").to_list() == [zero] * on_zero.height
     assert min(truth["baseline_rate_by_month"].values()) > truth["baseline_floor"]
+
+
+def test_single_file_holds_every_declaration_once(gen: Generated, tmp_path: Path) -> None:
+    path = write_single_file(gen.sample, tmp_path / "bench" / "all.csv")
+    back = pl.read_csv(path, infer_schema=False)
+    assert back.columns == [c.name for c in CANONICAL]
+    assert back.height == N == back.get_column("declaration_id").n_unique()
+    monthly = pl.concat(
+        [
+            pl.read_csv(p, infer_schema=False)
+            for p in gen.files
+            if p.name.startswith("declarations_") and "redelivery" not in p.name
+        ]
+    )
+    assert back.equals(monthly)

@@ -360,8 +360,10 @@ def _load_one(
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt / SystemExit: rolled back, nothing more to record
         result.status = "failed"
+        # Rows read stay informative; nothing else of the file is in the warehouse.
         result.rows_inserted = result.rows_replaced = 0
-        result.touched_months = []
+        result.rows_quarantined = result.rows_merged = 0
+        result.top_reasons, result.touched_months = [], []
         if isinstance(exc, DeliveryError | MappingError):
             result.message = str(exc)
         else:

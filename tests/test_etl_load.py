@@ -147,6 +147,7 @@ def test_failure_after_upsert_leaves_warehouse_unchanged(
     assert result.message == (
         "next.csv: load failed and was rolled back: disk full while rebuilding the cube"
     )
+    assert (result.rows_read, result.rows_inserted, result.rows_quarantined) == (3, 0, 0)
     after = contents(settings)
     for table in before:
         if table != "runs":

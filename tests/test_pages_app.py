@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import pages_snapshot
 import pytest
 from argon2 import PasswordHasher
 from flask.testing import FlaskClient
@@ -19,9 +18,6 @@ from customs_kpi.settings import Settings, load_settings
 from dashboard.appstate import AppState
 from dashboard.auth.passwords import Passwords
 from dashboard.roles import Role
-
-sys.path.insert(0, str(Path(__file__).parent))
-import pages_snapshot
 
 PASSWORD = "a long test passphrase"
 PAGES = {

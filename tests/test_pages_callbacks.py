@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pages_snapshot
 import polars as pl
 import pytest
 from argon2 import PasswordHasher
@@ -25,9 +26,6 @@ from dashboard.auth.passwords import Passwords
 from dashboard.data import PageContext, Viewer, build_context
 from dashboard.roles import Role
 from kpis.domain import Channel
-
-sys.path.insert(0, str(Path(__file__).parent))
-import pages_snapshot
 
 PAGE_MODULES = ("home", "profiles", "profile_detail", "clearance", "offices", "data")
 CONTROL = ("yellow", "red", "blue")

@@ -37,7 +37,7 @@ def send_csv(frame: pl.DataFrame, name: str) -> dict[str, Any]:
 
 def download_button(page: str, view: str, label: str = "CSV") -> html.Button:
     return html.Button(
-        ["⭳ ", label],
+        ["↓ ", label],
         id={"type": DOWNLOAD_BUTTON, "page": page, "view": view},
         className="download-button",
         title="Download what this shows as CSV",

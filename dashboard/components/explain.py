@@ -38,10 +38,12 @@ def explain_rows(kpi: KPI) -> list[tuple[str, str]]:
     return rows
 
 
-def how_computed(kpi: KPI) -> html.Details:
+def how_computed(kpi: KPI, *, named: bool = False) -> html.Details:
+    """``named``: say which KPI in the summary (when a panel explains several)."""
+    summary = f"How is “{kpi.label}” computed?" if named else "How is this computed?"
     return html.Details(
         [
-            html.Summary("How is this computed?", className="explain-summary"),
+            html.Summary(summary, className="explain-summary"),
             html.Dl(
                 [
                     item

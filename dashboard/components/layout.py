@@ -78,7 +78,7 @@ def section(
             head,
             html.P(note, className="section-note") if note else None,
             body,
-            *(how_computed(k) for k in kpis),
+            *(how_computed(k, named=len(kpis) > 1) for k in kpis),
         ],
         className="panel" + (" panel-wide" if wide else ""),
         **extra,
@@ -86,8 +86,17 @@ def section(
 
 
 def graph(figure: go.Figure, graph_id: str | None = None) -> dcc.Graph:
+    # A responsive graph fills its container's height, so the container gets the figure's:
+    # without it the chart takes no room in the page flow and overlaps what follows.
+    height = figure.layout.height or 320
     kwargs = {"id": graph_id} if graph_id else {}
-    return dcc.Graph(figure=figure, config=GRAPH_CONFIG, className="chart", **kwargs)
+    return dcc.Graph(
+        figure=figure,
+        config=GRAPH_CONFIG,
+        className="chart",
+        style={"height": f"{height}px"},
+        **kwargs,
+    )
 
 
 def loading(child: object) -> dcc.Loading:

@@ -313,6 +313,11 @@ def _stat(label: str, value: str, detail: str | None = None) -> html.Div:
     )
 
 
+def _p_text(p: float | None) -> str:
+    text = format_p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
     ok = bool(row.get("sufficient"))
     insufficient = f"insufficient data (< {min_sample} controls)"
@@ -342,7 +347,7 @@ def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
                     _stat(
                         "Lift over random",
                         lift,
-                        f"p = {format_p_value(row.get('p_value'))}" if ok else None,
+                        _p_text(row.get("p_value")) if ok else None,
                     ),
                     _stat(
                         "Revenue per control",

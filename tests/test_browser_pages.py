@@ -1,0 +1,169 @@
+"""The pages in a real browser: Playwright driving Debian's Chromium against the real app.
+
+Log in, open every page (no console error, charts drawn), change a filter (the URL and the
+numbers follow), download a CSV (the same rows the page shows), and save a screenshot of each
+page under test-output/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pages_snapshot
+import pytest
+from argon2 import PasswordHasher
+
+from customs_kpi.settings import load_settings
+from dashboard.appstate import AppState
+from dashboard.auth.passwords import Passwords
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+PASSWORD = "a long browser passphrase"
+TIMEOUT_MS = 30_000
+# path, screenshot name, whether the page draws Plotly charts
+PAGES: tuple[tuple[str, str, bool], ...] = (
+    ("/", "overview", True),
+    ("/profiles", "profiles", False),
+    ("/profiles/P-MID", "profile-detail", True),
+    ("/clearance", "clearance", True),
+    ("/offices", "offices", True),
+    ("/data", "data", False),
+)
+
+if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
+    pytest.skip("Debian's Chromium is not installed (make browser-deps)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app on a free local port, in a thread of this process."""
+    from werkzeug.serving import make_server
+
+    from dashboard.app import create_app
+
+    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("browser-home"))
+    settings.ensure_home()
+    pages_snapshot.build(settings)
+    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    state = AppState(settings.app_db_path)
+    state.add_user("analyst", "analyst", passwords.hash(PASSWORD))
+    app = create_app(settings, state=state, passwords=passwords)
+    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str) -> Iterator[tuple[Any, list[str]]]:
+    """A logged-in page at 1366×768, and the console errors seen so far."""
+    errors: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1366, "height": 768}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/login")
+        page.fill("input[name=username]", "analyst")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(server + "/")
+        yield page, errors
+        context.close()
+        browser.close()
+
+
+def _wait_for_page(page: Any, charts: bool) -> None:
+    page.wait_for_selector(".page-content > *", state="attached")
+    if charts:
+        page.wait_for_selector(".page-content .main-svg")
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize(("path", "name", "charts"), PAGES, ids=[p[1] for p in PAGES])
+def test_every_page_opens_without_console_errors(
+    browser_page: Any, server: str, path: str, name: str, charts: bool
+) -> None:
+    page, errors = browser_page
+    errors.clear()
+    page.goto(server + path)
+    _wait_for_page(page, charts)
+    assert page.locator(".state-error").count() == 0
+    assert "Data as of" in page.inner_text(".page-header")
+    if charts:
+        assert page.locator(".page-content .main-svg").count() >= 1
+    if name == "profiles":
+        rows = page.locator(".ag-center-cols-container .ag-row")
+        rows.first.wait_for()
+        assert rows.count() == len(pages_snapshot.PROFILES)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert errors == []
+
+
+def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: str) -> None:
+    page, errors = browser_page
+    errors.clear()
+    page.goto(server + "/")
+    _wait_for_page(page, charts=True)
+    card = page.locator("#card-declarations .card-value")
+    before = card.inner_text()
+    page.click("#filter-offices")
+    page.get_by_role("option", name="DKR").click()
+    page.keyboard.press("Escape")
+    page.wait_for_url("**office=DKR**")
+    page.wait_for_function(
+        "before => document.querySelector('#card-declarations .card-value').innerText !== before",
+        arg=before,
+    )
+    raw = pages_snapshot.make_declarations()
+    latest = raw.filter(
+        (raw["lodged_month"] == pages_snapshot.LATEST_MONTH) & (raw["office_code"] == "DKR")
+    )
+    assert card.inner_text() == f"{latest.height:,}"
+    assert errors == []
+    # The shared link opens the same view, and the nav keeps the filters.
+    page.goto(page.url)
+    _wait_for_page(page, charts=True)
+    assert page.locator("#card-declarations .card-value").inner_text() == f"{latest.height:,}"
+    page.click("a.ck-nav-link[href='/offices']")
+    page.wait_for_url("**/offices?**office=DKR**")
+
+
+def test_download_returns_the_rows_the_page_shows(browser_page: Any, server: str) -> None:
+    page, errors = browser_page
+    errors.clear()
+    page.goto(server + "/offices")
+    _wait_for_page(page, charts=True)
+    shown = page.locator("#offices-table-section tbody tr td:first-child").all_inner_texts()
+    with page.expect_download() as info:
+        page.click("#offices-table-section .download-button")
+    download = info.value
+    assert download.suggested_filename == "customs-kpi-offices-table-2026-03.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert [r["office"] for r in rows] == shown == ["DKR", "THS", "ZIG"]
+    declarations = page.locator("#offices-table-section tbody tr td:nth-child(2)").all_inner_texts()
+    assert [f"{float(r['declarations']):,.0f}" for r in rows] == declarations
+    assert errors == []

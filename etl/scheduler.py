@@ -46,6 +46,10 @@ from customs_kpi.settings import Settings
 log = logging.getLogger("customs_kpi.worker")
 
 REQUESTS_POLL_SECONDS = 5  # the Reports page promises a draft "within seconds"
+# Outcomes of polls that found nothing: logged at DEBUG, or the log gets a line every 5 s.
+NO_DELIVERY = "no new delivery"
+NO_REQUEST = "no request"
+IDLE_MESSAGES = frozenset({NO_DELIVERY, NO_REQUEST})
 HOUSEKEEPING_AT = {"hour": 2, "minute": 30}
 MONTHLY_AT = {"day": 1, "hour": 1, "minute": 0}
 
@@ -167,7 +171,7 @@ def job_inbox(ctx: JobContext, now: datetime) -> str:
     except WarehouseBusy as exc:
         raise JobSkipped(f"warehouse busy, retried at the next poll: {exc}") from exc
     if not results:
-        return "no new delivery"
+        return NO_DELIVERY
     return f"{len(results)} deliver{'y' if len(results) == 1 else 'ies'}: " + "; ".join(
         _describe_load(r) for r in results
     )
@@ -244,7 +248,7 @@ def job_requests(ctx: JobContext, now: datetime) -> str:
     """Produce the snapshots queued from the Reports page."""
     pending = state.pending_requests(ctx.settings)
     if not pending:
-        return "no request"
+        return NO_REQUEST
     done = []
     for path, req in pending:
         try:
@@ -272,6 +276,8 @@ class JobSpec:
     func: Callable[[JobContext, datetime], str]
     trigger: BaseTrigger
     schedule: str
+    # Also run once right at start (deliveries dropped while the worker was off load at once).
+    at_start: bool = False
 
 
 class JobBook:
@@ -361,8 +367,13 @@ def run_job(
     elapsed = time.monotonic() - t0
     finished = now or datetime.now(tz)
     book.finished(spec.id, finished, outcome, message, elapsed)
+    level = logging.INFO
+    if outcome == "failed":
+        level = logging.WARNING
+    elif message in IDLE_MESSAGES:
+        level = logging.DEBUG
     log.log(
-        logging.WARNING if outcome == "failed" else logging.INFO,
+        level,
         "job %s %s: %s",
         spec.id,
         outcome,
@@ -386,7 +397,8 @@ def job_specs(settings: Settings, tz: tzinfo, now: datetime) -> list[JobSpec]:
             "Load new deliveries from HOME/inbox",
             job_inbox,
             IntervalTrigger(seconds=poll, start_date=now, timezone=tz),
-            f"every {poll} s",
+            f"every {poll} s (and at start)",
+            at_start=True,
         ),
         JobSpec(
             "requests",
@@ -473,6 +485,7 @@ def build_worker(
             id=spec.id,
             name=spec.name,
             replace_existing=True,
+            **({"next_run_time": start} if spec.at_start else {}),
         )
     scheduler.add_job(
         w.heartbeat,

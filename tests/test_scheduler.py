@@ -116,6 +116,8 @@ def test_monthly_job_fires_on_the_first_of_each_month(settings: Settings, fakes:
     inbox = w.specs["inbox"].trigger
     nxt = inbox.get_next_fire_time(NOW, NOW + timedelta(seconds=1))
     assert nxt == NOW + timedelta(seconds=settings.inbox_poll_seconds)
+    # The inbox is also polled right at start: deliveries dropped while the worker was off.
+    assert w.scheduler.get_job("inbox").next_run_time == NOW
     catch_up = w.specs["catch_up"].trigger
     assert isinstance(catch_up, DateTrigger)
     assert catch_up.get_next_fire_time(None, NOW) == NOW
@@ -126,7 +128,7 @@ def test_inbox_poll_interval_comes_from_settings(tmp_path: Path, fakes: Fakes) -
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
     inbox = w.specs["inbox"].trigger
     assert inbox.get_next_fire_time(NOW, NOW + timedelta(seconds=1)) == NOW + timedelta(seconds=15)
-    assert state.read_jobs(settings).jobs["inbox"].schedule == "every 15 s"
+    assert state.read_jobs(settings).jobs["inbox"].schedule == "every 15 s (and at start)"
 
 
 # --- jobs with an injected clock -----------------------------------------------------------------

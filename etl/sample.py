@@ -1150,6 +1150,8 @@ def _ground_truth(
         "prevalence": extra["prevalence"],
         "prevalence_target": params.prevalence,
         "aeo_share": round(float(draws.is_aeo.mean()) if n else 0.0, 6),
+        "channel_shares": _shares(draws.channel, CHANNELS),
+        "selection_source_shares": _shares(draws.source, SOURCES),
         "aeo_factors": {
             "selection": params.aeo_selection_factor,
             "hit": params.aeo_hit_factor,
@@ -1173,6 +1175,14 @@ def _ground_truth(
             "sample, so its hit rate measures prevalence. Judge on the final truth (monthly "
             "files with the redelivery applied)."
         ),
+    }
+
+
+def _shares(codes: np.ndarray, labels: tuple[str, ...]) -> dict[str, float]:
+    counts = np.bincount(codes, minlength=len(labels))
+    return {
+        label: round(float(c) / max(len(codes), 1), 6)
+        for label, c in zip(labels, counts, strict=True)
     }
 
 

@@ -224,6 +224,7 @@ def test_channel_selection_and_office_shares(gen: Generated) -> None:
     assert 0.08 <= share["yellow"] <= 0.12
     assert 0.005 <= share["blue"] <= 0.015
     assert share["green"] == pytest.approx(1 - share["red"] - share["yellow"] - share["blue"])
+    assert share == pytest.approx(gen.truth["channel_shares"], abs=1e-6)
     source = dict(d.group_by("selection_source").len().iter_rows())
     sd = math.sqrt(N * 0.01 * 0.99)
     assert abs(source["random"] - 0.01 * N) <= Z * sd

@@ -173,7 +173,7 @@ def stacked_bars(
                 hovertemplate=f"{label}: {hover}<extra></extra>",
             )
         )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     base_layout(fig, height=height)
     axis = fig.update_xaxes if horizontal else fig.update_yaxes
     axis(tickformat=axis_tickformat(unit))

@@ -45,6 +45,8 @@ DOWNLOAD_ID = "profiles-download"
 
 # --- Computation ---------------------------------------------------------------------------------
 SPARK_MONTHS = 12
+# Up to this many profiles the grid grows with its rows; beyond, it scrolls inside the page.
+GRID_AUTO_HEIGHT_ROWS = 25
 
 
 def period_bounds(filters: flt.Filters) -> tuple[date, date]:
@@ -230,12 +232,12 @@ def content(ctx: PageContext, filters: flt.Filters) -> Any:
         dashGridOptions={
             "animateRows": False,
             "tooltipShowDelay": 300,
-            "domLayout": "normal",
+            "domLayout": "autoHeight" if table.height <= GRID_AUTO_HEIGHT_ROWS else "normal",
             "rowSelection": {"mode": "singleRow", "checkboxes": False},
         },
         className="ag-theme-quartz grid-profiles",
         getRowId="params.data.profile",
-        style={"height": "560px"},
+        style={} if table.height <= GRID_AUTO_HEIGHT_ROWS else {"height": "640px"},
     )
     flagged = table.filter(pl.col("flags").list.len() > 0).height
     note = (

@@ -597,11 +597,9 @@ def test_redelivery_resolves_pending_and_corrects_earlier_declarations(gen: Gene
     for c in corrections:
         row = pairs.filter(pl.col("declaration_id") == c["declaration_id"]).row(0, named=True)
         if c["kind"] == "late_finding":
-            assert (row["control_result"], row["control_result_new"]) == (
-                "no_finding",
-                row["control_result_new"],
-            )
-            assert row["control_result_new"] in HITS
+            assert row["control_result"] == "no_finding"
+            assert row["additional_revenue"] == 0
+            assert row["control_result_new"] in HITS and row["additional_revenue_new"] > 0
         elif c["kind"] == "withdrawn":
             assert (
                 row["control_result"] == "irregularity"

@@ -103,7 +103,10 @@ def _print_results(results: Sequence[LoadResult]) -> None:
         if r.status == "failed":
             err_console.print(f"[bold red]failed:[/] {r.message}", highlight=False, soft_wrap=True)
         else:
-            console.print(r.message, highlight=False, soft_wrap=True)
+            extra = f" in {r.duration_seconds:.1f} s" if r.status == "succeeded" else ""
+            if r.published:
+                extra += f"; published {r.published}"
+            console.print(r.message + extra, highlight=False, soft_wrap=True)
         if r.quarantine_file is not None:
             console.print(
                 f"  quarantined rows: {r.quarantine_file}", highlight=False, soft_wrap=True

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -341,6 +342,32 @@ def _naive_utc(iso: str) -> datetime:
     return moment.replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
+_STORES: dict[Path, ReviewStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def store_for(path: Path) -> ReviewStore:
+    """The store of an app-state database, created once per process (the DDL and the app
+    state's migration check run on first use, not on every callback)."""
+    key = Path(path).resolve()
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = ReviewStore(key)
+        return store
+
+
+def timeline_events(path: Path, profile_id: str) -> pl.DataFrame:
+    """A profile's review decisions for its timeline: ``changed_at``, ``change_type``
+    (``decision: retire``), ``summary`` (rationale and who), like the change log's columns."""
+    decisions = store_for(path).decisions_frame(profile_id)
+    return decisions.select(
+        "changed_at",
+        ("decision: " + pl.col("change_type")).alias("change_type"),
+        (pl.col("summary") + " (" + pl.col("changed_by") + ")").alias("summary"),
+    )
+
+
 def current_actor() -> Actor:
     """The logged-in user of the current request (callbacks only)."""
     from flask import request
@@ -363,4 +390,6 @@ __all__ = [
     "ReviewStore",
     "State",
     "current_actor",
+    "store_for",
+    "timeline_events",
 ]

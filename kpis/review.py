@@ -17,6 +17,7 @@ row carries its evidence: the numbers, the interval, lift, a 12-month hit-rate s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -139,8 +140,12 @@ def review_queue(
     period: Period | None = None,
     today: date | None = None,
     filters: Filters | None = None,
+    include: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Profiles needing a decision (:data:`QUEUE_SCHEMA`), most wasted inspections first.
+
+    ``include``: profiles listed even when no reason holds any more (those under review, so
+    they do not vanish from the meeting's list; their ``reasons`` are empty).
 
     ``period``: window of the rules and the numbers (default: the last
     ``config.flags.window_months`` months of data); ``today``: evaluation date of the register
@@ -166,9 +171,10 @@ def review_queue(
     )
     recent_by_id = {r[0]: r[1:] for r in recent.iter_rows()}
     rows: list[dict[str, Any]] = []
+    wanted = set(include)
     for row in table.iter_rows(named=True):
         reasons, evidence = _reasons(row, config, today, recent_by_id, last_hits, stale_from)
-        if not reasons:
+        if not reasons and row["profile_id"] not in wanted:
             continue
         series, slope = _trend(monthly, row["profile_id"], trend_months, config.flags.n_min)
         rows.append(

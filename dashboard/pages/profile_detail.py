@@ -20,7 +20,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import palette, states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import (
     add_events,
     bar_figure,
@@ -39,6 +39,7 @@ from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
+from dashboard.review_state import timeline_events
 from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
@@ -433,7 +434,7 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
     sections = [
         section(
             "Hit rate, interval and random baseline",
-            graph(trend_graph(monthly, changes)),
+            graph(_with_decisions(ctx, trend_graph(monthly, changes), monthly, profile_id)),
             page=PAGE,
             view="trend",
             kpis=[hit_kpi, catalogue.get("lift")],
@@ -481,6 +482,26 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
         summary_block(row, ctx.settings.min_sample) if row else None,
         html.Div(sections, className="panel-grid"),
     ]
+
+
+def _with_decisions(
+    ctx: PageContext, fig: go.Figure, monthly: pl.DataFrame, profile_id: str
+) -> go.Figure:
+    """Review decisions (dashboard.review_state) on the timeline next to the change log. A
+    meeting decides after the latest month of data, so when the trend reaches that month the
+    decisions after it are drawn too (the axis extends to them)."""
+    if monthly.is_empty():
+        return fig
+    months = monthly["month"].to_list()
+    first, last = min(months), max(months)
+    latest = last == max(ctx.months(), default=last)
+    events = [
+        (r["changed_at"], f"{r['change_type']}: {r['summary']}")
+        for r in timeline_events(ctx.settings.app_db_path, profile_id).iter_rows(named=True)
+        if first <= r["changed_at"].date()
+        and (latest or r["changed_at"].date() <= period_end_day(last))
+    ]
+    return add_events(fig, events)
 
 
 def _overlap_table(overlaps: pl.DataFrame) -> Any:
@@ -648,7 +669,8 @@ def download(
     if filters is None:
         raise PreventUpdate
     pid = str(profile_id or "")
-    return send_csv(
+    return frame.csv_download(
         download_frame(ctx, filters, pid, view, int(page or 0)),
         filename(f"profile-{pid}-{view}", month=filters.end),
+        filters,
     )

@@ -327,3 +327,43 @@ def recent_requests(settings: Settings, limit: int = 20) -> list[SnapshotRequest
     reqs += [r for _, r in _load_requests(requests_dir(settings) / "done")]
     reqs.sort(key=lambda r: r.requested_at, reverse=True)
     return reqs[:limit]
+
+
+# --- display (the Data page and `customs-kpi jobs`) ---------------------------------------------
+def _short(text: str | None) -> str:
+    moment = parse_iso(text)
+    return "–" if moment is None else moment.strftime("%d %b %Y %H:%M")
+
+
+def worker_status(jobs: JobsFile, now: datetime | None = None) -> tuple[bool, str]:
+    """(running?, one sentence) about the worker, for a banner or a status line."""
+    w = jobs.worker
+    if w.pid is None:
+        return False, "No worker has run yet: start one with `customs-kpi worker` (or `make run`)."
+    if w.is_alive(now):
+        return True, (
+            f"Worker running: pid {w.pid} on {w.host} since {_short(w.started_at)}, "
+            f"last heartbeat {_short(w.heartbeat_at)}."
+        )
+    ended = f"stopped {_short(w.stopped_at)}" if w.stopped_at else "stopped unexpectedly"
+    return False, (
+        f"Worker not running ({ended}; last heartbeat {_short(w.heartbeat_at)}): no load, "
+        "housekeeping or snapshot runs until it starts again."
+    )
+
+
+def job_rows(jobs: JobsFile) -> list[dict[str, str]]:
+    """One row of text per job: schedule, last run, outcome and message, next run."""
+    return [
+        {
+            "Job": job.name,
+            "Schedule": job.schedule,
+            "Last run": _short(job.last_started_at),
+            "Outcome": "running" if job.running else (job.last_outcome or "never run"),
+            "Message": job.last_message,
+            "Next run": _short(job.next_run_at),
+            "Runs": str(job.runs),
+            "Failures": str(job.failures),
+        }
+        for job in jobs.jobs.values()
+    ]

@@ -318,3 +318,29 @@ def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     again = current_snapshot(settings)
     assert again is not None and again.version == version  # nothing republished
     assert state.read_jobs(settings).jobs["inbox"].runs == 3
+
+
+def test_job_rows_and_worker_status_for_the_data_page(settings: Settings, fakes: Fakes) -> None:
+    assert state.worker_status(state.read_jobs(settings), NOW) == (
+        False,
+        "No worker has run yet: start one with `customs-kpi worker` (or `make run`).",
+    )
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    fakes.inbox_error = RuntimeError("disk full")
+    w.run_now("inbox", now=NOW)
+    jobs = state.read_jobs(settings)
+    running, sentence = state.worker_status(jobs, NOW + timedelta(seconds=30))
+    assert running and sentence.startswith("Worker running: pid ")
+    assert state.worker_status(jobs, NOW + timedelta(minutes=5))[0] is False  # no heartbeat
+    rows = {r["Job"]: r for r in state.job_rows(jobs)}
+    inbox = rows["Load new deliveries from HOME/inbox"]
+    assert inbox == {
+        "Job": "Load new deliveries from HOME/inbox",
+        "Schedule": "every 60 s (and at start)",
+        "Last run": "27 Nov 2026 15:00",
+        "Outcome": "failed",
+        "Message": "RuntimeError: disk full",
+        "Next run": "–",
+        "Runs": "1",
+        "Failures": "1",
+    }

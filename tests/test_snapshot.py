@@ -497,3 +497,19 @@ def test_analyst_request_is_queued_for_the_worker(produced: Produced, reports_ap
     assert len(state.pending_requests(produced.settings)) == 1
     for path, _ in state.pending_requests(produced.settings):
         path.unlink()  # leave the shared HOME as other tests expect it
+
+
+def test_data_page_shows_the_scheduled_jobs(produced: Produced, reports_app: Any) -> None:
+    from auth_helpers import call, login
+
+    from etl.scheduler import build_worker
+
+    app, _, _ = reports_app
+    build_worker(produced.settings, tz=UTC, now=NOW)  # writes jobs.json as a worker start does
+    response = call(login(app, "vera"), app, "data-content.children", [0])
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "Scheduled jobs" in text
+    assert "Produce the previous month's snapshot" in text
+    assert "on the 1st of each month at 01:00" in text
+    assert "Worker not running" in text  # built, never started: no fresh heartbeat

@@ -17,8 +17,9 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from customs_kpi.published import snapshot_age
+from customs_kpi.worker import job_rows, read_jobs, worker_status
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_count, format_timestamp
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
@@ -189,6 +190,19 @@ def _quarantine_rows_table(rows: pl.DataFrame) -> Any:
     return data_table(shown, numeric={"Run", "Row"})
 
 
+def _jobs_block(ctx: PageContext, now: datetime | None) -> Any:
+    """The worker's scheduled jobs (HOME/jobs.json, written by `customs-kpi worker`)."""
+    jobs = read_jobs(ctx.settings)
+    running, sentence = worker_status(jobs, now)
+    rows = job_rows(jobs)
+    return html.Div(
+        [
+            html.P(sentence, className="section-note" if running else "warning-banner"),
+            data_table(rows, numeric={"Runs", "Failures"}) if rows else None,
+        ]
+    )
+
+
 def content(ctx: PageContext, now: datetime | None = None) -> Any:
     if not ctx.published:
         return states.nothing_published()
@@ -198,6 +212,12 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
         _snapshot_stats(ctx),
         html.Div(
             [
+                section(
+                    "Scheduled jobs",
+                    _jobs_block(ctx, now),
+                    wide=True,
+                    note="Inbox polling, nightly housekeeping and the monthly snapshot.",
+                ),
                 section(
                     "Run log",
                     _runs_table(runs),
@@ -269,4 +289,4 @@ def download(ctx: PageContext, clicks: Any) -> dict[str, Any]:
         table = quarantine_rows(ctx)
     else:
         raise PreventUpdate
-    return send_csv(table, filename(f"{PAGE}-{view}"))
+    return frame.csv_download(table, filename(f"{PAGE}-{view}"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import io
 import re
 import tempfile
@@ -494,4 +495,12 @@ def resolve_columns(
             f"{path.name}: required column(s) missing: {', '.join(missing_required)}"
             f"{_delimiter_hint(columns, mapping.delimiter)}"
         )
+    if mapping.is_identity:
+        # A misspelt canonical name would silently drop a column: say which ones are ignored.
+        used = {s for sources in resolved.values() for s in sources}
+        for name in columns:
+            if name not in used:
+                close = difflib.get_close_matches(name.strip().lower(), list(spec), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                warnings.append(f"column '{name}' is not a canonical column{hint}: ignored")
     return resolved, warnings

@@ -377,3 +377,14 @@ def test_multiline_quoted_values_keep_row_numbers(settings: Settings, tmp_path: 
     assert query(
         settings, "SELECT declaration_id, source_row, offence_type FROM declarations ORDER BY 1"
     ) == [("D1", 1, "line one\nline two"), ("D3", 3, None)]
+
+
+def test_unknown_columns_are_reported(settings: Settings, tmp_path: Path, calls: Calls):
+    columns = [*row(1), "selection_sorce", "remarks"]
+    rows = [{**row(1), "selection_sorce": "random", "remarks": "x"}]
+    result = load_file(settings, write_csv(tmp_path / "x.csv", rows, columns=columns))
+    assert result.status == "succeeded"
+    assert result.message.endswith(
+        "; warnings: column 'selection_sorce' is not a canonical column (did you mean "
+        "'selection_source'?): ignored; column 'remarks' is not a canonical column: ignored"
+    )

@@ -193,7 +193,7 @@ def test_filters_in_the_url_initialise_the_page(app_home: Any) -> None:
 
 
 def test_download_returns_the_csv_of_the_view(app_home: Any) -> None:
-    app, _ = app_home
+    app, settings = app_home
     client = login(app, "viewer")
     entry = app.callback_map["offices-download.data"]
     assert len(entry["inputs"]) == 1
@@ -226,3 +226,8 @@ def test_download_returns_the_csv_of_the_view(app_home: Any) -> None:
     lines = data["content"].splitlines()
     assert lines[0].startswith("office,declarations,inspection_rate,hit_rate")
     assert [line.split(",")[0] for line in lines[1:]] == ["DKR", "THS", "ZIG"]
+    # The export is in the audit trail: who, what, with which filters.
+    state = AppState(settings.app_db_path)
+    entry = state.audit_entries(action_prefix="export.csv")[0]  # newest first
+    assert (entry.user_name, entry.target) == ("viewer", data["filename"])
+    assert entry.details["rows"] == 3 and entry.details["filters"].startswith("?from=")

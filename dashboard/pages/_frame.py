@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import polars as pl
 from dash import Input, State, html
 from dash.exceptions import PreventUpdate
 
 from customs_kpi.published import snapshot_age
 from dashboard import filters as flt
 from dashboard.components import states
+from dashboard.components.download import send_csv
 from dashboard.components.layout import loading, page_header
 from dashboard.data import PageContext, request_context
 
@@ -104,6 +106,20 @@ def filters_for(
 
 def no_data(ctx: PageContext) -> html.Div:
     return states.nothing_published() if not ctx.published else states.no_rows()
+
+
+def csv_download(
+    table: pl.DataFrame, name: str, filters: flt.Filters | None = None
+) -> dict[str, Any]:
+    """The CSV for a ``dcc.Download``, recorded in the audit trail (who exported what, with
+    which filters): exports of KPI data are traceable."""
+    from dashboard.audit import audit
+
+    details: dict[str, Any] = {"rows": table.height}
+    if filters is not None:
+        details["filters"] = flt.to_query(filters)
+    audit("export.csv", name, details)
+    return send_csv(table, name)
 
 
 def no_data_rows() -> html.Div:

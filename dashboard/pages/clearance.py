@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import palette
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import (
     base_layout,
     empty_figure,
@@ -459,6 +459,8 @@ def download(
     if filters is None:
         raise PreventUpdate
     metric = metric if metric in METRICS else "release"
-    return send_csv(
-        download_frame(ctx, filters, view, metric), filename(f"{PAGE}-{view}", month=filters.end)
+    return frame.csv_download(
+        download_frame(ctx, filters, view, metric),
+        filename(f"{PAGE}-{view}", month=filters.end),
+        filters,
     )

@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.cards import CardData, kpi_card
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
 from dashboard.components.layout import graph, section
 from dashboard.data import PageContext, guarded
@@ -280,6 +280,8 @@ def download(
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         raise PreventUpdate
-    return send_csv(
-        download_frame(ctx, filters, view, trend_kpi), filename(f"{PAGE}-{view}", month=filters.end)
+    return frame.csv_download(
+        download_frame(ctx, filters, view, trend_kpi),
+        filename(f"{PAGE}-{view}", month=filters.end),
+        filters,
     )

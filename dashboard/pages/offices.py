@@ -16,7 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import palette
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import bar_figure, scatter_figure
 from dashboard.components.format import format_count, format_value
 from dashboard.components.layout import graph, section
@@ -199,4 +199,6 @@ def download(
     if filters is None:
         raise PreventUpdate
     # Every view of this page is drawn from the same office frame.
-    return send_csv(office_frame(ctx, filters), filename(f"{PAGE}-{view}", month=filters.end))
+    return frame.csv_download(
+        office_frame(ctx, filters), filename(f"{PAGE}-{view}", month=filters.end), filters
+    )

@@ -19,7 +19,7 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_interval, format_p_value
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
@@ -298,4 +298,6 @@ def download(
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         raise PreventUpdate
-    return send_csv(profile_frame(ctx, filters), filename(PAGE, month=filters.end))
+    return frame.csv_download(
+        profile_frame(ctx, filters), filename(PAGE, month=filters.end), filters
+    )

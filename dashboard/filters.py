@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 from urllib.parse import urlencode
 
 from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
@@ -174,13 +175,13 @@ def filter_bar(
         {"label": c.value.capitalize(), "value": c.value} for c in Channel
     ]
 
-    def labelled(label: str, control: object, width_class: str) -> html.Label:
+    def labelled(label: str, control: Any, width_class: str) -> html.Label:
         return html.Label(
             [html.Span(label, className="filter-label"), control],
             className=f"filter-item {width_class}",
         )
 
-    items = [
+    items: list[Any] = [
         labelled(
             "From",
             dcc.Dropdown(

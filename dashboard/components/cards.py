@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
@@ -182,9 +183,10 @@ def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
         else None,
         how_computed(kpi),
     ]
+    attributes: dict[str, Any] = {"data-kpi": kpi.id, "data-status": st.value}
     return html.Div(
         [c for c in children if c is not None],
         id=card_id or f"card-{kpi.id}",
         className=f"kpi-card kpi-card-{st.value}",
-        **{"data-kpi": kpi.id, "data-status": st.value},
+        **attributes,
     )

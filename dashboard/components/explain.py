@@ -7,6 +7,8 @@ both read the same catalogue record.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import html
 
 from dashboard.components.format import format_value
@@ -38,6 +40,11 @@ def explain_rows(kpi: KPI) -> list[tuple[str, str]]:
     return rows
 
 
+def _data_attributes(kpi_id: str) -> dict[str, Any]:
+    # data-* attributes let tests and the browser find a KPI's explanation by id.
+    return {"data-kpi": kpi_id}
+
+
 def how_computed(kpi: KPI, *, named: bool = False) -> html.Details:
     """``named``: say which KPI in the summary (when a panel explains several)."""
     summary = f"How is “{kpi.label}” computed?" if named else "How is this computed?"
@@ -55,5 +62,5 @@ def how_computed(kpi: KPI, *, named: bool = False) -> html.Details:
             html.Div(f"KPI id: {kpi.id}", className="explain-id"),
         ],
         className="explain",
-        **{"data-kpi": kpi.id},
+        **_data_attributes(kpi.id),
     )

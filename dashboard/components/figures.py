@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -14,7 +15,7 @@ from dashboard.components.format import axis_tickformat, format_value
 from kpis.definitions import Unit
 
 FONT = "Inter, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-GRAPH_CONFIG = {
+GRAPH_CONFIG: Any = {
     "displaylogo": False,
     "responsive": True,
     # The CSV button next to each chart replaces the PNG camera (and works on a closed network).

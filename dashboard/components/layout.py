@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
@@ -51,7 +52,7 @@ def page_header(
 
 def section(
     title: str,
-    body: object,
+    body: Any,
     *,
     page: str | None = None,
     view: str | None = None,
@@ -62,7 +63,7 @@ def section(
 ) -> html.Section:
     """A titled panel. With ``page`` and ``view`` it gets a CSV button whose download is built
     by the page's download callback from the same computation as ``body``."""
-    tools: list[object] = []
+    tools: list[Any] = []
     if page and view:
         tools.append(download_button(page, view))
     head = html.Div(
@@ -70,7 +71,7 @@ def section(
         className="section-head",
     )
     identity = section_id or (f"{page}-{view}-section" if page and view else None)
-    extra: dict[str, str] = {"id": identity} if identity else {}
+    extra: dict[str, Any] = {"id": identity} if identity else {}
     if view:
         extra["data-view"] = view
     return html.Section(
@@ -89,7 +90,7 @@ def graph(figure: go.Figure, graph_id: str | None = None) -> dcc.Graph:
     # A responsive graph fills its container's height, so the container gets the figure's:
     # without it the chart takes no room in the page flow and overlaps what follows.
     height = figure.layout.height or 320
-    kwargs = {"id": graph_id} if graph_id else {}
+    kwargs: dict[str, Any] = {"id": graph_id} if graph_id else {}
     return dcc.Graph(
         figure=figure,
         config=GRAPH_CONFIG,
@@ -99,5 +100,5 @@ def graph(figure: go.Figure, graph_id: str | None = None) -> dcc.Graph:
     )
 
 
-def loading(child: object) -> dcc.Loading:
+def loading(child: Any) -> dcc.Loading:
     return dcc.Loading(child, type="dot", delay_show=300, color="#0072B2")

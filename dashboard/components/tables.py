@@ -29,7 +29,7 @@ def data_table(
             for row in rows
         ]
     )
-    kwargs = {"id": table_id} if table_id else {}
+    kwargs: dict[str, Any] = {"id": table_id} if table_id else {}
     return html.Div(
         html.Table([head, body], className="data-table", **kwargs), className="table-scroll"
     )

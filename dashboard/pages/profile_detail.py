@@ -227,13 +227,12 @@ def trend_graph(monthly: pl.DataFrame, changes: pl.DataFrame) -> go.Figure:
                 hovertemplate="random: %{y:.2%}<extra></extra>",
             )
         )
-        first, last = monthly["month"].min(), monthly["month"].max()
+        months: list[date] = monthly["month"].to_list()
+        first, last = months[0], period_end_day(months[-1])
         events = [
             (row["changed_at"], f"{row['change_type']}: {row['summary'] or ''}".strip(": "))
             for row in changes.iter_rows(named=True)
-            if first is not None
-            and last is not None
-            and first <= row["changed_at"].date() <= period_end_day(last)  # type: ignore[operator]
+            if first <= row["changed_at"].date() <= last
         ]
         add_events(fig, events)
     return fig

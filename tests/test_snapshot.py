@@ -513,3 +513,21 @@ def test_data_page_shows_the_scheduled_jobs(produced: Produced, reports_app: Any
     assert "Produce the previous month's snapshot" in text
     assert "on the 1st of each month at 01:00" in text
     assert "Worker not running" in text  # built, never started: no fresh heartbeat
+
+
+def test_worker_produces_a_requested_snapshot(produced: Produced) -> None:
+    """The web → worker hand-off end to end: a queued request, the real producer."""
+    from etl.scheduler import build_worker
+
+    when = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    req = state.request_snapshot(produced.settings, LABEL, "for the board", "anna", when)
+    w = build_worker(produced.settings, tz=UTC, now=when)
+    assert w.run_now("requests", now=when) == "succeeded"
+    [done] = [r for r in state.recent_requests(produced.settings) if r.id == req.id]
+    newest = state.list_snapshots(produced.settings, LABEL)[0]
+    assert (done.status, done.version) == ("succeeded", newest.version)
+    assert newest.version >= 2 and newest.reason == "for the board (requested by anna)"
+    assert newest.created_at == when.isoformat(timespec="seconds")
+    assert state.pending_requests(produced.settings) == []
+    v1 = produced.v1.path
+    assert {p.name: p.read_bytes() for p in v1.iterdir()} == produced.v1_bytes

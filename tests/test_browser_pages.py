@@ -167,3 +167,21 @@ def test_download_returns_the_rows_the_page_shows(browser_page: Any, server: str
     declarations = page.locator("#offices-table-section tbody tr td:nth-child(2)").all_inner_texts()
     assert [f"{float(r['declarations']):,.0f}" for r in rows] == declarations
     assert errors == []
+
+
+@pytest.mark.parametrize(("path", "name"), [("/", "overview"), ("/clearance", "clearance")])
+def test_tablet_portrait_has_no_sideways_scroll(
+    browser_page: Any, server: str, path: str, name: str
+) -> None:
+    page, errors = browser_page
+    errors.clear()
+    page.set_viewport_size({"width": 768, "height": 1024})
+    try:
+        page.goto(server + path)
+        _wait_for_page(page, charts=True)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-tablet.png"), full_page=True)
+        assert overflow <= 0
+        assert errors == []
+    finally:
+        page.set_viewport_size({"width": 1366, "height": 768})

@@ -66,7 +66,6 @@ _BASE_COLUMNS: dict[str, str] = {
     "h_lodgement_channel": _hours("lodged_at", "channel_assigned_at"),
     "h_channel_result": _hours("channel_assigned_at", "result_recorded_at"),
     "h_result_release": _hours("result_recorded_at", "released_at"),
-    "is_sole": "coalesce(len(list_distinct(profile_ids)) = 1, false)",
 }
 
 # One aggregate expression per measure of kpis.measures.MEASURES, over the base relation.
@@ -93,15 +92,16 @@ _MEASURE_SQL: dict[str, str] = {
     "stage_result_release_hours": "sum(h_result_release)",
     **{f"released_within_{h}h": f"count_if(h_release <= {h})" for h in RELEASED_WITHIN_HOURS},
 }
-_SOLE_SQL: dict[str, str] = {
-    "sole_declarations": "count_if(is_sole)",
-    "sole_controlled": "count_if(is_sole AND is_controlled)",
-    "sole_irregular": "count_if(is_sole AND is_irregular)",
-    "sole_revenue": "sum(CASE WHEN is_sole THEN rev ELSE 0 END)",
+# Sole measures: the measure itself, counted only where the profile set is exactly one profile.
+_SOLE_OF: dict[str, str] = {
+    "sole_declarations": "declarations",
+    "sole_controlled": "controlled",
+    "sole_irregular": "irregular",
+    "sole_revenue": "revenue",
 }
 # The contract is kpis.measures: fail at import, not with wrong numbers, if the two drift apart.
 assert tuple(_MEASURE_SQL) == MEASURE_NAMES, "etl.cube is out of step with kpis.measures"
-assert tuple(_SOLE_SQL) == SOLE_MEASURE_NAMES, "etl.cube is out of step with kpis.measures"
+assert tuple(_SOLE_OF) == SOLE_MEASURE_NAMES, "etl.cube is out of step with kpis.measures"
 
 # Which duration each histogram metric bins (kpis.measures.HIST_METRICS).
 _HIST_COLUMNS: dict[str, str] = {
@@ -112,12 +112,15 @@ _HIST_COLUMNS: dict[str, str] = {
 assert tuple(_HIST_COLUMNS) == HIST_METRICS, "etl.cube is out of step with kpis.measures"
 
 
+def _is_count(name: str) -> bool:
+    return _MEASURE_SQL[_SOLE_OF.get(name, name)].startswith(("count(", "count_if("))
+
+
 def _typed(expr: str, name: str) -> str:
-    # Counts as BIGINT, everything else (hours, revenue) as DOUBLE; sums of nothing are 0.
-    if expr.startswith(("count(", "count_if(")):
-        # coalesce: count_if over a group whose condition is NULL everywhere returns NULL.
-        return f"coalesce({expr}, 0)::BIGINT AS {name}"
-    return f"coalesce({expr}, 0)::DOUBLE AS {name}"
+    # Counts as BIGINT, everything else (hours, revenue) as DOUBLE; sums of nothing are 0
+    # (coalesce: count_if over a group whose condition is NULL everywhere returns NULL).
+    kind = "BIGINT" if _is_count(name) else "DOUBLE"
+    return f"coalesce({expr}, 0)::{kind} AS {name}"
 
 
 def hist_bin_sql(column: str) -> str:
@@ -143,7 +146,8 @@ def _month_filter(months: list[date] | None, column: str = "lodged_month") -> st
 def _base_sql(where: str) -> str:
     columns = ",\n        ".join(f"{expr} AS {name}" for name, expr in _BASE_COLUMNS.items())
     return f"""
-    SELECT declaration_id, {", ".join(DECLARATION_DIMENSIONS)},
+    SELECT {", ".join(DECLARATION_DIMENSIONS)},
+        profile_ids,
         {columns}
     FROM declarations
     WHERE {where}"""
@@ -154,14 +158,16 @@ def _statements(months: list[date] | None) -> list[str]:
     base = _base_sql(where)
     dims = ", ".join(DECLARATION_DIMENSIONS)
     measures = ",\n    ".join(_typed(e, n) for n, e in _MEASURE_SQL.items())
-    sole = ",\n    ".join(_typed(e, n) for n, e in _SOLE_SQL.items())
-    bdims = ", ".join(f"b.{d}" for d in DECLARATION_DIMENSIONS)
+    rollup = ",\n    ".join(_typed(f"sum({n})", n) for n in _MEASURE_SQL)
+    sole = ",\n    ".join(
+        _typed(f"sum(CASE WHEN len(profiles) = 1 THEN {m} ELSE 0 END)", n)
+        for n, m in _SOLE_OF.items()
+    )
     hist_parts = "\n    UNION ALL\n    ".join(
         f"SELECT {dims}, '{metric}' AS metric, {hist_bin_sql(col)} AS bin "
         f"FROM base WHERE {col} IS NOT NULL"
         for metric, col in _HIST_COLUMNS.items()
     )
-    hits_where = _month_filter(months, "lodged_month")
     return [
         *(f"DELETE FROM {t} WHERE {where}" for t in CUBE_TABLES),
         f"""INSERT INTO cube_declarations BY NAME
@@ -170,15 +176,28 @@ SELECT {dims},
     {measures}
 FROM base
 GROUP BY ALL""",
+        # Measures are additive, so aggregate per distinct profile set first (few rows), then
+        # give each set's sums to every profile in it: far cheaper than exploding declarations.
         f"""INSERT INTO cube_profiles BY NAME
 WITH base AS ({base}),
-hits AS (SELECT DISTINCT declaration_id, profile_id, lodged_month FROM profile_hits
-         WHERE {hits_where})
-SELECT h.profile_id, {bdims},
-    {measures},
+by_set AS (
+    SELECT {dims}, profile_ids,
+        {measures}
+    FROM base
+    WHERE len(profile_ids) > 0
+    GROUP BY ALL
+),
+-- The profile set made distinct, sorted and NULL-free here, on the few aggregated rows: list
+-- functions over every declaration would cost more than the whole aggregation.
+normalised AS (
+    SELECT * EXCLUDE (profile_ids), list_sort(list_distinct(profile_ids)) AS profiles
+    FROM by_set
+),
+exploded AS (SELECT unnest(profiles) AS profile_id, * FROM normalised)
+SELECT profile_id, {dims},
+    {rollup},
     {sole}
-FROM hits h JOIN base b
-  ON b.declaration_id = h.declaration_id AND b.lodged_month = h.lodged_month
+FROM exploded
 GROUP BY ALL""",
         f"""INSERT INTO cube_time_hist BY NAME
 WITH base AS ({base})
@@ -187,19 +206,30 @@ FROM (
     {hist_parts}
 )
 GROUP BY ALL""",
+        # Every pair a < b of each (sorted) profile set of two or more profiles, per month.
         f"""INSERT INTO cube_profile_pairs BY NAME
 WITH base AS ({base}),
-hits AS (SELECT DISTINCT declaration_id, profile_id, lodged_month FROM profile_hits
-         WHERE {hits_where})
-SELECT a.lodged_month, a.profile_id AS profile_a, b.profile_id AS profile_b,
-    count(*)::BIGINT AS declarations,
-    count_if(d.is_controlled)::BIGINT AS controlled,
-    count_if(d.is_irregular)::BIGINT AS irregular
-FROM hits a
-JOIN hits b
-  ON b.declaration_id = a.declaration_id AND b.lodged_month = a.lodged_month
- AND a.profile_id < b.profile_id
-JOIN base d ON d.declaration_id = a.declaration_id AND d.lodged_month = a.lodged_month
+by_set AS (
+    SELECT lodged_month, list_sort(list_distinct(profile_ids)) AS profiles,
+        count(*) AS declarations, count_if(is_controlled) AS controlled,
+        count_if(is_irregular) AS irregular
+    FROM (
+        SELECT lodged_month, profile_ids, is_controlled, is_irregular
+        FROM base WHERE len(profile_ids) >= 2
+    )
+    GROUP BY lodged_month, profile_ids
+),
+pairs AS (
+    SELECT lodged_month, declarations, controlled, irregular,
+        unnest(flatten([[{{'a': a, 'b': b}} FOR b IN profiles IF a < b] FOR a IN profiles]))
+            AS pair
+    FROM by_set
+)
+SELECT lodged_month, pair.a AS profile_a, pair.b AS profile_b,
+    sum(declarations)::BIGINT AS declarations,
+    coalesce(sum(controlled), 0)::BIGINT AS controlled,
+    coalesce(sum(irregular), 0)::BIGINT AS irregular
+FROM pairs
 GROUP BY ALL""",
     ]
 

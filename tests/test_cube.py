@@ -401,9 +401,15 @@ def test_sole_measures_on_hand_made_rows() -> None:
                   ('c', 'HQ', '2024-05-04', '2024-05-01', 'yellow', 'profile', ['X'],
                    'no_finding', 0, 1, 'c', 'f', 3),
                   ('d', 'HQ', '2024-05-05', '2024-05-01', 'green', 'profile', ['Y'],
-                   NULL, 0, 1, 'c', 'f', 4)"""
+                   NULL, 0, 1, 'c', 'f', 4),
+                  -- out of order and repeated (the contract says sorted and distinct; the
+                  -- cube must not count X twice or see a pair Y-X)
+                  ('e', 'HQ', '2024-05-06', '2024-05-01', 'green', 'profile', ['Y', 'X', 'Y'],
+                   NULL, 0, 1, 'c', 'f', 5),
+                  ('f', 'HQ', '2024-05-07', '2024-05-01', 'red', 'profile', ['X', 'X'],
+                   'seizure', 5, 1, 'c', 'f', 6)"""
     )
-    con.sql(HITS_SQL)
+    rebuild_cube(con, None)
     rebuild_cube(con, None)
     got = {
         r[0]: r[1:]
@@ -414,10 +420,10 @@ def test_sole_measures_on_hand_made_rows() -> None:
                FROM cube_profiles GROUP BY 1"""
         ).fetchall()
     }
-    assert got["X"] == (3, 3, 2, 30.0, 2, 2, 1, 10.0)
-    assert got["Y"] == (2, 1, 1, 20.0, 1, 0, 0, 0.0)
+    assert got["X"] == (5, 4, 3, 35.0, 3, 3, 2, 15.0)
+    assert got["Y"] == (3, 1, 1, 20.0, 1, 0, 0, 0.0)
     pairs = con.sql("SELECT * FROM cube_profile_pairs").fetchall()
-    assert pairs == [(date(2024, 5, 1), "X", "Y", 1, 1, 1)]
+    assert pairs == [(date(2024, 5, 1), "X", "Y", 2, 1, 1)]
 
 
 def test_profile_pairs_equal_python_count(con: duckdb.DuckDBPyConnection) -> None:

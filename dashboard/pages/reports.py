@@ -67,6 +67,10 @@ def may_download(ctx: PageContext) -> bool:
     return ctx.viewer.offices is None
 
 
+def _nowrap(text: str) -> html.Span:
+    return html.Span(text, style={"whiteSpace": "nowrap"})
+
+
 def _when(text: str | None) -> str:
     if not text:
         return "–"
@@ -79,7 +83,7 @@ def _when(text: str | None) -> str:
 
 def _file_button(snap: jobs.SnapshotVersion, name: str, label: str) -> html.Button:
     return html.Button(
-        ["⭳ ", label],
+        ["↓ ", label],
         id={"type": FILE_BUTTON, "month": snap.month, "version": snap.version, "file": name},
         className="download-button",
         title=f"Download {name}",
@@ -129,11 +133,11 @@ def snapshot_rows(snapshots: Sequence[jobs.SnapshotVersion], allowed: bool) -> l
         )
         rows.append(
             {
-                "Month": s.month,
+                "Month": _nowrap(s.month),
                 "Version": f"v{s.version}",
                 "Status": status,
-                "Produced": _when(s.created_at),
-                "Data as of": _when(s.data_as_of),
+                "Produced": _nowrap(_when(s.created_at)),
+                "Data as of": _nowrap(_when(s.data_as_of)),
                 "Pending controls": format_count(s.pending_controls),
                 "Reason": s.reason,
                 "Files": _files(s, allowed),

@@ -169,6 +169,14 @@
       .then(handleStatus, function () { schedule(MAX_POLL_SECONDS); });
   }
 
+  // Timers sleep with the laptop or a background tab: check again as soon as the user is back.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") {
+      poll();
+    }
+  });
+  window.addEventListener("focus", poll);
+
   // The sign-in page is server-rendered without this script, so everything here runs on pages
   // of a signed-in user.
   schedule(MIN_POLL_SECONDS);

@@ -15,10 +15,12 @@ from datetime import date
 from typing import Any
 
 import openpyxl
+import polars as pl
 import pytest
 from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 
+from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from dashboard.appstate import AppState
 from dashboard.auth.passwords import Passwords
@@ -42,6 +44,7 @@ class App:
     app: Any
     settings: Settings
     state: AppState
+    truth: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     state = AppState(settings.app_db_path)
     for name, (role, offices) in USERS.items():
         state.add_user(name, role, passwords.hash(PASSWORD), offices)
-    yield App(create_app(settings, state=state, passwords=passwords), settings, state)
+    app = create_app(settings, state=state, passwords=passwords)
+    yield App(app, settings, state, sample.ground_truth)
 
 
 def login(app: Any, name: str) -> FlaskClient:
@@ -239,3 +243,135 @@ def test_committee_workbook_is_role_checked_and_audited(web: App) -> None:
     assert "Exported by" in [c.value for c in book["About"]["A"]]
     entry = web.state.audit_entries(action_prefix="export.review_queue")[0]
     assert entry.user_name == "admin" and entry.details["rows"] == len(rows)
+
+
+# --- What-if, changes, overlap --------------------------------------------------------------------
+WHATIF = "..whatif-content.children...whatif-profiles.options.."
+
+
+def download_csv(
+    client: FlaskClient, app: Any, page: str, view: str, state: list[Any]
+) -> pl.DataFrame:
+    """Click a page's CSV button (pattern-matching id) and read the file it sends."""
+    output = f"{page}-download.data"
+    entry = app.callback_map[output]
+    button = {"type": "download-button", "page": page, "view": view}
+    body = {
+        "output": output,
+        "outputs": {"id": f"{page}-download", "property": "data"},
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "state": [dict(spec, value=v) for spec, v in zip(entry["state"], state, strict=True)],
+        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":"))
+                           + ".n_clicks"],
+    }  # fmt: skip
+    cookie = client.get_cookie("_csrf_token")
+    response = client.post(
+        "/_dash-update-component", json=body, headers={"X-CSRFToken": cookie.value}
+    )
+    assert response.status_code == 200
+    content = response.get_json()["response"][f"{page}-download"]["data"]["content"]
+    return pl.read_csv(io.StringIO(content))
+
+
+def whatif_csv(client: FlaskClient, app: Any, values: list[Any], state: list[Any]) -> pl.DataFrame:
+    return download_csv(client, app, "whatif", "summary", [*state, *values])
+
+
+def test_whatif_page_shows_the_hand_counted_savings(web: App) -> None:
+    client = login(web.app, "viewer")
+    layout = layout_of(client, web.app, "/what-if")
+    values = filter_values(layout)
+    assert values[:2] == ["2025-01", "2025-12"]  # twelve months ending with the latest
+    snapshot = current_snapshot(web.settings)
+    assert snapshot is not None
+    ranked = snapshot.query(
+        """SELECT profile_id, count(*) AS n FROM profile_hits
+           WHERE lodged_month BETWEEN DATE '2025-01-01' AND DATE '2025-12-01'
+           GROUP BY 1 ORDER BY n DESC, profile_id LIMIT 2"""
+    )["profile_id"].to_list()
+    pid = ranked[0]
+    status, payload = call(client, web.app, WHATIF, [*values, [pid], "retire", 50])
+    assert status == 200
+    expected = snapshot.query(
+        """WITH f AS (SELECT declaration_id, lodged_month, count(*) AS n,
+                             bool_or(profile_id = ?) AS mine FROM profile_hits GROUP BY ALL)
+           SELECT count(*) FILTER (WHERE d.channel IN ('yellow','red','blue')
+                    AND d.control_result IN ('no_finding','irregularity','seizure')) AS saved,
+                  count(*) FILTER (WHERE d.channel IN ('yellow','red','blue')
+                    AND d.control_result IN ('irregularity','seizure')) AS at_risk
+           FROM declarations d JOIN f USING (declaration_id, lodged_month)
+           WHERE f.mine AND f.n = 1
+             AND d.selection_source NOT IN ('random','officer','intelligence')
+             AND d.lodged_month BETWEEN DATE '2025-01-01' AND DATE '2025-12-01'""",
+        [pid],
+    ).row(0, named=True)
+    assert expected["saved"] > 0
+    text = json.dumps(payload["response"]["whatif-content"]["children"], ensure_ascii=False)
+    assert "Detections at risk" in text and f'"{expected["at_risk"]:,}"' in text
+    assert "whatif-assumption-other_profiles" in text
+    csv = whatif_csv(client, web.app, values, [[pid], "retire", 50])
+    controls = csv.filter(pl.col("measure") == "controls").row(0, named=True)
+    assert controls["change"] == -expected["saved"]
+    assert controls["method"] == "cube"
+    # A set is counted from the facts and thinning gives expected values.
+    csv = whatif_csv(client, web.app, values, [ranked, "lower_selection", 25])
+    row = csv.filter(pl.col("measure") == "controls").row(0, named=True)
+    assert row["method"] == "facts" and row["selection_kept"] == 0.25
+    assert row["change"] < 0
+
+
+def test_changes_page_lists_change_log_and_decisions(web: App) -> None:
+    from dashboard.review_state import Actor, store_for
+
+    truth = {p["profile_id"]: p["changes"][0] for p in web.truth["profiles"] if p["changes"]}
+    decided_on = sorted(truth)[0]
+    store = store_for(web.settings.app_db_path)
+    if store.get(decided_on).state.value == "flagged":
+        store.start_review(decided_on, Actor("analyst", "analyst"))
+        store.decide(decided_on, "keep", "judged after the recorded change", Actor("analyst"))
+    client = login(web.app, "viewer")
+    layout = layout_of(client, web.app, "/changes")
+    output = "changes-content.children"
+    sources = ["change_log", "decision"]
+    status, payload = call(client, web.app, output, [*filter_values(layout), 6, sources])
+    assert status == 200
+    text = json.dumps(payload, ensure_ascii=False)
+    assert "judged after the recorded change" in text and "review decision" in text
+    csv = download_csv(client, web.app, "changes", "changes", [6, sources, *filter_values(layout)])
+    rows = {(r["profile_id"], r["change_type"]): r for r in csv.iter_rows(named=True)}
+    for pid, change in truth.items():
+        row = rows[(pid, "modified")]
+        rose = change["hit_rate_after"] > change["hit_rate_before"]
+        assert (row["hit_rate_delta"] > 0) == rose, row
+        expected = "improved" if rose else "worsened"
+        assert row["verdict"] in (expected, "insufficient_data", "no_significant_change"), row
+    assert any(r["verdict"] in ("improved", "worsened") for r in rows.values())
+    assert rows[(decided_on, "keep")]["source"] == "decision"
+    status, payload = call(client, web.app, output, [*filter_values(layout), 6, ["decision"]])
+    text = json.dumps(payload, ensure_ascii=False)
+    assert "judged after the recorded change" in text and '"modified"' not in text
+
+
+def test_overlap_page_ranks_the_hand_counted_pairs(web: App) -> None:
+    client = login(web.app, "viewer")
+    layout = layout_of(client, web.app, "/overlap")
+    status, payload = call(client, web.app, "overlap-content.children",
+                           [*filter_values(layout), 1])  # fmt: skip
+    assert status == 200
+    snapshot = current_snapshot(web.settings)
+    assert snapshot is not None
+    top = snapshot.query(
+        """WITH h AS (SELECT * FROM profile_hits
+                      WHERE lodged_month BETWEEN DATE '2025-01-01' AND DATE '2025-12-01'),
+                v AS (SELECT profile_id, count(*) AS n FROM h GROUP BY 1),
+                p AS (SELECT x.profile_id AS a, y.profile_id AS b, count(*) AS s FROM h x JOIN h y
+                      ON x.declaration_id = y.declaration_id AND x.lodged_month = y.lodged_month
+                      AND x.profile_id < y.profile_id GROUP BY 1, 2)
+           SELECT a, b, s, s / (va.n + vb.n - s) AS jaccard FROM p
+           JOIN v va ON va.profile_id = a JOIN v vb ON vb.profile_id = b
+           ORDER BY jaccard DESC, s DESC, a, b LIMIT 1"""
+    ).row(0, named=True)
+    text = json.dumps(payload, ensure_ascii=False)
+    first_a = text.index(f'"/profiles/{top["a"]}"')
+    assert first_a < text.index("Similarity matrix")
+    assert f"{top['jaccard']:.1%}" in text

@@ -1,0 +1,265 @@
+"""Changes (``/changes``): did each recorded change work? Before / after of every change-log
+event and review decision in the selected period (kpis.beforeafter), with the test and a
+summary of which changes improved results and which did not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import polars as pl
+from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import states
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.format import (
+    format_count,
+    format_interval,
+    format_p_value,
+    format_timestamp,
+    format_value,
+)
+from dashboard.components.layout import section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.review_state import store_for
+from dashboard.roles import Role
+from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
+from kpis.definitions import Unit
+from kpis.grain import period_end_day
+
+dash.register_page(
+    __name__, path="/changes", name="Changes", title="Changes · Customs KPI", order=14
+)
+
+PAGE = "changes"
+CONTENT_ID = "changes-content"
+WINDOW_ID = "changes-window"
+SOURCES_ID = "changes-sources"
+DOWNLOAD_ID = "changes-download"
+WINDOW_CHOICES = (1, 2, 3, 6, 12)
+DEFAULT_WINDOW = 3
+
+VERDICT_LABELS = {
+    Verdict.IMPROVED: "improved",
+    Verdict.WORSENED: "worsened",
+    Verdict.NO_CHANGE: "no significant change",
+    Verdict.INSUFFICIENT: "insufficient data",
+    Verdict.STOPPED: "stopped selecting",
+}
+VERDICT_CLASS = {
+    Verdict.IMPROVED: "badge badge-good",
+    Verdict.WORSENED: "badge badge-bad",
+    Verdict.NO_CHANGE: "badge",
+    Verdict.INSUFFICIENT: "badge badge-muted",
+    Verdict.STOPPED: "badge badge-muted",
+}
+
+
+# --- Computation ---------------------------------------------------------------------------------
+def events(ctx: PageContext, filters: flt.Filters, sources: list[str]) -> pl.DataFrame:
+    """Change-log events and review decisions made in the selected period."""
+    assert ctx.cube is not None and filters.start is not None and filters.end is not None
+    parts = []
+    if "change_log" in sources:
+        parts.append(change_log_events(ctx.cube))
+    if "decision" in sources:
+        decisions = store_for(ctx.settings.app_db_path).decisions_frame()
+        # A decision on a profile the user cannot see does not exist for them.
+        known = set(ctx.cube.register["profile_id"].to_list()) | set(
+            ctx.cube.profiles["profile_id"].unique().to_list()
+        )
+        parts.append(decisions.filter(pl.col("profile_id").is_in(sorted(known))))
+    if not parts:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    stacked = pl.concat([p.select(list(EVENT_SCHEMA)) for p in parts])
+    day = pl.col("changed_at").dt.date()
+    if filters.end == max(ctx.months(), default=filters.end):
+        # Up to the latest data: decisions taken since (the meeting after it) belong here.
+        return stacked.filter(day >= filters.start)
+    return stacked.filter(day.is_between(filters.start, period_end_day(filters.end)))
+
+
+def results_frame(
+    ctx: PageContext, filters: flt.Filters, months: int, sources: list[str]
+) -> pl.DataFrame:
+    assert ctx.cube is not None
+    window = Window(months=months, min_sample=ctx.settings.min_sample)
+    return before_after(ctx.cube, events(ctx, filters, sources), window, ctx.kpi_filters(filters))
+
+
+# --- Layout --------------------------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    try:
+        months = int(query.get("window") or DEFAULT_WINDOW)
+    except ValueError:
+        months = DEFAULT_WINDOW
+    return frame.page_layout(
+        PAGE,
+        title="Changes",
+        intro="Did each change to a profile improve what it finds? Hit rate, controls and "
+        "revenue per control before and after every change-log entry and review decision.",
+        query=query,
+        content_id=CONTENT_ID,
+        show_channel=False,
+        controls=[
+            html.Label(
+                [
+                    html.Span("Months each side", className="filter-label"),
+                    dcc.Dropdown(
+                        id=WINDOW_ID,
+                        clearable=False,
+                        searchable=False,
+                        options=[{"label": str(m), "value": m} for m in WINDOW_CHOICES],
+                        value=months if months in WINDOW_CHOICES else DEFAULT_WINDOW,
+                    ),
+                ],
+                className="filter-item filter-month",
+            ),
+            dcc.Checklist(
+                id=SOURCES_ID,
+                options=[
+                    {"label": " change log", "value": "change_log"},
+                    {"label": " review decisions", "value": "decision"},
+                ],
+                value=["change_log", "decision"],
+                inline=True,
+            ),
+        ],
+        extra=[dcc.Download(id=DOWNLOAD_ID)],
+    )
+
+
+def summary_table(results: pl.DataFrame) -> html.Div:
+    rows = [
+        {
+            "Change": r["change_type"],
+            "From": "review decision" if r["source"] == "decision" else "change log",
+            "Changes": format_count(r["changes"]),
+            **{VERDICT_LABELS[v].capitalize(): format_count(r[v.value]) for v in Verdict},
+        }
+        for r in summary(results).iter_rows(named=True)
+    ]
+    numeric = {"Changes", *(VERDICT_LABELS[v].capitalize() for v in Verdict)}
+    return data_table(rows, numeric=numeric)
+
+
+def detail_table(results: pl.DataFrame) -> html.Div:
+    pct = Unit.PERCENT
+    rows = []
+    for r in results.iter_rows(named=True):
+        verdict = Verdict(r["verdict"])
+        label = VERDICT_LABELS[verdict] + ("" if r["complete"] else " (after-window incomplete)")
+        rows.append(
+            {
+                "Profile": dcc.Link(r["profile_id"], href=f"/profiles/{r['profile_id']}"),
+                "When": format_timestamp(r["changed_at"]),
+                "Change": r["change_type"],
+                "What": r["summary"] or "",
+                "Controls before": format_count(r["controlled_before"]),
+                "Hit rate before": format_value(r["hit_rate_before"], pct),
+                "95 % before": format_interval(r["ci_low_before"], r["ci_high_before"], pct),
+                "Controls after": format_count(r["controlled_after"]),
+                "Hit rate after": format_value(r["hit_rate_after"], pct),
+                "95 % after": format_interval(r["ci_low_after"], r["ci_high_after"], pct),
+                "Δ hit rate": "–" if r["hit_rate_delta"] is None
+                else f"{r['hit_rate_delta'] * 100:+.1f} pp",
+                "Revenue / control before": format_value(r["revenue_per_control_before"],
+                                                         Unit.CURRENCY),
+                "Revenue / control after": format_value(r["revenue_per_control_after"],
+                                                        Unit.CURRENCY),
+                "p-value": format_p_value(r["p_value"]),
+                "Verdict": html.Span(label, className=VERDICT_CLASS[verdict]),
+            }
+        )  # fmt: skip
+    numeric = {
+        "Controls before", "Hit rate before", "Controls after", "Hit rate after", "Δ hit rate",
+        "Revenue / control before", "Revenue / control after", "p-value",
+    }  # fmt: skip
+    return data_table(rows, numeric=numeric)
+
+
+def content(ctx: PageContext, filters: flt.Filters, months: int, sources: list[str]) -> Any:
+    results = results_frame(ctx, filters, months, sources)
+    if results.is_empty():
+        return states.no_rows("No change or decision was recorded in the selected period.")
+    improved = results.filter(pl.col("verdict") == Verdict.IMPROVED.value).height
+    worsened = results.filter(pl.col("verdict") == Verdict.WORSENED.value).height
+    return html.Div(
+        [
+            section(
+                "Which changes worked",
+                summary_table(results),
+                page=PAGE,
+                view="summary",
+                wide=True,
+                note=f"{results.height} changes: {improved} improved the hit rate, {worsened} "
+                "worsened it (two-sided test at 5 %), the rest show no significant change or "
+                f"have fewer than {ctx.settings.min_sample} controls on a side.",
+            ),
+            section(
+                f"Before and after each change ({months} full months each side)",
+                detail_table(results),
+                page=PAGE,
+                view="changes",
+                wide=True,
+                note="The month of the change is left out (it mixes both). p-value: "
+                "two-proportion test, Fisher's exact test for small counts.",
+            ),
+        ],
+        className="panel-grid",
+    )
+
+
+# --- Callbacks -----------------------------------------------------------------------------------
+def _months(raw: Any) -> int:
+    return int(raw) if raw in WINDOW_CHOICES else DEFAULT_WINDOW
+
+
+@callback(
+    Output(CONTENT_ID, "children"),
+    *frame.filter_inputs(),
+    Input(WINDOW_ID, "value"),
+    Input(SOURCES_ID, "value"),
+)
+@guarded(Role.VIEWER)
+def update_content(
+    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, window: Any, sources: Any
+) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters, _months(window), list(sources or []))
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    State(WINDOW_ID, "value"),
+    State(SOURCES_ID, "value"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext,
+    clicks: Any,
+    window: Any,
+    sources: Any,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+) -> dict[str, Any]:
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    results = results_frame(ctx, filters, _months(window), list(sources or []))
+    data = summary(results) if view == "summary" else results
+    return send_csv(data, filename(f"changes-{view}", month=filters.end))

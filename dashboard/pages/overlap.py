@@ -1,0 +1,200 @@
+"""Overlap (``/overlap``): which profiles fire on the same declarations, to find redundant ones.
+
+Ranked pairs with their Jaccard similarity and containment (kpis.overlap) and a similarity
+matrix of the most overlapping profiles. Users without an office scope read the cube's national
+pair table; office-scoped users get the same figures counted from their own offices' facts
+(the national pair table would show other offices' activity).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+import polars as pl
+from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import states
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.figures import base_layout
+from dashboard.components.format import format_count
+from dashboard.components.layout import graph, section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis.grain import period_end_day
+from kpis.overlap import facts_queries, overlap_matrix, overlap_pairs, rank_pairs
+
+dash.register_page(
+    __name__, path="/overlap", name="Overlap", title="Overlap · Customs KPI", order=15
+)
+
+PAGE = "overlap"
+CONTENT_ID = "overlap-content"
+MIN_SHARED_ID = "overlap-min-shared"
+DOWNLOAD_ID = "overlap-download"
+DEFAULT_MIN_SHARED = 5
+TABLE_ROWS = 50
+MATRIX_SIZE = 15
+
+
+# --- Computation ---------------------------------------------------------------------------------
+def pairs_frame(ctx: PageContext, filters: flt.Filters, min_shared: int) -> pl.DataFrame:
+    assert ctx.cube is not None and filters.start is not None and filters.end is not None
+    period = (filters.start, period_end_day(filters.end))
+    offices = ctx.office_filter(filters) or ctx.viewer.offices
+    if offices is None:
+        return overlap_pairs(ctx.cube, period, min_shared=min_shared)
+    (pairs_sql, pairs_params), (vol_sql, vol_params) = facts_queries(period, offices)
+    return rank_pairs(
+        ctx.query(pairs_sql, pairs_params), ctx.query(vol_sql, vol_params), min_shared=min_shared
+    )
+
+
+def matrix_figure(ranked: pl.DataFrame) -> go.Figure:
+    ids, matrix = overlap_matrix(ranked, top=MATRIX_SIZE)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=ids,
+            y=ids,
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            colorbar={"title": "Jaccard"},
+            hovertemplate="%{y} × %{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    base_layout(fig, legend=False)
+    fig.update_layout(height=max(320, 28 * len(ids) + 120), yaxis={"autorange": "reversed"})
+    return fig
+
+
+def pairs_table(ranked: pl.DataFrame) -> html.Div:
+    rows = [
+        {
+            "Profile A": dcc.Link(r["profile_a"], href=f"/profiles/{r['profile_a']}"),
+            "Profile B": dcc.Link(r["profile_b"], href=f"/profiles/{r['profile_b']}"),
+            "Shared declarations": format_count(r["shared_declarations"]),
+            "Selections A": format_count(r["declarations_a"]),
+            "Selections B": format_count(r["declarations_b"]),
+            "Jaccard": f"{r['jaccard']:.1%}" if r["jaccard"] is not None else "–",
+            "Containment": f"{r['containment']:.1%}" if r["containment"] is not None else "–",
+            "Shared controls": format_count(r["shared_controlled"]),
+            "Shared hits": format_count(r["shared_irregular"]),
+        }
+        for r in ranked.head(TABLE_ROWS).iter_rows(named=True)
+    ]
+    numeric = {"Shared declarations", "Selections A", "Selections B", "Jaccard", "Containment",
+               "Shared controls", "Shared hits"}  # fmt: skip
+    return data_table(rows, numeric=numeric)
+
+
+# --- Layout --------------------------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    return frame.page_layout(
+        PAGE,
+        title="Overlap",
+        intro="Which profiles select the same declarations? Highly similar pairs are "
+        "candidates for merging or retiring one of them.",
+        query=query,
+        content_id=CONTENT_ID,
+        show_channel=False,
+        default_months=12,
+        controls=[
+            html.Label(
+                [
+                    html.Span("Minimum shared declarations", className="filter-label"),
+                    dcc.Input(
+                        id=MIN_SHARED_ID,
+                        type="number",
+                        min=1,
+                        step=1,
+                        value=DEFAULT_MIN_SHARED,
+                        debounce=True,
+                    ),
+                ],
+                className="filter-item",
+            )
+        ],
+        extra=[dcc.Download(id=DOWNLOAD_ID)],
+    )
+
+
+def content(ctx: PageContext, filters: flt.Filters, min_shared: int) -> Any:
+    ranked = pairs_frame(ctx, filters, min_shared)
+    if ranked.is_empty():
+        return states.no_rows(
+            f"No two profiles fired together on {min_shared} or more declarations."
+        )
+    return html.Div(
+        [
+            section(
+                "Most similar pairs",
+                pairs_table(ranked),
+                page=PAGE,
+                view="pairs",
+                wide=True,
+                note=f"{ranked.height} pairs sharing at least {min_shared} declarations; the "
+                f"{min(TABLE_ROWS, ranked.height)} most similar shown (CSV: all). Jaccard = "
+                "shared ÷ declarations selected by either; containment = shared ÷ the smaller "
+                "profile's selections (100 % = it never fires without the other).",
+            ),
+            section(
+                "Similarity matrix",
+                graph(matrix_figure(ranked)),
+                wide=True,
+                note=f"The {MATRIX_SIZE} profiles of the most similar pairs.",
+            ),
+        ],
+        className="panel-grid",
+    )
+
+
+def _min_shared(raw: Any) -> int:
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return DEFAULT_MIN_SHARED
+
+
+# --- Callbacks -----------------------------------------------------------------------------------
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), Input(MIN_SHARED_ID, "value"))
+@guarded(Role.VIEWER)
+def update_content(
+    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, min_shared: Any
+) -> Any:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx)
+    return content(ctx, filters, _min_shared(min_shared))
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    State(MIN_SHARED_ID, "value"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext,
+    clicks: Any,
+    min_shared: Any,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+) -> dict[str, Any]:
+    frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        raise PreventUpdate
+    ranked = pairs_frame(ctx, filters, _min_shared(min_shared))
+    return send_csv(ranked, filename("overlap", month=filters.end))

@@ -1,0 +1,323 @@
+"""What-if (``/what-if``): the effect of retiring, suspending or thinning one profile or a set,
+estimated from the selected period's history (kpis.whatif), with its assumptions stated.
+
+One profile is answered from the cube; a set from the profile hits of the period (declarations
+on which no profile outside the set fired), always within the user's offices.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+import polars as pl
+from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ctx as dash_ctx
+from dash.exceptions import PreventUpdate
+
+from dashboard import filters as flt
+from dashboard.components import states
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.format import format_count, format_delta, format_interval, format_value
+from dashboard.components.layout import section
+from dashboard.components.tables import data_table
+from dashboard.data import PageContext, guarded
+from dashboard.pages import _frame as frame
+from dashboard.roles import Role
+from kpis.definitions import Unit
+from kpis.grain import period_end_day
+from kpis.whatif import Action, Scenario, WhatIfResult, hits_query, what_if
+
+dash.register_page(
+    __name__, path="/what-if", name="What-if", title="What-if · Customs KPI", order=13
+)
+
+PAGE = "whatif"
+CONTENT_ID = "whatif-content"
+PROFILES_ID = "whatif-profiles"
+ACTION_ID = "whatif-action"
+KEEP_ID = "whatif-keep"
+DOWNLOAD_ID = "whatif-download"
+DEFAULT_KEEP_PERCENT = 50
+MAX_PROFILES = 50
+
+ACTION_LABELS = {
+    Action.RETIRE: "Retire",
+    Action.SUSPEND: "Suspend",
+    Action.LOWER_SELECTION: "Lower the selection %",
+}
+MEASURE_LABELS = {
+    "inspections": ("Inspections (any control channel)", Unit.COUNT),
+    "physical_inspections": ("Physical inspections (red)", Unit.COUNT),
+    "controls": ("Completed controls", Unit.COUNT),
+    "detections": ("Detections", Unit.COUNT),
+    "revenue": ("Revenue from controls", Unit.CURRENCY),
+    "hit_rate": ("National hit rate", Unit.PERCENT),
+    "inspection_rate": ("Inspection rate", Unit.PERCENT),
+    "physical_inspection_rate": ("Physical inspection rate", Unit.PERCENT),
+    "revenue_per_control": ("Revenue per control", Unit.CURRENCY),
+}
+
+
+# --- Computation ---------------------------------------------------------------------------------
+def parse_profiles(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    picked = [str(p).strip() for p in (raw or []) if str(p).strip()]
+    return tuple(dict.fromkeys(picked))[:MAX_PROFILES]
+
+
+def scenario_for(profiles: tuple[str, ...], action: Any, keep_percent: Any) -> Scenario:
+    chosen = Action(action) if action in {a.value for a in Action} else Action.RETIRE
+    if chosen is not Action.LOWER_SELECTION:
+        return Scenario(profiles, chosen)
+    try:
+        keep = float(keep_percent)
+    except (TypeError, ValueError):
+        keep = DEFAULT_KEEP_PERCENT
+    return Scenario(profiles, chosen, min(max(keep, 0.0), 99.0) / 100)
+
+
+def estimate(ctx: PageContext, filters: flt.Filters, scenario: Scenario) -> WhatIfResult:
+    """kpis.whatif over the filters' period and the user's offices (picked, else their scope)."""
+    assert ctx.cube is not None and filters.start is not None and filters.end is not None
+    period = (filters.start, period_end_day(filters.end))
+    offices = ctx.office_filter(filters) or ctx.viewer.offices or ()
+    hits = None
+    if len(scenario.profiles) > 1:
+        sql, params = hits_query(scenario.profiles, period, offices)
+        hits = ctx.query(sql, params)
+    return what_if(ctx.cube, scenario, period, hits=hits, offices=offices)
+
+
+def result_frame(result: WhatIfResult) -> pl.DataFrame:
+    """What the page shows and the CSV holds: the before/after table with the scenario."""
+    s = result.scenario
+    return result.summary_frame().with_columns(
+        pl.lit(",".join(s.profiles)).alias("profiles"),
+        pl.lit(s.action.value).alias("action"),
+        pl.lit(s.kept).alias("selection_kept"),
+        pl.lit(result.period[0]).alias("period_from"),
+        pl.lit(result.period[1]).alias("period_to"),
+        pl.lit(result.method).alias("method"),
+    )
+
+
+def profile_options(ctx: PageContext) -> list[dict[str, str]]:
+    assert ctx.cube is not None
+    names = dict(ctx.cube.register.select("profile_id", "name").iter_rows())
+    ids = sorted(set(names) | set(ctx.cube.profiles["profile_id"].unique().to_list()))
+    return [{"label": f"{p} · {names.get(p) or 'unregistered'}", "value": p} for p in ids]
+
+
+# --- Layout --------------------------------------------------------------------------------------
+def layout(**query: Any) -> html.Div:
+    profiles = parse_profiles(query.get("profiles"))
+    action = query.get("action") if query.get("action") in {a.value for a in Action} else None
+    return frame.page_layout(
+        PAGE,
+        title="What-if",
+        intro="What would retiring, suspending or thinning these profiles have changed over "
+        "the selected period? Estimated from history; the assumptions are listed below.",
+        query=query,
+        content_id=CONTENT_ID,
+        show_channel=False,
+        default_months=12,
+        controls=[
+            html.Label(
+                [
+                    html.Span("Profiles", className="filter-label"),
+                    dcc.Dropdown(
+                        id=PROFILES_ID,
+                        options=[{"label": p, "value": p} for p in profiles],
+                        value=list(profiles),
+                        multi=True,
+                        placeholder="Choose one profile or a set",
+                    ),
+                ],
+                className="filter-item filter-offices",
+            ),
+            dcc.RadioItems(
+                id=ACTION_ID,
+                options=[{"label": label, "value": a.value} for a, label in ACTION_LABELS.items()],
+                value=action or Action.RETIRE.value,
+                inline=True,
+                className="radio-row",
+            ),
+            html.Label(
+                [
+                    html.Span("Keep % of current selections", className="filter-label"),
+                    dcc.Input(
+                        id=KEEP_ID,
+                        type="number",
+                        min=0,
+                        max=99,
+                        step=1,
+                        value=query.get("keep") or DEFAULT_KEEP_PERCENT,
+                        debounce=True,
+                    ),
+                ],
+                className="filter-item",
+            ),
+        ],
+        extra=[dcc.Download(id=DOWNLOAD_ID)],
+    )
+
+
+def _stat(label: str, value: str, detail: str | None = None) -> html.Div:
+    return html.Div(
+        [
+            html.Div(label, className="stat-label"),
+            html.Div(value, className="stat-value"),
+            html.Div(detail, className="stat-label") if detail else None,
+        ],
+        className="stat",
+    )
+
+
+def _per_month(value: float, months: int) -> str:
+    return f"{format_count(value / months)} a month" if months else ""
+
+
+def headline(result: WhatIfResult) -> html.Div:
+    r, own, months = result.removed, result.own, result.months
+    share = r.irregular / own.irregular if own.irregular else None
+    return html.Div(
+        [
+            _stat("Inspections saved", format_count(r.inspections),
+                  _per_month(r.inspections, months)),
+            _stat("Physical inspections saved", format_count(r.physical),
+                  _per_month(r.physical, months)),
+            _stat("Detections at risk", format_count(r.irregular),
+                  f"of {format_count(own.irregular)} made by the set"
+                  + (f" ({share:.0%})" if share is not None else "")),
+            _stat("Revenue at risk", format_value(r.revenue, Unit.CURRENCY, compact=True),
+                  f"of {format_value(own.revenue, Unit.CURRENCY, compact=True)}"),
+            _stat("Detections kept", format_count(result.detections_kept),
+                  "other profiles or independent selection still make them"),
+        ],
+        className="stat-list",
+    )  # fmt: skip
+
+
+def comparison_table(frame_: pl.DataFrame) -> html.Div:
+    rows = []
+    for r in frame_.iter_rows(named=True):
+        label, unit = MEASURE_LABELS[r["measure"]]
+        before, after = format_value(r["before"], unit), format_value(r["after"], unit)
+        if r["ci_low_before"] is not None:
+            before += f" ({format_interval(r['ci_low_before'], r['ci_high_before'], unit)})"
+        if r["ci_low_after"] is not None:
+            after += f" ({format_interval(r['ci_low_after'], r['ci_high_after'], unit)})"
+        rows.append(
+            {"Measure": label, "Observed": before, "Without the selections": after,
+             "Change": format_delta(r["change"], unit)}
+        )  # fmt: skip
+    return data_table(rows, numeric={"Observed", "Without the selections", "Change"})
+
+
+def content(ctx: PageContext, filters: flt.Filters, scenario: Scenario) -> Any:
+    result = estimate(ctx, filters, scenario)
+    if result.own.declarations == 0:
+        return states.no_rows(
+            f"{', '.join(scenario.profiles)} selected nothing in this period and these offices."
+        )
+    method = (
+        "counted from the cube (declarations on which only this profile fired)"
+        if result.method == "cube"
+        else "counted from the profile hits (declarations on which no profile outside the set "
+        "fired)"
+    )
+    return [
+        headline(result),
+        html.Div(
+            [
+                section(
+                    "National figures, observed and without the selections",
+                    comparison_table(result.summary_frame()),
+                    page=PAGE,
+                    view="summary",
+                    wide=True,
+                    note=f"{result.months} months, {method}. Hit rates with their 95 % Wilson "
+                    "interval; a lowered selection % gives expected values.",
+                ),
+                section(
+                    "Assumptions",
+                    html.Ul(
+                        [
+                            html.Li(a.text, id=f"whatif-assumption-{a.id}")
+                            for a in result.assumptions
+                        ]
+                    ),
+                    wide=True,
+                ),
+            ],
+            className="panel-grid",
+        ),
+    ]
+
+
+# --- Callbacks -----------------------------------------------------------------------------------
+def _content_error(reference: str) -> tuple[Any, Any]:
+    return states.error_message(reference), dash.no_update
+
+
+@callback(
+    Output(CONTENT_ID, "children"),
+    Output(PROFILES_ID, "options"),
+    *frame.filter_inputs(),
+    Input(PROFILES_ID, "value"),
+    Input(ACTION_ID, "value"),
+    Input(KEEP_ID, "value"),
+)
+@guarded(Role.VIEWER, on_error=_content_error)
+def update_content(
+    ctx: PageContext,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+    profiles: Any,
+    action: Any,
+    keep: Any,
+) -> tuple[Any, Any]:
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    if filters is None:
+        return frame.no_data(ctx), []
+    options = profile_options(ctx)
+    chosen = parse_profiles(profiles)
+    if not chosen:
+        return states.no_rows("Choose one profile, or several to estimate them as a set."), options
+    return content(ctx, filters, scenario_for(chosen, action, keep)), options
+
+
+@callback(
+    Output(DOWNLOAD_ID, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+    State(PROFILES_ID, "value"),
+    State(ACTION_ID, "value"),
+    State(KEEP_ID, "value"),
+    *frame.filter_states(),
+    prevent_initial_call=True,
+)
+@guarded(Role.VIEWER, on_error=frame.download_error)
+def download(
+    ctx: PageContext,
+    clicks: Any,
+    profiles: Any,
+    action: Any,
+    keep: Any,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+) -> dict[str, Any]:
+    frame.clicked_view(dash_ctx.triggered_id, clicks)
+    filters = frame.filters_for(ctx, start, end, offices, channel)
+    chosen = parse_profiles(profiles)
+    if filters is None or not chosen:
+        raise PreventUpdate
+    result = estimate(ctx, filters, scenario_for(chosen, action, keep))
+    month: date | None = filters.end
+    return send_csv(result_frame(result), filename("what-if", month=month))

@@ -325,10 +325,10 @@ def test_before_after_recovers_ground_truth_changes(loaded: Loaded) -> None:
         assert abs((row["changed_at"] - changed_at).total_seconds()) < 86_400
         rose = change["hit_rate_after"] > change["hit_rate_before"]
         assert (row["hit_rate_delta"] > 0) == rose, (pid, row)
-        if row["verdict"] != Verdict.INSUFFICIENT:
-            expected = Verdict.IMPROVED if rose else Verdict.WORSENED
-            assert row["verdict"] == expected, (pid, row)
-            decided += 1
+        # The test may lack power on a small sample, but never points the wrong way.
+        expected = Verdict.IMPROVED if rose else Verdict.WORSENED
+        assert row["verdict"] in (expected, Verdict.NO_CHANGE, Verdict.INSUFFICIENT), (pid, row)
+        decided += row["verdict"] == expected
     assert decided >= 2
     retired = results.filter(pl.col("change_type") == "retired")
     assert retired.height and set(retired["verdict"]) == {Verdict.STOPPED.value}

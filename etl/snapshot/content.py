@@ -17,7 +17,7 @@ import polars as pl
 
 from kpis import catalogue
 from kpis.cube import CubeFrames
-from kpis.definitions import KPI, Direction, Kind
+from kpis.definitions import KPI, Direction
 from kpis.engine import compute, profile_table, release_time_stats
 from kpis.flags import FlagConfig
 from kpis.grain import Period, add_months, period_end_day
@@ -328,7 +328,3 @@ def definition_rows(kpis: dict[str, KPI]) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows, orient="row")
-
-
-def is_percentile(kpi: KPI) -> bool:
-    return kpi.kind is Kind.PERCENTILE

@@ -31,6 +31,7 @@ from customs_kpi.worker import (
     parse_month,
 )
 from etl.snapshot import content as c
+from etl.snapshot.pdf import write_pdf
 from etl.snapshot.underperforming import underperforming_rows
 from etl.snapshot.workbook import write_csvs, write_workbook
 from kpis.cube import CubeFrames
@@ -95,7 +96,6 @@ def produce_snapshot(
     *,
     reason: str,
     now: datetime | None = None,
-    render_pdf: bool = True,
 ) -> SnapshotVersion:
     """Write the next version of ``month``'s snapshot and return it.
 
@@ -123,9 +123,7 @@ def produce_snapshot(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            manifest = _write_version(
-                content, tmp, version, reason, status_for(first, now), render_pdf
-            )
+            manifest = _write_version(content, tmp, version, reason, status_for(first, now))
             _write_json(tmp / "manifest.json", manifest)
             for p in tmp.iterdir():
                 p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
@@ -148,7 +146,6 @@ def _write_version(
     version: int,
     reason: str,
     status: str,
-    render_pdf: bool,
 ) -> dict[str, Any]:
     about = {
         "month": content.label,
@@ -166,13 +163,9 @@ def _write_version(
     }
     write_csvs(content, folder)
     write_workbook(content, folder / WORKBOOK_NAME.format(month=content.label), about)
-    charts_note = "not rendered (PDF disabled)"
-    if render_pdf:
-        from etl.snapshot.pdf import write_pdf
-
-        charts_note = write_pdf(
-            content, folder / PDF_NAME.format(month=content.label), version, status, reason
-        )
+    charts_note = write_pdf(
+        content, folder / PDF_NAME.format(month=content.label), version, status, reason
+    )
     files = sorted(p for p in folder.iterdir() if p.is_file())
     return {
         "format": MANIFEST_FORMAT,

@@ -352,9 +352,10 @@ def _write_version(
         }
     for table in WHOLE_TABLES:
         path = target / f"{table}.parquet"
-        # Cube tables sorted by their dimensions: smaller files (runs of equal values) and
-        # row-group pruning for filtered queries; other tables in warehouse order.
-        order = " ORDER BY ALL" if table in CUBE_TABLES else ""
+        # Small cube tables sorted by their dimensions: smaller files and row-group pruning.
+        # Not the time histogram: it can hold millions of rows and sorting it would dominate
+        # the cost of every publish (about 4x its write time at 10 M declarations).
+        order = " ORDER BY ALL" if table in CUBE_TABLES and table != "cube_time_hist" else ""
         con.sql(f"COPY (SELECT * FROM {table}{order}) TO {_sql_literal(str(path))} ({_PARQUET})")
         tables[table] = {
             "rows": int(_scalar(con, f"SELECT count(*) FROM {table}")),

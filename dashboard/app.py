@@ -93,7 +93,7 @@ def create_app(
         external_stylesheets=[],
         external_scripts=[],
         title=PRODUCT_NAME,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None = keep the title (documented)
         # Pages build their layouts per request (functions), so callbacks refer to components
         # that are not in the initial layout.
         suppress_callback_exceptions=True,

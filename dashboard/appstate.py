@@ -534,7 +534,8 @@ class AppState:
         limit: int = 200,
     ) -> list[AuditEntry]:
         """Newest first. ``since`` is an ISO date or timestamp (UTC) compared as text."""
-        clauses, params = [], []  # type: ignore[var-annotated]
+        clauses: list[str] = []
+        params: list[str] = []
         if since:
             clauses.append("at >= ?")
             params.append(since)

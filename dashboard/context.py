@@ -28,13 +28,13 @@ def attach(server: Flask, settings: Settings, state: AppState, passwords: Passwo
 
 def current_settings() -> Settings:
     """The settings the serving app was created with (inside a request or callback)."""
-    return current_app.extensions[_SETTINGS]  # type: ignore[no-any-return]
+    return current_app.extensions[_SETTINGS]
 
 
 def current_state() -> AppState:
     """The app-state database of the serving app (inside a request or callback)."""
-    return current_app.extensions[_STATE]  # type: ignore[no-any-return]
+    return current_app.extensions[_STATE]
 
 
 def current_passwords() -> Passwords:
-    return current_app.extensions[_PASSWORDS]  # type: ignore[no-any-return]
+    return current_app.extensions[_PASSWORDS]

@@ -27,7 +27,7 @@ TOUCH_INTERVAL_SECONDS = 10.0
 PASSIVE_ENDPOINTS = frozenset({"auth.session_status"})
 
 
-class SessionUser(UserMixin):  # type: ignore[misc]
+class SessionUser(UserMixin):
     """The logged-in user of one request: the user row plus the session it came with."""
 
     def __init__(self, user: User, record: SessionRecord, token: str) -> None:

@@ -55,7 +55,7 @@ AUDIT_LIMIT = 500
 ROLE_OPTIONS = [{"label": r.value, "value": r.value} for r in Role]
 GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True}
 
-USER_COLUMNS = [
+USER_COLUMNS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "User", "pinned": "left"},
     {"field": "role", "headerName": "Role", "width": 110},
     {"field": "offices", "headerName": "Offices"},
@@ -64,14 +64,14 @@ USER_COLUMNS = [
     {"field": "last_login_at", "headerName": "Last sign-in (UTC)"},
     {"field": "created_at", "headerName": "Created (UTC)"},
 ]
-LOCK_COLUMNS = [
+LOCK_COLUMNS: list[dict[str, Any]] = [
     {"field": "kind", "headerName": "By", "width": 110},
     {"field": "key", "headerName": "Account or address"},
     {"field": "failures", "headerName": "Failures", "type": "numericColumn", "width": 120},
     {"field": "state", "headerName": "State"},
     {"field": "last_failure_at", "headerName": "Last failure (UTC)"},
 ]
-AUDIT_COLUMNS = [
+AUDIT_COLUMNS: list[dict[str, Any]] = [
     {"field": "at", "headerName": "When (UTC)", "width": 210, "sort": "desc"},
     {"field": "user_name", "headerName": "User", "width": 140},
     {"field": "role", "headerName": "Role", "width": 100},

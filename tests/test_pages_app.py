@@ -144,7 +144,9 @@ def test_anonymous_users_get_nothing(app_home: Any) -> None:
     client: FlaskClient = app.server.test_client()
     page = client.get("/profiles")
     assert page.status_code in (302, 401) and "/login" in page.headers.get("Location", "/login")
-    status, _ = call(client, app, "overview-content.children", [None, None, None, None])
+    status, _ = call(
+        client, app, "overview-content.children", [None, None, None, None], ["hit_rate"]
+    )
     assert status in (401, 403)
 
 

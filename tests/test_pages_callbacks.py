@@ -370,3 +370,20 @@ def test_viewer_is_refused_an_analyst_callback(
     with pytest.raises(Forbidden):
         detail.update_declarations(0, 0, 0, "P-GOOD", None, None, None, None)
     assert datetime  # keeps the import used for type clarity in helpers
+
+
+def test_trend_pick_survives_a_filter_change(pages: dict[str, ModuleType], published: Any) -> None:
+    home = pages["home"]
+    ctx = _ctx(published)
+    box, picked = home.update_trend.body(ctx, "release_time_p90", None, None, None, None)
+    assert picked == "release_time_p90"
+    # The next redraw (new filters) keeps the pick: the store is the callback's State.
+    content = home.update_content.body(ctx, "2025-06", "2026-03", None, "all", picked)
+    dropdown = _find(content, lambda n: getattr(n, "id", None) == home.TREND_KPI_ID)[0]
+    assert dropdown.value == "release_time_p90"
+    figure = _graphs(_find(content, lambda n: getattr(n, "id", None) == home.TREND_BOX_ID))[0]
+    expected = home.trend_frame(ctx, _filters(ctx, start=date(2025, 6, 1)), "release_time_p90")
+    assert list(figure.figure.data[-1].y) == [
+        v if ok else None for v, ok in zip(expected["value"], expected["sufficient"], strict=True)
+    ]
+    assert _graphs(box)[0].figure.layout.yaxis.tickformat == ",.1f"  # hours, not percent

@@ -33,6 +33,7 @@ PAGE = "data"
 CONTENT_ID = "data-content"
 TRIGGER_ID = "data-trigger"
 DOWNLOAD_ID = "data-download"
+FRESHNESS_ID = "data-freshness"
 RUNS_SHOWN = 50
 QUARANTINE_ROWS_SHOWN = 100
 
@@ -82,7 +83,7 @@ def _freshness_banner(ctx: PageContext, now: datetime | None = None) -> Any:
             [html.Strong("No successful load yet. "), states.LOAD_HINT],
             className="warning-banner",
             role="alert",
-            id="data-freshness",
+            id=FRESHNESS_ID,
         )
     if stale:
         return html.Div(
@@ -93,13 +94,13 @@ def _freshness_banner(ctx: PageContext, now: datetime | None = None) -> Any:
             ],
             className="warning-banner",
             role="alert",
-            id="data-freshness",
+            id=FRESHNESS_ID,
         )
     return html.Div(
         f"Fresh: the last successful load finished {age:,.1f} hours ago "
         f"(warning after {limit} hours).",
         className="section-note",
-        id="data-freshness",
+        id=FRESHNESS_ID,
     )
 
 

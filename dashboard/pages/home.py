@@ -17,7 +17,7 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
-from dashboard.components import palette
+from dashboard.components import palette, states
 from dashboard.components.cards import CardData, kpi_card
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
@@ -40,6 +40,8 @@ CONTENT_ID = "overview-content"
 TREND_KPI_ID = "overview-trend-kpi"
 TREND_GRAPH_ID = "overview-trend-graph"
 TREND_BOX_ID = "overview-trend-box"
+TREND_STORE = "overview-trend-pick"  # the picked KPI survives a filter change
+CARDS_ID = "overview-cards"
 DOWNLOAD_ID = "overview-download"
 
 CARD_KPIS: tuple[str, ...] = (
@@ -158,11 +160,12 @@ def layout(**query: Any) -> html.Div:
         "against their targets, with the trend behind them.",
         query=query,
         content_id=CONTENT_ID,
-        extra=[dcc.Download(id=DOWNLOAD_ID)],
+        extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Store(id=TREND_STORE, data=DEFAULT_TREND)],
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters) -> list[Any]:
+def content(ctx: PageContext, filters: flt.Filters, trend_kpi: str = DEFAULT_TREND) -> list[Any]:
+    trend_kpi = trend_kpi if trend_kpi in CARD_KPIS else DEFAULT_TREND
     cards = [kpi_card(card_data(ctx, filters, k)) for k in CARD_KPIS]
     options = [{"label": catalogue.get(k).label, "value": k} for k in CARD_KPIS]
     trend_body = html.Div(
@@ -170,14 +173,14 @@ def content(ctx: PageContext, filters: flt.Filters) -> list[Any]:
             dcc.Dropdown(
                 id=TREND_KPI_ID,
                 options=options,
-                value=DEFAULT_TREND,
+                value=trend_kpi,
                 clearable=False,
                 className="inline-select",
                 searchable=False,
             ),
             html.Div(
                 graph(
-                    trend_graph(trend_frame(ctx, filters, DEFAULT_TREND), DEFAULT_TREND),
+                    trend_graph(trend_frame(ctx, filters, trend_kpi), trend_kpi),
                     TREND_GRAPH_ID,
                 ),
                 id=TREND_BOX_ID,
@@ -185,7 +188,7 @@ def content(ctx: PageContext, filters: flt.Filters) -> list[Any]:
         ]
     )
     return [
-        html.Div(cards, className="card-grid", id="overview-cards"),
+        html.Div(cards, className="card-grid", id=CARDS_ID),
         html.Div(
             [
                 section(
@@ -219,31 +222,37 @@ def content(ctx: PageContext, filters: flt.Filters) -> list[Any]:
     ]
 
 
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
+@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), State(TREND_STORE, "data"))
 @guarded(Role.VIEWER)
 def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any
+    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, trend_kpi: Any = None
 ) -> list[Any] | html.Div:
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         return frame.no_data(ctx)
-    return content(ctx, filters)
+    return content(ctx, filters, str(trend_kpi or DEFAULT_TREND))
+
+
+def _trend_error(reference: str) -> tuple[Any, Any]:
+    return states.error_message(reference), dash.no_update
 
 
 @callback(
     Output(TREND_BOX_ID, "children"),
+    Output(TREND_STORE, "data"),
     Input(TREND_KPI_ID, "value"),
     *frame.filter_states(),
     prevent_initial_call=True,
 )
-@guarded(Role.VIEWER)
+@guarded(Role.VIEWER, on_error=_trend_error)
 def update_trend(
     ctx: PageContext, kpi_id: str, start: Any, end: Any, offices: Any, channel: Any
-) -> Any:
+) -> tuple[Any, str]:
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None or kpi_id not in CARD_KPIS:
         raise PreventUpdate
-    return graph(trend_graph(trend_frame(ctx, filters, kpi_id), kpi_id), TREND_GRAPH_ID)
+    figure = trend_graph(trend_frame(ctx, filters, kpi_id), kpi_id)
+    return graph(figure, TREND_GRAPH_ID), kpi_id
 
 
 def download_frame(

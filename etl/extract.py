@@ -20,7 +20,7 @@ import io
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,9 +261,49 @@ def _csv_error(path: Path, exc: duckdb.Error) -> DeliveryError:
     return DeliveryError(f"{path.name}: cannot be read as CSV: {first}")
 
 
-def _stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, table: str
-) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class Source:
+    """A delivery as a relation of strings, not yet materialised.
+
+    ``relation`` can be used in a FROM clause while the :func:`open_source` context is open
+    (it may refer to a transcoded copy or a registered frame). Reading happens when a statement
+    uses it, so such statements go through :meth:`run`, which turns the readers' errors
+    (truncation, encoding...) into :class:`DeliveryError`.
+    """
+
+    path: Path
+    relation: str
+    columns: tuple[str, ...]
+    format: str
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        try:
+            con.sql(sql)
+        except duckdb.Error as exc:
+            error = _read_error(self.path, self.format, exc)
+            if error is None:
+                raise
+            raise error from exc
+
+
+def _read_error(path: Path, fmt: str, exc: duckdb.Error) -> DeliveryError | None:
+    """The reader's error as a DeliveryError, or None when it is not about the file."""
+    message = str(exc)
+    first = message.splitlines()[0] if message else type(exc).__name__
+    if fmt == "csv":
+        if "CSV Error" in message or "Invalid unicode" in message or "CSV file" in message:
+            return _csv_error(path, exc)
+        return None
+    if fmt == "parquet" and ("arquet" in message or "magic" in message.lower()):
+        if "magic" in first.lower() or "footer" in first.lower():
+            return DeliveryError(f"{path.name}: is truncated or not a Parquet file ({first})")
+        return DeliveryError(f"{path.name}: cannot be read as Parquet: {first}")
+    if fmt == "json" and "JSON" in message:
+        return DeliveryError(f"{path.name}: cannot be read as JSON records: {first}")
+    return None
+
+
+def _csv_source(path: Path, mapping: Mapping, stack: ExitStack) -> Source:
     head = _head(path)
     _check_binary(path, head, "csv", mapping.encoding)
     if not head.strip():
@@ -295,31 +335,28 @@ def _stage_csv(
     else:
         header_encoding = "utf-16" if duck_encoding == "utf-16" else encoding
     names = _header(path, head, header_encoding, mapping.delimiter)
+    read_path, read_encoding = path, duck_encoding or "utf-8"
+    if duck_encoding is None:
+        read_path = stack.enter_context(_utf8_copy(path, mapping.encoding))
+    columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    relation = (
+        f"read_csv({quote_literal(str(read_path))}, columns = {columns}, auto_detect = false, "
+        f"header = true, delim = {quote_literal(mapping.delimiter)}, quote = '\"', "
+        f"escape = '\"', strict_mode = true, null_padding = false, "
+        f"encoding = {quote_literal(read_encoding)})"
+    )
+    return Source(path=path, relation=relation, columns=tuple(names), format="csv")
 
-    def read(source: Path, enc: str) -> None:
-        columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
-        con.sql(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv("
-            f"{quote_literal(str(source))}, columns = {columns}, auto_detect = false, "
-            f"header = true, delim = {quote_literal(mapping.delimiter)}, quote = '\"', "
-            f"escape = '\"', strict_mode = true, null_padding = false, "
-            f"encoding = {quote_literal(enc)})"
-        )
 
+def _stringified(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, relation: str) -> Source:
+    """A Source selecting every column of ``relation`` as VARCHAR (lists joined with ';')."""
     try:
-        if duck_encoding is not None:
-            read(path, duck_encoding)
-        else:
-            with _utf8_copy(path, mapping.encoding) as copy:
-                read(copy, "utf-8")
+        described = con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     except duckdb.Error as exc:
-        raise _csv_error(path, exc) from exc
-    return tuple(names)
-
-
-def _stringify(con: duckdb.DuckDBPyConnection, relation: str, table: str) -> tuple[str, ...]:
-    """CREATE ``table`` with every column of ``relation`` as VARCHAR (lists joined with ';')."""
-    described = con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        error = _read_error(path, fmt, exc)
+        if error is None:
+            raise
+        raise error from exc
     parts = []
     for name, dtype, *_ in described:
         col = quote_ident(name)
@@ -337,27 +374,19 @@ def _stringify(con: duckdb.DuckDBPyConnection, relation: str, table: str) -> tup
         else:
             expr = f"{col}::VARCHAR"
         parts.append(f"{expr} AS {col}")
-    con.sql(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(parts)} FROM {relation}")
-    return tuple(str(row[0]) for row in described)
+    columns = tuple(str(row[0]) for row in described)
+    return Source(path, f"(SELECT {', '.join(parts)} FROM {relation})", columns, fmt)
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+def _parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     head = _head(path)
     if not head:
         raise DeliveryError(f"{path.name}: is empty")
     _check_binary(path, head, "parquet", "utf-8")
-    try:
-        return _stringify(con, f"read_parquet({quote_literal(str(path))})", table)
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        if "magic" in first.lower() or "footer" in first.lower():
-            raise DeliveryError(
-                f"{path.name}: is truncated or not a Parquet file ({first})"
-            ) from exc
-        raise DeliveryError(f"{path.name}: cannot be read as Parquet: {first}") from exc
+    return _stringified(con, path, "parquet", f"read_parquet({quote_literal(str(path))})")
 
 
-def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+def _xlsx_source(con: duckdb.DuckDBPyConnection, path: Path, stack: ExitStack) -> Source:
     head = _head(path)
     if not head:
         raise DeliveryError(f"{path.name}: is empty")
@@ -369,51 +398,49 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple
         raise DeliveryError(f"{path.name}: cannot be read as an Excel workbook: {exc}") from exc
     if frame.width == 0:
         raise DeliveryError(f"{path.name}: is empty (its first sheet has no cells)")
-    frame = frame.select(pl.all().cast(pl.String))
-    con.register("_xlsx_frame", frame)
-    try:
-        return _stringify(con, "_xlsx_frame", table)
-    finally:
-        con.unregister("_xlsx_frame")
+    name = f"_xlsx_{id(frame)}"
+    con.register(name, frame.select(pl.all().cast(pl.String)))
+    stack.callback(con.unregister, name)
+    return _stringified(con, path, "xlsx", name)
 
 
-def _stage_json(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[str, ...]:
+def _json_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     head = _head(path)
     if not head.strip():
         raise DeliveryError(f"{path.name}: is empty")
     _check_binary(path, head, "json", "utf-8")
-    stripped = head.lstrip()
-    if not stripped.startswith((b"[", b"{")):
+    if not head.lstrip().startswith((b"[", b"{")):
         raise DeliveryError(
             f"{path.name}: is not tabular JSON (expected an array of records or one record per "
             "line)"
         )
-    try:
-        relation = f"read_json({quote_literal(str(path))}, format = 'auto', records = true)"
-        columns = _stringify(con, relation, table)
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise DeliveryError(f"{path.name}: cannot be read as JSON records: {first}") from exc
-    if columns == ("json",):
+    relation = f"read_json({quote_literal(str(path))}, format = 'auto', records = true)"
+    source = _stringified(con, path, "json", relation)
+    if source.columns == ("json",):
         raise DeliveryError(f"{path.name}: is not tabular JSON (its items are not records)")
-    return columns
+    return source
 
 
-def stage_delivery(
-    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, table: str = "_raw"
-) -> Staged:
-    """Stage ``path`` into temporary ``table`` (strings, file order). Raises DeliveryError."""
+@contextmanager
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> Iterator[Source]:
+    """The delivery as a :class:`Source`; file-level problems found up front raise
+    DeliveryError, the rest when the relation is read (via :meth:`Source.run`)."""
     if not path.exists():
         raise DeliveryError(f"{path.name}: does not exist ({path})")
     fmt = detect_format(path, mapping)
-    if fmt == "csv":
-        columns = _stage_csv(con, path, mapping, table)
-    elif fmt == "parquet":
-        columns = _stage_parquet(con, path, table)
-    elif fmt == "xlsx":
-        columns = _stage_xlsx(con, path, table)
-    else:
-        columns = _stage_json(con, path, table)
+    with ExitStack() as stack:
+        if fmt == "csv":
+            yield _csv_source(path, mapping, stack)
+        elif fmt == "parquet":
+            yield _parquet_source(con, path)
+        elif fmt == "xlsx":
+            yield _xlsx_source(con, path, stack)
+        else:
+            yield _json_source(con, path)
+
+
+def staged_rows(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> tuple[int, int]:
+    """(rows, row_base) of a table materialised from a delivery, in file order."""
     first, last, count = con.sql(
         f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
     ).fetchall()[0]
@@ -422,7 +449,19 @@ def stage_delivery(
         raise DeliveryError(f"{path.name}: has a header but no data rows")
     if int(last) - int(first) + 1 != rows:  # row numbers would be wrong: never guess them
         raise RuntimeError(f"staged row ids of {path.name} are not contiguous")
-    return Staged(table=table, columns=columns, rows=rows, format=fmt, row_base=int(first))
+    return rows, int(first)
+
+
+def stage_delivery(
+    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, table: str = "_raw"
+) -> Staged:
+    """Stage ``path`` into temporary ``table`` (strings, file order). Raises DeliveryError."""
+    with open_source(con, path, mapping) as source:
+        source.run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {source.relation}")
+    rows, base = staged_rows(con, path, table)
+    return Staged(
+        table=table, columns=source.columns, rows=rows, format=source.format, row_base=base
+    )
 
 
 def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:

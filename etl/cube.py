@@ -4,6 +4,11 @@
 The measure names and meanings are the contract in :mod:`kpis.measures`; this module is the only
 place that turns them into SQL. Every measure is a per-declaration quantity summed over a cell,
 so any roll-up the KPI engine does over cells is exact.
+
+Profile grain: a declaration counts once for every profile in its ``profile_ids`` (the same pairs
+as ``profile_hits``). Because measures are additive, declarations are first aggregated per
+distinct profile set and only those few rows are exploded per profile (and per profile pair):
+at 10 M declarations this is an order of magnitude cheaper than joining ``profile_hits``.
 """
 
 from __future__ import annotations

@@ -63,6 +63,10 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     state = AppState(settings.app_db_path)
     for name, (role, offices) in USERS.items():
         state.add_user(name, role, passwords.hash(PASSWORD), offices)
+    snapshot = current_snapshot(settings)
+    assert snapshot is not None
+    office = str(snapshot.query("SELECT min(office_code) AS o FROM declarations")["o"][0])
+    state.add_user("scoped", Role.ANALYST, passwords.hash(PASSWORD), [office])
     app = create_app(settings, state=state, passwords=passwords)
     yield App(app, settings, state, sample.ground_truth)
 
@@ -375,3 +379,78 @@ def test_overlap_page_ranks_the_hand_counted_pairs(web: App) -> None:
     first_a = text.index(f'"/profiles/{top["a"]}"')
     assert first_a < text.index("Similarity matrix")
     assert f"{top['jaccard']:.1%}" in text
+
+
+PAGE_CONTENT = {
+    "/review": CONTENT,
+    "/what-if": WHATIF,
+    "/changes": "changes-content.children",
+    "/overlap": "overlap-content.children",
+}
+EXTRA_INPUTS: dict[str, list[Any]] = {
+    "/review": [[], 0],
+    "/what-if": [None, "retire", 50],
+    "/changes": [3, ["change_log", "decision"]],
+    "/overlap": [2],
+}
+
+
+@pytest.mark.parametrize("user", ["viewer", "analyst", "admin", "scoped"])
+@pytest.mark.parametrize("path", sorted(PAGE_CONTENT))
+def test_every_tuning_page_renders_for_every_allowed_role(web: App, user: str, path: str) -> None:
+    client = login(web.app, user)
+    allowed = not (path == "/review" and user == "viewer")
+    assert client.get(path).status_code == (200 if allowed else 403)
+    if not allowed:
+        return
+    layout = layout_of(client, web.app, path)
+    status, payload = call(
+        client, web.app, PAGE_CONTENT[path], [*filter_values(layout), *EXTRA_INPUTS[path]]
+    )
+    assert status == 200
+    text = json.dumps(layout) + json.dumps(payload)
+    assert "could not be computed" not in text
+    assert "Data as of" in text
+
+
+def test_scoped_user_overlap_and_whatif_come_from_their_offices(web: App) -> None:
+    from kpis.overlap import facts_queries, rank_pairs
+    from kpis.whatif import Scenario, hits_query, what_if
+
+    client = login(web.app, "scoped")
+    office = web.state.get_user("scoped").offices[0]
+    layout = layout_of(client, web.app, "/overlap")
+    values = filter_values(layout)
+    assert find_prop(layout, "filter-offices", "options") == [{"label": office, "value": office}]
+    # A crafted payload asking for every office still gets only the user's office.
+    crafted = [values[0], values[1], ["PRT01", "AIR02", "ZZZ"], values[3]]
+    csv = download_csv(client, web.app, "overlap", "pairs", [1, *crafted])
+    snapshot = current_snapshot(web.settings)
+    assert snapshot is not None
+    period = (date(2025, 1, 1), date(2025, 12, 31))
+    (pq, pp), (vq, vp) = facts_queries(period, [office])
+    expected = rank_pairs(snapshot.query(pq, pp), snapshot.query(vq, vp))
+    assert csv["shared_declarations"].to_list() == expected["shared_declarations"].to_list()
+    assert csv["profile_a"].to_list() == expected["profile_a"].to_list()
+    national = snapshot.query(
+        "SELECT count(*) AS n FROM profile_hits WHERE lodged_month BETWEEN ? AND ?",
+        [date(2025, 1, 1), date(2025, 12, 1)],
+    )["n"][0]
+    assert expected["declarations_a"].sum() < national
+    profiles = expected.select("profile_a", "profile_b").row(0)
+    what = download_csv(client, web.app, "whatif", "summary", [list(profiles), "retire", 50,
+                                                               *crafted])  # fmt: skip
+    sql, params = hits_query(profiles, period, [office])
+    hand = what_if(web_cube(web), Scenario(tuple(profiles)), period,
+                   hits=snapshot.query(sql, params), offices=[office])  # fmt: skip
+    controls = what.filter(pl.col("measure") == "controls").row(0, named=True)
+    assert controls["before"] == hand.before.controlled
+    assert controls["change"] == pytest.approx(-hand.removed.controlled)
+
+
+def web_cube(web: App) -> Any:
+    from kpis.cube import CubeFrames
+
+    snapshot = current_snapshot(web.settings)
+    assert snapshot is not None
+    return CubeFrames.from_snapshot(snapshot)

@@ -68,15 +68,20 @@ def parse_profiles(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(picked))[:MAX_PROFILES]
 
 
+def _keep_percent(raw: Any) -> float:
+    """The "keep % of current selections" control (or ``?keep=`` in the URL), within 0–99."""
+    try:
+        keep = float(raw)
+    except (TypeError, ValueError):
+        return DEFAULT_KEEP_PERCENT
+    return min(max(keep, 0.0), 99.0) if keep == keep else DEFAULT_KEEP_PERCENT  # NaN
+
+
 def scenario_for(profiles: tuple[str, ...], action: Any, keep_percent: Any) -> Scenario:
     chosen = Action(action) if action in {a.value for a in Action} else Action.RETIRE
     if chosen is not Action.LOWER_SELECTION:
         return Scenario(profiles, chosen)
-    try:
-        keep = float(keep_percent)
-    except (TypeError, ValueError):
-        keep = DEFAULT_KEEP_PERCENT
-    return Scenario(profiles, chosen, min(max(keep, 0.0), 99.0) / 100)
+    return Scenario(profiles, chosen, _keep_percent(keep_percent) / 100)
 
 
 def estimate(ctx: PageContext, filters: flt.Filters, scenario: Scenario) -> WhatIfResult:

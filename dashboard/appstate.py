@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -202,6 +203,7 @@ class AppState:
         self.path = Path(path)
         self.policy = policy or ThrottlePolicy()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self._migrate()
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -564,6 +566,19 @@ class AppState:
             )
             for r in rows
         ]
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (password and session hashes).
+
+    SQLite gives the -wal and -shm files the permissions of the database file, so creating
+    it 0600 before SQLite does keeps all three private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -1,0 +1,151 @@
+"""The app-state database: schema versioning, WAL, private files, several writing processes,
+users, sessions and the throttling policy."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard.appstate import (
+    SCHEMA_VERSION,
+    AppState,
+    AppStateError,
+    ThrottlePolicy,
+    hash_session_token,
+)
+from dashboard.roles import Role, parse_role
+
+HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # never verified here
+
+
+def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    state = AppState(path)
+    assert state.schema_version() == SCHEMA_VERSION == 1
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"users", "user_offices", "sessions", "login_throttle", "audit"}
+    AppState(path)  # opening again migrates nothing and loses nothing
+    assert state.schema_version() == 1
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    AppState(path)
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA user_version = 99")
+    with pytest.raises(AppStateError, match="schema version 99, newer than this program"):
+        AppState(path)
+
+
+def test_database_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    state = AppState(path)
+    # Another process's open connection keeps the -wal and -shm files alive after a write.
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("SELECT count(*) FROM users").fetchall()
+        state.add_user("ann", Role.ADMIN, HASH)
+        for name in ("app.db", "app.db-wal", "app.db-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    finally:
+        reader.close()
+
+
+WRITER = """
+import sys
+from dashboard.appstate import AppState
+state = AppState(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    state.record_audit("export.csv", user_name=sys.argv[2], role="viewer",
+                       remote_addr="10.0.0.1", target=f"view-{i}")
+    state.record_login_failure("address", "10.0.0.1", float(i))
+"""
+
+
+def test_several_processes_write_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    AppState(path)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"proc{n}", "40"])
+        for n in range(3)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
+    state = AppState(path)
+    entries = state.audit_entries(limit=1000)
+    assert len(entries) == 120
+    assert {e.user_name for e in entries} == {"proc0", "proc1", "proc2"}
+    # Read-modify-write under BEGIN IMMEDIATE: no increment was lost.
+    throttle = state.throttle_state("address", "10.0.0.1")
+    assert throttle is not None and throttle.failures == 120
+
+
+def test_users(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db")
+    user = state.add_user("Ann.Lee", "analyst", HASH, ["THS", "DKR", "THS", " "])
+    assert (user.name, user.role, user.offices) == ("Ann.Lee", Role.ANALYST, ("DKR", "THS"))
+    assert user.scope == frozenset({"DKR", "THS"})
+    assert state.find_user("ann.lee") == user  # names are case-insensitive
+    with pytest.raises(AppStateError, match="already exists"):
+        state.add_user("ANN.LEE", "viewer", HASH)
+    for bad in ("", "a b", "x" * 65, "-lead", "semi;colon"):
+        with pytest.raises(AppStateError, match="invalid user name"):
+            state.add_user(bad, "viewer", HASH)
+    with pytest.raises(AppStateError, match="invalid office code"):
+        state.add_user("bob", "viewer", HASH, ["D'K"])
+    with pytest.raises(ValueError, match="unknown role 'root'"):
+        state.add_user("bob", "root", HASH)
+    assert state.set_offices("ann.lee", []).scope is None
+    assert state.set_role("ann.lee", Role.ADMIN).role is Role.ADMIN
+    assert [u.name for u in state.list_users()] == ["Ann.Lee"]
+    with pytest.raises(AppStateError, match="no user named 'ghost'"):
+        state.set_role("ghost", "viewer")
+
+
+def test_sessions_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    state = AppState(path)
+    user = state.add_user("ann", Role.VIEWER, HASH)
+    token, record = state.create_session(user.user_id, "10.0.0.5", "agent")
+    assert record.session_hash == hash_session_token(token) != token
+    assert token.encode() not in path.read_bytes()
+    assert state.get_session(token) == record
+    assert state.get_session(token + "x") is None
+    assert state.end_session(record.session_hash, "logout") is True
+    assert state.end_session(record.session_hash, "logout") is False  # reported once
+    _, other = state.create_session(user.user_id, None, None)
+    assert state.end_user_sessions(user.user_id, "password reset") == 1
+    assert state.purge_sessions(time.time() + 1) == 2
+    assert state.get_session(token) is None and other.ended_at is None
+
+
+def test_throttle_policy_delays_grow_and_are_capped() -> None:
+    policy = ThrottlePolicy()
+    delays = [policy.delay_after(n) for n in range(1, 14)]
+    assert delays == [0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+    assert (policy.lockout_after("account"), policy.lockout_after("address")) == (10, 50)
+
+
+def test_locked_keys_stay_locked_until_cleared(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db", ThrottlePolicy(account_lockout_after=3))
+    results = [state.record_login_failure("account", "kim", 100.0 + i) for i in range(5)]
+    assert [just_locked for _, just_locked in results] == [False, False, True, False, False]
+    last, _ = results[-1]
+    assert last.is_locked and last.locked_at == 102.0 and last.failures == 5
+    assert [t.key for t in state.throttled_keys()] == ["kim"]
+    assert state.clear_login_failures("account", "kim") is True
+    assert state.throttle_state("account", "kim") is None
+
+
+def test_parse_role() -> None:
+    assert parse_role(" Admin ") is Role.ADMIN
+    assert Role.ADMIN.covers(Role.ANALYST) and not Role.VIEWER.covers(Role.ANALYST)
+    with pytest.raises(ValueError, match="valid: viewer, analyst, admin"):
+        parse_role("superuser")

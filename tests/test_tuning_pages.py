@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import openpyxl
@@ -454,3 +454,27 @@ def web_cube(web: App) -> Any:
     snapshot = current_snapshot(web.settings)
     assert snapshot is not None
     return CubeFrames.from_snapshot(snapshot)
+
+
+def test_an_old_decision_does_not_hide_a_profile_flagged_again(web: App) -> None:
+    import time_machine
+
+    from dashboard.review_state import Actor, store_for
+
+    client = login(web.app, "analyst")
+    _, options = review_content(client, web.app)
+    pid = next(o["value"] for o in reversed(options) if o["label"].endswith("· flagged"))
+    store = store_for(web.settings.app_db_path)
+    analyst = Actor("analyst", "analyst")
+    # Decided in June 2025: the queue's window (Oct–Dec 2025) is all after the decision.
+    with time_machine.travel(datetime(2025, 6, 2, 9, 0, tzinfo=UTC), tick=False):
+        store.start_review(pid, analyst)
+        store.decide(pid, "keep", "fine at the June meeting", analyst)
+    grid, _ = review_content(client, web.app)
+    row = next(r for r in find_prop(grid, "review-grid", "rowData") if r["profile"] == pid)
+    assert row["state"] == "decided: keep (flagged again)"
+    # A decision taken now hides the profile until a later window flags it again.
+    store.reopen(pid, analyst)
+    store.decide(pid, "modify", "narrow the value band", analyst)
+    grid, _ = review_content(client, web.app)
+    assert pid not in [r["profile"] for r in find_prop(grid, "review-grid", "rowData")]

@@ -105,11 +105,21 @@ def queue_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
         pl.Series("rationale", [r.rationale if r else None for r in reviews], pl.String),
         pl.Series("updated_by", [r.updated_by if r else None for r in reviews], pl.String),
         pl.Series("updated_at", [r.updated_at if r else None for r in reviews], pl.String),
+    ).with_columns(
+        # A decision taken before this window did not see its evidence: the profile is back.
+        (
+            (pl.col("state") == ReviewState.DECIDED.value)
+            & (pl.col("updated_at").str.slice(0, 10) < filters.start.isoformat())
+        ).alias("flagged_again")
     )
 
 
 def visible(queue: pl.DataFrame, show_decided: bool) -> pl.DataFrame:
-    return queue if show_decided else queue.filter(pl.col("state") != ReviewState.DECIDED.value)
+    """Decided profiles leave the list (unless asked for) until they are flagged again by a
+    window that starts after their decision."""
+    if show_decided:
+        return queue
+    return queue.filter((pl.col("state") != ReviewState.DECIDED.value) | pl.col("flagged_again"))
 
 
 def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
@@ -121,7 +131,8 @@ def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 "profile": r["profile_id"],
                 "name": r["name"] or "",
                 "state": STATE_LABELS[ReviewState(r["state"])]
-                + (f": {r['decision']}" if r["decision"] else ""),
+                + (f": {r['decision']}" if r["decision"] else "")
+                + (" (flagged again)" if r["flagged_again"] else ""),
                 "reasons": ", ".join(x.replace("_", " ") for x in r["reasons"]),
                 "not_paid_off": r["not_paid_off"],
                 "controls": r["controlled"],
@@ -176,6 +187,7 @@ EXPORT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("status", "Register status", "text"),
     ("state", "Review state", "text"),
     ("decision", "Decision", "text"),
+    ("flagged_again", "Flagged again since the decision", "text"),
     ("rationale", "Rationale", "wrap"),
     ("reasons", "Reasons", "wrap"),
     ("evidence", "Evidence", "wrap"),
@@ -233,6 +245,8 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
             if name in ("reasons", "evidence"):
                 value = "\n".join(str(v).replace("_", " ") if name == "reasons" else str(v)
                                   for v in value)  # fmt: skip
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
             if kind == "pp":
                 value = value * 100
             if isinstance(value, date):

@@ -9,7 +9,7 @@ filters. Every callback needs the admin role (the page's ``min_role`` for the re
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dash
@@ -84,9 +84,14 @@ AUDIT_COLUMNS: list[dict[str, Any]] = [
 
 # --- Data for the tables (pure functions of the state) -------------------------------------------
 def _utc_text(epoch: float) -> str:
-    from datetime import UTC, datetime
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+def _iso_text(stamp: str | None, *, seconds: bool = False) -> str:
+    """'2026-11-27T15:21:15.330+00:00' → '2026-11-27 15:21' (all times are UTC)."""
+    if not stamp:
+        return ""
+    return stamp[: 19 if seconds else 16].replace("T", " ")
 
 
 def user_rows(state: AppState) -> list[dict[str, Any]]:
@@ -103,8 +108,8 @@ def user_rows(state: AppState) -> list[dict[str, Any]]:
                 "offices": ", ".join(user.offices) or "all",
                 "state": status,
                 "sessions": state.active_session_count(user.user_id),
-                "last_login_at": user.last_login_at or "never",
-                "created_at": user.created_at,
+                "last_login_at": _iso_text(user.last_login_at) or "never",
+                "created_at": _iso_text(user.created_at),
             }
         )
     return rows
@@ -134,7 +139,7 @@ def audit_rows(
     )
     return [
         {
-            "at": e.at,
+            "at": _iso_text(e.at, seconds=True),
             "user_name": e.user_name or "",
             "role": e.role or "",
             "remote_addr": e.remote_addr or "",

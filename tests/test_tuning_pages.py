@@ -478,3 +478,21 @@ def test_an_old_decision_does_not_hide_a_profile_flagged_again(web: App) -> None
     store.decide(pid, "modify", "narrow the value band", analyst)
     grid, _ = review_content(client, web.app)
     assert pid not in [r["profile"] for r in find_prop(grid, "review-grid", "rowData")]
+
+
+def test_crafted_decision_on_an_unknown_profile_is_refused(web: App) -> None:
+    client = login(web.app, "analyst")
+    before = len(web.state.audit_entries(action_prefix="review."))
+    status, payload = act(client, web.app, "review-start", "NOT-A-PROFILE", "flagged")
+    assert status == 200
+    assert "no profile “NOT-A-PROFILE”" in json.dumps(payload, ensure_ascii=False)
+    assert len(web.state.audit_entries(action_prefix="review.")) == before
+
+
+def test_csv_downloads_of_the_tuning_pages_are_audited(web: App) -> None:
+    client = login(web.app, "viewer")
+    layout = layout_of(client, web.app, "/overlap")
+    download_csv(client, web.app, "overlap", "pairs", [3, *filter_values(layout)])
+    entry = web.state.audit_entries(action_prefix="export.csv")[0]
+    assert entry.user_name == "viewer" and entry.target is not None
+    assert entry.target.startswith("customs-kpi-overlap")

@@ -15,7 +15,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import (
     format_count,
     format_interval,
@@ -262,4 +262,4 @@ def download(
         raise PreventUpdate
     results = results_frame(ctx, filters, _months(window), list(sources or []))
     data = summary(results) if view == "summary" else results
-    return send_csv(data, filename(f"changes-{view}", month=filters.end))
+    return frame.csv_download(data, filename(f"changes-{view}", month=filters.end), filters)

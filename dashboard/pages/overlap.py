@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import base_layout
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
@@ -197,4 +197,4 @@ def download(
     if filters is None:
         raise PreventUpdate
     ranked = pairs_frame(ctx, filters, _min_shared(min_shared))
-    return send_csv(ranked, filename("overlap", month=filters.end))
+    return frame.csv_download(ranked, filename("overlap", month=filters.end), filters)

@@ -472,6 +472,12 @@ def take_action(
     """Apply one button's transition for the current user; the sentence to show."""
     if not ctx.viewer.may(Role.ANALYST):  # the guard refused already; never write for others
         raise PermissionError("analyst role required")
+    assert ctx.cube is not None
+    known = ctx.cube.register.filter(pl.col("profile_id") == profile_id).height or (
+        ctx.cube.profiles.filter(pl.col("profile_id") == profile_id).height
+    )
+    if not known:  # a crafted request: decisions are only about profiles in the data
+        raise ReviewError(f"there is no profile “{profile_id}” in the published data")
     target = ACTIONS[action]
     event = store_for(ctx.settings.app_db_path).transition(
         profile_id,

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_count, format_delta, format_interval, format_value
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
@@ -325,4 +325,4 @@ def download(
         raise PreventUpdate
     result = estimate(ctx, filters, scenario_for(chosen, action, keep))
     month: date | None = filters.end
-    return send_csv(result_frame(result), filename("what-if", month=month))
+    return frame.csv_download(result_frame(result), filename("what-if", month=month), filters)

@@ -129,25 +129,30 @@ def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: st
     page.goto(server + "/")
     _wait_for_page(page, charts=True)
     card = page.locator("#card-declarations .card-value")
-    before = card.inner_text()
+    raw = pages_snapshot.make_declarations()
+    latest = raw.filter(
+        (raw["lodged_month"] == pages_snapshot.LATEST_MONTH) & (raw["office_code"] == "DKR")
+    )
+    expected = f"{latest.height:,}"
+    assert (
+        card.inner_text()
+        == f"{raw.filter(raw['lodged_month'] == pages_snapshot.LATEST_MONTH).height:,}"
+    )
     page.click("#filter-offices")
     page.get_by_role("option", name="DKR").click()
     page.keyboard.press("Escape")
     page.wait_for_url("**office=DKR**")
     page.wait_for_function(
-        "before => document.querySelector('#card-declarations .card-value').innerText !== before",
-        arg=before,
+        "want => { const el = document.querySelector('#card-declarations .card-value');"
+        " return el !== null && el.innerText === want; }",
+        arg=expected,
     )
-    raw = pages_snapshot.make_declarations()
-    latest = raw.filter(
-        (raw["lodged_month"] == pages_snapshot.LATEST_MONTH) & (raw["office_code"] == "DKR")
-    )
-    assert card.inner_text() == f"{latest.height:,}"
+    assert card.inner_text() == expected
     assert errors == []
     # The shared link opens the same view, and the nav keeps the filters.
     page.goto(page.url)
     _wait_for_page(page, charts=True)
-    assert page.locator("#card-declarations .card-value").inner_text() == f"{latest.height:,}"
+    assert page.locator("#card-declarations .card-value").inner_text() == expected
     page.click("a.ck-nav-link[href='/offices']")
     page.wait_for_url("**/offices?**office=DKR**")
 

@@ -11,10 +11,12 @@ import dash
 import pytest
 from auth_helpers import ROUTER_OUTPUT, audit_actions, call, csrf_headers, login
 from auth_helpers import make_app as make_auth_app
+from dash import Input, Output
+from werkzeug.exceptions import Forbidden
 from werkzeug.routing import Rule
 
-from customs_kpi.settings import load_settings
-from dashboard.access import callback_role
+from customs_kpi.settings import Settings, load_settings
+from dashboard.access import callback_role, require_role
 from dashboard.appstate import AppState
 from dashboard.roles import Role
 
@@ -222,3 +224,32 @@ def test_denied_page_access_is_audited(app_state: tuple[dash.Dash, AppState]) ->
         {"required": "admin"},
     )
     assert "access.denied" in audit_actions(state)
+
+
+def test_require_role_marks_a_callback_above_its_page(settings: Settings) -> None:
+    """A callback outside any higher page (viewer by default) that needs more says so."""
+    app, state, _ = make_auth_app(settings)
+
+    @app.callback(Output("probe-out", "children"), Input("probe-in", "value"))
+    @require_role(Role.ANALYST)
+    def analyst_probe(value: str | None) -> str:
+        return f"probed {value}"
+
+    @app.callback(Output("probe-open", "children"), Input("probe-in", "n_clicks"))
+    def open_probe(clicks: int | None) -> str:
+        return f"open {clicks}"
+
+    assert callback_role(app, "probe-out.children") is Role.ANALYST
+    assert callback_role(app, "probe-open.children") is Role.VIEWER
+    viewer = login(app, "vera")
+    assert call(viewer, app, "probe-out.children", ["x"]).status_code == 403
+    assert call(viewer, app, "probe-open.children", [2]).get_json()["response"] == {
+        "probe-open": {"children": "open 2"}
+    }
+    answered = call(login(app, "anna"), app, "probe-out.children", ["x"])
+    assert answered.get_json()["response"] == {"probe-out": {"children": "probed x"}}
+    # Called some other way (a test, another module), the check inside still refuses.
+    with app.server.test_request_context("/"), pytest.raises(Forbidden):
+        analyst_probe("x")
+    denied = state.audit_entries(action_prefix="access.denied", limit=1)[0]
+    assert (denied.user_name, denied.target) == ("vera", "probe-out.children")

@@ -530,10 +530,15 @@ def test_two_reader_processes_while_loading_and_publishing(
         assert len(done) == 1 and done[0]["iterations"] > len(published_versions)
 
 
-def test_cli_publish_published_housekeeping(settings: Settings) -> None:
+def test_cli_publish_published_housekeeping(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from customs_kpi.cli import app
+    from customs_kpi.cli.common import console
+
+    monkeypatch.setattr(console, "width", 200)  # no terminal under pytest-xdist
 
     with open_warehouse(settings) as con:
         run_id = con.sql("SELECT nextval('run_id_seq')").fetchall()[0][0]  # as the ETL does
@@ -546,7 +551,7 @@ def test_cli_publish_published_housekeeping(settings: Settings) -> None:
     assert second.exit_code == 0, second.output
     versions = [v.name for v in describe_versions(settings.published_dir)]
     assert len(versions) == 2 and read_current(settings.published_dir) == versions[-1]
-    listing = runner.invoke(app, ["published", *home], env={"COLUMNS": "200"})
+    listing = runner.invoke(app, ["published", *home])
     assert listing.exit_code == 0
     assert versions[0] in listing.output and versions[1] in listing.output
     assert "current" in listing.output

@@ -95,16 +95,13 @@ def list_published(home: HomeOption = None) -> None:
         console.print(f"Nothing published yet in {settings.published_dir}.")
         return
     grace = timedelta(seconds=settings.publish_grace_seconds)
-    table = Table(
-        "",
-        "version",
-        "created (UTC)",
-        "run",
-        "data as of",
-        "months",
-        "declarations",
-        "removable after (UTC)",
-    )
+    table = Table()
+    table.add_column("", no_wrap=True)
+    # Version names are what people copy into other commands: never wrap or truncate them.
+    table.add_column("version", no_wrap=True, min_width=23)
+    for header in ("created (UTC)", "run", "data as of", "months", "declarations"):
+        table.add_column(header)
+    table.add_column("removable after (UTC)")
     for info in reversed(versions):
         manifest = info.manifest or {}
         month_range = manifest.get("month_range") or None

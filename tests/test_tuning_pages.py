@@ -244,6 +244,10 @@ def test_committee_workbook_is_role_checked_and_audited(web: App) -> None:
     for r in rows:
         if r["Controls"]:
             assert r["Controls without finding"] == r["Controls"] - r["Hits"]
+        if r["Enough controls for rates"] == "no":
+            assert r["Hit rate"] is None and r["Lift"] is None
+        else:
+            assert r["Hit rate"] == pytest.approx(r["Hits"] / r["Controls"])
     assert "Exported by" in [c.value for c in book["About"]["A"]]
     entry = web.state.audit_entries(action_prefix="export.review_queue")[0]
     assert entry.user_name == "admin" and entry.details["rows"] == len(rows)

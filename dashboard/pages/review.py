@@ -195,6 +195,7 @@ EXPORT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("declarations", "Selections", "int"),
     ("controlled", "Controls", "int"),
     ("irregular", "Hits", "int"),
+    ("sufficient", "Enough controls for rates", "text"),
     ("hit_rate", "Hit rate", "pct"),
     ("ci_low", "95 % low", "pct"),
     ("ci_high", "95 % high", "pct"),
@@ -210,6 +211,12 @@ EXPORT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("review_due", "Review due", "date"),
     ("updated_by", "State by", "text"),
     ("updated_at", "State at (UTC)", "text"),
+)
+
+
+# Figures left empty in the workbook when the profile has fewer controls than the minimum.
+SAMPLE_BOUND = frozenset(
+    {"hit_rate", "ci_low", "ci_high", "lift", "p_value", "revenue_per_control", "trend_slope"}
 )
 
 
@@ -240,8 +247,8 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
     for row_index, row in enumerate(queue.iter_rows(named=True), start=1):
         for col, (name, _, kind) in enumerate(EXPORT_COLUMNS):
             value = row.get(name)
-            if value is None:
-                continue
+            if value is None or (name in SAMPLE_BOUND and not row["sufficient"]):
+                continue  # below the minimum sample a rate is not shown, never 0 % or 100 %
             if name in ("reasons", "evidence"):
                 value = "\n".join(str(v).replace("_", " ") if name == "reasons" else str(v)
                                   for v in value)  # fmt: skip

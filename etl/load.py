@@ -24,13 +24,14 @@ from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Col
 from etl.extract import (
     DeliveryError,
     Staged,
+    open_source,
     quote_ident,
     quote_literal,
     resolve_columns,
     stage_delivery,
 )
 from etl.mapping import Mapping, MappingError, load_mapping
-from etl.validate import top_reasons, typed_select, validate
+from etl.validate import raw_record_sql, top_reasons, typed_select, validate
 from etl.warehouse import open_warehouse
 
 # DuckDB's own buffer limit for loads: keeps the whole process under the 2 GB target at 10 M
@@ -44,7 +45,6 @@ _TEMP_TABLES = (
     "_dup_rows",
     "_valid",
     "_replaced",
-    "_qrows",
     "_praw",
     "_ptyped",
     "_pbad",
@@ -156,6 +156,7 @@ def record_failure(
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    con.sql("DROP VIEW IF EXISTS temp._rows")
     for table in _TEMP_TABLES:
         con.sql(f"DROP TABLE IF EXISTS temp.{table}")
 
@@ -180,33 +181,21 @@ def _write_quarantine(
     settings: Settings,
     run_id: int,
     file_name: str,
-    columns: Sequence[str],
-    row_base: int,
     bad: str = "_bad",
-    raw: str = "_raw",
 ) -> Path:
-    """Quarantine rows with their raw record into the table and a CSV (renamed after COMMIT)."""
-    record = (
-        "to_json({"
-        + ", ".join(f"{quote_literal(c)}: r.{quote_ident(c)}" for c in columns)
-        + "})::VARCHAR"
-    )
-    con.sql(
-        f"CREATE OR REPLACE TEMP TABLE _qrows AS SELECT b.source_row, b.declaration_id, b.rule, "
-        f"b.reason, {record} AS raw_record FROM {bad} b "
-        f"JOIN (SELECT rowid - {row_base} + 1 AS __row, * FROM {raw}) r ON r.__row = b.source_row"
-    )
+    """Quarantine rows (with their raw record) into the table and a CSV, renamed after COMMIT
+    so a rolled-back load leaves no file behind."""
     con.sql(
         "INSERT INTO quarantine (run_id, file_name, source_row, declaration_id, rule, reason, "
-        "raw_record) SELECT $1, $2, source_row, declaration_id, rule, reason, "
-        "raw_record FROM _qrows ORDER BY source_row",
+        f"raw_record) SELECT $1, $2, source_row, declaration_id, rule, reason, raw_record "
+        f"FROM {bad} ORDER BY source_row",
         params=[run_id, file_name],
     )
     settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
     final = settings.quarantine_dir / f"{run_id}-{Path(file_name).stem}.csv"
     pending = final.with_name("." + final.name + ".pending")
     con.sql(
-        "COPY (SELECT source_row, declaration_id, rule, reason, raw_record FROM _qrows "
+        f"COPY (SELECT source_row, declaration_id, rule, reason, raw_record FROM {bad} "
         f"ORDER BY source_row) TO {quote_literal(str(pending))} (HEADER, DELIMITER ',')"
     )
     return pending
@@ -317,10 +306,12 @@ def _load_one(
     con.begin()
     try:
         stage("reading")
-        staged = stage_delivery(con, path, mapping)
-        resolved, warnings = resolve_columns(path, staged.columns, mapping)
-        stage("validating")
-        checked = validate(con, staged, resolved, mapping, started)
+        # One pass reads, types and checks the file; the delivered strings are kept only for
+        # the rows that go to quarantine (their raw record).
+        with open_source(con, path, mapping) as source:
+            resolved, warnings = resolve_columns(path, source.columns, mapping)
+            stage("validating")
+            checked = validate(con, source, resolved, mapping, started)
         result.rows_read = checked.rows_read
         result.rows_quarantined = checked.rows_quarantined
         result.top_reasons = top_reasons(con)
@@ -328,10 +319,7 @@ def _load_one(
         result.run_id = run_id
         if checked.rows_quarantined:
             stage("quarantining")
-            pending = _write_quarantine(
-                con, settings, run_id, path.name, staged.columns, staged.row_base
-            )
-        con.sql("DROP TABLE temp._raw")  # frees memory before the upsert
+            pending = _write_quarantine(con, settings, run_id, path.name)
         stage("upserting")
         replaced, months = _upsert(con, checked.valid_table, run_id, mapping.name, path.name)
         result.rows_replaced = replaced
@@ -446,16 +434,21 @@ def _stage_reference(
     con: duckdb.DuckDBPyConnection, path: Path, contract: tuple[Column, ...], prefix: str
 ) -> tuple[Staged, list[str]]:
     """Stage and type a register/change-log file into ``{prefix}raw``/``{prefix}typed`` and its
-    bad rows into ``{prefix}bad``; (staged file, warnings)."""
+    bad rows into ``{prefix}bad``; (staged file, warnings). These files are small: staging
+    them whole keeps this path simple."""
     identity = Mapping()
     staged = stage_delivery(con, path, identity, table=f"{prefix}raw")
     resolved, warnings = resolve_columns(path, staged.columns, identity, contract)
-    select = typed_select(staged, contract, resolved, identity, None)
+    select = typed_select(
+        staged.table, contract, resolved, identity, None, source_row=staged.source_row
+    )
     con.sql(f"CREATE OR REPLACE TEMP TABLE {prefix}typed AS {select}")
     con.sql(
-        f"CREATE OR REPLACE TEMP TABLE {prefix}bad AS SELECT source_row, NULL::VARCHAR AS "
-        "declaration_id, __errors[1].rule AS rule, array_to_string(list_transform(__errors, "
-        f"lambda e: e.reason), '; ') AS reason FROM {prefix}typed WHERE __errors IS NOT NULL"
+        f"CREATE OR REPLACE TEMP TABLE {prefix}bad AS SELECT t.source_row, NULL::VARCHAR AS "
+        "declaration_id, t.__errors[1].rule AS rule, array_to_string(list_transform(t.__errors, "
+        f"lambda e: e.reason), '; ') AS reason, {raw_record_sql(staged.columns, 'r')} AS "
+        f"raw_record FROM {prefix}typed t JOIN (SELECT {staged.source_row} AS __row, * FROM "
+        f"{staged.table}) r ON r.__row = t.source_row WHERE t.__errors IS NOT NULL"
     )
     return staged, warnings
 
@@ -559,18 +552,7 @@ def load_profiles(
             read = register.rows
             bad = int(str(_scalar(con, "SELECT count(*) FROM _pbad")))
             if bad:
-                pendings.append(
-                    _write_quarantine(
-                        con,
-                        settings,
-                        run_id,
-                        paths[0].name,
-                        register.columns,
-                        register.row_base,
-                        "_pbad",
-                        "_praw",
-                    )
-                )
+                pendings.append(_write_quarantine(con, settings, run_id, paths[0].name, "_pbad"))
             stage("upserting")
             inserted, replaced = _load_register(con, run_id)
             result.rows_read, result.rows_quarantined = read, bad
@@ -581,16 +563,7 @@ def load_profiles(
                 bad_c = int(str(_scalar(con, "SELECT count(*) FROM _cbad")))
                 if bad_c:
                     pendings.append(
-                        _write_quarantine(
-                            con,
-                            settings,
-                            run_id,
-                            paths[1].name,
-                            changes.columns,
-                            changes.row_base,
-                            "_cbad",
-                            "_craw",
-                        )
+                        _write_quarantine(con, settings, run_id, paths[1].name, "_cbad")
                     )
                 result.rows_read += changes.rows
                 result.rows_quarantined += bad_c

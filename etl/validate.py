@@ -6,10 +6,12 @@ the first rule it broke, ``reason`` lists every problem, each naming the column 
 
 Tables created (temporary, in the caller's connection and transaction):
 
-* ``_typed``: ``source_row``, every canonical column typed, ``lodged_month``; after
+* ``_typed``: every canonical column typed, ``lodged_month``, ``__errors`` and ``__raw`` (the
+  delivered record, for bad rows), read straight from the delivery in file order; after
   :func:`validate` it holds only the rows that load (item rows when ``item_level``).
-* ``_bad``: ``source_row, declaration_id, rule, reason`` for every quarantined row.
-* ``_valid`` (the relation to load): ``_typed`` itself, or the item roll-up of it.
+* ``_rows`` (view): ``_typed`` with its 1-based ``source_row``.
+* ``_bad``: ``source_row, declaration_id, rule, reason, raw_record`` per quarantined row.
+* the relation to load: ``_rows``, or the item roll-up ``_valid``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from etl.contract import (
     Column,
     Kind,
 )
-from etl.extract import Staged, quote_ident, quote_literal
+from etl.extract import Source, quote_ident, quote_literal, staged_rows
 from etl.mapping import Mapping
 
 # Lodgement times come in the administration's local time while the server may run in UTC:
@@ -200,13 +202,17 @@ def _error_checks(
 
 
 def typed_select(
-    staged: Staged,
+    relation: str,
     columns: tuple[Column, ...],
     resolved: dict[str, tuple[str, ...]],
     mapping: Mapping,
     now: datetime | None,
+    *,
+    source_row: str | None = None,
+    raw_columns: tuple[str, ...] = (),
 ) -> str:
-    """SELECT source_row, typed columns, __errors (NULL when the row is valid) FROM staged."""
+    """SELECT [source_row,] typed columns, __errors (NULL when the row is valid)
+    [, __raw: the delivered record as JSON, for bad rows only] FROM relation."""
     strings = ", ".join(f"{_source_expr(c, resolved, mapping)} AS {_raw(c.name)}" for c in columns)
     typed = ", ".join(f"{_typed_expr(c, mapping)} AS {quote_ident(c.name)}" for c in columns)
     checks = _error_checks(columns, resolved, mapping, now)
@@ -217,12 +223,26 @@ def typed_select(
         for cond, rule, reason in checks
     )
     errors = f"CASE WHEN {any_bad} THEN list_filter([{items}], lambda e: e IS NOT NULL) END"
+    # Delivered columns travel under a prefix so they never clash with canonical names.
+    passed = "".join(f", {quote_ident(c)} AS {quote_ident('__r_' + c)}" for c in raw_columns)
+    raw = ""
+    if raw_columns:
+        record = ", ".join(f"{quote_literal(c)}: {quote_ident('__r_' + c)}" for c in raw_columns)
+        raw = f", CASE WHEN {any_bad} THEN to_json({{{record}}})::VARCHAR END AS __raw"
+    row = f"{source_row} AS source_row, " if source_row else ""
+    keep = "source_row, " if source_row else ""
     return (
-        f"WITH s AS (SELECT {staged.source_row} AS source_row, {strings} FROM {staged.table}), "
+        f"WITH s AS (SELECT {row}{strings}{passed} FROM {relation}), "
         f"t AS (SELECT *, {typed} FROM s) "
-        f"SELECT source_row, {', '.join(quote_ident(c.name) for c in columns)}, "
-        f"{errors} AS __errors FROM t"
+        f"SELECT {keep}{', '.join(quote_ident(c.name) for c in columns)}, "
+        f"{errors} AS __errors{raw} FROM t"
     )
+
+
+def raw_record_sql(columns: tuple[str, ...], alias: str) -> str:
+    """SQL for a delivered row of ``alias`` as a JSON object (the quarantine's raw_record)."""
+    record = ", ".join(f"{quote_literal(c)}: {alias}.{quote_ident(c)}" for c in columns)
+    return f"to_json({{{record}}})::VARCHAR"
 
 
 def _rollup_select() -> str:
@@ -262,31 +282,41 @@ def _rollup_select() -> str:
     cols = ", ".join(f"{aggs[c]} AS {quote_ident(c)}" for c in CANONICAL_SQL_COLUMNS)
     return (
         f"SELECT min(source_row) AS source_row, {cols}, count(*) AS item_rows "
-        "FROM _typed GROUP BY declaration_id"
+        "FROM _rows GROUP BY declaration_id"
     )
 
 
 def validate(
     con: duckdb.DuckDBPyConnection,
-    staged: Staged,
+    source: Source,
     resolved: dict[str, tuple[str, ...]],
     mapping: Mapping,
     now: datetime,
 ) -> Validated:
-    """Type and check the staged rows; fill ``_bad`` and leave the rows to load in the returned
-    ``valid_table`` (with ``lodged_month``)."""
-    con.sql(
+    """Read, type and check the delivery in one pass; fill ``_bad`` (with the raw record) and
+    leave the rows to load in the returned ``valid_table`` (with ``lodged_month``)."""
+    select = typed_select(
+        source.relation, CANONICAL, resolved, mapping, now, raw_columns=source.columns
+    )
+    source.run(
+        con,
         "CREATE OR REPLACE TEMP TABLE _typed AS SELECT *, date_trunc('month', lodged_at)::DATE "
-        f"AS lodged_month FROM ({typed_select(staged, CANONICAL, resolved, mapping, now)})"
+        f"AS lodged_month FROM ({select})",
+    )
+    rows, base = staged_rows(con, source.path, "_typed")
+    # The table keeps file order, so its row ids give the source rows without a window pass.
+    con.sql(
+        f"CREATE OR REPLACE TEMP VIEW _rows AS SELECT rowid - {base} + 1 AS source_row, * "
+        "FROM _typed"
     )
     con.sql(
         "CREATE OR REPLACE TEMP TABLE _bad (source_row BIGINT, declaration_id VARCHAR, "
-        "rule VARCHAR, reason VARCHAR)"
+        "rule VARCHAR, reason VARCHAR, raw_record VARCHAR)"
     )
     con.sql(
         "INSERT INTO _bad SELECT source_row, declaration_id, __errors[1].rule, "
-        "array_to_string(list_transform(__errors, lambda e: e.reason), '; ') "
-        "FROM _typed WHERE __errors IS NOT NULL"
+        "array_to_string(list_transform(__errors, lambda e: e.reason), '; '), __raw "
+        "FROM _rows WHERE __errors IS NOT NULL"
     )
     if mapping.item_level:
         # A declaration with one bad item is quarantined whole: loading the other items would
@@ -294,8 +324,8 @@ def validate(
         con.sql(
             "INSERT INTO _bad SELECT t.source_row, t.declaration_id, "
             "'item_of_quarantined_declaration', 'another item of declaration ''' || "
-            "t.declaration_id || ''' was quarantined (row ' || b.rows || ')' "
-            "FROM _typed t JOIN (SELECT declaration_id, string_agg(source_row::VARCHAR, ', ' "
+            "t.declaration_id || ''' was quarantined (row ' || b.rows || ')', NULL "
+            "FROM _rows t JOIN (SELECT declaration_id, string_agg(source_row::VARCHAR, ', ' "
             "ORDER BY source_row) AS rows FROM _bad WHERE declaration_id IS NOT NULL "
             "GROUP BY ALL) b USING (declaration_id) WHERE t.__errors IS NULL"
         )
@@ -312,7 +342,7 @@ def validate(
             "''' appears ' || d.copies || ' times in this delivery (rows ' || "
             "string_agg(t.source_row::VARCHAR, ', ' ORDER BY t.source_row) OVER "
             "(PARTITION BY t.declaration_id) || ')' AS reason "
-            "FROM _typed t JOIN _dups d USING (declaration_id)"
+            "FROM _rows t JOIN _dups d USING (declaration_id)"
         )
         con.sql(
             "UPDATE _bad SET reason = _bad.reason || '; ' || r.reason FROM _dup_rows r "
@@ -320,9 +350,10 @@ def validate(
         )
         con.sql(
             "INSERT INTO _bad SELECT source_row, declaration_id, 'duplicate:declaration_id', "
-            "reason FROM _dup_rows WHERE NOT already_bad"
+            "reason, NULL FROM _dup_rows WHERE NOT already_bad"
         )
-    con.sql("DELETE FROM _typed WHERE source_row IN (SELECT source_row FROM _bad)")
+    _fill_raw_records(con, source)
+    con.sql(f"DELETE FROM _typed WHERE rowid - {base} + 1 IN (SELECT source_row FROM _bad)")
     if mapping.item_level:
         con.sql(
             "CREATE OR REPLACE TEMP TABLE _valid AS SELECT *, date_trunc('month', lodged_at)::DATE"
@@ -330,14 +361,28 @@ def validate(
         )
         valid = "_valid"
     else:
-        valid = "_typed"
+        valid = "_rows"
     quarantined = int(con.sql("SELECT count(*) FROM _bad").fetchall()[0][0])
     declarations = int(con.sql(f"SELECT count(*) FROM {valid}").fetchall()[0][0])
     return Validated(
-        rows_read=staged.rows,
+        rows_read=rows,
         rows_quarantined=quarantined,
         declarations=declarations,
         valid_table=valid,
+    )
+
+
+def _fill_raw_records(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Raw records of rows quarantined for what other rows hold (duplicates, sibling items):
+    valid on their own, they were not kept in the first pass, so read them again (rare)."""
+    missing = int(con.sql("SELECT count(*) FROM _bad WHERE raw_record IS NULL").fetchall()[0][0])
+    if not missing:
+        return
+    source.run(
+        con,
+        "UPDATE _bad SET raw_record = r.record FROM (SELECT row_number() OVER () AS source_row, "
+        f"{raw_record_sql(source.columns, 'f')} AS record FROM {source.relation} f) r "
+        "WHERE _bad.raw_record IS NULL AND r.source_row = _bad.source_row",
     )
 
 

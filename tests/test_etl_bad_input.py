@@ -3,6 +3,7 @@ load; nothing is lost (rows_read = inserted + replaced + quarantined + merged)."
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime
 from pathlib import Path
@@ -343,6 +344,14 @@ def test_duplicated_declaration_ids_quarantine_every_copy(
             ),
         ],
     )
+    # Every copy keeps its delivered record, also those that were valid on their own.
+    records = query(settings, "SELECT source_row, raw_record FROM quarantine ORDER BY 1")
+    assert [(n, json.loads(r)["declaration_id"]) for n, r in records] == [
+        (2, "D4"),
+        (4, "D4"),
+        (5, "D4"),
+    ]
+    assert json.loads(records[2][1])["channel"] == "pink"
 
 
 def test_several_problems_in_one_row_are_all_named(settings: Settings, tmp_path: Path) -> None:

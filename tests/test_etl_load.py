@@ -228,6 +228,8 @@ def test_item_rows_are_rolled_up(settings: Settings, tmp_path: Path, calls: Call
         (7, "2024-9", "invalid:channel",
          "channel 'PURPLE' is not one of green, yellow, red, blue (from LANE)"),
     ]  # fmt: skip
+    raw = query(settings, "SELECT raw_record FROM quarantine ORDER BY source_row")
+    assert [json.loads(r[0])["HS"] for r in raw] == ["0606", "0707"]
 
 
 def test_asycuda_example_loads_with_hand_counted_declarations(settings: Settings, calls: Calls):

@@ -42,6 +42,12 @@ class Settings:
         default=False,
         metadata={"help": "Mark session cookies Secure (set when served behind HTTPS)."},
     )
+    proxy_hops: int = field(
+        default=0,
+        metadata={"help": "Reverse proxies in front of the web app (1 behind one nginx) whose "
+                  "X-Forwarded-For/-Proto/-Host headers give the client's address (login "
+                  "throttling, audit trail) and scheme; 0 = headers ignored."},
+    )
     idle_timeout_minutes: int = field(
         default=30, metadata={"help": "A session unused for this long ends."}
     )

@@ -3,6 +3,7 @@ accounts, and the audit rows each step writes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import dash
@@ -14,6 +15,7 @@ from auth_helpers import (
     audit_actions,
     call,
     client_from,
+    form_token,
     login,
     make_app,
     post_login,
@@ -283,3 +285,22 @@ def test_app_state_is_shared_by_two_apps_on_one_database(settings: Settings) -> 
     client.post("/logout", data={"csrf_token": token.value})
     assert call(other, second, SHELL_OUTPUT, ["/"]).status_code == 401
     assert audit_actions(state)[-2:] == ["login.success", "logout"]
+
+
+def test_client_address_behind_a_trusted_proxy(settings: Settings) -> None:
+    """With proxy_hops=1 the address the proxy saw counts; without it the header is ignored."""
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
+        home = replace(settings, home=settings.home / f"hops{hops}", proxy_hops=hops)
+        app, state, _ = make_app(home)
+        client = client_from(app)
+        client.get("/login", headers=forwarded)
+        token = form_token(client)
+        client.post(
+            "/login",
+            data={"username": "anna", "password": WRONG, "csrf_token": token},
+            headers=forwarded,
+        )
+        entry = state.audit_entries(action_prefix="login.failure", limit=1)[0]
+        assert entry.remote_addr == expected
+        assert state.throttle_state("address", expected) is not None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import dash
 from flask import Response, request
 from flask_login import LoginManager, current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from customs_kpi.settings import Settings
 from dashboard.appstate import AppState
@@ -37,6 +38,12 @@ def install_auth(app: dash.Dash, settings: Settings, state: AppState, passwords:
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     attach(server, settings, state, passwords)
+    if settings.proxy_hops > 0:
+        # Behind a proxy every request comes from the proxy: without this, one address would
+        # collect everybody's failed sign-ins and the audit trail would name only the proxy.
+        # Only as many hops as configured are trusted, so clients cannot forge their address.
+        hops = settings.proxy_hops
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     login_manager = LoginManager()
     # Our sessions are server-side with their own time-outs; flask-login's IP/agent hashing

@@ -243,4 +243,7 @@ def register_url_sync() -> None:
         ClientsideFunction(namespace="customsKpi", function_name="syncFilters"),
         Output(URL_SYNC_ID, "children"),
         *(Input(i, "value") for i in FILTER_INPUT_IDS),
+        # Only the user's changes go into the address bar, not the defaults a page opens with
+        # (they would follow the user to other pages as if chosen).
+        prevent_initial_call=True,
     )

@@ -305,12 +305,11 @@ def _load_one(
     con.sql("SET enable_progress_bar_print = false")
     con.begin()
     try:
-        stage("reading")
+        stage("reading and validating")
         # One pass reads, types and checks the file; the delivered strings are kept only for
         # the rows that go to quarantine (their raw record).
         with open_source(con, path, mapping) as source:
             resolved, warnings = resolve_columns(path, source.columns, mapping)
-            stage("validating")
             checked = validate(con, source, resolved, mapping, started)
         result.rows_read = checked.rows_read
         result.rows_quarantined = checked.rows_quarantined

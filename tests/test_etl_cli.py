@@ -65,7 +65,7 @@ def test_cli_load_runs_and_quarantine(
     home = ["--home", str(settings.home)]
     result = runner.invoke(app, ["load", str(good), *home])
     assert result.exit_code == 0, result.output
-    assert "good.csv: hashing" in result.output  # stage markers
+    assert "good.csv: reading and validating…" in result.output  # stage markers
     assert (
         "good.csv: 2 rows read, 1 inserted, 0 replaced, 1 quarantined (top reasons: "
         "invalid:channel 1)" in result.output

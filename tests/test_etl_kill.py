@@ -82,7 +82,7 @@ def test_load_killed_mid_way_leaves_warehouse_unchanged(
         seen.append(raw.decode(errors="replace").strip())
         if "big.csv: upserting" in seen[-1] or time.monotonic() > deadline:
             break
-    assert any("big.csv: validating" in line for line in seen), seen
+    assert any("big.csv: reading and validating" in line for line in seen), seen
     time.sleep(0.5)  # well inside the insert of ~2 M rows
     assert proc.poll() is None, "the load finished before it could be killed"
     proc.send_signal(signal.SIGKILL)

@@ -210,6 +210,12 @@ def test_decision_reaches_audit_trail_and_timeline(web: App) -> None:
         ("review.start", "analyst", f"profile:{profile}"),
     ]
     assert entries[0].details["rationale"] == rationale
+    state_output = "..review-profile-state.children...review-seen-state.data.."
+    status, shown = call(client, web.app, state_output, [profile, 1])
+    assert status == 200
+    text = json.dumps(shown, ensure_ascii=False)
+    assert shown["response"]["review-seen-state"]["data"] == "decided"
+    assert rationale in text and f"/what-if?profiles={profile}&action=retire" in text
     # A second screen still showing "under review" cannot decide again.
     status, payload = act(client, web.app, "review-decide", profile, "under_review", "keep", "x")
     assert "changed by someone else" in json.dumps(payload)

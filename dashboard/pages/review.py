@@ -29,6 +29,7 @@ from dashboard.components.download import filename
 from dashboard.components.format import format_interval, format_p_value
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
+from dashboard.components.tables import data_table
 from dashboard.data import PageContext, Viewer, guarded
 from dashboard.pages import _frame as frame
 from dashboard.review_state import (
@@ -72,6 +73,7 @@ REOPEN_ID = "review-reopen"
 RELEASE_ID = "review-release"
 MESSAGE_ID = "review-message"
 REFRESH_STORE = "review-refresh"
+HISTORY_ROWS = 10
 
 STATE_LABELS = {
     ReviewState.FLAGGED: "flagged",
@@ -449,15 +451,47 @@ def pick_from_grid(ctx: PageContext, cell: Any) -> str:
 def show_state(ctx: PageContext, profile_id: Any, _n: Any) -> tuple[Any, str | None]:
     if not profile_id:
         return "Choose a profile in the table or the list.", None
-    review = store_for(ctx.settings.app_db_path).get(str(profile_id))
+    store = store_for(ctx.settings.app_db_path)
+    review = store.get(str(profile_id))
     text = f"{review.profile_id}: {STATE_LABELS[review.state]}"
     if review.decision:
         text += f", decision {review.decision.value}"
     if review.updated_by and review.updated_at:
-        text += f" (by {review.updated_by}, {review.updated_at[:16].replace('T', ' ')} UTC)"
+        text += f" (by {review.updated_by}, {_when(review.updated_at)})"
     if review.rationale:
         text += f". Rationale: {review.rationale}"
-    return text, review.state.value
+    pid = review.profile_id
+    links = html.Span(
+        [
+            " · ",
+            dcc.Link("profile history", href=f"/profiles/{pid}"),
+            " · ",
+            dcc.Link("what-if of retiring it", href=f"/what-if?profiles={pid}&action=retire"),
+        ]
+    )
+    history = store.history(pid)[-HISTORY_ROWS:]
+    table = (
+        data_table(
+            [
+                {
+                    "When (UTC)": _when(e.at),
+                    "Who": e.user_name,
+                    "From": STATE_LABELS[e.from_state],
+                    "To": STATE_LABELS[e.to_state]
+                    + (f": {e.decision.value}" if e.decision else ""),
+                    "Rationale": e.rationale or "",
+                }
+                for e in reversed(history)
+            ]
+        )
+        if history
+        else None
+    )
+    return html.Div([html.Span(text), links, table]), review.state.value
+
+
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ") + " UTC"
 
 
 ACTIONS = {

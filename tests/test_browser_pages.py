@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pages_snapshot
 import pytest
-from argon2 import PasswordHasher
+from browser_helpers import Server, open_browser, require_chromium, serve_app, signed_in_page
 
 from customs_kpi.settings import load_settings
-from dashboard.appstate import AppState
-from dashboard.auth.passwords import Passwords
 
+require_chromium()
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-PASSWORD = "a long browser passphrase"
-TIMEOUT_MS = 30_000
 # path, screenshot name, whether the page draws Plotly charts
 PAGES: tuple[tuple[str, str, bool], ...] = (
     ("/", "overview", True),
@@ -45,54 +33,22 @@ PAGES: tuple[tuple[str, str, bool], ...] = (
     ("/data", "data", False),
 )
 
-if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
-    pytest.skip("Debian's Chromium is not installed (make browser-deps)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app on a free local port, in a thread of this process."""
-    from werkzeug.serving import make_server
-
-    from dashboard.app import create_app
-
-    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("browser-home"))
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real app with the known snapshot published, served on a free local port."""
+    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("browser-pages"))
     settings.ensure_home()
     pages_snapshot.build(settings)
-    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    state = AppState(settings.app_db_path)
-    state.add_user("analyst", "analyst", passwords.hash(PASSWORD))
-    app = create_app(settings, state=state, passwords=passwords)
-    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with serve_app(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def browser_page(server: str) -> Iterator[tuple[Any, list[str]]]:
-    """A logged-in page at 1366×768, and the console errors seen so far."""
-    errors: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 768}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server + "/login")
-        page.fill("input[name=username]", "analyst")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(server + "/")
-        yield page, errors
-        context.close()
-        browser.close()
+def browser_page(server: Server) -> Iterator[tuple[Any, list[str]]]:
+    """An analyst's page at 1366×768, and the console errors seen so far."""
+    with open_browser() as browser:
+        yield signed_in_page(browser, server, "analyst")
 
 
 def _wait_for_page(page: Any, charts: bool) -> None:
@@ -104,11 +60,11 @@ def _wait_for_page(page: Any, charts: bool) -> None:
 
 @pytest.mark.parametrize(("path", "name", "charts"), PAGES, ids=[p[1] for p in PAGES])
 def test_every_page_opens_without_console_errors(
-    browser_page: Any, server: str, path: str, name: str, charts: bool
+    browser_page: Any, server: Server, path: str, name: str, charts: bool
 ) -> None:
     page, errors = browser_page
     errors.clear()
-    page.goto(server + path)
+    page.goto(server.url + path)
     _wait_for_page(page, charts)
     assert page.locator(".state-error").count() == 0
     assert "Data as of" in page.inner_text(".page-header")
@@ -123,10 +79,10 @@ def test_every_page_opens_without_console_errors(
     assert errors == []
 
 
-def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: str) -> None:
+def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: Server) -> None:
     page, errors = browser_page
     errors.clear()
-    page.goto(server + "/")
+    page.goto(server.url + "/")
     _wait_for_page(page, charts=True)
     card = page.locator("#card-declarations .card-value")
     raw = pages_snapshot.make_declarations()
@@ -157,10 +113,10 @@ def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: st
     page.wait_for_url("**/offices?**office=DKR**")
 
 
-def test_download_returns_the_rows_the_page_shows(browser_page: Any, server: str) -> None:
+def test_download_returns_the_rows_the_page_shows(browser_page: Any, server: Server) -> None:
     page, errors = browser_page
     errors.clear()
-    page.goto(server + "/offices")
+    page.goto(server.url + "/offices")
     _wait_for_page(page, charts=True)
     shown = page.locator("#offices-table-section tbody tr td:first-child").all_inner_texts()
     with page.expect_download() as info:
@@ -176,13 +132,13 @@ def test_download_returns_the_rows_the_page_shows(browser_page: Any, server: str
 
 @pytest.mark.parametrize(("path", "name"), [("/", "overview"), ("/clearance", "clearance")])
 def test_tablet_portrait_has_no_sideways_scroll(
-    browser_page: Any, server: str, path: str, name: str
+    browser_page: Any, server: Server, path: str, name: str
 ) -> None:
     page, errors = browser_page
     errors.clear()
     page.set_viewport_size({"width": 768, "height": 1024})
     try:
-        page.goto(server + path)
+        page.goto(server.url + path)
         _wait_for_page(page, charts=True)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         page.screenshot(path=str(SCREENSHOTS / f"{name}-tablet.png"), full_page=True)

@@ -73,6 +73,16 @@ def _progress() -> Iterator[RichProgress]:
             reporter.close()
 
 
+@contextmanager
+def _busy_is_an_error() -> Iterator[None]:
+    from etl.warehouse import WarehouseBusy
+
+    try:
+        yield
+    except WarehouseBusy as exc:
+        raise fail(str(exc)) from exc
+
+
 def _print_results(results: Sequence[LoadResult]) -> None:
     table = Table(
         "file",
@@ -142,7 +152,7 @@ def load_cmd(
         raise fail("give delivery FILES to load, or --inbox")
     settings = settings_for(home)
     results: list[LoadResult] = []
-    with _progress() as progress:
+    with _busy_is_an_error(), _progress() as progress:
         if files:
             results += load_files(settings, files, mapping, publish=publish, progress=progress)
         if inbox:
@@ -168,7 +178,7 @@ def load_profiles_cmd(
     from etl.load import load_profiles
 
     settings = settings_for(home)
-    with _progress() as progress:
+    with _busy_is_an_error(), _progress() as progress:
         result = load_profiles(settings, register, changes, progress=progress)
     _print_results([result])
     if result.status == "failed":

@@ -1,7 +1,9 @@
 """Load: one delivery file -> the warehouse, in one transaction, then publish.
 
-Order (DEVELOPING.md): hash -> stage -> validate -> quarantine -> upsert declarations and
-profile_hits -> rebuild the cube for the touched months -> run log -> COMMIT -> publish.
+Order (DEVELOPING.md): hash -> stage + validate (one pass over the file, inside DuckDB) ->
+quarantine -> upsert declarations and profile_hits -> rebuild the cube for the touched months ->
+run log -> COMMIT -> publish. The profile register and change log (:func:`load_profiles`)
+follow the same pattern.
 Any failure rolls everything back and a ``failed`` run is written in its own small transaction,
 so the warehouse is exactly as before apart from that run-log row.
 """

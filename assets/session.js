@@ -6,6 +6,9 @@
 //   updating and the page would look broken.
 // * Same-origin state-changing requests carry the session's CSRF token as a header. Dash's
 //   renderer does this itself for callbacks (Dash(csrf_token_name=...)); this covers the rest.
+// * A refused callback (403) says why in a notice instead of leaving the page silently
+//   unchanged; a refused CSRF token (the session was replaced, e.g. by signing in again in
+//   another tab) reloads the page once to pick up the current token.
 // * The remaining session time is polled (without counting as activity); shortly before an
 //   idle time-out a banner offers to stay signed in, and at the time-out the browser goes to
 //   the sign-in page even if the user has not clicked anything.
@@ -20,6 +23,8 @@
   var WARN_BEFORE_SECONDS = 120;
   var MAX_POLL_SECONDS = 60;
   var MIN_POLL_SECONDS = 5;
+  var NOTICE_SECONDS = 10;
+  var CSRF_RELOAD_KEY = "customsKpiCsrfReloadAt";
 
   if (window.__customsKpiSession) {
     return; // loaded twice (hot reload): keep one wrapper
@@ -90,10 +95,65 @@
     return originalFetch(input, init).then(function (response) {
       if (own && response.status === 401) {
         toLogin();
+      } else if (own && response.status === 403) {
+        explainRefusal(response.clone());
       }
       return response;
     });
   };
+
+  function explainRefusal(response) {
+    response.json().then(function (body) {
+      if (!body || typeof body.error !== "string") {
+        return;
+      }
+      if (body.error === "missing or invalid CSRF token") {
+        // Reload once (not in a loop) to get the session's current token.
+        var last = Number(window.sessionStorage.getItem(CSRF_RELOAD_KEY) || 0);
+        if (Date.now() - last > 60000) {
+          window.sessionStorage.setItem(CSRF_RELOAD_KEY, String(Date.now()));
+          window.location.reload();
+          return;
+        }
+        showNotice("This page is out of date. Reload it to continue.");
+        return;
+      }
+      if (body.required) {
+        showNotice("Your role does not allow this (it needs " + body.required + ").");
+      }
+    }, function () { /* not JSON: nothing to explain */ });
+  }
+
+  var notice = null;
+  var noticeTimer = null;
+
+  function showNotice(text) {
+    if (!notice) {
+      notice = document.createElement("div");
+      notice.className = "ck-session-banner ck-notice";
+      notice.setAttribute("role", "alert");
+      var message = document.createElement("span");
+      var close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "Close";
+      close.addEventListener("click", hideNotice);
+      notice.appendChild(message);
+      notice.appendChild(close);
+      document.body.appendChild(notice);
+    }
+    notice.firstChild.textContent = text;
+    if (noticeTimer) {
+      window.clearTimeout(noticeTimer);
+    }
+    noticeTimer = window.setTimeout(hideNotice, NOTICE_SECONDS * 1000);
+  }
+
+  function hideNotice() {
+    if (notice) {
+      notice.remove();
+      notice = null;
+    }
+  }
 
   // --- Expiry poll and warning banner ---------------------------------------------------------
   var banner = null;

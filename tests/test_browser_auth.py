@@ -143,3 +143,23 @@ def test_an_idle_session_ends_without_a_click(server: Server, browser: Any) -> N
     page.evaluate("window.dispatchEvent(new Event('focus'))")
     page.wait_for_url("**/login?**")
     assert "expired=1" in page.url and "next=%2Fdata" in page.url
+
+
+def test_a_refused_callback_explains_itself(server: Server, browser: Any) -> None:
+    """A viewer who reaches the users page inside the app is told why nothing shows."""
+    page, _ = signed_in_page(browser, server, "viewer")
+    with page.expect_response(
+        lambda r: "_dash-update-component" in r.url and r.status == 403
+    ) as refused:
+        page.evaluate(
+            "window.history.pushState({}, '', '/admin/users');"
+            "window.dispatchEvent(new PopStateEvent('popstate'))"
+        )
+    assert refused.value.json() == {
+        "error": "your role does not allow this action",
+        "required": "admin",
+    }
+    notice = page.locator(".ck-notice")
+    notice.wait_for()
+    assert notice.inner_text().startswith("Your role does not allow this (it needs admin).")
+    assert page.locator("#admin-users-grid").count() == 0

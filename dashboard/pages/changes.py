@@ -90,7 +90,9 @@ def results_frame(
 ) -> pl.DataFrame:
     assert ctx.cube is not None
     window = Window(months=months, min_sample=ctx.settings.min_sample)
-    return before_after(ctx.cube, events(ctx, filters, sources), window, ctx.kpi_filters(filters))
+    return before_after(
+        ctx.cube, events(ctx, filters, sources), window, ctx.kpi_filters(filters, channels=())
+    )
 
 
 # --- Layout --------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def queue_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
         ctx.cube,
         QueueConfig(flags=FlagConfig(n_min=ctx.settings.min_sample)),
         period=(filters.start, period_end_day(filters.end)),
-        filters=ctx.kpi_filters(filters),
+        filters=ctx.kpi_filters(filters, channels=()),
         include=open_reviews,
     )
     ids = queue["profile_id"].to_list()

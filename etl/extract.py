@@ -1,11 +1,13 @@
-"""Extract: a delivery file as delivered, into a DuckDB table of strings.
+"""Extract: a delivery file as delivered, as DuckDB strings in file order.
 
-Every format (CSV, Parquet, XLSX, JSON) becomes the same thing: a temporary table whose columns
-are the file's own column names, all VARCHAR, in file order, so ``rowid - row_base + 1`` is the
-1-based data row (header excluded) that quarantine messages cite. (Row ids of a table created
-inside a transaction start at a large offset, hence ``row_base``.) Parsing is DuckDB's (or
-calamine's for Excel); Python only looks at the first bytes to recognise binary files and at
-the tail to tell a truncated file from a malformed one.
+Every format (CSV, Parquet, XLSX, JSON) becomes the same thing: a :class:`Source`, a relation
+whose columns are the file's own column names, all VARCHAR, in file order. The load reads it
+once, straight into its typed table (etl.validate); :func:`stage_delivery` materialises it as a
+table of strings (small files, tools). A table created from it keeps file order, so
+``rowid - row_base + 1`` is the 1-based data row (header excluded) that quarantine messages cite
+(row ids of a table created inside a transaction start at a large offset, hence ``row_base``).
+Parsing is DuckDB's (or calamine's for Excel); Python only looks at the first bytes to recognise
+binary files and at the tail to tell a truncated file from a malformed one.
 
 Problems that make the whole file unusable raise :class:`DeliveryError`, whose message names the
 file and the problem.
@@ -136,10 +138,6 @@ def _check_binary(path: Path, head: bytes, fmt: str, encoding: str) -> None:
 
 def _normal_encoding(name: str) -> str:
     return codecs.lookup(name).name  # 'utf8' -> 'utf-8', 'latin1' -> 'iso8859-1' ...
-
-
-def _is_utf8(name: str) -> bool:
-    return _normal_encoding(name) in ("utf-8", "utf-8-sig")
 
 
 def _scan_utf8(path: Path) -> tuple[bool, bool]:

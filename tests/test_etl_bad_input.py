@@ -368,3 +368,29 @@ def test_several_problems_in_one_row_are_all_named(settings: Settings, tmp_path:
             ),
         ],
     )
+
+
+def test_truncated_parquet(settings: Settings, tmp_path: Path) -> None:
+    import polars as pl
+
+    path = tmp_path / "cut.parquet"
+    pl.DataFrame([row(i) for i in range(1, 200)]).write_parquet(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert_file_failed(
+        settings,
+        load_file(settings, path),
+        "cut.parquet: is truncated or not a Parquet file (Invalid Input Error: No magic bytes "
+        f"found at end of file '{path}')",
+    )
+
+
+def test_truncated_json(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text(json.dumps([row(1), row(2)])[:-40])
+    result = load_file(settings, path)
+    assert result.status == "failed"
+    assert result.message.startswith(
+        "cut.json: cannot be read as JSON records: Invalid Input Error: Malformed JSON"
+    )
+    assert loaded_ids(settings) == []

@@ -30,12 +30,13 @@ APPLY = "..admin-result.children...admin-result.className...admin-version.data..
 WRONG = "not the password at all"
 SET_ROLE, DISABLE, ENABLE = "admin-set-role", "admin-disable", "admin-enable"
 UNLOCK, UNLOCK_SELECTED = "admin-unlock", "admin-unlock-address"
+END_SESSIONS = "admin-end-sessions"
 
 
 def _press(app: dash.Dash, button: str) -> list[int]:
     """n_clicks of the admin page's buttons (the callback's inputs) with ``button`` pressed."""
     buttons = [spec["id"] for spec in app.callback_map[APPLY]["inputs"]]
-    assert buttons == [SET_ROLE, DISABLE, ENABLE, UNLOCK, UNLOCK_SELECTED]
+    assert buttons == [SET_ROLE, DISABLE, ENABLE, UNLOCK, UNLOCK_SELECTED, END_SESSIONS]
     return [1 if b == button else 0 for b in buttons]
 
 
@@ -304,3 +305,17 @@ def test_client_address_behind_a_trusted_proxy(settings: Settings) -> None:
         entry = state.audit_entries(action_prefix="login.failure", limit=1)[0]
         assert entry.remote_addr == expected
         assert state.throttle_state("address", expected) is not None
+
+
+def test_admin_ends_a_users_sessions(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    laptop, desktop = login(app, "anna"), login(app, "anna", address="10.0.0.8")
+    assert call(laptop, app, SHELL_OUTPUT, ["/"]).status_code == 200
+    assert _admin_action(app, END_SESSIONS, "anna") == "anna: 2 sessions ended."
+    for browser in (laptop, desktop):
+        refused = call(browser, app, SHELL_OUTPUT, ["/"])
+        assert refused.status_code == 401
+        assert refused.get_json()["error"] == "session expired"
+    entry = state.audit_entries(action_prefix="user.sessions_ended", limit=1)[0]
+    assert (entry.user_name, entry.target, entry.details) == ("adam", "anna", {"sessions": 2})
+    assert _admin_action(app, END_SESSIONS, "adam") == "Use Sign out to end your own session."

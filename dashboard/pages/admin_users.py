@@ -45,6 +45,7 @@ SET_ROLE_ID = "admin-set-role"
 DISABLE_ID = "admin-disable"
 ENABLE_ID = "admin-enable"
 UNLOCK_ID = "admin-unlock"
+END_SESSIONS_ID = "admin-end-sessions"
 UNLOCK_ADDRESS_ID = "admin-unlock-address"
 RESULT_ID = "admin-result"
 AUDIT_USER_ID = "admin-audit-user"
@@ -201,6 +202,16 @@ def unlock_account(state: AppState, name: str) -> str:
     return f"{user.name}: {'sign-in unlocked' if lifted else 'was not locked'}."
 
 
+def end_sessions(state: AppState, name: str, acting: str) -> str:
+    """Sign a user out everywhere (a lost laptop, a shared PC left signed in)."""
+    user = state.get_user(name)
+    if normalise_name(user.name) == normalise_name(acting):
+        raise ChangeRefused("Use Sign out to end your own session.")
+    ended = state.end_user_sessions(user.user_id, "ended by an administrator")
+    audit("user.sessions_ended", user.name, {"sessions": ended})
+    return f"{user.name}: {ended} session{'s' if ended != 1 else ''} ended."
+
+
 def unlock_address(state: AppState, address: str) -> str:
     lifted = state.clear_login_failures("address", address)
     audit("address.unlock", address, {"had_failures": lifted})
@@ -259,6 +270,7 @@ def layout(**_query: Any) -> html.Div:
                     html.Button("Disable", id=DISABLE_ID, n_clicks=0),
                     html.Button("Enable", id=ENABLE_ID, n_clicks=0),
                     html.Button("Unlock sign-in", id=UNLOCK_ID, n_clicks=0),
+                    html.Button("End sessions", id=END_SESSIONS_ID, n_clicks=0),
                 ],
                 className="ck-admin-actions",
             ),
@@ -332,6 +344,7 @@ def show_role(name: str | None) -> str:
     Input(ENABLE_ID, "n_clicks"),
     Input(UNLOCK_ID, "n_clicks"),
     Input(UNLOCK_ADDRESS_ID, "n_clicks"),
+    Input(END_SESSIONS_ID, "n_clicks"),
     State(USER_PICK_ID, "value"),
     State(ROLE_PICK_ID, "value"),
     State(LOCKS_GRID_ID, "selectedRows"),
@@ -345,6 +358,7 @@ def apply_change(
     _enable: int,
     _unlock: int,
     _unlock_selected: int,
+    _end_sessions: int,
     name: str | None,
     role: str | None,
     selected_locks: list[dict[str, Any]] | None,
@@ -389,6 +403,8 @@ def _dispatch(
         return set_disabled(state, name, False, acting)
     if trigger == UNLOCK_ID:
         return unlock_account(state, name)
+    if trigger == END_SESSIONS_ID:
+        return end_sessions(state, name, acting)
     raise PreventUpdate
 
 

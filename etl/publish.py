@@ -157,6 +157,12 @@ def _month_stats(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, dict[s
     return stats
 
 
+def _warehouse_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """When the warehouse was created (its first migration): tells a recreated warehouse from
+    the one the previous version was published from."""
+    return _iso(_scalar(con, "SELECT min(applied_at) FROM schema_migrations WHERE version = 1"))
+
+
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     rows = con.sql(sql).fetchall()
     return rows[0][0] if rows else None
@@ -334,9 +340,14 @@ def _write_version(
     linked: dict[str, list[str]] = {}
     partitions = {table: _month_stats(con, table) for table in FACT_TABLES}
     columns = {table: _columns(con, table) for table in FACT_TABLES}
-    if previous_manifest is not None and not _same_layout(previous_manifest, columns):
-        # A migration changed a fact table (or the layout changed): old partitions would mix
-        # schemas, so everything is written afresh once.
+    warehouse_id = _warehouse_id(con)
+    if previous_manifest is not None and (
+        not _same_layout(previous_manifest, columns)
+        or previous_manifest.get("warehouse_id") != warehouse_id
+    ):
+        # A migration changed a fact table, the layout changed, or the warehouse was recreated
+        # (run ids start again, so per-month statistics could match by chance): old partitions
+        # cannot be trusted, so everything is written afresh once.
         previous_manifest = None
     dirty = _dirty_months(partitions, touched, previous_manifest)
     for table in FACT_TABLES:
@@ -377,6 +388,7 @@ def _write_version(
         "months": months,
         "month_range": [months[0], months[-1]] if months else None,
         "schema_version": int(_scalar(con, "SELECT max(version) FROM schema_migrations") or 0),
+        "warehouse_id": warehouse_id,
         "tables": tables,
         "partitions": partitions,
         "written_months": written,

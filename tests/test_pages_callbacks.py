@@ -387,3 +387,19 @@ def test_trend_pick_survives_a_filter_change(pages: dict[str, ModuleType], publi
         v if ok else None for v, ok in zip(expected["value"], expected["sufficient"], strict=True)
     ]
     assert _graphs(box)[0].figure.layout.yaxis.tickformat == ",.1f"  # hours, not percent
+
+
+def test_cards_download_matches_the_cards(pages: dict[str, ModuleType], published: Any) -> None:
+    home = pages["home"]
+    ctx = _ctx(published)
+    filters = _filters(ctx)
+    table = home.download_frame(ctx, filters, "cards", None)
+    assert table["kpi"].to_list() == list(home.CARD_KPIS)
+    for kpi_id in ("hit_rate", "declarations", "release_time_median"):
+        card = home.card_data(ctx, filters, kpi_id)
+        row = table.filter(pl.col("kpi") == kpi_id).row(0, named=True)
+        assert row["value"] == pytest.approx(card.value)
+        assert row["mom_delta"] == pytest.approx(card.mom_delta)
+        assert row["month"] == filters.end
+    hit = table.filter(pl.col("kpi") == "hit_rate").row(0, named=True)
+    assert hit["status"] == "good" and hit["target"] == pytest.approx(0.034)

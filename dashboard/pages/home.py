@@ -18,9 +18,10 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import palette, states
-from dashboard.components.cards import CardData, kpi_card
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
+from dashboard.components.cards import CardData, kpi_card, status
+from dashboard.components.download import DOWNLOAD_BUTTON, download_button, filename
 from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
+from dashboard.components.format import format_month
 from dashboard.components.layout import graph, section
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
@@ -166,7 +167,9 @@ def layout(**query: Any) -> html.Div:
 
 def content(ctx: PageContext, filters: flt.Filters, trend_kpi: str = DEFAULT_TREND) -> list[Any]:
     trend_kpi = trend_kpi if trend_kpi in CARD_KPIS else DEFAULT_TREND
-    cards = [kpi_card(card_data(ctx, filters, k)) for k in CARD_KPIS]
+    data = [card_data(ctx, filters, k) for k in CARD_KPIS]
+    cards = [kpi_card(d) for d in data]
+    month = format_month(filters.end)
     options = [{"label": catalogue.get(k).label, "value": k} for k in CARD_KPIS]
     trend_body = html.Div(
         [
@@ -188,6 +191,13 @@ def content(ctx: PageContext, filters: flt.Filters, trend_kpi: str = DEFAULT_TRE
         ]
     )
     return [
+        html.Div(
+            [
+                html.H2(f"Headline KPIs · {month}", className="section-title"),
+                html.Div(download_button(PAGE, "cards"), className="section-tools"),
+            ],
+            className="section-head cards-head",
+        ),
         html.Div(cards, className="card-grid", id=CARDS_ID),
         html.Div(
             [
@@ -255,9 +265,32 @@ def update_trend(
     return graph(figure, TREND_GRAPH_ID), kpi_id
 
 
+def cards_frame(cards: list[CardData]) -> pl.DataFrame:
+    """The cards as rows: what each card shows, with its parts, target and deltas."""
+    return pl.DataFrame(
+        [
+            {
+                "kpi": d.kpi.id, "label": d.kpi.label, "month": d.month, "unit": d.kpi.unit.value,
+                "value": d.value if d.sufficient else None, "numerator": d.numerator,
+                "denominator": d.denominator, "ci_low": d.ci_low, "ci_high": d.ci_high,
+                "sufficient": d.sufficient, "target": d.target,
+                "status": status(d.kpi.direction, d.value, d.target, d.sufficient).value,
+                "mom_delta": d.mom_delta, "yoy_delta": d.yoy_delta,
+            }
+            for d in cards
+        ],
+        schema_overrides={"numerator": pl.Float64, "denominator": pl.Float64,
+                          "ci_low": pl.Float64, "ci_high": pl.Float64, "target": pl.Float64,
+                          "value": pl.Float64, "mom_delta": pl.Float64,
+                          "yoy_delta": pl.Float64},
+    )  # fmt: skip
+
+
 def download_frame(
     ctx: PageContext, filters: flt.Filters, view: str, trend_kpi: str | None
 ) -> pl.DataFrame:
+    if view == "cards":
+        return cards_frame([card_data(ctx, filters, k) for k in CARD_KPIS])
     if view == "trend":
         kpi_id = trend_kpi if trend_kpi in CARD_KPIS else DEFAULT_TREND
         return trend_frame(ctx, filters, kpi_id).with_columns(pl.lit(kpi_id).alias("kpi"))

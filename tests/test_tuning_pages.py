@@ -506,3 +506,23 @@ def test_csv_downloads_of_the_tuning_pages_are_audited(web: App) -> None:
     entry = web.state.audit_entries(action_prefix="export.csv")[0]
     assert entry.user_name == "viewer" and entry.target is not None
     assert entry.target.startswith("customs-kpi-overlap")
+
+
+def test_tuning_pages_before_anything_is_published(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from dashboard.app import create_app
+
+    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("tuning-empty"))
+    settings.ensure_home()
+    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    state = AppState(settings.app_db_path)
+    state.add_user("analyst", Role.ANALYST, passwords.hash(PASSWORD))
+    app = create_app(settings, state=state, passwords=passwords)
+    client = login(app, "analyst")
+    for path, output in PAGE_CONTENT.items():
+        layout = layout_of(client, app, path)
+        assert "No data has been published yet" in json.dumps(layout)
+        status, payload = call(client, app, output, [None] * 4 + EXTRA_INPUTS[path])
+        assert status == 200
+        assert "could not be computed" not in json.dumps(payload)

@@ -360,7 +360,15 @@ def content(ctx: PageContext, filters: flt.Filters, metric: str) -> Any:
     kpi = catalogue.get
     release_kpis = [kpi("release_time_median"), kpi("release_time_p90")]
     return [
-        html.Div(summary, className="stat-list"),
+        section(
+            "Per channel over the period",
+            html.Div(summary, className="stat-list"),
+            page=PAGE,
+            view="summary",
+            wide=True,
+            note="Median time to release; the 90th percentile, releases and still-open "
+            "declarations below it.",
+        ),
         html.Div(
             [
                 section(
@@ -428,6 +436,8 @@ def update_content(
 
 def download_frame(ctx: PageContext, filters: flt.Filters, view: str, metric: str) -> pl.DataFrame:
     match view:
+        case "summary":
+            return stats_frame(ctx, filters, (), metric)
         case "percentiles":
             return stats_frame(ctx, filters, ("month",), metric)
         case "distribution":

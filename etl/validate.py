@@ -251,6 +251,9 @@ def _rollup_select() -> str:
         f"WHEN {quote_literal(r)} THEN {i}" for i, r in enumerate(RESULT_SEVERITY_ORDER)
     )
     sev = f"(CASE control_result {severity} END)"
+    # Declaration-level attributes (lane, office, trader...) repeat on every item row of an
+    # export; the first item row's value is taken. Values of items are summed; timestamps
+    # keep the widest span (first arrival/lodgement/assignment, last result/payment/release).
     first = (
         "office_code",
         "channel",

@@ -24,7 +24,7 @@ from typing import Any
 import dash
 import dash_mantine_components as dmc
 from dash import Input, Output, dcc, html
-from flask import has_request_context
+from flask import Flask, has_request_context
 from flask_login import current_user
 
 from customs_kpi.settings import Settings
@@ -106,6 +106,20 @@ def create_app(
     install_auth(app, settings, state, passwords)
     _finish_setup(app)
     return app
+
+
+def wsgi() -> Flask:
+    """The WSGI application for a production server, settings from ``CUSTOMS_KPI_*``.
+
+    A factory (called by the server, never at import): ``gunicorn 'dashboard.app:wsgi()'`` or
+    ``waitress-serve --call dashboard.app:wsgi``.
+    """
+    from customs_kpi.settings import load_settings
+
+    settings = load_settings()
+    settings.ensure_home()
+    server: Flask = create_app(settings).server
+    return server
 
 
 def _finish_setup(app: dash.Dash) -> None:

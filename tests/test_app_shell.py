@@ -181,3 +181,19 @@ def test_serve_command_builds_the_app_and_runs_it(
     assert isinstance(served, dash.Dash)
     assert served.server.config["SESSION_COOKIE_HTTPONLY"] is True
     assert settings.secret_key_path.exists()
+
+
+def test_wsgi_factory_reads_settings_when_called(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask import Flask
+
+    from dashboard.app import wsgi
+
+    monkeypatch.setenv("CUSTOMS_KPI_HOME", str(tmp_path / "wsgi-home"))
+    monkeypatch.setenv("CUSTOMS_KPI_IDLE_TIMEOUT_MINUTES", "7")
+    server = wsgi()
+    assert isinstance(server, Flask)
+    assert (tmp_path / "wsgi-home" / "secret_key").exists()
+    assert server.extensions["customs_kpi.settings"].idle_timeout_minutes == 7
+    assert server.test_client().get("/").headers["Location"] == "/login"

@@ -98,3 +98,32 @@ def test_register_without_required_column(settings: Settings, tmp_path: Path) ->
     assert result.status == "failed"
     assert result.message == "profiles.csv: required column(s) missing: status"
     assert query(settings, "SELECT count(*) FROM profiles") == [(0,)]
+
+
+def test_register_parquet_and_change_log_xlsx(settings: Settings, tmp_path: Path) -> None:
+    import polars as pl
+
+    pl.DataFrame(
+        {
+            "profile_id": ["P7"],
+            "status": ["active"],
+            "valid_from": [date(2024, 2, 1)],
+            "review_period_days": [30],
+        }
+    ).write_parquet(tmp_path / "register.parquet")
+    pl.DataFrame(
+        {
+            "profile_id": ["P7", "P7"],
+            "changed_at": [datetime(2024, 2, 1, 9, 30), datetime(2024, 5, 2, 14, 0)],
+            "change_type": ["created", "modified"],
+        }
+    ).write_excel(tmp_path / "changes.xlsx")
+    result = load_profiles(settings, tmp_path / "register.parquet", tmp_path / "changes.xlsx")
+    assert (result.status, result.rows_read, result.rows_inserted) == ("succeeded", 3, 3)
+    assert query(settings, "SELECT profile_id, valid_from, review_period_days FROM profiles") == [
+        ("P7", date(2024, 2, 1), 30)
+    ]
+    assert query(settings, "SELECT changed_at, change_type FROM profile_changes ORDER BY 1") == [
+        (datetime(2024, 2, 1, 9, 30), "created"),
+        (datetime(2024, 5, 2, 14, 0), "modified"),
+    ]

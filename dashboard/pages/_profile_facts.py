@@ -1,0 +1,107 @@
+"""Declaration-level queries of the profile page, over the snapshot's fact views (paged and
+filtered, never whole tables): offences found, profiles firing together, the latest controlled
+declarations. Every query carries the user's office scope (PageContext.office_clause)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from dashboard import filters as flt
+from dashboard.data import PageContext
+from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS
+from kpis.grain import period_end_day
+from kpis.profiles import profile_overlaps
+
+PAGE_SIZE = 25
+
+
+def _period(filters: flt.Filters) -> tuple[date, date]:
+    assert filters.start is not None and filters.end is not None
+    return filters.start, period_end_day(filters.end)
+
+
+def _fact_scope(ctx: PageContext, filters: flt.Filters, profile_id: str) -> tuple[str, list[Any]]:
+    """WHERE clause over ``declarations d JOIN profile_hits h``: profile, period, the user's
+    offices (server-side scope) and channel."""
+    assert filters.start is not None and filters.end is not None
+    office_sql, office_params = ctx.office_clause(filters, "d.office_code")
+    clauses = ["h.profile_id = ?", "d.lodged_month BETWEEN ? AND ?", office_sql]
+    params: list[Any] = [profile_id, filters.start, filters.end, *office_params]
+    if filters.channel is not None:
+        clauses.append("d.channel = ?")
+        params.append(filters.channel.value)
+    return " AND ".join(clauses), params
+
+
+_FACTS = (
+    "declarations d JOIN profile_hits h "
+    "ON h.declaration_id = d.declaration_id AND h.lodged_month = d.lodged_month"
+)
+
+
+def _sql_set(values: frozenset[Any]) -> str:
+    return "(" + ", ".join(f"'{v.value}'" for v in sorted(values)) + ")"
+
+
+def offence_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    """Hits by offence type (facts, filtered to the profile, period and scope)."""
+    where, params = _fact_scope(ctx, filters, profile_id)
+    return ctx.query(
+        f"SELECT coalesce(nullif(d.offence_type, ''), 'not recorded') AS offence_type, "
+        f"count(*) AS hits, sum(d.additional_revenue)::DOUBLE AS revenue "
+        f"FROM {_FACTS} WHERE {where} AND d.channel IN {_sql_set(CONTROL_CHANNELS)} "
+        f"AND d.control_result IN {_sql_set(HIT_RESULTS)} "
+        f"GROUP BY 1 ORDER BY hits DESC, offence_type LIMIT 50",
+        params,
+    )
+
+
+def overlap_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    """Profiles firing on the same declarations. Unscoped users: the cube's pair table.
+    Office-scoped users: counted from their own offices' facts (the pair table is national)."""
+    assert ctx.cube is not None
+    if ctx.viewer.offices is None and ctx.office_filter(filters) is None and not filters.channel:
+        return profile_overlaps(ctx.cube, profile_id, _period(filters)).head(20)
+    where, params = _fact_scope(ctx, filters, profile_id)
+    return ctx.query(
+        f"SELECT o.profile_id AS other_profile, count(*) AS declarations, "
+        f"count(*) FILTER (WHERE d.channel IN {_sql_set(CONTROL_CHANNELS)} "
+        f"AND d.control_result IN {_sql_set(FINAL_RESULTS)}) AS controlled, "
+        f"count(*) FILTER (WHERE d.channel IN {_sql_set(CONTROL_CHANNELS)} "
+        f"AND d.control_result IN {_sql_set(HIT_RESULTS)}) AS irregular "
+        f"FROM {_FACTS} JOIN profile_hits o ON o.declaration_id = d.declaration_id "
+        f"AND o.lodged_month = d.lodged_month AND o.profile_id <> h.profile_id "
+        f"WHERE {where} GROUP BY 1 ORDER BY declarations DESC, other_profile LIMIT 20",
+        params,
+    )
+
+
+DECLARATION_COLUMNS = (
+    "declaration_id", "lodged_at", "office_code", "channel", "selection_source",
+    "control_result", "offence_type", "additional_revenue", "released_at", "importer_id",
+    "hs_code", "origin_country",
+)  # fmt: skip
+
+
+def declarations_frame(
+    ctx: PageContext, filters: flt.Filters, profile_id: str, page: int
+) -> tuple[pl.DataFrame, int]:
+    """One page of the profile's controlled declarations, latest first, and the total."""
+    where, params = _fact_scope(ctx, filters, profile_id)
+    controlled = (
+        f"d.channel IN {_sql_set(CONTROL_CHANNELS)} AND d.control_result IN "
+        f"{_sql_set(FINAL_RESULTS)}"
+    )
+    total = ctx.query(f"SELECT count(*) AS n FROM {_FACTS} WHERE {where} AND {controlled}", params)[
+        "n"
+    ][0]
+    columns = ", ".join(f"d.{c}" for c in DECLARATION_COLUMNS)
+    rows = ctx.query(
+        f"SELECT {columns} FROM {_FACTS} WHERE {where} AND {controlled} "
+        f"ORDER BY d.lodged_at DESC, d.declaration_id LIMIT {PAGE_SIZE} OFFSET ?",
+        [*params, max(page, 0) * PAGE_SIZE],
+    )
+    return rows, int(total)

@@ -35,8 +35,7 @@ def _deliveries(folder: Path) -> list[Path]:
         and not p.name.lower().endswith(_IN_PROGRESS_SUFFIXES)
         and not p.name.endswith(".error.txt")
     ]
-    # Oldest first: a later delivery must replace an earlier one, not the reverse.
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+    return files
 
 
 def pending_deliveries(settings: Settings) -> list[tuple[Path, Path | None]]:
@@ -49,7 +48,8 @@ def pending_deliveries(settings: Settings) -> list[tuple[Path, Path | None]]:
             continue
         mapping = folder / MAPPING_NAME
         found += [(p, mapping if mapping.exists() else None) for p in _deliveries(folder)]
-    return found
+    # Oldest first across all sources: a later delivery must replace an earlier one.
+    return sorted(found, key=lambda item: (item[0].stat().st_mtime, item[0].name))
 
 
 def _move(path: Path, folder: Path) -> Path:

@@ -26,8 +26,10 @@ def test_inbox_loads_moves_and_explains(settings: Settings, calls: Calls) -> Non
     inbox = settings.inbox_dir
     old = write_csv(inbox / "week1.csv", [row(1), row(2)])
     new = write_csv(inbox / "week2.csv", [row(2, channel="red", control_result="seizure")])
-    os.utime(old, (1_000_000, 1_000_000))  # older file first, so week2's D2 wins
     (inbox / "broken.csv").write_bytes(b"")
+    # Oldest first, so week2's D2 wins; broken.csv in between.
+    for age, path in enumerate([new, inbox / "broken.csv", old]):
+        os.utime(path, (2_000_000 - age * 1000, 2_000_000 - age * 1000))
     (inbox / ".week3.csv.part").write_text("still being written")
     source = inbox / "asy"
     source.mkdir()
@@ -76,6 +78,8 @@ def test_cli_load_runs_and_quarantine(
     assert out.exit_code == 0
     assert "good.csv" in out.output and "invalid:channel" in out.output
     assert "channel 'purple' is not one of green," in out.output
+    raw = runner.invoke(app, ["quarantine", "--raw", "--file", "good.csv", *home])
+    assert '"declaration_id":"D2"' in raw.output and '"channel":"purple"' in raw.output
 
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")

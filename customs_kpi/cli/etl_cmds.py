@@ -253,6 +253,9 @@ def quarantine_cmd(
     run: Annotated[int | None, typer.Option("--run", help="Only rows of this run.")] = None,
     file: Annotated[str | None, typer.Option("--file", help="Only rows of this file name.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many rows to show.")] = 50,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Also show each row as delivered (JSON).")
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Show quarantined rows with their file, row number and reason (most recent runs first)."""
@@ -268,7 +271,8 @@ def quarantine_cmd(
     with _open(home) as con:
         total = con.sql(f"SELECT count(*) FROM quarantine {clause}", params=params).fetchall()
         rows = con.sql(
-            "SELECT run_id, file_name, source_row, declaration_id, rule, reason FROM quarantine "
+            "SELECT run_id, file_name, source_row, declaration_id, rule, reason, raw_record "
+            "FROM quarantine "
             f"{clause} ORDER BY run_id DESC, file_name, source_row LIMIT {int(limit)}",
             params=params,
         ).fetchall()
@@ -276,17 +280,11 @@ def quarantine_cmd(
     if not count:
         console.print("no quarantined rows" + (" for this selection" if clause else ""))
         return
-    table = Table(
-        "run",
-        "file",
-        "row",
-        "declaration",
-        "rule",
-        "reason",
-        title=f"quarantine: {min(count, limit):,} of {count:,} rows",
-    )
-    for run_id, name, row, decl, rule, reason in rows:
-        table.add_row(str(run_id), name, str(row), decl or "", rule, reason)
+    headers = ["run", "file", "row", "declaration", "rule", "reason"] + (["as delivered"] * raw)
+    table = Table(*headers, title=f"quarantine: {min(count, limit):,} of {count:,} rows")
+    for run_id, name, row, decl, rule, reason, record in rows:
+        cells = [str(run_id), name, str(row), decl or "", rule, reason]
+        table.add_row(*cells, *([record or ""] * raw))
     console.print(table)
     if count > limit:
         console.print(

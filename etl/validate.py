@@ -1,8 +1,10 @@
-"""Validate: staged strings -> typed canonical rows, and quarantine rows with a rule and a reason.
+"""Validate: delivered strings -> typed canonical rows, and quarantine rows with a rule and a
+reason.
 
-Everything is generated SQL over the staged table, so a 10 M-row delivery is cast and checked in
-one vectorised pass inside DuckDB. A row breaking several rules is quarantined once: ``rule`` is
-the first rule it broke, ``reason`` lists every problem, each naming the column and the value.
+Everything is generated SQL over the delivery (etl.extract.Source), so a 10 M-row file is read,
+cast and checked in one vectorised pass inside DuckDB. A row breaking several rules is
+quarantined once: ``rule`` is the first rule it broke, ``reason`` lists every problem, each
+naming the column and the value.
 
 Tables created (temporary, in the caller's connection and transaction):
 

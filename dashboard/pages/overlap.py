@@ -57,16 +57,21 @@ def pairs_frame(ctx: PageContext, filters: flt.Filters, min_shared: int) -> pl.D
 
 
 def matrix_figure(ranked: pl.DataFrame) -> go.Figure:
+    """Jaccard between the profiles of the most similar pairs. The diagonal (a profile with
+    itself, always 100 %) is left blank so the colour scale spans the real overlaps."""
     ids, matrix = overlap_matrix(ranked, top=MATRIX_SIZE)
+    shown = [[None if i == j else v for j, v in enumerate(row)] for i, row in enumerate(matrix)]
+    highest = max((v for row in shown for v in row if v is not None), default=0.0)
     fig = go.Figure(
         go.Heatmap(
-            z=matrix,
+            z=shown,
             x=ids,
             y=ids,
             zmin=0,
-            zmax=1,
+            zmax=highest or 1.0,
             colorscale="Blues",
-            colorbar={"title": "Jaccard"},
+            colorbar={"title": "Jaccard", "tickformat": ".0%"},
+            hoverongaps=False,
             hovertemplate="%{y} × %{x}: %{z:.1%}<extra></extra>",
         )
     )
@@ -149,7 +154,8 @@ def content(ctx: PageContext, filters: flt.Filters, min_shared: int) -> Any:
                 "Similarity matrix",
                 graph(matrix_figure(ranked)),
                 wide=True,
-                note=f"The {MATRIX_SIZE} profiles of the most similar pairs.",
+                note=f"Up to {MATRIX_SIZE} profiles, from the most similar pairs down; "
+                "white: never fire together.",
             ),
         ],
         className="panel-grid",

@@ -30,6 +30,7 @@ from flask_login import current_user
 from customs_kpi.settings import Settings
 from dashboard.access import page_entry
 from dashboard.appstate import AppState
+from dashboard.auth.account import PASSWORD_PATH
 from dashboard.auth.csrf import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER
 from dashboard.auth.passwords import Passwords
 from dashboard.auth.setup import install_auth
@@ -204,6 +205,9 @@ def _user_block() -> list[Any]:
             className="ck-user",
             title="Signed in",
         ),
+        # A server-rendered page, not a Dash page: target _self keeps in-app link handlers
+        # (which turn same-origin links into page-router navigation) away from it.
+        html.A("Password", href=PASSWORD_PATH, target="_self", className="ck-account-link"),
         _logout_form(current_user.csrf_token),
     ]
 

@@ -437,6 +437,16 @@ class AppState:
             )
             return cur.rowcount
 
+    def end_other_sessions(self, user_id: int, keep_hash: str, reason: str) -> int:
+        """End every live session of the user except ``keep_hash`` (their current one)."""
+        with self._write() as con:
+            cur = con.execute(
+                "UPDATE sessions SET ended_at = ?, end_reason = ? "
+                "WHERE user_id = ? AND ended_at IS NULL AND session_hash != ?",
+                (time.time(), reason, user_id, keep_hash),
+            )
+            return cur.rowcount
+
     def purge_sessions(self, older_than: float) -> int:
         """Forget sessions that ended, or were last used, before ``older_than`` (epoch)."""
         with self._write() as con:

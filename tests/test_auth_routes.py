@@ -23,6 +23,8 @@ from dashboard.roles import Role
 # Reachable without signing in: the sign-in form, and what it needs to look right.
 PUBLIC = {("/login", "GET"), ("/assets/app.css", "GET"), ("/_favicon.ico", "GET")}
 PAGE_RULES = {"/", "/<path:path>"}
+# Server-rendered pages for signed-in users (anonymous visitors are sent to sign in).
+SERVER_PAGES = {("/account/password", "GET")}
 SAMPLE_VALUES = {
     "path": "profiles",
     "filename": "app.css",
@@ -74,6 +76,7 @@ def test_the_app_has_the_routes_the_tests_know(app_state: tuple[dash.Dash, AppSt
         "/_dash-layout",
         "/_dash-dependencies",
         "/assets/<path:filename>",
+        "/account/password",
     } <= rules
     assert rules >= PAGE_RULES
 
@@ -87,7 +90,7 @@ def test_every_route_refuses_anonymous_users(app_state: tuple[dash.Dash, AppStat
         key = (url, method)
         if key in PUBLIC:
             assert response.status_code == 200, key
-        elif rule in PAGE_RULES:
+        elif rule in PAGE_RULES or (url, method) in SERVER_PAGES:
             assert response.status_code == 302, key
             expected = "/login" if url == "/" else "/login?next=" + quote(url, safe="")
             assert response.headers["Location"] == expected, key

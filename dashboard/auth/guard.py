@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from dashboard.access import callback_role, page_role
 from dashboard.audit import audit
+from dashboard.auth.account import HTML_ENDPOINTS
 from dashboard.auth.csrf import SAFE_METHODS, origin_is_same, token_is_valid
 from dashboard.auth.session import session_just_expired
 from dashboard.auth.views import LOGIN_PATH, LOGOUT_PATH, login_url, render_message
@@ -47,7 +48,9 @@ def make_guard(app: dash.Dash) -> Callable[[], Response | None]:
 
     def guard() -> Response | None:
         rule = request.url_rule
-        is_page = rule is not None and rule.rule in page_rules and request.method in ("GET", "HEAD")
+        is_page = request.method in ("GET", "HEAD") and (
+            (rule is not None and rule.rule in page_rules) or request.endpoint in HTML_ENDPOINTS
+        )
         if request.endpoint in PUBLIC_ENDPOINTS or request.path in PUBLIC_PATHS:
             return _check_public()
         if not current_user.is_authenticated:

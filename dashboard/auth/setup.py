@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from customs_kpi.settings import Settings
 from dashboard.appstate import AppState
+from dashboard.auth.account import account_bp
 from dashboard.auth.csrf import CSRF_COOKIE
 from dashboard.auth.guard import make_guard
 from dashboard.auth.headers import apply_security_headers, content_security_policy
@@ -53,6 +54,7 @@ def install_auth(app: dash.Dash, settings: Settings, state: AppState, passwords:
     login_manager.init_app(server)
 
     server.register_blueprint(bp)
+    server.register_blueprint(account_bp)
     server.before_request(make_guard(app))
     server.after_request(_csrf_cookie(settings))
     server.after_request(_security_headers(app, settings))

@@ -1,0 +1,72 @@
+"""The signed-in user's own account: changing their password (server-rendered form).
+
+Administrators hand out random passwords (``customs-kpi users add`` / ``reset-password``); this
+is where users replace them. The current password is checked like a sign-in (same throttling
+and lock-out), so a borrowed session cannot be turned into the password itself.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user
+
+from dashboard.audit import audit
+from dashboard.auth.csrf import CSRF_FIELD
+from dashboard.auth.login import Outcome, attempt_login
+from dashboard.auth.passwords import MIN_PASSWORD_LENGTH, check_new_password
+from dashboard.auth.views import PRODUCT_NAME
+from dashboard.context import current_passwords, current_state
+
+account_bp = Blueprint("account", __name__, template_folder="templates")
+
+PASSWORD_PATH = "/account/password"
+# Server-rendered pages of this blueprint: anonymous visitors are sent to the sign-in page.
+HTML_ENDPOINTS = frozenset({"account.change_password"})
+
+
+def _render(*, error: str | None = None, info: str | None = None, status: int = 200) -> Response:
+    html = render_template(
+        "password.html",
+        product=PRODUCT_NAME,
+        action=PASSWORD_PATH,
+        user_name=current_user.name,
+        csrf_field=CSRF_FIELD,
+        csrf_token=current_user.csrf_token,
+        min_length=MIN_PASSWORD_LENGTH,
+        error=error,
+        info=info,
+    )
+    return Response(html, status=status, mimetype="text/html")
+
+
+@account_bp.route(PASSWORD_PATH, methods=["GET", "POST"])
+def change_password() -> Response:
+    # The request guard has made sure someone is signed in and checked this form's CSRF token.
+    if request.method == "GET":
+        return _render()
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    if new != request.form.get("confirm_password", ""):
+        return _render(error="The two new passwords differ.", status=400)
+    if new == current:
+        return _render(error="The new password must differ from the current one.", status=400)
+    try:
+        check_new_password(new)
+    except ValueError as exc:
+        return _render(error=f"Not changed: {exc}.", status=400)
+    result = attempt_login(current_user.name, current)
+    if result.outcome is not Outcome.OK:
+        if result.outcome is Outcome.BAD_CREDENTIALS:
+            message = "The current password is wrong."
+            if result.retry_after_seconds:
+                message += f" Wait {result.retry_after_seconds} seconds before trying again."
+            return _render(error=message, status=403)
+        return _render(error=result.message, status=403)
+    state = current_state()
+    state.set_password_hash(current_user.name, current_passwords().hash(new), end_sessions=False)
+    # Whoever else may know the old password is signed out; this browser stays signed in.
+    ended = state.end_other_sessions(
+        current_user.user.user_id, current_user.record.session_hash, "password changed"
+    )
+    audit("user.password_change", current_user.name, {"other_sessions_ended": ended})
+    return _render(info="Your password has been changed. Other sessions have been signed out.")

@@ -190,6 +190,8 @@ def test_profile_row_click_keeps_the_filters(pages: dict[str, ModuleType], publi
         ctx, {"rowId": "P-MID", "colId": "name"}, "2025-06", "2026-03", ["THS"], "red"
     )
     assert href == "/profiles/P-MID?from=2025-06&to=2026-03&office=THS&channel=red"
+    odd = pages["profiles"].open_profile.body(ctx, {"rowId": "P 1/x"}, None, None, None, None)
+    assert odd.startswith("/profiles/P%201%2Fx?")
 
 
 # --- Profile detail ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote, unquote
 
 import dash
 import plotly.graph_objects as go
@@ -202,9 +203,14 @@ def volume_graph(monthly: pl.DataFrame) -> go.Figure:
     return fig
 
 
+def profile_href(profile_id: str, query: str = "") -> str:
+    return f"/profiles/{quote(profile_id, safe='')}{query}"
+
+
 # --- Layout ------------------------------------------------------------------------------------
 def layout(profile_id: str | None = None, **query: Any) -> html.Div:
-    pid = (profile_id or "").strip()
+    # Ids may hold spaces or slashes: links quote them (profile_href), the path arrives quoted.
+    pid = unquote(profile_id or "").strip()
     return frame.page_layout(
         PAGE,
         title=f"Profile {pid}" if pid else "Profile",
@@ -427,7 +433,7 @@ def _overlap_table(overlaps: pl.DataFrame) -> Any:
         return states.no_rows("No other profile fired on the same declarations.")
     rows = [
         {
-            "Profile": dcc.Link(r["other_profile"], href=f"/profiles/{r['other_profile']}"),
+            "Profile": dcc.Link(r["other_profile"], href=profile_href(r["other_profile"])),
             "Shared declarations": format_count(r["declarations"]),
             "Shared controls": format_count(r["controlled"]),
             "Shared hits": format_count(r["irregular"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import dash
 import dash_ag_grid as dag
@@ -281,7 +282,7 @@ def open_profile(
     if not isinstance(cell, dict) or not cell.get("rowId"):
         raise PreventUpdate
     filters = frame.filters_for(ctx, start, end, offices, channel) or flt.Filters()
-    return f"/profiles/{cell['rowId']}{flt.to_query(filters)}"
+    return f"/profiles/{quote(str(cell['rowId']), safe='')}{flt.to_query(filters)}"
 
 
 @callback(

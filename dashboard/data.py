@@ -111,7 +111,10 @@ class _ScopedCubeCache:
             if hit is not None and hit[0] is snapshot:
                 self._items.move_to_end(key)
                 return hit[1]
-        frames = scope_cube(CubeFrames.from_snapshot(snapshot), offices)
+        # Scoped cubes are cut from the (cached) whole one: normalising the snapshot's tables
+        # happens once per snapshot, not once per scope.
+        whole = CubeFrames.from_snapshot(snapshot) if offices is None else self.get(snapshot, None)
+        frames = scope_cube(whole, offices)
         with self._lock:
             self._items[key] = (snapshot, frames)
             while len(self._items) > self._size:

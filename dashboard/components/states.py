@@ -30,12 +30,12 @@ def nothing_published() -> html.Div:
     )
 
 
-def no_rows(what: str = "No data for the selected filters.") -> html.Div:
+def no_rows(
+    what: str = "No data for the selected filters.",
+    hint: str | None = "Widen the period, or choose other offices or channels.",
+) -> html.Div:
     return html.Div(
-        [
-            html.P(what),
-            html.P("Widen the period, or choose other offices or channels.", className="hint"),
-        ],
+        [html.P(what), html.P(hint, className="hint") if hint else None],
         className="state state-no-rows",
         role="status",
     )

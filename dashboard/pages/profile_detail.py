@@ -347,7 +347,10 @@ def _office_graph(offices: pl.DataFrame) -> go.Figure:
 
 def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
     if not profile_id or not known(ctx, profile_id):
-        return states.no_rows(f"There is no profile “{profile_id}” in the published data.")
+        return states.no_rows(
+            f"There is no profile “{profile_id}” in the published data.",
+            hint="Open the Profiles page to see every profile.",
+        )
     row = summary_row(ctx, filters, profile_id)
     monthly = monthly_frame(ctx, filters, profile_id)
     changes = changes_frame(ctx, filters, profile_id)

@@ -209,6 +209,11 @@ def test_profile_detail_before_after_and_offences(
     assert modified["controlled_before"] == _controlled(before).height
     assert modified["hit_rate_after"] == pytest.approx(_hit_rate(after))
     assert modified["hit_rate_after"] > modified["hit_rate_before"]  # the generator doubled it
+    shown = str(detail._changes_table(changes, ctx.settings.min_sample))
+    assert f"{modified['hit_rate_after'] * 100:.1f} %" in shown
+    # Below the minimum sample a side shows no rate and the comparison no delta.
+    small = str(detail._changes_table(changes, 10_000))
+    assert "insufficient data" in small and " pp" not in small
 
     offences = detail.offence_frame(ctx, filters, "P-MID")
     hits = _controlled(raw).filter(pl.col("control_result").is_in(HITS))

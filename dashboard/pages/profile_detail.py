@@ -298,23 +298,34 @@ def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
     )
 
 
-def _changes_table(changes: pl.DataFrame) -> Any:
+def _changes_table(changes: pl.DataFrame, min_sample: int) -> Any:
+    """Before/after per change. A side with fewer than ``min_sample`` controls shows no rate
+    (and the comparison no delta): three hits in four controls is not "75 %"."""
     if changes.is_empty():
-        return states.no_rows("No entry in the change log for this profile.")
-    rows = [
-        {
-            "When": format_timestamp(r["changed_at"]),
-            "Change": r["change_type"],
-            "What": r["summary"] or "",
-            "Hit rate before": format_value(r["hit_rate_before"], PCT),
-            "Controls before": format_count(r["controlled_before"]),
-            "Hit rate after": format_value(r["hit_rate_after"], PCT),
-            "Controls after": format_count(r["controlled_after"]),
-            "Change in hit rate": "–" if r["delta"] is None else f"{r['delta'] * 100:+.1f} pp",
-            "p-value": format_p_value(r["p_value"]),
-        }
-        for r in changes.iter_rows(named=True)
-    ]
+        return states.no_rows("No entry in the change log for this profile.", hint=None)
+    insufficient = "insufficient data"
+
+    def rate(value: float | None, controls: int) -> str:
+        return insufficient if controls < min_sample else format_value(value, PCT)
+
+    rows = []
+    for r in changes.iter_rows(named=True):
+        judged = min(r["controlled_before"], r["controlled_after"]) >= min_sample
+        rows.append(
+            {
+                "When": format_timestamp(r["changed_at"]),
+                "Change": r["change_type"],
+                "What": r["summary"] or "",
+                "Hit rate before": rate(r["hit_rate_before"], r["controlled_before"]),
+                "Controls before": format_count(r["controlled_before"]),
+                "Hit rate after": rate(r["hit_rate_after"], r["controlled_after"]),
+                "Controls after": format_count(r["controlled_after"]),
+                "Change in hit rate": f"{r['delta'] * 100:+.1f} pp"
+                if judged and r["delta"] is not None
+                else "–",
+                "p-value": format_p_value(r["p_value"]) if judged else "–",
+            }
+        )
     return data_table(
         rows,
         numeric={
@@ -372,7 +383,7 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
         ),
         section(
             f"Before and after each change ({CHANGE_WINDOW_MONTHS} months each side)",
-            _changes_table(changes),
+            _changes_table(changes, ctx.settings.min_sample),
             page=PAGE,
             view="changes",
             wide=True,

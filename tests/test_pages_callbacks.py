@@ -222,7 +222,11 @@ def test_profile_detail_before_after_and_offences(
     assert got["offence_type"].to_list() == expected["offence_type"].to_list()
     assert got["hits"].to_list() == expected["len"].to_list()
 
-    figure = detail.trend_graph(detail.monthly_frame(ctx, filters, "P-MID"), changes)
+    monthly = detail.monthly_frame(ctx, filters, "P-MID")
+    # The baseline line is the random hit rate of the same months (and offices).
+    random = ctx.compute("random_hit_rate", filters, by=("month",))
+    assert monthly["random_hit_rate"].to_list() == pytest.approx(random["value"].to_list())
+    figure = detail.trend_graph(monthly, changes)
     names = [t.name for t in figure.data]
     assert "Hit rate" in names and "Random baseline" in names
     labels = [a.text for a in figure.layout.annotations]

@@ -27,6 +27,7 @@ from dashboard.components.figures import (
     bar_figure,
     base_layout,
     empty_figure,
+    masked_values,
     trend_figure,
 )
 from dashboard.components.format import (
@@ -108,12 +109,17 @@ def summary_row(ctx: PageContext, filters: flt.Filters, profile_id: str) -> dict
 
 def monthly_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
     """Per month: volume, controls, hits, revenue, hit rate with interval, random baseline,
-    lift; ``sufficient`` marks months with the minimum sample of controls."""
+    lift; ``sufficient`` marks months with the minimum sample of the profile's controls,
+    ``baseline_sufficient`` those of random controls (same months and offices)."""
     assert ctx.cube is not None
     monthly = profile_monthly(ctx.cube, profile_id, _period(filters), ctx.kpi_filters(filters))
+    # The baseline's scope is the offices only (kpis.lift.random_baseline): same here.
+    baseline = ctx.compute("random_hit_rate", filters, by=("month",), channels=()).select(
+        "month", pl.col("sufficient").alias("baseline_sufficient")
+    )
     return monthly.with_columns(
         (pl.col("controlled") >= ctx.settings.min_sample).alias("sufficient")
-    )
+    ).join(baseline, on="month", how="left")
 
 
 def changes_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
@@ -140,7 +146,12 @@ def trend_graph(monthly: pl.DataFrame, changes: pl.DataFrame) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=monthly["month"].to_list(),
-                y=monthly["random_hit_rate"].to_list(),
+                y=masked_values(
+                    monthly.select(
+                        pl.col("random_hit_rate").alias("value"),
+                        pl.col("baseline_sufficient").fill_null(False).alias("sufficient"),
+                    )
+                ),
                 mode="lines",
                 name="Random baseline",
                 line={"color": palette.ORANGE, "dash": "dash", "width": 2},

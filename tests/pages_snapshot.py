@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -191,7 +191,7 @@ def build(settings: Settings, *, data_as_of: datetime | None = None) -> Built:
     from etl.warehouse import open_warehouse
 
     declarations = make_declarations()
-    finished = data_as_of or datetime.now().replace(microsecond=0)
+    finished = data_as_of or datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     runs = pl.DataFrame(
         [
             {

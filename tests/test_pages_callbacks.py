@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -316,13 +316,11 @@ def test_data_page_freshness_and_quarantine(pages: dict[str, ModuleType], publis
         "required:lodged_at": 1,
     }
     assert ctx.data_as_of is not None
-    later = ctx.data_as_of + timedelta(hours=ctx.settings.freshness_hours + 1)
-    age, stale = data.freshness(
-        ctx,
-        later.replace(tzinfo=ctx.data_as_of.tzinfo or None)
-        if ctx.data_as_of.tzinfo
-        else later.astimezone(),
-    )
+    # data_as_of is a naive UTC timestamp (the warehouse stores UTC).
+    as_of = ctx.data_as_of.replace(tzinfo=ctx.data_as_of.tzinfo or UTC)
+    age, stale = data.freshness(ctx, as_of + timedelta(hours=ctx.settings.freshness_hours + 1))
+    assert age == pytest.approx(ctx.settings.freshness_hours + 1)
+    assert data.freshness(ctx, as_of + timedelta(hours=1)) == (pytest.approx(1.0), False)
     assert stale and age is not None and age > ctx.settings.freshness_hours
     content = data.content(ctx)
     text = str(content)
@@ -414,3 +412,21 @@ def test_cards_download_matches_the_cards(pages: dict[str, ModuleType], publishe
         assert row["month"] == filters.end
     hit = table.filter(pl.col("kpi") == "hit_rate").row(0, named=True)
     assert hit["status"] == "good" and hit["target"] == pytest.approx(0.034)
+
+
+def test_stale_data_is_flagged_on_every_page(pages: dict[str, ModuleType], tmp_path: Path) -> None:
+    settings = load_settings(environ={}, home=tmp_path / "stale")
+    settings.ensure_home()
+    old = datetime.now(UTC).replace(microsecond=0, tzinfo=None) - timedelta(
+        hours=settings.freshness_hours + 5
+    )
+    pages_snapshot.build(settings, data_as_of=old)
+    ctx = build_context(settings, Viewer("v", Role.VIEWER), current_snapshot(settings))
+    layout = pages["offices"].frame.page_layout(
+        "offices", title="Offices", intro="", query={}, content_id="x", context=ctx
+    )
+    header = _find(layout, lambda n: getattr(n, "className", "") == "page-header")[0]
+    assert "stale" in str(header)
+    banner = _find(pages["data"].content(ctx), lambda n: getattr(n, "id", None) == "data-freshness")
+    assert "Data may be stale" in str(banner[0])
+    assert f"warning after {settings.freshness_hours} hours" in str(banner[0])

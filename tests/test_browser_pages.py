@@ -74,6 +74,15 @@ def test_every_page_opens_without_console_errors(
         rows = page.locator(".ag-center-cols-container .ag-row")
         rows.first.wait_for()
         assert rows.count() == len(pages_snapshot.PROFILES)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        # Selecting a row (here from the keyboard) opens the profile, filters kept.
+        page.locator(".ag-center-cols-container .ag-row[row-id='P-GOOD'] .ag-cell").first.focus()
+        page.keyboard.press("Space")
+        page.wait_for_url("**/profiles/P-GOOD?**")
+        _wait_for_page(page, charts=True)
+        assert "Profile P-GOOD" in page.inner_text(".page-header")
+        assert errors == []
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     assert errors == []

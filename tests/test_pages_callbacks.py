@@ -187,10 +187,10 @@ def test_profile_grid_numbers_and_flags(pages: dict[str, ModuleType], published:
 def test_profile_row_click_keeps_the_filters(pages: dict[str, ModuleType], published: Any) -> None:
     ctx = _ctx(published)
     href = pages["profiles"].open_profile.body(
-        ctx, {"rowId": "P-MID", "colId": "name"}, "2025-06", "2026-03", ["THS"], "red"
+        ctx, [{"profile": "P-MID", "name": "Textile origin"}], "2025-06", "2026-03", ["THS"], "red"
     )
     assert href == "/profiles/P-MID?from=2025-06&to=2026-03&office=THS&channel=red"
-    odd = pages["profiles"].open_profile.body(ctx, {"rowId": "P 1/x"}, None, None, None, None)
+    odd = pages["profiles"].open_profile.body(ctx, [{"profile": "P 1/x"}], None, None, None, None)
     assert odd.startswith("/profiles/P%201%2Fx?")
 
 

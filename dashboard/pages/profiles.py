@@ -234,7 +234,13 @@ def content(ctx: PageContext, filters: flt.Filters) -> Any:
             "animateRows": False,
             "tooltipShowDelay": 300,
             "domLayout": "autoHeight" if table.height <= GRID_AUTO_HEIGHT_ROWS else "normal",
-            "rowSelection": {"mode": "singleRow", "checkboxes": False},
+            # Selecting a row opens the profile: by click, or from the keyboard (arrows, then
+            # Space), which a click event alone would not allow.
+            "rowSelection": {
+                "mode": "singleRow",
+                "checkboxes": False,
+                "enableClickSelection": True,
+            },
         },
         className="ag-theme-quartz grid-profiles",
         getRowId="params.data.profile",
@@ -270,19 +276,22 @@ def update_content(ctx: PageContext, start: Any, end: Any, offices: Any, channel
 
 @callback(
     Output(NAV_ID, "href"),
-    Input(GRID_ID, "cellClicked"),
+    Input(GRID_ID, "selectedRows"),
     *frame.filter_states(),
     prevent_initial_call=True,
 )
 @guarded(Role.VIEWER, on_error=lambda _ref: dash.no_update)
 def open_profile(
-    ctx: PageContext, cell: Any, start: Any, end: Any, offices: Any, channel: Any
+    ctx: PageContext, selected: Any, start: Any, end: Any, offices: Any, channel: Any
 ) -> str:
-    """A click anywhere on a row opens that profile, keeping the filters."""
-    if not isinstance(cell, dict) or not cell.get("rowId"):
+    """Selecting a row opens that profile, keeping the filters."""
+    if not isinstance(selected, list) or not selected or not isinstance(selected[0], dict):
+        raise PreventUpdate
+    profile_id = selected[0].get("profile")
+    if not profile_id:
         raise PreventUpdate
     filters = frame.filters_for(ctx, start, end, offices, channel) or flt.Filters()
-    return f"/profiles/{quote(str(cell['rowId']), safe='')}{flt.to_query(filters)}"
+    return f"/profiles/{quote(str(profile_id), safe='')}{flt.to_query(filters)}"
 
 
 @callback(

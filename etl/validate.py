@@ -53,8 +53,14 @@ def _raw(name: str) -> str:
     return quote_ident(name + "__s")
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(quote_literal(v) for v in values) + ")"
+def _case_of(value: str, results: dict[str, str]) -> str:
+    """SQL mapping lower(value) to the result SQL of its word (NULL for any other word).
+
+    A CASE chain, not ``IN (...)``: DuckDB plans an IN list of more than a few constants as a
+    hash join, which does not keep file order, and source rows come from that order.
+    """
+    whens = " ".join(f"WHEN {quote_literal(k)} THEN {v}" for k, v in results.items())
+    return f"(CASE lower({value}) {whens} END)"
 
 
 def _source_expr(col: Column, resolved: dict[str, tuple[str, ...]], mapping: Mapping) -> str:
@@ -86,7 +92,7 @@ def _typed_expr(col: Column, mapping: Mapping) -> str:
     if col.kind is Kind.STRING:
         return s
     if col.kind is Kind.CODE:
-        return f"CASE WHEN lower({s}) IN {_sql_list(col.codes)} THEN lower({s}) END"
+        return _case_of(s, {code: quote_literal(code) for code in col.codes})
     if col.kind is Kind.DATETIME:
         formats = mapping.datetime_formats.get(col.name)
         if formats:
@@ -100,9 +106,8 @@ def _typed_expr(col: Column, mapping: Mapping) -> str:
     if col.kind is Kind.INTEGER:
         return f"try_cast({s} AS INTEGER)"
     if col.kind is Kind.BOOLEAN:
-        return (
-            f"CASE WHEN lower({s}) IN {_sql_list(TRUE_WORDS)} THEN true "
-            f"WHEN lower({s}) IN {_sql_list(FALSE_WORDS)} THEN false END"
+        return _case_of(
+            s, {**dict.fromkeys(TRUE_WORDS, "true"), **dict.fromkeys(FALSE_WORDS, "false")}
         )
     sep = quote_literal(mapping.list_separator)
     return (

@@ -17,6 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.dashboard import result_rows as dashboard_rows
+
 OUT = Path(__file__).parent / "out"
 console = Console(width=150)
 
@@ -103,6 +105,13 @@ def bench_scale(n: int, months: int, delivery_rows: int) -> list[dict[str, Any]]
     add("read published cube into memory (once per version)", k["open_seconds"], None, "—")
     add(f"cube size on disk ({k['profiles']} profiles)", k["cube_bytes"] / 1e6, None, "—", "MB")
     add("peak memory of a reader process", k["peak_mb"], None, "≤ 1536 MB", "MB")
+
+    console.print("dashboard: every page served by the real app, loaded in Chromium")
+    dash = step("dashboard", str(d / "home_full"), str(d / "home_dash"))
+    if dash["note"]:
+        console.print(f"[yellow]{dash['note']}")
+    for row in dashboard_rows(dash):
+        add(*row)
     return rows
 
 

@@ -243,7 +243,16 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
     return out
 
 
+def dashboard(home: str, work_home: str, browser: str = "browser") -> dict[str, Any]:
+    """The dashboard pages served from a published HOME (see bench/dashboard.py);
+    ``no-browser`` skips the Chromium part."""
+    from bench.dashboard import run
+
+    return run(home, work_home, browser != "no-browser")
+
+
 STEPS = {
+    "dashboard": lambda a: dashboard(*a),
     "kpi_queries": lambda a: kpi_queries(a[0], a[1]),
     "generate": lambda a: generate(int(a[0]), int(a[1]), a[2], int(a[3])),
     "reference_load": lambda a: reference_load(a[0], a[1]),

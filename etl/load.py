@@ -45,6 +45,7 @@ _TEMP_TABLES = (
     "_bad",
     "_dups",
     "_dup_rows",
+    "_dup_hashes",
     "_valid",
     "_replaced",
     "_praw",

@@ -340,30 +340,10 @@ def validate(
             "GROUP BY ALL) b USING (declaration_id) WHERE t.__errors IS NULL"
         )
     else:
-        # The same id twice in one delivery: nothing says which copy is right, so all go.
-        con.sql(
-            "CREATE OR REPLACE TEMP TABLE _dups AS SELECT declaration_id, count(*) AS copies "
-            "FROM _typed WHERE declaration_id IS NOT NULL GROUP BY declaration_id "
-            "HAVING count(*) > 1"
-        )
-        con.sql(
-            "CREATE OR REPLACE TEMP TABLE _dup_rows AS SELECT t.source_row, t.declaration_id, "
-            "t.__errors IS NOT NULL AS already_bad, 'declaration_id ''' || t.declaration_id || "
-            "''' appears ' || d.copies || ' times in this delivery (rows ' || "
-            "string_agg(t.source_row::VARCHAR, ', ' ORDER BY t.source_row) OVER "
-            "(PARTITION BY t.declaration_id) || ')' AS reason "
-            "FROM _rows t JOIN _dups d USING (declaration_id)"
-        )
-        con.sql(
-            "UPDATE _bad SET reason = _bad.reason || '; ' || r.reason FROM _dup_rows r "
-            "WHERE r.source_row = _bad.source_row"
-        )
-        con.sql(
-            "INSERT INTO _bad SELECT source_row, declaration_id, 'duplicate:declaration_id', "
-            "reason, NULL FROM _dup_rows WHERE NOT already_bad"
-        )
+        _quarantine_duplicates(con)
     _fill_raw_records(con, source)
-    con.sql(f"DELETE FROM _typed WHERE rowid - {base} + 1 IN (SELECT source_row FROM _bad)")
+    if _quarantined(con):
+        con.sql(f"DELETE FROM _typed WHERE rowid - {base} + 1 IN (SELECT source_row FROM _bad)")
     if mapping.item_level:
         con.sql(
             "CREATE OR REPLACE TEMP TABLE _valid AS SELECT *, date_trunc('month', lodged_at)::DATE"
@@ -372,13 +352,59 @@ def validate(
         valid = "_valid"
     else:
         valid = "_rows"
-    quarantined = int(con.sql("SELECT count(*) FROM _bad").fetchall()[0][0])
-    declarations = int(con.sql(f"SELECT count(*) FROM {valid}").fetchall()[0][0])
+    quarantined = _quarantined(con)
+    declarations = _count(con, valid)
     return Validated(
         rows_read=rows,
         rows_quarantined=quarantined,
         declarations=declarations,
         valid_table=valid,
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _quarantined(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows in ``_bad`` so far."""
+    return _count(con, "_bad")
+
+
+def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """The same id twice in one delivery: nothing says which copy is right, so all go.
+
+    Copies are looked for on 64-bit hashes of the ids first: grouping 10 M integers is several
+    times cheaper (and smaller) than grouping 10 M strings. Only the ids whose hash repeats are
+    then compared as strings, so a hash collision never quarantines anything.
+    """
+    con.sql(
+        "CREATE OR REPLACE TEMP TABLE _dup_hashes AS SELECT hash(declaration_id) AS h "
+        "FROM _typed WHERE declaration_id IS NOT NULL GROUP BY h HAVING count(*) > 1"
+    )
+    if not _count(con, "_dup_hashes"):
+        return
+    con.sql(
+        "CREATE OR REPLACE TEMP TABLE _dups AS SELECT declaration_id, count(*) AS copies "
+        "FROM _typed WHERE declaration_id IS NOT NULL "
+        "AND hash(declaration_id) IN (SELECT h FROM _dup_hashes) "
+        "GROUP BY declaration_id HAVING count(*) > 1"
+    )
+    con.sql(
+        "CREATE OR REPLACE TEMP TABLE _dup_rows AS SELECT t.source_row, t.declaration_id, "
+        "t.__errors IS NOT NULL AS already_bad, 'declaration_id ''' || t.declaration_id || "
+        "''' appears ' || d.copies || ' times in this delivery (rows ' || "
+        "string_agg(t.source_row::VARCHAR, ', ' ORDER BY t.source_row) OVER "
+        "(PARTITION BY t.declaration_id) || ')' AS reason "
+        "FROM _rows t JOIN _dups d USING (declaration_id)"
+    )
+    con.sql(
+        "UPDATE _bad SET reason = _bad.reason || '; ' || r.reason FROM _dup_rows r "
+        "WHERE r.source_row = _bad.source_row"
+    )
+    con.sql(
+        "INSERT INTO _bad SELECT source_row, declaration_id, 'duplicate:declaration_id', "
+        "reason, NULL FROM _dup_rows WHERE NOT already_bad"
     )
 
 

@@ -434,16 +434,29 @@ class Worker:
     book: JobBook
     ctx: JobContext
     specs: dict[str, JobSpec] = field(default_factory=dict)
+    # Set before shutdown: listeners and the heartbeat must then leave the scheduler alone,
+    # because APScheduler's shutdown holds its job-store lock while it waits for executor
+    # threads, and a listener calling get_jobs() from such a thread would deadlock it.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def run_now(self, job_id: str, now: datetime | None = None) -> str:
         """Run a job synchronously (tests and `customs-kpi jobs --run`): same recording."""
         return run_job(self.specs[job_id], self.ctx, self.book, self.tz, now)
 
     def sync_next_runs(self, _event: JobEvent | None = None) -> None:
+        if self.stopping.is_set():
+            return
         self.book.set_next_runs({j.id: j.next_run_time for j in self.scheduler.get_jobs()})
+
+    def wait_idle(self, poll_seconds: float = 0.1) -> None:
+        """Block until no job is running (as recorded by the job book)."""
+        while any(job.running for job in self.book.snapshot().jobs.values()):
+            time.sleep(poll_seconds)
 
     def heartbeat(self) -> None:
         """Tell readers the worker is alive (see WorkerInfo.is_alive) and refresh next runs."""
+        if self.stopping.is_set():
+            return
         self.book.beat(datetime.now(self.tz))
         self.sync_next_runs()
 
@@ -546,7 +559,10 @@ def run_worker(
             stop.wait()
         finally:
             # Let running jobs finish: a load is atomic anyway, and a snapshot would otherwise
-            # leave only a temporary folder behind.
-            w.scheduler.shutdown(wait=True)
+            # leave only a temporary folder behind. shutdown(wait=True) is not used: it waits
+            # while holding the job-store lock (see Worker.stopping).
+            w.stopping.set()
+            w.scheduler.shutdown(wait=False)
+            w.wait_idle()
             w.book.stopped(datetime.now(w.tz))
             log.info("worker stopped")

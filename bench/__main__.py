@@ -110,6 +110,8 @@ def bench_scale(n: int, months: int, delivery_rows: int) -> list[dict[str, Any]]
     dash = step("dashboard", str(d / "home_full"), str(d / "home_dash"))
     if dash["note"]:
         console.print(f"[yellow]{dash['note']}")
+    before, after = dash["load_average"]
+    console.print(f"(machine load average {before:.1f} → {after:.1f} on {dash['cores']} cores)")
     for row in dashboard_rows(dash):
         add(*row)
     return rows

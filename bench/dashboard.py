@@ -49,7 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     "--disable-background-networking",
 ]
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT: Any = {"width": 1366, "height": 768}  # playwright's ViewportSize
 CALLBACK_PATH = "/_dash-update-component"
 SHELL_OUTPUT = "..shell-nav.children...shell-data-as-of.children.."
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
@@ -189,7 +189,7 @@ def serve(home: Path) -> Iterator[Served]:
     state.add_user(USER, Role.ADMIN, passwords.hash(PASSWORD), ())
     app = create_app(settings, state=state, passwords=passwords)
     timer = CallbackTimer(app.server.wsgi_app)
-    app.server.wsgi_app = timer  # type: ignore[method-assign]
+    app.server.wsgi_app = timer
     httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, name="bench-dashboard", daemon=True)
     thread.start()
@@ -715,7 +715,8 @@ def run(source_home: str, work_home: str, browser: bool = True) -> dict[str, Any
                 "outputs": r.outputs,
                 "slowest_callback": max(r.per_callback.items(), key=lambda kv: kv[1]),
                 "per_callback": r.per_callback,
-                "period": r.period,
+                "period": list(r.period) if r.period else None,
+                "server_loads": r.server_loads,
                 "reference": references[r.name],
             }
             for r in results

@@ -77,13 +77,24 @@ READY_JS = """
   return performance.now();
 }
 """
-CALLBACK_SPAN_JS = """
-() => {
-  const calls = performance.getEntriesByType('resource')
-    .filter(e => e.name.includes('/_dash-update-component'));
-  if (calls.length === 0) return [0, 0];
-  return [Math.min(...calls.map(e => e.startTime)), Math.max(...calls.map(e => e.responseEnd))];
-}
+# Every Dash callback the page sends, with the page clock when it was sent and answered
+# (the renderer calls fetch; the wrapper is installed before any page script runs).
+FETCH_LOG_JS = """
+(() => {
+  const original = window.fetch;
+  window.__benchCalls = [];
+  window.fetch = async function (input, init) {
+    const url = typeof input === 'string' ? input : input.url;
+    if (!url.includes('/_dash-update-component')) return original.apply(this, arguments);
+    let output = '?';
+    try { output = JSON.parse(init.body).output; } catch (e) {}
+    const sent = performance.now();
+    const response = await original.apply(this, arguments);
+    await response.clone().arrayBuffer();
+    window.__benchCalls.push({output: output, sent: sent, answered: performance.now()});
+    return response;
+  };
+})();
 """
 
 
@@ -254,6 +265,7 @@ def browser_page(url: str) -> Iterator[Any]:
         try:
             context = browser.new_context(viewport=VIEWPORT)
             context.set_default_timeout(TIMEOUT_MS)
+            context.add_init_script(FETCH_LOG_JS)
             page = context.new_page()
             page.goto(url + "/login")
             page.fill("#username", USER)
@@ -279,18 +291,30 @@ def wait_until_drawn(page: Any, timer: CallbackTimer) -> BrowserLoad:
         # A callback still in flight (a chained one) may change the page: wait for it too.
         time.sleep(0.1)
         if timer.inflight == 0 and page.evaluate(READY_JS):
-            first, last = page.evaluate(CALLBACK_SPAN_JS)
-            return BrowserLoad(float(drawn) / 1000.0, first / 1000.0, last / 1000.0)
+            calls = page.evaluate("() => window.__benchCalls || []")
+            return BrowserLoad(
+                drawn=float(drawn) / 1000.0,
+                first_callback=min((c["sent"] for c in calls), default=0.0) / 1000.0,
+                data_answered=max(
+                    (c["answered"] for c in calls if not c["output"].endswith("download.data")),
+                    default=0.0,
+                )
+                / 1000.0,
+                answers={c["output"]: c["answered"] / 1000.0 for c in calls},
+            )
 
 
 @dataclass(frozen=True)
 class BrowserLoad:
     """Seconds from navigation start: page drawn; first callback sent (the renderer has
-    booted); last callback answer received (the rest is the browser building and drawing)."""
+    booted); last answer with data received (download buttons' callbacks, fired once the
+    content is on screen, left out): after it, the browser builds and draws the page.
+    ``answers``: when each callback's answer was in."""
 
     drawn: float
     first_callback: float
-    last_answer: float
+    data_answered: float
+    answers: dict[str, float]
 
 
 # --- Pages ----------------------------------------------------------------------------------------
@@ -710,7 +734,11 @@ def run(source_home: str, work_home: str, browser: bool = True) -> dict[str, Any
                 "p95": r.p95,
                 "browser": _median_of(r.browser, "drawn"),
                 "browser_first_callback": _median_of(r.browser, "first_callback"),
-                "browser_last_answer": _median_of(r.browser, "last_answer"),
+                "browser_data_answered": _median_of(r.browser, "data_answered"),
+                "browser_answers": {
+                    output: statistics.median(b.answers.get(output, 0.0) for b in r.browser)
+                    for output in (r.browser[0].answers if r.browser else {})
+                },
                 "browser_loads": [b.drawn for b in r.browser],
                 "outputs": r.outputs,
                 "slowest_callback": max(r.per_callback.items(), key=lambda kv: kv[1]),

@@ -25,7 +25,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -57,6 +58,9 @@ LOCK_FILE = ".publish.lock"
 TMP_PREFIX = ".tmp-"
 VERSION_RE = re.compile(r"^v(\d{6,})-(\d{8}T\d{6})$")
 _PARQUET = "FORMAT parquet, COMPRESSION zstd"
+# DuckDB's buffer limit while writing a version: with the load's own limit (etl.load) it keeps a
+# load-and-publish process under its 2 GB target at 10 M declarations.
+MEMORY_LIMIT = "1400MB"
 
 
 # --- Version folders ----------------------------------------------------------------------------
@@ -277,6 +281,27 @@ def _normalise_months(months: Iterable[date | datetime] | None) -> set[str] | No
     return out
 
 
+@contextmanager
+def _memory_capped(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB's buffers limited to :data:`MEMORY_LIMIT` while a version is written (like a load,
+    etl.load, the connection returns to the default limit afterwards).
+
+    A partitioned COPY of every month keeps a buffer per month; by default DuckDB lets those
+    grow to most of the machine's memory (5 GB for a first publish of 10 M declarations), while
+    under the limit it flushes them sooner, for a little more time.
+    """
+    con.sql(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    try:
+        yield
+    except BaseException:
+        # Inside an aborted transaction DuckDB refuses even a RESET: the caller's rollback
+        # matters, and the error being raised must not be replaced by that refusal.
+        with suppress(duckdb.Error):
+            con.sql("RESET memory_limit")
+        raise
+    con.sql("RESET memory_limit")
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -301,7 +326,10 @@ def publish(
             shutil.rmtree(tmp_dir)
         tmp_dir.mkdir()
         try:
-            manifest = _write_version(con, tmp_dir, version, now, touched, run_id, published_dir)
+            with _memory_capped(con):
+                manifest = _write_version(
+                    con, tmp_dir, version, now, touched, run_id, published_dir
+                )
             with (tmp_dir / MANIFEST_FILE).open("w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, indent=2)  # key order kept: columns are in table order
                 fh.write("\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +20,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or logged output (make run, CI) gets 80 columns from rich by default, which truncates
+# the summary tables; a terminal keeps its own width.
+_WIDTH = None if sys.stdout.isatty() else 150
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 HomeOption = Annotated[
     Path | None,

@@ -45,8 +45,8 @@ def _configure_logging(path: Path, verbose: bool) -> None:
         root.addHandler(handler)
     # APScheduler logs every execution at INFO; our own job log says more.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    # WeasyPrint and fontTools log every layout step of a report at INFO.
-    for noisy in ("weasyprint", "fontTools"):
+    # WeasyPrint, fontTools and kaleido (with its browser driver) log every step at INFO.
+    for noisy in ("weasyprint", "fontTools", "kaleido", "choreographer", "logistro"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

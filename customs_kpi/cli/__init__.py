@@ -11,7 +11,6 @@ from customs_kpi.cli import (  # noqa: F401  (imported for their command registr
     kpi_cmds,
     publish_cmds,
     sample_cmds,
-    snapshot_cmds,
     user_cmds,
     web_cmds,
     worker_cmds,

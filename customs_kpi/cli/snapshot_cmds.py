@@ -1,5 +1,0 @@
-"""Monthly snapshots: snapshot."""
-
-from __future__ import annotations
-
-from customs_kpi.cli.common import app  # noqa: F401

@@ -20,15 +20,19 @@ class Settings:
 
     home: Path = field(
         default=Path("var"),
-        metadata={"help": "Folder holding the warehouse, published snapshots, inbox, quarantine "
-                  "files, exports and the app-state database."},
+        metadata={
+            "help": "Folder holding the warehouse, published snapshots, inbox, quarantine "
+            "files, exports and the app-state database."
+        },
     )
     host: str = field(default="127.0.0.1", metadata={"help": "Address the web app listens on."})
     port: int = field(default=8050, metadata={"help": "Port the web app listens on."})
     publish_grace_seconds: int = field(
         default=3600,
-        metadata={"help": "How long a superseded published snapshot is kept for readers that "
-                  "still use it before housekeeping removes it."},
+        metadata={
+            "help": "How long a superseded published snapshot is kept for readers that "
+            "still use it before housekeeping removes it."
+        },
     )
     freshness_hours: int = field(
         default=48,
@@ -44,9 +48,11 @@ class Settings:
     )
     proxy_hops: int = field(
         default=0,
-        metadata={"help": "Reverse proxies in front of the web app (1 behind one nginx) whose "
-                  "X-Forwarded-For/-Proto/-Host headers give the client's address (login "
-                  "throttling, audit trail) and scheme; 0 = headers ignored."},
+        metadata={
+            "help": "Reverse proxies in front of the web app (1 behind one nginx) whose "
+            "X-Forwarded-For/-Proto/-Host headers give the client's address (login "
+            "throttling, audit trail) and scheme; 0 = headers ignored."
+        },
     )
     idle_timeout_minutes: int = field(
         default=30, metadata={"help": "A session unused for this long ends."}
@@ -96,8 +102,14 @@ class Settings:
         return self.home / "secret_key"
 
     def ensure_home(self) -> None:
-        for d in (self.home, self.published_dir, self.inbox_dir, self.quarantine_dir,
-                  self.exports_dir, self.snapshots_dir):
+        for d in (
+            self.home,
+            self.published_dir,
+            self.inbox_dir,
+            self.quarantine_dir,
+            self.exports_dir,
+            self.snapshots_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
 

@@ -1,1 +1,4 @@
-"""The ETL: the only writer of the warehouse. Extract, validate, stage, upsert, aggregate, publish."""
+"""The ETL: the only writer of the warehouse.
+
+Extract, validate, stage, upsert, aggregate, publish.
+"""

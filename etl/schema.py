@@ -11,7 +11,8 @@ MIGRATIONS_PACKAGE = "etl.migrations"
 
 def _migrations() -> list[tuple[int, str, str]]:
     files = sorted(
-        p for p in resources.files(MIGRATIONS_PACKAGE).iterdir() if p.name.endswith(".sql")
+        (p for p in resources.files(MIGRATIONS_PACKAGE).iterdir() if p.name.endswith(".sql")),
+        key=lambda p: p.name,
     )
     return [(int(p.name.split("_", 1)[0]), p.name, p.read_text(encoding="utf-8")) for p in files]
 

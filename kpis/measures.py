@@ -41,8 +41,10 @@ class Measure:
 
 MEASURES: tuple[Measure, ...] = (
     Measure("declarations", "1 for every declaration"),
-    Measure("controlled", "channel in (yellow, red, blue) and control_result in "
-            "(no_finding, irregularity, seizure)"),
+    Measure(
+        "controlled",
+        "channel in (yellow, red, blue) and control_result in (no_finding, irregularity, seizure)",
+    ),
     Measure("irregular", "controlled and control_result in (irregularity, seizure)"),
     Measure("seizure", "controlled and control_result = seizure"),
     Measure("pending", "channel in (yellow, red, blue) and control_result is pending or empty"),
@@ -51,10 +53,13 @@ MEASURES: tuple[Measure, ...] = (
     Measure("release_hours", "hours from lodged_at to released_at, when released"),
     Measure("released_from_arrival", "released_at and arrived_at are set"),
     Measure("release_from_arrival_hours", "hours from arrived_at to released_at, when both set"),
-    Measure("inspections_timed", "channel = red and channel_assigned_at and result_recorded_at "
-            "are set"),
-    Measure("inspection_hours", "hours from channel_assigned_at to result_recorded_at, "
-            "when inspections_timed"),
+    Measure(
+        "inspections_timed", "channel = red and channel_assigned_at and result_recorded_at are set"
+    ),
+    Measure(
+        "inspection_hours",
+        "hours from channel_assigned_at to result_recorded_at, when inspections_timed",
+    ),
     Measure("stage_arrival_lodgement", "arrived_at and lodged_at set"),
     Measure("stage_arrival_lodgement_hours", "hours arrived_at → lodged_at"),
     Measure("stage_lodgement_channel", "lodged_at and channel_assigned_at set"),

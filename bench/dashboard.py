@@ -108,6 +108,7 @@ class CallbackRecord:
     body: bytes
     seconds: float
     status: str
+    answer_bytes: int = 0
 
     @property
     def output(self) -> str:
@@ -140,6 +141,7 @@ class CallbackTimer:
 
         with self._lock:
             self.inflight += 1
+        chunks: list[bytes] = []
         t0 = time.perf_counter()
         try:
             result = self.app(environ, capture)
@@ -149,9 +151,12 @@ class CallbackTimer:
                 getattr(result, "close", lambda: None)()
         finally:
             seconds = time.perf_counter() - t0
+            record = CallbackRecord(
+                body, seconds, status[0] if status else "?", sum(len(c) for c in chunks)
+            )
             with self._lock:
                 self.inflight -= 1
-                self.records.append(CallbackRecord(body, seconds, status[0] if status else "?"))
+                self.records.append(record)
         return chunks
 
     def take(self) -> list[CallbackRecord]:
@@ -327,7 +332,8 @@ class PageResult:
     outputs: list[str]  # the callbacks of one load, in the order the browser sent them
     per_callback: dict[str, float]  # median seconds per load of each callback output
     browser: list[BrowserLoad]
-    first_load: float  # server time of the first (cold) visit
+    first_load: float  # server time of the first visit
+    answer_bytes: dict[str, int]  # size of each callback's answer (what the browser parses)
     period: tuple[str, str] | None  # the period the page opened with (from its callbacks)
 
     @property
@@ -390,6 +396,7 @@ def measure_page(
         per_callback={k: statistics.median(v) for k, v in per_output.items()},
         browser=browser,
         first_load=sum(r.seconds for r in captured),
+        answer_bytes={r.output: r.answer_bytes for r in captured},
         period=_period(bodies),
     )
 
@@ -743,6 +750,7 @@ def run(source_home: str, work_home: str, browser: bool = True) -> dict[str, Any
                 "outputs": r.outputs,
                 "slowest_callback": max(r.per_callback.items(), key=lambda kv: kv[1]),
                 "per_callback": r.per_callback,
+                "answer_bytes": r.answer_bytes,
                 "period": list(r.period) if r.period else None,
                 "server_loads": r.server_loads,
                 "reference": references[r.name],

@@ -62,10 +62,11 @@ def test_timer_records_callbacks_and_hands_the_body_on() -> None:
     assert timer(environ, lambda *a: None) == [b"ab", b"c"]
     assert seen == [body]
     [record] = timer.take()
-    assert (record.output, record.status, record.body) == (
+    assert (record.output, record.status, record.body, record.answer_bytes) == (
         "page-content.children",
         "204 NO CONTENT",
         body,
+        3,  # b"ab" + b"c"
     )
     assert record.seconds >= 0.0
     assert timer.inflight == 0

@@ -784,19 +784,19 @@ def result_rows(result: dict[str, Any]) -> list[Row]:
         label = f"dashboard {p['name']} ({p['path']})"
         rows.append(
             (
-                f"{label}: server, callbacks of a load ({p['callbacks']}), median of "
-                f"{SERVER_LOADS}",
+                f"{label}: server, {p['callbacks']} callbacks/load, median of {SERVER_LOADS}",
                 p["median"],
                 p["reference"],
                 "< 1 s",
                 "s",
             )
         )
-        rows.append((f"{label}: server, 95th percentile", p["p95"], None, "< 1 s", "s"))
+        p95 = f"{label}: server, 95th percentile of {SERVER_LOADS}"
+        rows.append((p95, p["p95"], None, "< 1 s", "s"))
         if p["browser"] is not None:
             rows.append(
                 (
-                    f"{label}: browser until charts drawn, median of {BROWSER_LOADS}",
+                    f"{label}: browser until drawn, median of {BROWSER_LOADS}",
                     p["browser"],
                     None,
                     "< 1 s",

@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 CLI := $(BIN)/customs-kpi
 
-.PHONY: run test install demo-data load-demo serve worker bench bench-quick lint typecheck browser-deps clean
+.PHONY: run test install demo-data load-demo serve worker bench bench-quick lint typecheck system-deps browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ load-demo: demo-data
 	$(CLI) load $(DEMO_DIR)/declarations_*.csv --home $(HOME_DIR)
 	$(CLI) users demo --home $(HOME_DIR)
 
-run: load-demo
+run: system-deps load-demo
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops web app and worker)"
 	@$(CLI) worker --home $(HOME_DIR) & worker=$$!; \
 	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
@@ -47,18 +47,21 @@ serve: install
 worker: install
 	$(CLI) worker --home $(HOME_DIR)
 
-# Debian's Chromium for browser tests (Playwright drives it; never `playwright install`).
-browser-deps:
+# Debian's Chromium (browser tests with Playwright, never `playwright install`; chart images in
+# the PDF reports through kaleido), fonts for the reports, poppler for the PDF tests.
+system-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils >/dev/null) \
-	      || echo "warning: could not install chromium; browser tests will be skipped"; \
-	  else echo "note: not root, chromium missing: browser tests will be skipped"; fi; \
+	      || echo "warning: could not install chromium: browser tests are skipped, PDF reports have no charts"; \
+	  else echo "note: not root and chromium missing: browser tests are skipped, PDF reports have no charts"; fi; \
 	fi
 	@if ! command -v pdftoppm >/dev/null && [ "$$(id -u)" = "0" ]; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null || true; fi
 
-test: install browser-deps
+browser-deps: system-deps
+
+test: install system-deps
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install

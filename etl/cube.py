@@ -204,8 +204,10 @@ SELECT profile_id, {dims},
     {sole}
 FROM exploded
 GROUP BY ALL""",
+        # Three reads of `base`: DuckDB would materialise it (every declaration of the months)
+        # for them, while scanning the compressed columns again is cheaper and needs no memory.
         f"""INSERT INTO cube_time_hist BY NAME
-WITH base AS ({base})
+WITH base AS NOT MATERIALIZED ({base})
 SELECT {dims}, metric, bin, count(*)::BIGINT AS count
 FROM (
     {hist_parts}

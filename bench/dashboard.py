@@ -63,10 +63,14 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # A page load is finished when the content is there, nothing is loading and every graph has
 # been drawn by plotly (its .main-svg exists). Returns the page clock at that moment.
+# ``want`` / ``avoid``: the page shown must (not) be the one with that class (navigation).
 READY_JS = """
-() => {
+(page) => {
   const router = document.getElementById('_pages_content');
   if (!router || router.children.length === 0) return false;
+  const shown = (router.querySelector('.page') || {}).className || '';
+  if (page && page.want && shown !== page.want) return false;
+  if (page && page.avoid && shown === page.avoid) return false;
   for (const c of document.querySelectorAll('.page-content')) {
     if (c.children.length === 0) return false;
   }
@@ -75,6 +79,15 @@ READY_JS = """
     if (!g.querySelector('.main-svg')) return false;
   }
   return performance.now();
+}
+"""
+PAGE_CLASS_JS = "() => (document.querySelector('#_pages_content .page') || {}).className || ''"
+# What a dcc.Link does on click: the page router follows, without reloading the document.
+NAVIGATE_JS = """
+(href) => {
+  window.__benchNavigation = performance.now();
+  window.history.pushState({}, '', href);
+  window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
 }
 """
 # Every Dash callback the page sends, with the page clock when it was sent and answered
@@ -289,13 +302,16 @@ def browser_load(page: Any, url: str, timer: CallbackTimer) -> BrowserLoad:
     return wait_until_drawn(page, timer)
 
 
-def wait_until_drawn(page: Any, timer: CallbackTimer) -> BrowserLoad:
+def wait_until_drawn(
+    page: Any, timer: CallbackTimer, want: str | None = None, avoid: str | None = None
+) -> BrowserLoad:
     """Until the current page is drawn and no callback is in flight (see READY_JS)."""
+    shown = {"want": want, "avoid": avoid}
     while True:
-        drawn = page.wait_for_function(READY_JS, polling=50).json_value()
+        drawn = page.wait_for_function(READY_JS, arg=shown, polling=50).json_value()
         # A callback still in flight (a chained one) may change the page: wait for it too.
         time.sleep(0.1)
-        if timer.inflight == 0 and page.evaluate(READY_JS):
+        if timer.inflight == 0 and page.evaluate(READY_JS, shown):
             calls = page.evaluate("() => window.__benchCalls || []")
             return BrowserLoad(
                 drawn=float(drawn) / 1000.0,
@@ -307,6 +323,19 @@ def wait_until_drawn(page: Any, timer: CallbackTimer) -> BrowserLoad:
                 / 1000.0,
                 answers={c["output"]: c["answered"] / 1000.0 for c in calls},
             )
+
+
+def in_app_navigation(
+    page: Any, path: str, timer: CallbackTimer, elsewhere: str, target: str
+) -> float:
+    """Seconds from a menu click to ``path`` drawn (its page class is ``target``), coming from
+    the page ``elsewhere``: the document, plotly.js included, is already loaded, as for a
+    user moving around the app."""
+    page.evaluate(NAVIGATE_JS, elsewhere)
+    wait_until_drawn(page, timer, avoid=target)
+    page.evaluate(NAVIGATE_JS, path)
+    drawn = wait_until_drawn(page, timer, want=target).drawn
+    return drawn - float(page.evaluate("() => window.__benchNavigation")) / 1000.0
 
 
 @dataclass(frozen=True)
@@ -331,7 +360,8 @@ class PageResult:
     server_loads: list[float]
     outputs: list[str]  # the callbacks of one load, in the order the browser sent them
     per_callback: dict[str, float]  # median seconds per load of each callback output
-    browser: list[BrowserLoad]
+    browser: list[BrowserLoad]  # the page opened by its address (document reloaded)
+    navigation: list[float]  # the page reached from another one in the app
     first_load: float  # server time of the first visit
     answer_bytes: dict[str, int]  # size of each callback's answer (what the browser parses)
     period: tuple[str, str] | None  # the period the page opened with (from its callbacks)
@@ -375,13 +405,19 @@ def measure_page(
         served.timer.take()
         browser_load(page, served.url + path, served.timer)
         captured = served.timer.take()
-        browser = [
-            browser_load(page, served.url + path, served.timer) for _ in range(BROWSER_LOADS)
+        url = served.url + path
+        browser = [browser_load(page, url, served.timer) for _ in range(BROWSER_LOADS)]
+        target = page.evaluate(PAGE_CLASS_JS)
+        elsewhere = "/data" if path == "/reports" else "/reports"
+        navigation = [
+            in_app_navigation(page, path, served.timer, elsewhere, target)
+            for _ in range(BROWSER_LOADS)
         ]
         served.timer.take()
     else:
         captured = synthetic_load(served, client, headers, path)
         browser = []
+        navigation = []
     failed = [r for r in captured if not r.status.startswith(("200", "204"))]
     if failed:
         raise RuntimeError(f"{path}: callback {failed[0].output} answered {failed[0].status}")
@@ -395,6 +431,7 @@ def measure_page(
         outputs=[r.output for r in captured],
         per_callback={k: statistics.median(v) for k, v in per_output.items()},
         browser=browser,
+        navigation=navigation,
         first_load=sum(r.seconds for r in captured),
         answer_bytes={r.output: r.answer_bytes for r in captured},
         period=_period(bodies),
@@ -747,6 +784,8 @@ def run(source_home: str, work_home: str, browser: bool = True) -> dict[str, Any
                     for output in (r.browser[0].answers if r.browser else {})
                 },
                 "browser_loads": [b.drawn for b in r.browser],
+                "navigation": statistics.median(r.navigation) if r.navigation else None,
+                "navigation_loads": r.navigation,
                 "outputs": r.outputs,
                 "slowest_callback": max(r.per_callback.items(), key=lambda kv: kv[1]),
                 "per_callback": r.per_callback,
@@ -796,8 +835,18 @@ def result_rows(result: dict[str, Any]) -> list[Row]:
         if p["browser"] is not None:
             rows.append(
                 (
-                    f"{label}: browser until drawn, median of {BROWSER_LOADS}",
+                    f"{label}: browser, opened by address, until drawn, median of {BROWSER_LOADS}",
                     p["browser"],
+                    None,
+                    "< 1 s",
+                    "s",
+                )
+            )
+        if p.get("navigation") is not None:
+            rows.append(
+                (
+                    f"{label}: browser, from the menu, until drawn, median of {BROWSER_LOADS}",
+                    p["navigation"],
                     None,
                     "< 1 s",
                     "s",

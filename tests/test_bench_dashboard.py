@@ -86,6 +86,7 @@ def _page(name: str, browser: float | None, reference: float | None) -> dict[str
         "median": 0.25,
         "p95": 0.5,
         "browser": browser,
+        "navigation": browser / 2 if browser is not None else None,
         "reference": reference,
     }
 
@@ -101,7 +102,8 @@ def test_result_rows_carry_values_references_and_targets() -> None:
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
         (0.25, 0.1, "< 1 s", "s"),  # Overview median, with its reference
         (0.5, None, "< 1 s", "s"),  # Overview p95
-        (0.8, None, "< 1 s", "s"),  # Overview browser
+        (0.8, None, "< 1 s", "s"),  # Overview browser, opened by address
+        (0.4, None, "< 1 s", "s"),  # Overview browser, from the menu
         (0.25, None, "< 1 s", "s"),  # Data median (no reference, no browser row)
         (0.5, None, "< 1 s", "s"),
         (1.5, None, "—", "s"),
@@ -109,7 +111,8 @@ def test_result_rows_carry_values_references_and_targets() -> None:
     ]
     assert rows[0][0].startswith("dashboard Overview (/x): server")
     assert "median of 20" in rows[0][0]
-    assert "browser" in rows[2][0]
+    assert "browser, opened by address" in rows[2][0]
+    assert "browser, from the menu" in rows[3][0]
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +179,7 @@ def test_run_without_browser_serves_every_page(sample_home: Path, tmp_path: Path
         assert page["median"] == statistics.median(loads)
         assert page["p95"] == sorted(loads)[18]
         assert page["browser"] is None
+        assert page["navigation"] is None
 
     # The Overview opens on the default 24 months ending with the latest month (cut to the
     # months published); the references ran for the pages that have one.

@@ -4,23 +4,31 @@ For every page:
 
 * a signed-in Chromium (Debian's, through Playwright) opens the page once; a WSGI middleware in
   the serving process records every Dash callback request the page makes (the real payloads:
-  router, header, content, and whatever the content triggers) and how long each took;
-* the browser then opens the page a few more times and the time until every chart is drawn
-  (each ``.dash-graph`` holds its ``.main-svg``, no component loading, no callback in flight)
-  is read from the page's own clock (``performance.now()`` = since navigation start);
+  router, header, content, and whatever the content triggers), how long each took and how big
+  its answer was;
+* the browser then opens the page by its address a few more times (document reloaded, assets
+  from the HTTP cache) and the time until it is drawn (every ``.dash-graph`` holds its
+  ``.main-svg``, the content areas are filled, nothing loading, no callback in flight) is read
+  from the page's own clock (``performance.now()`` = since navigation start); the answer time
+  of each callback is logged by a fetch wrapper, so drawing is told apart from waiting;
+* it also reaches the page a few times from another page of the app, the way a menu link does
+  (history.pushState, no reload: plotly.js and the renderer are already running);
 * the recorded callbacks are replayed, in order, 20 times through the Flask test client of the
   same app (signed in through the real form): the server time of one page load is the sum of
-  its callbacks' times, so median and 95th percentile are over 20 loads;
+  its callbacks' times (the browser runs some of them in parallel, so this is an upper bound),
+  and median and 95th percentile are over the 20 loads;
 * the reference is plain DuckDB computing the page's main figures from the raw declarations of
   the warehouse (opened read-only), after the serving figures so it cannot raise their peak.
 
-Without Chromium the callbacks are built from the app's callback map instead (the content
-callback with the filter values the page's layout starts with) and the browser figures are
-skipped with a note.
+Without Chromium the callbacks a page load sends are derived from the app's callback map (the
+header and router callbacks, then every server-side callback whose inputs are on the page, with
+the values the page holds, chained ones included) and the browser figures are skipped with a
+note.
 
 The serving process is this process: its peak RSS (``ru_maxrss``) is read after every page has
 been served and replayed, before the reference queries run. It includes the Playwright client
-library (a few tens of MB); Chromium and Playwright's driver are separate processes.
+library (a few tens of MB); Chromium and Playwright's driver are separate processes. The
+machine's load average is recorded with the figures: on a shared machine every time grows.
 """
 
 from __future__ import annotations

@@ -843,7 +843,7 @@ def result_rows(result: dict[str, Any]) -> list[Row]:
         if p["browser"] is not None:
             rows.append(
                 (
-                    f"{label}: browser, opened by address, until drawn, median of {BROWSER_LOADS}",
+                    f"{label}: browser, by address, drawn, median of {BROWSER_LOADS}",
                     p["browser"],
                     None,
                     "< 1 s",
@@ -853,7 +853,7 @@ def result_rows(result: dict[str, Any]) -> list[Row]:
         if p.get("navigation") is not None:
             rows.append(
                 (
-                    f"{label}: browser, from the menu, until drawn, median of {BROWSER_LOADS}",
+                    f"{label}: browser, from the menu, drawn, median of {BROWSER_LOADS}",
                     p["navigation"],
                     None,
                     "< 1 s",

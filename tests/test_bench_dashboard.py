@@ -111,7 +111,7 @@ def test_result_rows_carry_values_references_and_targets() -> None:
     ]
     assert rows[0][0].startswith("dashboard Overview (/x): server")
     assert "median of 20" in rows[0][0]
-    assert "browser, opened by address" in rows[2][0]
+    assert "browser, by address" in rows[2][0]
     assert "browser, from the menu" in rows[3][0]
 
 

@@ -521,10 +521,6 @@ def _callback_body(
     }
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _component_props(tree: Any) -> dict[str, dict[str, Any]]:
     """Props of every component with a string id in a serialised layout."""
     found: dict[str, dict[str, Any]] = {}

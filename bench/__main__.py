@@ -86,6 +86,12 @@ def bench_scale(n: int, months: int, delivery_rows: int) -> list[dict[str, Any]]
         "≤ 3× reference",
     )
     add(
+        f"cube rebuild inside that delivery (holding {n:,} vs empty)",
+        into["cube_seconds"],
+        empty["cube_seconds"],
+        "—",
+    )
+    add(
         f"incremental publish after {delivery_rows:,} (holding {n:,} vs empty)",
         into["publish_seconds"],
         empty["publish_seconds"],

@@ -12,7 +12,7 @@ import polars as pl
 from dashboard import filters as flt
 from dashboard.data import PageContext
 from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS
-from kpis.grain import period_end_day
+from kpis.grain import period_conditions, period_end_day, restrict
 from kpis.profiles import profile_overlaps
 
 PAGE_SIZE = 25
@@ -25,11 +25,24 @@ def _period(filters: flt.Filters) -> tuple[date, date]:
 
 def _fact_scope(ctx: PageContext, filters: flt.Filters, profile_id: str) -> tuple[str, list[Any]]:
     """WHERE clause over ``declarations d JOIN profile_hits h``: profile, period, the user's
-    offices (server-side scope) and channel."""
+    offices (server-side scope) and channel. The period is stated on both sides of the join so
+    both views read only the period's lodged_month partitions."""
     assert filters.start is not None and filters.end is not None
+    return _scope_between(ctx, filters, profile_id, filters.start, filters.end)
+
+
+def _scope_between(
+    ctx: PageContext, filters: flt.Filters, profile_id: str, first: date, last: date
+) -> tuple[str, list[Any]]:
+    """:func:`_fact_scope` over the lodged months ``first``..``last`` (within the period)."""
     office_sql, office_params = ctx.office_clause(filters, "d.office_code")
-    clauses = ["h.profile_id = ?", "d.lodged_month BETWEEN ? AND ?", office_sql]
-    params: list[Any] = [profile_id, filters.start, filters.end, *office_params]
+    clauses = [
+        "h.profile_id = ?",
+        "h.lodged_month BETWEEN ? AND ?",
+        "d.lodged_month BETWEEN ? AND ?",
+        office_sql,
+    ]
+    params: list[Any] = [profile_id, first, last, first, last, *office_params]
     if filters.channel is not None:
         clauses.append("d.channel = ?")
         params.append(filters.channel.value)
@@ -86,22 +99,67 @@ DECLARATION_COLUMNS = (
 )  # fmt: skip
 
 
+def controlled_by_month(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+    """The profile's controlled declarations per lodged month, newest first, from the cube
+    (``lodged_month``, ``controlled``; months without any left out). The cube's ``controlled``
+    measure counts exactly the rows :func:`declarations_frame` lists (same definition, office
+    scope and channel), so it gives the total and tells which months hold a page."""
+    assert ctx.cube is not None
+    rows = restrict(
+        ctx.cube.profiles,
+        pl.col("profile_id") == profile_id,
+        period_conditions(_period(filters)),
+        ctx.kpi_filters(filters).conditions(with_profiles=False),
+    )
+    return (
+        rows.group_by("lodged_month")
+        .agg(pl.col("controlled").sum())
+        .filter(pl.col("controlled") > 0)
+        .sort("lodged_month", descending=True)
+    )
+
+
+def page_months(counts: pl.DataFrame, offset: int, size: int) -> tuple[list[date], int]:
+    """The lodged months (newest first) holding rows ``offset``..``offset + size - 1`` of a
+    newest-first listing whose per-month counts are ``counts`` (see
+    :func:`controlled_by_month`), and how many rows the newer months before them hold."""
+    months: list[date] = []
+    before = covered = 0
+    for month, count in counts.select("lodged_month", "controlled").iter_rows():
+        if not months and before + count <= offset:
+            before += count  # the page starts after this whole month
+            continue
+        months.append(month)
+        covered += count
+        if before + covered >= offset + size:
+            break
+    return months, before
+
+
 def declarations_frame(
     ctx: PageContext, filters: flt.Filters, profile_id: str, page: int
 ) -> tuple[pl.DataFrame, int]:
-    """One page of the profile's controlled declarations, latest first, and the total."""
-    where, params = _fact_scope(ctx, filters, profile_id)
+    """One page of the profile's controlled declarations, latest first, and the total.
+
+    The total comes from the cube and the page is read from the few lodged_month partitions
+    that hold it: scanning every month of the facts took close to a second at 10 M
+    declarations, one or two months take a few hundredths."""
+    counts = controlled_by_month(ctx, filters, profile_id)
+    total = int(counts["controlled"].sum())
+    offset = max(page, 0) * PAGE_SIZE
+    months, before = page_months(counts, offset, PAGE_SIZE)
+    if months:
+        where, params = _scope_between(ctx, filters, profile_id, min(months), max(months))
+    else:
+        where, params = "FALSE", []  # past the end: no rows, same columns
     controlled = (
         f"d.channel IN {_sql_set(CONTROL_CHANNELS)} AND d.control_result IN "
         f"{_sql_set(FINAL_RESULTS)}"
     )
-    total = ctx.query(f"SELECT count(*) AS n FROM {_FACTS} WHERE {where} AND {controlled}", params)[
-        "n"
-    ][0]
     columns = ", ".join(f"d.{c}" for c in DECLARATION_COLUMNS)
     rows = ctx.query(
         f"SELECT {columns} FROM {_FACTS} WHERE {where} AND {controlled} "
         f"ORDER BY d.lodged_at DESC, d.declaration_id LIMIT {PAGE_SIZE} OFFSET ?",
-        [*params, max(page, 0) * PAGE_SIZE],
+        [*params, offset - before],
     )
-    return rows, int(total)
+    return rows, total

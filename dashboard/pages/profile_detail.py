@@ -425,7 +425,7 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
             page=PAGE,
             view="overlaps",
         ),
-        _declarations_section(ctx),
+        _declarations_section(ctx, filters, profile_id),
     ]
     return [
         summary_block(row, ctx.settings.min_sample) if row else None,
@@ -468,13 +468,16 @@ def _overlap_table(overlaps: pl.DataFrame) -> Any:
     return data_table(rows, numeric={"Shared declarations", "Shared controls", "Shared hits"})
 
 
-def _declarations_section(ctx: PageContext) -> html.Section:
+def _declarations_section(ctx: PageContext, filters: flt.Filters, profile_id: str) -> html.Section:
     if not ctx.viewer.may(Role.ANALYST):
         body: Any = states.forbidden("declaration-level detail (analyst role)")
         return section("Latest controlled declarations", body, wide=True)
+    # The first page is drawn with the rest of the content: a separate callback could only
+    # start once the content (and its pager buttons) had reached the browser.
+    rows, total = declarations_frame(ctx, filters, profile_id, 0)
     body = html.Div(
         [
-            html.Div(id=DECL_TABLE_ID),
+            html.Div(declarations_view(rows, total, 0), id=DECL_TABLE_ID),
             html.Div(
                 [
                     html.Button("← Newer", id=DECL_PREV_ID, n_clicks=0),
@@ -531,10 +534,13 @@ def update_declarations(
     offices: Any,
     channel: Any,
 ) -> tuple[Any, int]:
+    if dash_ctx.triggered_id not in (DECL_PREV_ID, DECL_NEXT_ID):
+        # The pager was drawn anew with the content (new profile or filters), which already
+        # shows the first page: only the page number goes back to it.
+        return dash.no_update, 0
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         raise PreventUpdate
-    # Drawn anew (new filters): back to the first page.
     current = 0
     if dash_ctx.triggered_id == DECL_PREV_ID:
         current = max(int(page or 0) - 1, 0)

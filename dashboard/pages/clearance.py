@@ -312,7 +312,6 @@ def layout(**query: Any) -> html.Div:
         "and office. Median and 90th percentile, because red-lane tails dominate a mean.",
         query=query,
         content_id=CONTENT_ID,
-        extra=[dcc.Download(id=DOWNLOAD_ID)],
         controls=[
             html.Label(
                 [
@@ -360,6 +359,9 @@ def content(ctx: PageContext, filters: flt.Filters, metric: str) -> Any:
     kpi = catalogue.get
     release_kpis = [kpi("release_time_median"), kpi("release_time_p90")]
     return [
+        # Drawn with the CSV buttons that use it: a callback whose output is already on the
+        # page runs once for nothing (a round trip) every time its buttons are drawn.
+        dcc.Download(id=DOWNLOAD_ID),
         section(
             "Per channel over the period",
             html.Div(summary, className="stat-list"),

@@ -161,7 +161,7 @@ def layout(**query: Any) -> html.Div:
         "against their targets, with the trend behind them.",
         query=query,
         content_id=CONTENT_ID,
-        extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Store(id=TREND_STORE, data=DEFAULT_TREND)],
+        extra=[dcc.Store(id=TREND_STORE, data=DEFAULT_TREND)],
     )
 
 
@@ -191,6 +191,9 @@ def content(ctx: PageContext, filters: flt.Filters, trend_kpi: str = DEFAULT_TRE
         ]
     )
     return [
+        # Drawn with the CSV buttons that use it: a callback whose output is already on the
+        # page runs once for nothing (a round trip) every time its buttons are drawn.
+        dcc.Download(id=DOWNLOAD_ID),
         html.Div(
             [
                 html.H2(f"Headline KPIs · {month}", className="section-title"),
@@ -252,12 +255,23 @@ def _trend_error(reference: str) -> tuple[Any, Any]:
     Output(TREND_STORE, "data"),
     Input(TREND_KPI_ID, "value"),
     *frame.filter_states(),
+    State(TREND_STORE, "data"),
     prevent_initial_call=True,
 )
 @guarded(Role.VIEWER, on_error=_trend_error)
 def update_trend(
-    ctx: PageContext, kpi_id: str, start: Any, end: Any, offices: Any, channel: Any
+    ctx: PageContext,
+    kpi_id: str,
+    start: Any,
+    end: Any,
+    offices: Any,
+    channel: Any,
+    shown: Any = None,
 ) -> tuple[Any, str]:
+    # Dash runs this when the content draws the picker (the store's output is outside the
+    # content), but the content drew the picked KPI's trend already: nothing to redo.
+    if kpi_id == shown:
+        raise PreventUpdate
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None or kpi_id not in CARD_KPIS:
         raise PreventUpdate

@@ -127,7 +127,6 @@ def layout(**query: Any) -> html.Div:
                 className="filter-item",
             )
         ],
-        extra=[dcc.Download(id=DOWNLOAD_ID)],
     )
 
 
@@ -139,6 +138,9 @@ def content(ctx: PageContext, filters: flt.Filters, min_shared: int) -> Any:
         )
     return html.Div(
         [
+            # Drawn with the CSV buttons that use it: a callback whose output is already on the
+            # page runs once for nothing (a round trip) every time its buttons are drawn.
+            dcc.Download(id=DOWNLOAD_ID),
             section(
                 "Most similar pairs",
                 pairs_table(ranked),

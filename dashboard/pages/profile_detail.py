@@ -229,12 +229,7 @@ def layout(profile_id: str | None = None, **query: Any) -> html.Div:
         "change made to it?",
         query=query,
         content_id=CONTENT_ID,
-        extra=[
-            dcc.Store(id=PROFILE_STORE, data=pid),
-            # In the layout for every role, so the download callback's State always exists.
-            dcc.Store(id=DECL_PAGE_STORE, data=0),
-            dcc.Download(id=DOWNLOAD_ID),
-        ],
+        extra=[dcc.Store(id=PROFILE_STORE, data=pid)],
     )
 
 
@@ -428,6 +423,12 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
         _declarations_section(ctx, filters, profile_id),
     ]
     return [
+        # Drawn with the buttons that use them (for every role, so the download callback's
+        # State exists): a callback whose outputs are all drawn with its inputs does not run
+        # when they appear, one with an output outside the content would run for nothing.
+        # A new draw (profile or filters) thus also starts the pager again at the first page.
+        dcc.Download(id=DOWNLOAD_ID),
+        dcc.Store(id=DECL_PAGE_STORE, data=0),
         summary_block(row, ctx.settings.min_sample) if row else None,
         html.Div(sections, className="panel-grid"),
     ]
@@ -521,6 +522,7 @@ def _declarations_error(reference: str) -> tuple[Any, Any]:
     State(DECL_PAGE_STORE, "data"),
     State(PROFILE_STORE, "data"),
     *frame.filter_states(),
+    prevent_initial_call=True,
 )
 @guarded(Role.ANALYST, on_error=_declarations_error)
 def update_declarations(
@@ -535,8 +537,7 @@ def update_declarations(
     channel: Any,
 ) -> tuple[Any, int]:
     if dash_ctx.triggered_id not in (DECL_PREV_ID, DECL_NEXT_ID):
-        # The pager was drawn anew with the content (new profile or filters), which already
-        # shows the first page: only the page number goes back to it.
+        # Not a button press: the content already shows the first page.
         return dash.no_update, 0
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:

@@ -9,8 +9,10 @@ pair table; office-scoped users get the same figures counted from their own offi
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import dash
+import dash_ag_grid as dag
 import plotly.graph_objects as go
 import polars as pl
 from dash import ALL, Input, Output, State, callback, dcc, html
@@ -23,7 +25,6 @@ from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import base_layout
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
-from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from dashboard.roles import Role
@@ -38,6 +39,7 @@ PAGE = "overlap"
 CONTENT_ID = "overlap-content"
 MIN_SHARED_ID = "overlap-min-shared"
 DOWNLOAD_ID = "overlap-download"
+PAIRS_GRID_ID = "overlap-pairs"
 DEFAULT_MIN_SHARED = 5
 TABLE_ROWS = 50
 MATRIX_SIZE = 15
@@ -80,24 +82,61 @@ def matrix_figure(ranked: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def pairs_table(ranked: pl.DataFrame) -> html.Div:
-    rows = [
-        {
-            "Profile A": dcc.Link(r["profile_a"], href=f"/profiles/{r['profile_a']}"),
-            "Profile B": dcc.Link(r["profile_b"], href=f"/profiles/{r['profile_b']}"),
-            "Shared declarations": format_count(r["shared_declarations"]),
-            "Selections A": format_count(r["declarations_a"]),
-            "Selections B": format_count(r["declarations_b"]),
-            "Jaccard": f"{r['jaccard']:.1%}" if r["jaccard"] is not None else "–",
-            "Containment": f"{r['containment']:.1%}" if r["containment"] is not None else "–",
-            "Shared controls": format_count(r["shared_controlled"]),
-            "Shared hits": format_count(r["shared_irregular"]),
-        }
-        for r in ranked.head(TABLE_ROWS).iter_rows(named=True)
-    ]
-    numeric = {"Shared declarations", "Selections A", "Selections B", "Jaccard", "Containment",
-               "Shared controls", "Shared hits"}  # fmt: skip
-    return data_table(rows, numeric=numeric)
+def _percent(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "–"
+
+
+# Numbers stay numbers (sorting); each shows the text the app formats, from "<field>_text".
+_SHOWN_TEXT = {"function": "params.data[params.colDef.field + '_text']"}
+_NUMBER = {"type": "numericColumn", "valueFormatter": _SHOWN_TEXT, "width": 130}
+PAIR_COLUMNS: list[dict[str, Any]] = [
+    {"field": "profile_a", "headerName": "Profile A", "cellRenderer": "ProfileLink",
+     "pinned": "left", "width": 120},
+    {"field": "profile_b", "headerName": "Profile B", "cellRenderer": "ProfileLink",
+     "width": 120},
+    {**_NUMBER, "field": "shared_declarations", "headerName": "Shared declarations",
+     "width": 160},
+    {**_NUMBER, "field": "declarations_a", "headerName": "Selections A"},
+    {**_NUMBER, "field": "declarations_b", "headerName": "Selections B"},
+    {**_NUMBER, "field": "jaccard", "headerName": "Jaccard", "width": 110},
+    {**_NUMBER, "field": "containment", "headerName": "Containment"},
+    {**_NUMBER, "field": "shared_controlled", "headerName": "Shared controls"},
+    {**_NUMBER, "field": "shared_irregular", "headerName": "Shared hits"},
+]  # fmt: skip
+
+
+def pair_rows(ranked: pl.DataFrame) -> list[dict[str, Any]]:
+    """The most similar pairs as grid rows: each number with its displayed text, each profile
+    with the address of its page."""
+    rows = []
+    for r in ranked.head(TABLE_ROWS).iter_rows(named=True):
+        row: dict[str, Any] = {}
+        for side in ("profile_a", "profile_b"):
+            row[side] = r[side]
+            row[f"{side}_href"] = f"/profiles/{quote(r[side], safe='')}"
+        for name in ("shared_declarations", "declarations_a", "declarations_b",
+                     "shared_controlled", "shared_irregular"):  # fmt: skip
+            row[name] = r[name]
+            row[f"{name}_text"] = format_count(r[name])
+        for name in ("jaccard", "containment"):
+            row[name] = r[name]
+            row[f"{name}_text"] = _percent(r[name])
+        rows.append(row)
+    return rows
+
+
+def pairs_table(ranked: pl.DataFrame) -> dag.AgGrid:
+    """A grid, not an HTML table: 50 rows of 9 cells as Dash components took the browser
+    most of a second to draw; the grid draws its cells itself."""
+    return dag.AgGrid(
+        id=PAIRS_GRID_ID,
+        rowData=pair_rows(ranked),
+        columnDefs=PAIR_COLUMNS,
+        defaultColDef={"sortable": True, "resizable": True},
+        dashGridOptions={"animateRows": False, "domLayout": "autoHeight"},
+        className="ag-theme-quartz grid-pairs",
+        style={},
+    )
 
 
 # --- Layout --------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ PAIR_COLUMNS: list[dict[str, Any]] = [
     {**_NUMBER, "field": "declarations_b", "headerName": "Selections B"},
     {**_NUMBER, "field": "jaccard", "headerName": "Jaccard", "width": 110},
     {**_NUMBER, "field": "containment", "headerName": "Containment"},
-    {**_NUMBER, "field": "shared_controlled", "headerName": "Shared controls"},
+    {**_NUMBER, "field": "shared_controlled", "headerName": "Shared controls", "width": 150},
     {**_NUMBER, "field": "shared_irregular", "headerName": "Shared hits"},
 ]  # fmt: skip
 

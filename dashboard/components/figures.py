@@ -35,7 +35,6 @@ _TEMPLATE_LAYOUT = (
     "plot_bgcolor",
     "xaxis",
     "yaxis",
-    "coloraxis",
     "shapedefaults",
     "annotationdefaults",
     "title",
@@ -50,6 +49,8 @@ def _register_template() -> None:
     white = pio.templates["plotly_white"]
     layout = {key: white.layout[key] for key in _TEMPLATE_LAYOUT if white.layout[key] is not None}
     data = {kind: white.data[kind] for kind in _TEMPLATE_TRACES}
+    # The one heatmap names its own colour scale: the default one is 10 colour stops of JSON.
+    data["heatmap"] = [go.Heatmap(colorbar=white.data["heatmap"][0].colorbar)]
     pio.templates[TEMPLATE] = go.layout.Template(layout=layout, data=data)
 
 

@@ -164,3 +164,20 @@ def test_pager_redrawn_with_the_content_only_resets_the_page(app_home: Any) -> N
     answer = response.get_json()["response"]
     assert answer["profile-declarations-page"]["data"] == 3
     assert "76–100 of" in json.dumps(answer, ensure_ascii=False)
+
+
+def test_a_failing_first_page_leaves_the_rest_of_the_page(
+    app_home: Any, detail: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, settings = app_home
+    ctx = _ctx(settings)
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("facts unreadable")
+
+    monkeypatch.setattr(detail, "declarations_frame", broken)
+    text = json.dumps(
+        detail.content(ctx, ctx.resolve(flt.Filters()), "P-GOOD"), default=str, ensure_ascii=False
+    )
+    assert "could not be computed" in text
+    assert "Hit rate, interval and random baseline" in text and "Random baseline" in text

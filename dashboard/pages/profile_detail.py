@@ -8,6 +8,8 @@ type, the profiles it fires together with, and (analysts) the latest controlled 
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote
@@ -68,6 +70,8 @@ dash.register_page(
     order=11,
     nav=False,
 )
+
+log = logging.getLogger(__name__)
 
 PAGE = "profile"
 CONTENT_ID = "profile-content"
@@ -475,10 +479,17 @@ def _declarations_section(ctx: PageContext, filters: flt.Filters, profile_id: st
         return section("Latest controlled declarations", body, wide=True)
     # The first page is drawn with the rest of the content: a separate callback could only
     # start once the content (and its pager buttons) had reached the browser.
-    rows, total = declarations_frame(ctx, filters, profile_id, 0)
+    try:
+        rows, total = declarations_frame(ctx, filters, profile_id, 0)
+        first_page: Any = declarations_view(rows, total, 0)
+    except Exception:
+        # As when it had its own callback: a failure here leaves the rest of the page shown.
+        reference = uuid.uuid4().hex[:8]
+        log.exception("declarations of %s failed (reference %s)", profile_id, reference)
+        first_page = states.error_message(reference)
     body = html.Div(
         [
-            html.Div(declarations_view(rows, total, 0), id=DECL_TABLE_ID),
+            html.Div(first_page, id=DECL_TABLE_ID),
             html.Div(
                 [
                     html.Button("← Newer", id=DECL_PREV_ID, n_clicks=0),

@@ -157,20 +157,21 @@ def test_tablet_portrait_has_no_sideways_scroll(
         page.set_viewport_size({"width": 1366, "height": 768})
 
 
-def test_nothing_is_fetched_from_outside_the_app(server: Server) -> None:
+def test_nothing_is_fetched_from_outside_the_app(browser_page: Any, server: Server) -> None:
     """Offline first: every request the browser makes while visiting every page (scripts, CSS,
     fonts, images, XHR) goes to the app itself, never to a CDN or the internet."""
     from urllib.parse import urlsplit
 
     app_origin = urlsplit(server.url).netloc
-    with open_browser() as browser:
-        page, errors = signed_in_page(browser, server, "analyst")
-        requested: list[str] = []
-        page.on("request", lambda request: requested.append(request.url))
-        for path, _, charts in PAGES:
-            page.goto(server.url + path)
-            _wait_for_page(page, charts)
-        page.context.close()
+    # A fresh context (empty cache) in the module's browser: one Playwright per thread.
+    browser = browser_page[0].context.browser
+    page, errors = signed_in_page(browser, server, "analyst")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path, _, charts in PAGES:
+        page.goto(server.url + path)
+        _wait_for_page(page, charts)
+    page.context.close()
     outside = sorted(
         {
             u

@@ -183,6 +183,31 @@ def _summary(result: LoadResult) -> str:
     return text
 
 
+def _record_success(
+    con: duckdb.DuckDBPyConnection,
+    result: LoadResult,
+    kind: str,
+    label: str,
+    warnings: Sequence[str],
+    t0: float,
+    started: datetime,
+    sha: str,
+) -> None:
+    """Mark the run succeeded and write its run-log row and content hash, inside the load's
+    transaction (so a rolled-back load leaves neither)."""
+    result.status = "succeeded"
+    result.message = f"{label}: " + _summary(result)
+    if warnings:
+        result.message += "; warnings: " + "; ".join(warnings)
+    result.duration_seconds = time.perf_counter() - t0
+    _insert_run(con, result, kind, started, sha)
+    con.sql(
+        "INSERT INTO loaded_files (file_sha256, file_name, run_id, loaded_at) "
+        "VALUES ($1, $2, $3, $4)",
+        params=[sha, label, result.run_id, datetime.now()],
+    )
+
+
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -334,17 +359,7 @@ def _load_one(
         result.touched_months = sorted(months)
         stage("rebuilding cube")
         rebuild_cube(con, result.touched_months)
-        result.status = "succeeded"
-        result.message = f"{path.name}: " + _summary(result)
-        if warnings:
-            result.message += "; warnings: " + "; ".join(warnings)
-        result.duration_seconds = time.perf_counter() - t0
-        _insert_run(con, result, "load", started, sha)
-        con.sql(
-            "INSERT INTO loaded_files (file_sha256, file_name, run_id, loaded_at) "
-            "VALUES ($1, $2, $3, $4)",
-            params=[sha, path.name, run_id, datetime.now()],
-        )
+        _record_success(con, result, "load", path.name, warnings, t0, started, sha)
         stage("committing")
         con.commit()
     except BaseException as exc:
@@ -588,17 +603,7 @@ def load_profiles(
                     + ") GROUP BY rule ORDER BY n DESC, rule LIMIT 5"
                 ).fetchall()
             ]
-            result.status = "succeeded"
-            result.message = f"{label}: " + _summary(result)
-            if warnings:
-                result.message += "; warnings: " + "; ".join(warnings)
-            result.duration_seconds = time.perf_counter() - t0
-            _insert_run(con, result, "load-profiles", started, sha)
-            con.sql(
-                "INSERT INTO loaded_files (file_sha256, file_name, run_id, loaded_at) "
-                "VALUES ($1, $2, $3, $4)",
-                params=[sha, label, run_id, datetime.now()],
-            )
+            _record_success(con, result, "load-profiles", label, warnings, t0, started, sha)
             stage("committing")
             con.commit()
         except Exception as exc:

@@ -142,6 +142,20 @@ def call(
     )
 
 
+def call_json(
+    client: FlaskClient,
+    app: dash.Dash,
+    output: str,
+    inputs: Sequence[Any] | None = None,
+    state: Sequence[Any] | None = None,
+    changed: Iterable[str] | None = None,
+) -> tuple[int, Any]:
+    """:func:`call`, answered as (HTTP status, JSON payload when the status is 200, else None)."""
+    response = call(client, app, output, inputs, state, changed or ())
+    payload = response.get_json(silent=True) if response.status_code == 200 else None
+    return response.status_code, payload
+
+
 def audit_actions(state: AppState, prefix: str | None = None) -> list[str]:
     """Audit actions, oldest first."""
     return [e.action for e in reversed(state.audit_entries(action_prefix=prefix, limit=10_000))]

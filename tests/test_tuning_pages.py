@@ -18,6 +18,8 @@ import openpyxl
 import polars as pl
 import pytest
 from argon2 import PasswordHasher
+from auth_helpers import call_json as call
+from auth_helpers import find_prop
 from flask.testing import FlaskClient
 
 from customs_kpi.published import current_snapshot
@@ -82,50 +84,6 @@ def login(app: Any, name: str) -> FlaskClient:
     )
     assert response.status_code == 302
     return client
-
-
-def call(
-    client: FlaskClient,
-    app: Any,
-    output: str,
-    inputs: list[Any],
-    state: list[Any] | None = None,
-    changed: list[str] | None = None,
-) -> tuple[int, Any]:
-    """POST a callback the way the browser does (CSRF header from the cookie)."""
-    entry = app.callback_map[output]
-    outputs = [
-        {"id": o.split(".")[0], "property": o.split(".")[1]} for o in output.strip(".").split("...")
-    ]
-    body = {
-        "output": output,
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": [dict(spec, value=v) for spec, v in zip(entry["inputs"], inputs, strict=True)],
-        "state": [dict(spec, value=v) for spec, v in zip(entry["state"], state or [], strict=True)],
-        "changedPropIds": changed or [],
-    }
-    cookie = client.get_cookie("_csrf_token")
-    headers = {"X-CSRFToken": cookie.value} if cookie else {}
-    response = client.post("/_dash-update-component", json=body, headers=headers)
-    payload = response.get_json(silent=True) if response.status_code == 200 else None
-    return response.status_code, payload
-
-
-def find_prop(tree: Any, component_id: str, prop: str) -> Any:
-    if isinstance(tree, dict):
-        props = tree.get("props", {})
-        if isinstance(props, dict) and props.get("id") == component_id:
-            return props.get(prop)
-        for value in tree.values():
-            found = find_prop(value, component_id, prop)
-            if found is not None:
-                return found
-    if isinstance(tree, list):
-        for value in tree:
-            found = find_prop(value, component_id, prop)
-            if found is not None:
-                return found
-    return None
 
 
 def layout_of(client: FlaskClient, app: Any, path: str) -> Any:

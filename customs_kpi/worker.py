@@ -296,6 +296,64 @@ def request_snapshot(
     return req
 
 
+def load_requests_dir(settings: Settings) -> Path:
+    return requests_dir(settings) / "load"
+
+
+def request_inbox_load(settings: Settings, requested_by: str, now: datetime | None = None) -> str:
+    """Ask the worker to load the inbox now (admins, from the Data page); returns the request id.
+
+    The web app never opens the warehouse itself: the worker picks the request up within
+    seconds and runs the same inbox job as its schedule does."""
+    when = now or utc_now()
+    req_id = f"{when.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+    write_json_atomic(
+        load_requests_dir(settings) / "pending" / f"{req_id}.json",
+        {"id": req_id, "requested_by": requested_by, "requested_at": iso(when) or ""},
+    )
+    return req_id
+
+
+def pending_load_requests(settings: Settings) -> list[tuple[Path, dict[str, Any]]]:
+    """Queued inbox-load requests, oldest first, with their file."""
+    folder = load_requests_dir(settings) / "pending"
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        raw = _read_json(path)
+        if isinstance(raw, dict) and "id" in raw:
+            out.append((path, raw))
+    return out
+
+
+def finish_load_request(
+    settings: Settings,
+    path: Path,
+    request: dict[str, Any],
+    status: str,
+    message: str,
+    now: datetime,
+) -> None:
+    """Record the outcome under requests/load/done, then drop the pending file (worker side)."""
+    done = {**request, "status": status, "message": message, "finished_at": iso(now)}
+    write_json_atomic(load_requests_dir(settings) / "done" / path.name, done)
+    path.unlink(missing_ok=True)
+
+
+def recent_load_requests(settings: Settings, limit: int = 10) -> list[dict[str, Any]]:
+    """Pending and finished inbox-load requests, newest first."""
+    rows = []
+    for state_name in ("pending", "done"):
+        folder = load_requests_dir(settings) / state_name
+        for path in folder.glob("*.json") if folder.is_dir() else []:
+            raw = _read_json(path)
+            if isinstance(raw, dict) and "id" in raw:
+                rows.append({"status": "pending", **raw})
+    rows.sort(key=lambda r: str(r.get("requested_at", "")), reverse=True)
+    return rows[:limit]
+
+
 def _load_requests(folder: Path) -> list[tuple[Path, SnapshotRequest]]:
     if not folder.is_dir():
         return []

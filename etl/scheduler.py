@@ -162,12 +162,18 @@ class JobContext:
     actions: Actions
 
 
+# The scheduled inbox job and a load requested from the Data page run on different executor
+# threads; one inbox pass at a time keeps them from racing for the same delivery file.
+_INBOX_LOCK = threading.Lock()
+
+
 def job_inbox(ctx: JobContext, now: datetime) -> str:
     """Load every new delivery in HOME/inbox (the ETL moves or records what it has loaded)."""
     from etl.warehouse import WarehouseBusy
 
     try:
-        results = ctx.actions.process_inbox(ctx.settings)
+        with _INBOX_LOCK:
+            results = ctx.actions.process_inbox(ctx.settings)
     except WarehouseBusy as exc:
         raise JobSkipped(f"warehouse busy, retried at the next poll: {exc}") from exc
     if not results:
@@ -244,12 +250,30 @@ def _produce_missing(ctx: JobContext, now: datetime, *, scheduled: bool) -> str:
     return "produced " + ", ".join(produced)
 
 
+def _load_requests(ctx: JobContext, now: datetime) -> list[str]:
+    """Inbox loads asked for from the Data page: one inbox pass answers all pending requests."""
+    pending = state.pending_load_requests(ctx.settings)
+    if not pending:
+        return []
+    try:
+        outcome, message = "succeeded", job_inbox(ctx, now)
+    except Exception as exc:
+        log.exception("requested inbox load failed")
+        outcome, message = "failed", f"{type(exc).__name__}: {exc}"
+    for path, request in pending:
+        state.finish_load_request(ctx.settings, path, request, outcome, message, now)
+    return [
+        f"inbox load requested by {', '.join(r['requested_by'] for _, r in pending)}: "
+        f"{outcome} ({message})"
+    ]
+
+
 def job_requests(ctx: JobContext, now: datetime) -> str:
-    """Produce the snapshots queued from the Reports page."""
+    """Produce the snapshots queued from the Reports page; load the inbox when asked."""
+    done = _load_requests(ctx, now)
     pending = state.pending_requests(ctx.settings)
     if not pending:
-        return NO_REQUEST
-    done = []
+        return "; ".join(done) or NO_REQUEST
     for path, req in pending:
         try:
             reason = f"{req.reason or 'draft requested'} (requested by {req.requested_by})"

@@ -17,13 +17,20 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from customs_kpi.published import snapshot_age
-from customs_kpi.worker import job_rows, read_jobs, worker_status
+from customs_kpi.worker import (
+    job_rows,
+    read_jobs,
+    recent_load_requests,
+    request_inbox_load,
+    worker_status,
+)
+from dashboard.audit import audit
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_count, format_timestamp
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
-from dashboard.data import PageContext, guarded
+from dashboard.data import PageContext, guarded, request_context
 from dashboard.pages import _frame as frame
 from dashboard.roles import Role
 
@@ -34,6 +41,8 @@ CONTENT_ID = "data-content"
 TRIGGER_ID = "data-trigger"
 DOWNLOAD_ID = "data-download"
 FRESHNESS_ID = "data-freshness"
+LOAD_BUTTON_ID = "data-load-inbox"
+LOAD_MESSAGE_ID = "data-load-message"
 RUNS_SHOWN = 50
 QUARANTINE_ROWS_SHOWN = 100
 
@@ -253,8 +262,45 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
     return blocks
 
 
+def load_controls(ctx: PageContext) -> html.Div:
+    """Admins: ask the worker to load HOME/inbox now, and what recent requests did."""
+    recent = recent_load_requests(ctx.settings, limit=3)
+    lines = [
+        f"{r.get('requested_at', '')[:16].replace('T', ' ')} · {r.get('requested_by', '')} · "
+        f"{r.get('status', '')}{': ' + str(r['message']) if r.get('message') else ''}"
+        for r in recent
+    ]
+    return html.Div(
+        [
+            html.Button(
+                "Load the inbox now", id=LOAD_BUTTON_ID, n_clicks=0, className="download-button"
+            ),
+            html.Span(id=LOAD_MESSAGE_ID, className="section-note", role="status"),
+            html.Ul([html.Li(line) for line in lines], className="section-note") if lines else None,
+        ],
+        className="filter-bar",
+    )
+
+
+def request_load(ctx: PageContext) -> str:
+    """Queue an inbox load for the worker (audited); the message shown to the admin."""
+    req_id = request_inbox_load(ctx.settings, ctx.viewer.name)
+    audit("load.request", "inbox", {"request": req_id})
+    return (
+        f"Requested (request {req_id}): the worker loads the inbox within seconds; the run log "
+        "below shows the result once it is published."
+    )
+
+
 # --- Layout and callbacks ----------------------------------------------------------------------
 def layout(**query: Any) -> html.Div:
+    controls: list[Any] = []
+    try:
+        ctx: PageContext | None = request_context()
+    except Exception:
+        ctx = None  # page_layout retries, logs and shows the error state
+    if ctx is not None and ctx.viewer.may(Role.ADMIN):
+        controls.append(load_controls(ctx))
     return frame.page_layout(
         PAGE,
         title="Data",
@@ -262,8 +308,22 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         extra=[dcc.Store(id=TRIGGER_ID, data=0), dcc.Download(id=DOWNLOAD_ID)],
+        controls=controls,
         show_filters=False,
+        context=ctx,
     )
+
+
+@callback(
+    Output(LOAD_MESSAGE_ID, "children"),
+    Input(LOAD_BUTTON_ID, "n_clicks"),
+    prevent_initial_call=True,
+)
+@guarded(Role.ADMIN, on_error=states.error_message)
+def load_inbox(ctx: PageContext, clicks: Any) -> str:
+    if not clicks:
+        raise PreventUpdate
+    return request_load(ctx)
 
 
 @callback(Output(CONTENT_ID, "children"), Input(TRIGGER_ID, "data"))

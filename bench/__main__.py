@@ -99,6 +99,14 @@ def bench_scale(n: int, months: int, delivery_rows: int) -> list[dict[str, Any]]
     )
     add("peak memory, delivery into the large warehouse", into["peak_mb"], None, "≤ 2048 MB", "MB")
 
+    profiles = step(
+        "product_load_profiles",
+        str(d / "home_full"),
+        str(d / "profiles.csv"),
+        str(d / "profile_changes.csv"),
+    )
+    if profiles["status"] != "succeeded":
+        console.print(f"[red]profile register not loaded: {profiles}[/]")
     console.print("KPI views: published cube + polars engine vs plain DuckDB on raw declarations")
     k = step("kpi_queries", str(d / "home_full"), "5")
     for name, label in (

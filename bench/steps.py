@@ -101,6 +101,17 @@ def product_load(csv: str, home: str, publish: str) -> dict[str, Any]:
     }
 
 
+def product_load_profiles(home: str, register: str, changes: str) -> dict[str, Any]:
+    """The profile register and change log (so the views show names, statuses and changes)."""
+    from customs_kpi.settings import load_settings
+    from etl.load import load_profiles
+
+    settings = load_settings(environ={}, home=Path(home))
+    t0 = time.perf_counter()
+    result = load_profiles(settings, Path(register), Path(changes))
+    return {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb(), "status": result.status}
+
+
 def product_publish(home: str) -> dict[str, Any]:
     from customs_kpi.settings import load_settings
     from etl.publish import publish
@@ -267,6 +278,7 @@ STEPS = {
     "reference_load": lambda a: reference_load(a[0], a[1]),
     "product_load": lambda a: product_load(a[0], a[1], a[2]),
     "product_publish": lambda a: product_publish(a[0]),
+    "product_load_profiles": lambda a: product_load_profiles(a[0], a[1], a[2]),
 }
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ summary of which changes improved results and which did not.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import dash
+import dash_ag_grid as dag
 import polars as pl
 from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
@@ -45,19 +47,13 @@ DOWNLOAD_ID = "changes-download"
 WINDOW_CHOICES = (1, 2, 3, 6, 12)
 DEFAULT_WINDOW = 3
 
+DETAIL_GRID_ID = "changes-detail"
 VERDICT_LABELS = {
     Verdict.IMPROVED: "improved",
     Verdict.WORSENED: "worsened",
     Verdict.NO_CHANGE: "no significant change",
     Verdict.INSUFFICIENT: "insufficient data",
     Verdict.STOPPED: "stopped selecting",
-}
-VERDICT_CLASS = {
-    Verdict.IMPROVED: "badge badge-good",
-    Verdict.WORSENED: "badge badge-bad",
-    Verdict.NO_CHANGE: "badge",
-    Verdict.INSUFFICIENT: "badge badge-muted",
-    Verdict.STOPPED: "badge badge-muted",
 }
 
 
@@ -151,39 +147,92 @@ def summary_table(results: pl.DataFrame) -> html.Div:
     return data_table(rows, numeric=numeric)
 
 
-def detail_table(results: pl.DataFrame) -> html.Div:
+_TEXT = {"function": "params.data[params.colDef.field + '_text']"}
+_NUMBER = {"type": "numericColumn", "valueFormatter": _TEXT, "width": 130}
+DETAIL_COLUMNS: list[dict[str, Any]] = [
+    {"field": "profile_id", "headerName": "Profile", "cellRenderer": "ProfileLink",
+     "pinned": "left", "width": 110},
+    {"field": "when", "headerName": "When", "width": 150},
+    {"field": "change_type", "headerName": "Change", "width": 120},
+    {"field": "summary", "headerName": "What", "width": 260, "tooltipField": "summary"},
+    {**_NUMBER, "field": "controlled_before", "headerName": "Controls before"},
+    {**_NUMBER, "field": "hit_rate_before", "headerName": "Hit rate before"},
+    {"field": "ci_before", "headerName": "95 % before", "width": 140},
+    {**_NUMBER, "field": "controlled_after", "headerName": "Controls after"},
+    {**_NUMBER, "field": "hit_rate_after", "headerName": "Hit rate after"},
+    {"field": "ci_after", "headerName": "95 % after", "width": 140},
+    {**_NUMBER, "field": "hit_rate_delta", "headerName": "Δ hit rate", "width": 120},
+    {**_NUMBER, "field": "revenue_per_control_before", "headerName": "Revenue / control before",
+     "width": 170},
+    {**_NUMBER, "field": "revenue_per_control_after", "headerName": "Revenue / control after",
+     "width": 170},
+    {**_NUMBER, "field": "p_value", "headerName": "p-value", "width": 110},
+    {"field": "verdict", "headerName": "Verdict", "width": 230,
+     "cellClassRules": {
+         "verdict-good": "params.data.verdict_key === 'improved'",
+         "verdict-bad": "params.data.verdict_key === 'worsened'",
+         "verdict-muted": "['insufficient_data', 'stopped_selecting']"
+                          ".includes(params.data.verdict_key)",
+     }},
+]  # fmt: skip
+
+
+def detail_rows(results: pl.DataFrame) -> list[dict[str, Any]]:
+    """One grid row per change: each number with its displayed text (sorting uses the number)."""
     pct = Unit.PERCENT
     rows = []
     for r in results.iter_rows(named=True):
         verdict = Verdict(r["verdict"])
-        label = VERDICT_LABELS[verdict] + ("" if r["complete"] else " (after-window incomplete)")
+        delta = r["hit_rate_delta"]
         rows.append(
             {
-                "Profile": dcc.Link(r["profile_id"], href=f"/profiles/{r['profile_id']}"),
-                "When": format_timestamp(r["changed_at"]),
-                "Change": r["change_type"],
-                "What": r["summary"] or "",
-                "Controls before": format_count(r["controlled_before"]),
-                "Hit rate before": format_value(r["hit_rate_before"], pct),
-                "95 % before": format_interval(r["ci_low_before"], r["ci_high_before"], pct),
-                "Controls after": format_count(r["controlled_after"]),
-                "Hit rate after": format_value(r["hit_rate_after"], pct),
-                "95 % after": format_interval(r["ci_low_after"], r["ci_high_after"], pct),
-                "Δ hit rate": "–" if r["hit_rate_delta"] is None
-                else f"{r['hit_rate_delta'] * 100:+.1f} pp",
-                "Revenue / control before": format_value(r["revenue_per_control_before"],
-                                                         Unit.CURRENCY),
-                "Revenue / control after": format_value(r["revenue_per_control_after"],
-                                                        Unit.CURRENCY),
-                "p-value": format_p_value(r["p_value"]),
-                "Verdict": html.Span(label, className=VERDICT_CLASS[verdict]),
+                "profile_id": r["profile_id"],
+                "profile_id_href": f"/profiles/{quote(r['profile_id'], safe='')}",
+                "when": format_timestamp(r["changed_at"]),
+                "change_type": r["change_type"],
+                "summary": r["summary"] or "",
+                "controlled_before": r["controlled_before"],
+                "controlled_before_text": format_count(r["controlled_before"]),
+                "hit_rate_before": r["hit_rate_before"],
+                "hit_rate_before_text": format_value(r["hit_rate_before"], pct),
+                "ci_before": format_interval(r["ci_low_before"], r["ci_high_before"], pct),
+                "controlled_after": r["controlled_after"],
+                "controlled_after_text": format_count(r["controlled_after"]),
+                "hit_rate_after": r["hit_rate_after"],
+                "hit_rate_after_text": format_value(r["hit_rate_after"], pct),
+                "ci_after": format_interval(r["ci_low_after"], r["ci_high_after"], pct),
+                "hit_rate_delta": delta,
+                "hit_rate_delta_text": "–" if delta is None else f"{delta * 100:+.1f} pp",
+                "revenue_per_control_before": r["revenue_per_control_before"],
+                "revenue_per_control_before_text": format_value(
+                    r["revenue_per_control_before"], Unit.CURRENCY
+                ),
+                "revenue_per_control_after": r["revenue_per_control_after"],
+                "revenue_per_control_after_text": format_value(
+                    r["revenue_per_control_after"], Unit.CURRENCY
+                ),
+                "p_value": r["p_value"],
+                "p_value_text": format_p_value(r["p_value"]),
+                "verdict_key": verdict.value,
+                "verdict": VERDICT_LABELS[verdict]
+                + ("" if r["complete"] else " (after-window incomplete)"),
             }
-        )  # fmt: skip
-    numeric = {
-        "Controls before", "Hit rate before", "Controls after", "Hit rate after", "Δ hit rate",
-        "Revenue / control before", "Revenue / control after", "p-value",
-    }  # fmt: skip
-    return data_table(rows, numeric=numeric)
+        )
+    return rows
+
+
+def detail_table(results: pl.DataFrame) -> dag.AgGrid:
+    """A grid, not an HTML table: hundreds of changes as Dash components took the browser more
+    than a second to draw at national scale; the grid draws (and virtualises) its own cells."""
+    return dag.AgGrid(
+        id=DETAIL_GRID_ID,
+        rowData=detail_rows(results),
+        columnDefs=DETAIL_COLUMNS,
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={"animateRows": False, "tooltipShowDelay": 300},
+        className="ag-theme-quartz grid-changes",
+        style={"height": "520px"},
+    )
 
 
 def content(ctx: PageContext, filters: flt.Filters, months: int, sources: list[str]) -> Any:

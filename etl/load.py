@@ -208,6 +208,27 @@ def _record_success(
     )
 
 
+def _record_rollback(
+    con: duckdb.DuckDBPyConnection,
+    result: LoadResult,
+    kind: str,
+    label: str,
+    exc: Exception,
+    t0: float,
+    started: datetime,
+    sha: str | None,
+) -> None:
+    """Mark a rolled-back run failed (a bad file's own message, else what went wrong) and write
+    its run-log row in a transaction of its own."""
+    result.status = "failed"
+    if isinstance(exc, DeliveryError | MappingError):
+        result.message = str(exc)
+    else:
+        result.message = f"{label}: load failed and was rolled back: {exc}"
+    result.duration_seconds = time.perf_counter() - t0
+    record_failure(con, result, kind, started, sha)
+
+
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -368,17 +389,11 @@ def _load_one(
             pending.unlink(missing_ok=True)
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt / SystemExit: rolled back, nothing more to record
-        result.status = "failed"
         # Rows read stay informative; nothing else of the file is in the warehouse.
         result.rows_inserted = result.rows_replaced = 0
         result.rows_quarantined = result.rows_merged = 0
         result.top_reasons, result.touched_months = [], []
-        if isinstance(exc, DeliveryError | MappingError):
-            result.message = str(exc)
-        else:
-            result.message = f"{path.name}: load failed and was rolled back: {exc}"
-        result.duration_seconds = time.perf_counter() - t0
-        record_failure(con, result, "load", started, sha)
+        _record_rollback(con, result, "load", path.name, exc, t0, started, sha)
         return result
     finally:
         _drop_temp(con)
@@ -610,14 +625,8 @@ def load_profiles(
             con.rollback()
             for pending in pendings:
                 pending.unlink(missing_ok=True)
-            result.status = "failed"
             result.rows_inserted = result.rows_replaced = result.rows_merged = 0
-            if isinstance(exc, DeliveryError):
-                result.message = str(exc)
-            else:
-                result.message = f"{label}: load failed and was rolled back: {exc}"
-            result.duration_seconds = time.perf_counter() - t0
-            record_failure(con, result, "load-profiles", started, sha)
+            _record_rollback(con, result, "load-profiles", label, exc, t0, started, sha)
             return result
         finally:
             _drop_temp(con)

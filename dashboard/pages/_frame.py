@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from dash import Input, State, html
+from dash import Input, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from customs_kpi.published import snapshot_age
@@ -134,6 +134,11 @@ def clicked_view(triggered: Any, clicks: Sequence[Any] | None) -> str:
     if isinstance(triggered, Mapping) and isinstance(triggered.get("view"), str):
         return str(triggered["view"])
     raise PreventUpdate
+
+
+def error_then_no_update(reference: str) -> tuple[Any, Any]:
+    """For callbacks with two outputs: the error message in the first, the second unchanged."""
+    return states.error_message(reference), no_update
 
 
 def download_error(reference: str) -> Any:

@@ -17,7 +17,7 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
-from dashboard.components import palette, states
+from dashboard.components import palette
 from dashboard.components.cards import CardData, kpi_card, status
 from dashboard.components.download import DOWNLOAD_BUTTON, download_button, filename
 from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
@@ -246,10 +246,6 @@ def update_content(
     return content(ctx, filters, str(trend_kpi or DEFAULT_TREND))
 
 
-def _trend_error(reference: str) -> tuple[Any, Any]:
-    return states.error_message(reference), dash.no_update
-
-
 @callback(
     Output(TREND_BOX_ID, "children"),
     Output(TREND_STORE, "data"),
@@ -258,7 +254,7 @@ def _trend_error(reference: str) -> tuple[Any, Any]:
     State(TREND_STORE, "data"),
     prevent_initial_call=True,
 )
-@guarded(Role.VIEWER, on_error=_trend_error)
+@guarded(Role.VIEWER, on_error=frame.error_then_no_update)
 def update_trend(
     ctx: PageContext,
     kpi_id: str,

@@ -521,10 +521,6 @@ def update_content(
     return content(ctx, filters, str(profile_id or ""))
 
 
-def _declarations_error(reference: str) -> tuple[Any, Any]:
-    return states.error_message(reference), dash.no_update
-
-
 @callback(
     Output(DECL_TABLE_ID, "children"),
     Output(DECL_PAGE_STORE, "data"),
@@ -535,7 +531,7 @@ def _declarations_error(reference: str) -> tuple[Any, Any]:
     *frame.filter_states(),
     prevent_initial_call=True,
 )
-@guarded(Role.ANALYST, on_error=_declarations_error)
+@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
 def update_declarations(
     ctx: PageContext,
     _prev: Any,

@@ -332,7 +332,7 @@ def download_file(ctx: PageContext, month: str, version: int, name: str) -> dict
     State(TRIGGER_ID, "data"),
     prevent_initial_call=True,
 )
-@guarded(Role.ANALYST, on_error=lambda ref: (states.error_message(ref), dash.no_update))
+@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
 def request(
     ctx: PageContext, clicks: Any, month: Any, reason: Any, trigger: Any
 ) -> tuple[str, int]:

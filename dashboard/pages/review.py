@@ -401,8 +401,6 @@ def actor_for(viewer: Viewer) -> Actor:
 
 
 # --- Callbacks -----------------------------------------------------------------------------------
-def _content_error(reference: str) -> tuple[Any, Any]:
-    return states.error_message(reference), dash.no_update
 
 
 @callback(
@@ -412,7 +410,7 @@ def _content_error(reference: str) -> tuple[Any, Any]:
     Input(SHOW_DECIDED_ID, "value"),
     Input(REFRESH_STORE, "data"),
 )
-@guarded(Role.ANALYST, on_error=_content_error)
+@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
 def update_content(
     ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, decided: Any, _n: Any
 ) -> tuple[Any, list[dict[str, str]]]:
@@ -447,7 +445,7 @@ def pick_from_grid(ctx: PageContext, cell: Any) -> str:
     Input(PICK_ID, "value"),
     Input(REFRESH_STORE, "data"),
 )
-@guarded(Role.ANALYST, on_error=_content_error)
+@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
 def show_state(ctx: PageContext, profile_id: Any, _n: Any) -> tuple[Any, str | None]:
     if not profile_id:
         return "Choose a profile in the table or the list.", None
@@ -548,7 +546,7 @@ def take_action(
     State(REFRESH_STORE, "data"),
     prevent_initial_call=True,
 )
-@guarded(Role.ANALYST, on_error=_content_error)
+@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
 def act(
     ctx: PageContext,
     _start: Any,

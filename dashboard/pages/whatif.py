@@ -264,8 +264,6 @@ def content(ctx: PageContext, filters: flt.Filters, scenario: Scenario) -> Any:
 
 
 # --- Callbacks -----------------------------------------------------------------------------------
-def _content_error(reference: str) -> tuple[Any, Any]:
-    return states.error_message(reference), dash.no_update
 
 
 @callback(
@@ -276,7 +274,7 @@ def _content_error(reference: str) -> tuple[Any, Any]:
     Input(ACTION_ID, "value"),
     Input(KEEP_ID, "value"),
 )
-@guarded(Role.VIEWER, on_error=_content_error)
+@guarded(Role.VIEWER, on_error=frame.error_then_no_update)
 def update_content(
     ctx: PageContext,
     start: Any,

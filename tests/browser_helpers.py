@@ -134,6 +134,16 @@ def wait_for_shell(page: Any) -> None:
     page.wait_for_selector(".ck-user-name")
 
 
+def wait_for_callbacks(page: Any) -> None:
+    """Until the page's first callbacks have been answered and nothing is loading.
+
+    The shell header is in the layout itself, so it shows before the page's callbacks are
+    even sent; a test that changes the session must wait for them, or they race it.
+    """
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("document.querySelector('[data-dash-is-loading]') === null")
+
+
 def signed_in_page(
     browser: Any, server: Server, name: str, password: str = PASSWORD, path: str = "/"
 ) -> tuple[Any, list[str]]:
@@ -145,6 +155,7 @@ def signed_in_page(
     if path != "/":
         page.goto(server.url + path)
     wait_for_shell(page)
+    wait_for_callbacks(page)
     return page, errors
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dash
 import dash_mantine_components as dmc
 from dash import Input, Output, dcc, html
-from flask import Flask, has_request_context
+from flask import Flask, has_request_context, request
 from flask_login import current_user
 
 from customs_kpi.settings import Settings
@@ -155,7 +156,9 @@ def nav_pages(role: Role | None) -> list[dict[str, Any]]:
 
 def _is_active(page: dict[str, Any], pathname: str | None) -> bool:
     """The link of the page showing ``pathname`` (sub-pages such as a profile's detail light
-    up their parent: /profiles/P1 → Profiles)."""
+    up their parent: /profiles/P1 → Profiles). No link is active while the path is unknown."""
+    if pathname is None:
+        return False
     path = pathname or "/"
     target = str(page.get("path") or "/")
     if target == "/":
@@ -212,12 +215,27 @@ def _user_block() -> list[Any]:
     ]
 
 
+def _page_path() -> str | None:
+    """The path of the page asking for the layout, from its same-origin ``Referer``.
+
+    The layout is fetched by the page's script, so the request's own path is the layout's;
+    the page's path lets the first paint light up the right link instead of waiting for
+    the navigation callback. ``None`` when unknown (the callback then sets it).
+    """
+    if not has_request_context() or not request.referrer:
+        return None
+    referrer = urlsplit(request.referrer)
+    if referrer.netloc != request.host:
+        return None
+    return referrer.path or "/"
+
+
 def header() -> html.Header:
     role = current_user.role if has_request_context() and current_user.is_authenticated else None
     return html.Header(
         [
             dcc.Link(PRODUCT_NAME, href="/", className="ck-brand"),
-            html.Nav(nav_links(role, None), id=NAV_ID, className="ck-nav", role="navigation"),
+            html.Nav(nav_links(role, _page_path()), id=NAV_ID, className="ck-nav", role="navigation"),
             html.Span(id=DATA_AS_OF_ID, className="ck-data-as-of", title="Latest successful load"),
             html.Div(_user_block(), id=USER_ID, className="ck-user-block"),
         ],

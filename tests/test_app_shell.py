@@ -75,6 +75,23 @@ def test_header_shows_the_user_role_scope_and_sign_out(settings: Settings) -> No
     assert "Administrator" in admin and "offices" not in admin.split("ck-user-role")[0][-60:]
 
 
+def test_first_paint_marks_the_page_the_layout_was_asked_for(settings: Settings) -> None:
+    """The layout is fetched by the page's script: its Referer names the page, so the right
+    link is lit before any callback runs, and none is lit when the page is unknown."""
+    app, _, _ = make_app(settings, users=USERS)
+    client = login(app, "anna")
+
+    def active(headers: dict[str, str]) -> list[str]:
+        layout = client.get("/_dash-layout", headers=headers).get_json()
+        return [n for n, _, lit in _links(find_prop(layout, "shell-nav", "children")) if lit]
+
+    assert active({"Referer": "http://localhost/clearance?from=2025-01"}) == ["Clearance times"]
+    assert active({"Referer": "http://localhost/profiles/P-1"}) == ["Profiles"]
+    assert active({"Referer": "http://localhost/"}) == ["Overview"]
+    assert active({}) == []
+    assert active({"Referer": "http://elsewhere.example/clearance"}) == []
+
+
 def test_header_callback_marks_the_current_page_and_data_as_of(settings: Settings) -> None:
     app, _, _ = make_app(settings, users=USERS)
     client = login(app, "anna")

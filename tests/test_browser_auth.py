@@ -68,6 +68,7 @@ def test_sign_in_lands_on_the_page_asked_for_without_console_errors(
     assert page.locator(".ck-user-role").inner_text() == "Analyst"
     nav = page.locator(".ck-nav-link").all_inner_texts()
     assert nav[0] == "Overview" and "Users" not in nav
+    # Lit from the first paint (the layout request's Referer names the page).
     assert page.locator(".ck-nav-link-active").inner_text() == "Clearance times"
     page.locator(".ck-nav-link", has_text="Offices").click()
     # Same-document navigation; the page may add its filters to the query string.

@@ -235,7 +235,9 @@ def header() -> html.Header:
     return html.Header(
         [
             dcc.Link(PRODUCT_NAME, href="/", className="ck-brand"),
-            html.Nav(nav_links(role, _page_path()), id=NAV_ID, className="ck-nav", role="navigation"),
+            html.Nav(
+                nav_links(role, _page_path()), id=NAV_ID, className="ck-nav", role="navigation"
+            ),
             html.Span(id=DATA_AS_OF_ID, className="ck-data-as-of", title="Latest successful load"),
             html.Div(_user_block(), id=USER_ID, className="ck-user-block"),
         ],

@@ -9,7 +9,11 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kpis.flags import FlagConfig
+    from kpis.review import QueueConfig
 
 ENV_PREFIX = "CUSTOMS_KPI_"
 
@@ -63,6 +67,68 @@ class Settings:
     inbox_poll_seconds: int = field(
         default=60, metadata={"help": "How often the worker polls HOME/inbox for deliveries."}
     )
+    audit_retention_days: int = field(
+        default=1825,
+        metadata={
+            "help": "Audit rows older than this many days are deleted by the worker's daily "
+            "housekeeping (0 = keep them forever)."
+        },
+    )
+    # --- The risk unit's rule set (KPIS.md defaults) -----------------------------------------
+    flag_window_months: int = field(
+        default=3,
+        metadata={"help": "Months (ending with the latest month) over which profiles are flagged."},
+    )
+    flag_target_hit_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Hit-rate target of flag (b), a fraction (0.05 = 5 %); empty = the "
+            "catalogue's hit_rate target."
+        },
+    )
+    flag_cost_per_control: float | None = field(
+        default=None,
+        metadata={
+            "help": "Cost of one control in the revenue currency: enables flag (d) (revenue per "
+            "control below it); empty = flag (d) off."
+        },
+    )
+    review_stale_months: int = field(
+        default=6,
+        metadata={"help": "An in-force profile without a hit for this many months is stale."},
+    )
+    review_validity_days: int = field(
+        default=30,
+        metadata={"help": "Profiles whose validity ends within this many days join the queue."},
+    )
+
+    def __post_init__(self) -> None:
+        # Checked when the settings are read, naming the variable, rather than when a page or
+        # the snapshot first builds the rule set.
+        problems = [
+            f"{ENV_PREFIX}{name.upper()} {rule}"
+            for name, bad, rule in (
+                ("min_sample", self.min_sample < 1, "must be at least 1"),
+                ("flag_window_months", self.flag_window_months < 1, "must be at least 1"),
+                (
+                    "flag_target_hit_rate",
+                    self.flag_target_hit_rate is not None
+                    and not 0 <= self.flag_target_hit_rate <= 1,
+                    "is a fraction between 0 and 1 (0.05 = 5 %)",
+                ),
+                (
+                    "flag_cost_per_control",
+                    self.flag_cost_per_control is not None and self.flag_cost_per_control < 0,
+                    "must not be negative",
+                ),
+                ("review_stale_months", self.review_stale_months < 1, "must be at least 1"),
+                ("review_validity_days", self.review_validity_days < 0, "must not be negative"),
+                ("audit_retention_days", self.audit_retention_days < 0, "must not be negative"),
+            )
+            if bad
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
 
     # --- Derived locations inside HOME -------------------------------------------------------
     @property
@@ -101,6 +167,29 @@ class Settings:
     def secret_key_path(self) -> Path:
         return self.home / "secret_key"
 
+    def flag_config(self) -> FlagConfig:
+        """The underperformance rule set these settings ask for (pages, snapshot, CLI)."""
+        from kpis.flags import FlagConfig
+
+        config = FlagConfig(
+            n_min=self.min_sample,
+            window_months=self.flag_window_months,
+            cost_per_control=self.flag_cost_per_control,
+        )
+        if self.flag_target_hit_rate is None:
+            return config
+        return dataclasses.replace(config, target_hit_rate=self.flag_target_hit_rate)
+
+    def queue_config(self) -> QueueConfig:
+        """What puts a profile in the review queue, with :meth:`flag_config`'s rule set."""
+        from kpis.review import QueueConfig
+
+        return QueueConfig(
+            flags=self.flag_config(),
+            stale_months=self.review_stale_months,
+            validity_days=self.review_validity_days,
+        )
+
     def ensure_home(self) -> None:
         for d in (
             self.home,
@@ -122,6 +211,10 @@ def _coerce(kind: Any, raw: str) -> Any:
         raise ValueError(f"not a boolean: {raw!r}")
     if kind in (int, "int"):
         return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    if kind == "float | None":
+        return float(raw) if raw.strip() else None
     if kind in (Path, "Path"):
         return Path(raw)
     return raw

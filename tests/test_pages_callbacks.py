@@ -184,6 +184,25 @@ def test_profile_grid_numbers_and_flags(pages: dict[str, ModuleType], published:
     assert len(row["trend"]) == 12
 
 
+def test_profile_flags_follow_the_settings_rule_set(
+    pages: dict[str, ModuleType], published: Any
+) -> None:
+    """The administration's rule set (settings) is the one the page judges with."""
+    settings, raw = published
+    strict = replace(settings, flag_target_hit_rate=0.9, flag_cost_per_control=1e9)
+    ctx = build_context(settings=strict, viewer=Viewer("tester", Role.ADMIN, None),
+                        snapshot=current_snapshot(settings))  # fmt: skip
+    profiles = pages["profiles"]
+    filters = _filters(ctx, start=date(2025, 1, 1))
+    table = profiles.profile_frame(ctx, filters)
+    good = table.filter(pl.col("profile_id") == "P-GOOD").row(0, named=True)
+    # P-GOOD is far above the default target, but below 90 %; any revenue is below 1e9.
+    assert _hit_rate(raw.filter(pl.col("profile_ids").list.contains("P-GOOD"))) < 0.9
+    assert {"below_target", "low_yield"} <= set(good["flags"])
+    default = profiles.profile_frame(_ctx(published), filters)
+    assert "below_target" not in default.filter(pl.col("profile_id") == "P-GOOD")["flags"][0]
+
+
 def test_profile_row_click_keeps_the_filters(pages: dict[str, ModuleType], published: Any) -> None:
     ctx = _ctx(published)
     href = pages["profiles"].open_profile.body(

@@ -224,6 +224,40 @@ def test_profile_sheets_equal_the_profile_table(produced: Produced) -> None:
     assert got == want and len(got) > 0
 
 
+def test_the_rule_set_of_the_settings_decides_the_flags(produced: Produced) -> None:
+    """A stricter rule set (settings) changes the flagged profiles exactly as the engine says."""
+    settings = Settings(
+        home=produced.settings.home,
+        min_sample=20,
+        flag_window_months=2,
+        flag_target_hit_rate=0.5,
+        flag_cost_per_control=10_000.0,
+    )
+    flags = settings.flag_config()
+    content = build_content(produced.snapshot, MONTH, 20, NOW, flags)
+    assert content.flags == flags
+    window = (add_months(MONTH, -1), month_period(MONTH)[1])
+    flagged = profile_table(produced.cube, period=window, flag_config=flags, today=window[1])
+    want = sorted(
+        (r["profile_id"], rule) for r in flagged.iter_rows(named=True) for rule in r["flags"]
+    )
+    got = sorted(
+        zip(
+            content.tables["underperforming_profiles"]["profile_id"],
+            content.tables["underperforming_profiles"]["rule"],
+            strict=True,
+        )
+    )
+    assert got == want
+    rules = {rule for _, rule in got}
+    # A 50 % target flags nearly every profile; a cost this high flags (d) too.
+    assert {"below_target", "low_yield"} <= rules
+    assert set(content.tables["underperforming_profiles"]["window_start"]) == {window[0]}
+    default = build_content(produced.snapshot, MONTH, 30, NOW)
+    assert "low_yield" not in set(default.tables["underperforming_profiles"]["rule"])
+    assert len(got) > default.tables["underperforming_profiles"].height
+
+
 def test_clearance_sheet_equals_release_time_stats(produced: Produced) -> None:
     rows = _sheet(_workbook(produced), "clearance_times")
     period = month_period(MONTH)
@@ -351,6 +385,14 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
     assert definitions["hit_rate"] == catalogue.get("hit_rate").version
     assert set(definitions) == {r["kpi_id"] for r in _sheet(_workbook(produced), "definitions")}
     assert manifest["charts"].startswith("rendered locally")
+    # The rule set applied is recorded: the settings' (defaults here, KPIS.md).
+    assert manifest["flag_rules"] == {
+        "window_months": 3,
+        "min_controls": 30,
+        "target_hit_rate": FlagConfig().target_hit_rate,
+        "cost_per_control": None,
+        "rules": sorted(rule.value for rule in FlagConfig().rules),
+    }
 
 
 def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> None:

@@ -40,7 +40,10 @@ HomeOption = Annotated[
 
 def settings_for(home: Path | None, **overrides: Any) -> Settings:
     """Settings from the environment, with ``--home`` and other flags on top; HOME is created."""
-    settings = load_settings(home=home, **overrides)
+    try:
+        settings = load_settings(home=home, **overrides)
+    except ValueError as exc:
+        raise fail(f"settings: {exc}") from None
     settings.ensure_home()
     return settings
 

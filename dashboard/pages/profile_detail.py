@@ -53,7 +53,6 @@ from dashboard.review_state import timeline_events
 from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
-from kpis.flags import FlagConfig
 from kpis.grain import period_end_day
 from kpis.profiles import (
     change_impact,
@@ -105,7 +104,7 @@ def summary_row(ctx: PageContext, filters: flt.Filters, profile_id: str) -> dict
     table = profile_table(
         ctx.cube,
         period=_period(filters),
-        flag_config=FlagConfig(n_min=ctx.settings.min_sample),
+        flag_config=ctx.settings.flag_config(),
         filters=ctx.kpi_filters(filters),
     ).filter(pl.col("profile_id") == profile_id)
     return table.to_dicts()[0] if table.height else {}

@@ -24,12 +24,12 @@ from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_interval, format_p_value
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
+from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
-from kpis.flags import FlagConfig
 from kpis.grain import add_months, period_end_day
 from kpis.profiles import profile_table
 
@@ -63,7 +63,7 @@ def profile_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
     table = profile_table(
         ctx.cube,
         period=period_bounds(filters),
-        flag_config=FlagConfig(n_min=ctx.settings.min_sample),
+        flag_config=ctx.settings.flag_config(),
         filters=ctx.kpi_filters(filters),
     )
     spark_span = (add_months(filters.end, -(SPARK_MONTHS - 1)), filters.end)
@@ -217,7 +217,7 @@ def layout(**query: Any) -> html.Div:
         content_id=CONTENT_ID,
         extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Location(id=NAV_ID, refresh="callback-nav")],
         # Without a period in the link, the rules' default window (last 3 months).
-        default_months=FlagConfig().window_months,
+        default_months=current_settings().flag_window_months,
     )
 
 

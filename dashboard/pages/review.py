@@ -30,6 +30,7 @@ from dashboard.components.format import format_interval, format_p_value
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
 from dashboard.components.tables import data_table
+from dashboard.context import current_settings
 from dashboard.data import PageContext, Viewer, guarded
 from dashboard.pages import _frame as frame
 from dashboard.review_state import (
@@ -43,9 +44,8 @@ from dashboard.review_state import (
 )
 from dashboard.roles import Role
 from kpis.definitions import Unit
-from kpis.flags import FlagConfig
 from kpis.grain import period_end_day
-from kpis.review import QueueConfig, review_queue
+from kpis.review import review_queue
 
 dash.register_page(
     __name__,
@@ -92,7 +92,7 @@ def queue_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
     open_reviews = [p for p, r in recorded.items() if r.state is ReviewState.UNDER_REVIEW]
     queue = review_queue(
         ctx.cube,
-        QueueConfig(flags=FlagConfig(n_min=ctx.settings.min_sample)),
+        ctx.settings.queue_config(),
         period=(filters.start, period_end_day(filters.end)),
         filters=ctx.kpi_filters(filters, channels=()),
         include=open_reviews,
@@ -277,7 +277,7 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
 
 def about_rows(ctx: PageContext, filters: flt.Filters, rows: int) -> list[tuple[str, str]]:
     assert filters.start is not None and filters.end is not None
-    config = QueueConfig(flags=FlagConfig(n_min=ctx.settings.min_sample))
+    config = ctx.settings.queue_config()
     return [
         ("Review queue", "Profiles to decide on at the risk committee"),
         ("Period", f"{filters.start:%b %Y} – {filters.end:%b %Y}"),
@@ -342,7 +342,7 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         show_channel=False,
-        default_months=FlagConfig().window_months,
+        default_months=current_settings().flag_window_months,
         controls=[
             dcc.Checklist(
                 id=SHOW_DECIDED_ID,

@@ -72,7 +72,6 @@ TIME_METRICS: tuple[tuple[str, str], ...] = (
     ("inspection", "physical inspection (channel assigned → result)"),
 )
 # Window of the underperformance rules (KPIS.md default: last 3 months).
-FLAG_WINDOW_MONTHS = 3
 
 LONG_COLUMNS: tuple[str, ...] = (
     "kpi_id",
@@ -99,6 +98,7 @@ class SnapshotContent:
     pending_controls: int
     min_sample: int
     headline: pl.DataFrame
+    flags: FlagConfig  # the underperformance rule set applied (settings)
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)  # name → frame (sheet/CSV)
     kpis: dict[str, KPI] = field(default_factory=dict)  # every KPI shown, for definitions
 
@@ -281,16 +281,14 @@ PROFILE_COLUMNS: tuple[str, ...] = (
 
 
 def profile_rows(
-    cube: CubeFrames, period: Period, min_sample: int, used: dict[str, KPI]
+    cube: CubeFrames, period: Period, flags: FlagConfig, used: dict[str, KPI]
 ) -> pl.DataFrame:
     """The Profiles page's table for the month: every profile that fired in it or was in force
     at its end, figures from :func:`kpis.profiles.profile_table` (status as of month end)."""
     for kpi_id in PROFILE_KPIS:
         kpi = catalogue.get(kpi_id)
         used[kpi.id] = kpi
-    table = profile_table(
-        cube, period=period, flag_config=FlagConfig(n_min=min_sample), today=period[1]
-    )
+    table = profile_table(cube, period=period, flag_config=flags, today=period[1])
     return (
         table.filter((pl.col("declarations") > 0) | pl.col("in_force"))
         .select(PROFILE_COLUMNS)

@@ -17,10 +17,10 @@ import polars as pl
 
 from etl.snapshot.charts import build_figures, render_svgs
 from etl.snapshot.content import TIME_METRICS, SnapshotContent
-from etl.snapshot.underperforming import flag_config
 from etl.snapshot.workbook import SHEETS
 from kpis import catalogue
 from kpis.definitions import KPI, Unit
+from kpis.flags import FlagConfig
 from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
 
 CHART_CAPTIONS = {
@@ -292,8 +292,14 @@ def definitions_html(content: SnapshotContent) -> str:
     return f'<div class="small">{_table(headers, rows)}</div>'
 
 
+def _cost_rule(config: FlagConfig) -> str:
+    if config.cost_per_control is None:
+        return "off: no cost per control is configured"
+    return f"revenue per control below the cost of one control, {config.cost_per_control:,.2f}"
+
+
 def methodology_html(content: SnapshotContent) -> str:
-    config = flag_config(content.min_sample)
+    config = content.flags
     times = ", ".join(label for _, label in TIME_METRICS)
     sheets = "".join(f"<li><b>{esc(n)}</b>: {esc(c)}</li>" for n, c in SHEETS.items())
     return f"""
@@ -315,8 +321,8 @@ this snapshot records any such change with its reason.</li>
 <li>Underperforming profiles: rules of the risk unit's rule set over the last
 {config.window_months} months ending with this month, for profiles with at least {config.n_min}
 completed controls: (a) no better than random, (b) hit rate below the target of
-{config.target_hit_rate * 100:.1f} %, (c) zero hits, (d) low yield (only when a cost per
-control is configured), (e) expired or review overdue.</li>
+{config.target_hit_rate * 100:.1f} %, (c) zero hits, (d) low yield ({_cost_rule(config)}),
+(e) expired or review overdue.</li>
 <li>Month-on-month and year-on-year changes compare with the same KPI computed for the previous
 month and for the same month one year earlier (percent KPIs: percentage points).</li>
 </ul>

@@ -35,6 +35,7 @@ from etl.snapshot.pdf import write_pdf
 from etl.snapshot.underperforming import underperforming_rows
 from etl.snapshot.workbook import write_csvs, write_workbook
 from kpis.cube import CubeFrames
+from kpis.flags import FlagConfig
 from kpis.grain import add_months
 
 log = logging.getLogger(__name__)
@@ -49,20 +50,28 @@ class SnapshotError(RuntimeError):
 
 
 def build_content(
-    snapshot: Snapshot, month: date, min_sample: int, now: datetime
+    snapshot: Snapshot,
+    month: date,
+    min_sample: int,
+    now: datetime,
+    flags: FlagConfig | None = None,
 ) -> c.SnapshotContent:
-    """Compute every table of the month's snapshot from a published version."""
+    """Compute every table of the month's snapshot from a published version.
+
+    ``flags``: the underperformance rule set (default: KPIS.md's, with ``min_sample``).
+    """
+    flags = flags or FlagConfig(n_min=min_sample)
     cube = CubeFrames.from_snapshot(snapshot)
     period = c.month_period(month)
     used: dict[str, Any] = {}
     headline = c.headline_rows(cube, month, min_sample, used)
-    flag_period = (add_months(month, -(c.FLAG_WINDOW_MONTHS - 1)), period[1])
+    flag_period = (add_months(month, -(flags.window_months - 1)), period[1])
     tables = {
         "summary": headline,
         "kpis_by_channel": c.long_rows(cube, c.BY_CHANNEL, ("channel",), period, min_sample, used),
         "kpis_by_office": c.long_rows(cube, c.BY_OFFICE, ("office",), period, min_sample, used),
-        "profiles": c.profile_rows(cube, period, min_sample, used),
-        "underperforming_profiles": underperforming_rows(cube, flag_period, min_sample, used),
+        "profiles": c.profile_rows(cube, period, flags, used),
+        "underperforming_profiles": underperforming_rows(cube, flag_period, flags, used),
         "clearance_times": c.clearance_rows(cube, period, min_sample),
         "released_within": c.long_rows(
             cube, c.RELEASED_WITHIN, ("channel",), period, min_sample, used
@@ -80,8 +89,18 @@ def build_content(
         pending_controls=int(pending or 0),
         min_sample=min_sample,
         headline=headline,
+        flags=flags,
         tables=tables,
         kpis=used,
+    )
+
+
+def flag_rules_text(flags: FlagConfig) -> str:
+    """The rule set in one line, for the workbook's About sheet."""
+    cost = "off" if flags.cost_per_control is None else f"{flags.cost_per_control:,.2f}"
+    return (
+        f"last {flags.window_months} months, at least {flags.n_min} controls, hit-rate target "
+        f"{flags.target_hit_rate:.1%}, cost per control {cost}"
     )
 
 
@@ -113,7 +132,7 @@ def produce_snapshot(
     if first not in months:
         span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
         raise SnapshotError(f"no published data for {label} (months with data: {span})")
-    content = build_content(snapshot, first, settings.min_sample, now)
+    content = build_content(snapshot, first, settings.min_sample, now, settings.flag_config())
 
     month_dir = settings.snapshots_dir / label
     month_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +178,7 @@ def _write_version(
         "published_version": content.published_version,
         "controls still pending": content.pending_controls,
         "minimum sample": content.min_sample,
+        "flag rules": flag_rules_text(content.flags),
         "percent values": "stored as fractions with a percent format (0.034 = 3.4 %)",
     }
     write_csvs(content, folder)
@@ -181,6 +201,13 @@ def _write_version(
         "period": [content.period[0].isoformat(), content.period[1].isoformat()],
         "pending_controls": content.pending_controls,
         "min_sample": content.min_sample,
+        "flag_rules": {
+            "window_months": content.flags.window_months,
+            "min_controls": content.flags.n_min,
+            "target_hit_rate": content.flags.target_hit_rate,
+            "cost_per_control": content.flags.cost_per_control,
+            "rules": sorted(rule.value for rule in content.flags.rules),
+        },
         "kpi_definitions": {k: kpi.version for k, kpi in sorted(content.kpis.items())},
         "charts": charts_note,
         "files": [

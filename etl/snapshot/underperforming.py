@@ -1,7 +1,7 @@
 """Underperforming profiles for the snapshot: the KPI engine's rule set, one row per flag.
 
 The flags are judged exactly as the Profiles page judges them (``kpis.profiles.profile_table``
-with the settings' minimum sample) over the rules' window: the last ``FlagConfig.window_months``
+with the settings' rule set) over the rules' window: the last ``FlagConfig.window_months``
 months ending with the snapshot's month (KPIS.md default: 3).
 """
 
@@ -33,13 +33,8 @@ COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def flag_config(min_sample: int) -> FlagConfig:
-    """The rule set the snapshot applies: the defaults, with the settings' minimum sample."""
-    return FlagConfig(n_min=min_sample)
-
-
 def underperforming_rows(
-    cube: CubeFrames, period: Period, min_sample: int, used: dict[str, Any]
+    cube: CubeFrames, period: Period, flags: FlagConfig, used: dict[str, Any]
 ) -> pl.DataFrame:
     """Profiles flagged over ``period`` (the rules' window), one row per rule that fired, with
     the engine's sentence giving the numbers it compared."""
@@ -47,7 +42,7 @@ def underperforming_rows(
 
     for kpi_id in ("hit_rate", "lift", "revenue_per_control"):
         used[kpi_id] = catalogue.get(kpi_id)
-    table = profile_table(cube, period=period, flag_config=flag_config(min_sample), today=period[1])
+    table = profile_table(cube, period=period, flag_config=flags, today=period[1])
     rows: list[dict[str, Any]] = []
     for r in table.filter(pl.col("flags").list.len() > 0).iter_rows(named=True):
         for rule, reason in zip(r["flags"], r["flag_reasons"], strict=True):

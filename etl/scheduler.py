@@ -112,6 +112,9 @@ class Actions:
     )
     published_months: Callable[[Settings], list[date]] = _default_published_months
     last_successful_load: Callable[[Settings], datetime | None] = _default_last_successful_load
+    # More nightly housekeeping from outside the ETL (the CLI adds the audit trail's
+    # retention: the app state belongs to the dashboard, which the ETL never imports).
+    more_housekeeping: tuple[Callable[[Settings, datetime], str], ...] = ()
 
 
 def _as_month(value: Any) -> date:
@@ -195,8 +198,10 @@ def _describe_load(result: Any) -> str:
 
 
 def job_housekeeping(ctx: JobContext, now: datetime) -> str:
-    """Remove superseded published versions; log a warning when the data is stale."""
+    """Remove superseded published versions, run the further housekeeping tasks (audit
+    retention); log a warning when the data is stale."""
     messages = [f"housekeeping: {ctx.actions.housekeeping(ctx.settings, now)}"]
+    messages += [task(ctx.settings, now) for task in ctx.actions.more_housekeeping]
     last = ctx.actions.last_successful_load(ctx.settings)
     limit = timedelta(hours=ctx.settings.freshness_hours)
     if last is None:

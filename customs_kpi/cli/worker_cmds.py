@@ -18,14 +18,16 @@ def worker(
     home: HomeOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
-    """Run the one scheduler: polls HOME/inbox, nightly housekeeping, monthly snapshots (with
-    catch-up of months missed while it was not running). A second worker on the same HOME exits."""
-    from etl.scheduler import WorkerAlreadyRunning, run_worker
+    """Run the one scheduler: polls HOME/inbox, nightly housekeeping (published versions, audit
+    retention), monthly snapshots (with catch-up of months missed while it was not running).
+    A second worker on the same HOME exits."""
+    from customs_kpi.retention import prune_audit_trail
+    from etl.scheduler import Actions, WorkerAlreadyRunning, run_worker
 
     settings = settings_for(home)
     _configure_logging(settings.home / "logs" / "worker.log", verbose)
     try:
-        run_worker(settings)
+        run_worker(settings, actions=Actions(more_housekeeping=(prune_audit_trail,)))
     except WorkerAlreadyRunning as exc:
         raise fail(str(exc)) from exc
 

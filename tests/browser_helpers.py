@@ -141,7 +141,9 @@ def wait_for_callbacks(page: Any) -> None:
     even sent; a test that changes the session must wait for them, or they race it.
     """
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("document.querySelector('[data-dash-is-loading]') === null")
+    # A locator wait, not wait_for_function: the app's content security policy forbids the
+    # eval that Playwright's polling of a JavaScript string needs.
+    page.locator("[data-dash-is-loading]").first.wait_for(state="detached")
 
 
 def signed_in_page(

@@ -107,11 +107,10 @@ def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: Se
     page.get_by_role("option", name="DKR").click()
     page.keyboard.press("Escape")
     page.wait_for_url("**office=DKR**")
-    page.wait_for_function(
-        "want => { const el = document.querySelector('#card-declarations .card-value');"
-        " return el !== null && el.innerText === want; }",
-        arg=expected,
-    )
+    # Not wait_for_function: the app's content security policy forbids Playwright's eval.
+    from playwright.sync_api import expect
+
+    expect(page.locator("#card-declarations .card-value")).to_have_text(expected, timeout=30_000)
     assert card.inner_text() == expected
     assert errors == []
     # The shared link opens the same view, and the nav keeps the filters.

@@ -15,7 +15,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ from typing import Any
 
 from dashboard.roles import Role, parse_role
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i + 1. Append, never edit a shipped entry.
 _MIGRATIONS: list[str] = [
@@ -83,6 +83,10 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX audit_at ON audit(at);
     CREATE INDEX audit_user ON audit(user_name, at);
     """,
+    # 1 → 2: a password an administrator set (new user, reset) must be replaced at next sign-in.
+    """
+    ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -103,6 +107,7 @@ class User:
     created_at: str
     last_login_at: str | None
     password_hash: str
+    must_change_password: bool = False  # set by an administrator: replace it at next sign-in
 
     @property
     def scope(self) -> frozenset[str] | None:
@@ -156,6 +161,13 @@ class ThrottlePolicy:
 
 
 @dataclass(frozen=True)
+class PasswordReset:
+    user: User
+    sessions_ended: int
+    lockout_cleared: bool
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     audit_id: int
     at: str
@@ -177,6 +189,16 @@ def hash_session_token(token: str) -> str:
 
 def normalise_name(name: str) -> str:
     return name.strip().lower()
+
+
+def state_label(user: User, locked_accounts: Collection[str]) -> str:
+    """'active', 'disabled, locked out', 'active, must change password' … (lists and the UI)."""
+    parts = ["disabled" if user.is_disabled else "active"]
+    if normalise_name(user.name) in locked_accounts:
+        parts.append("locked out")
+    if user.must_change_password:
+        parts.append("must change password")
+    return ", ".join(parts)
 
 
 def validate_name(name: str) -> str:
@@ -284,11 +306,20 @@ class AppState:
             created_at=row["created_at"],
             last_login_at=row["last_login_at"],
             password_hash=row["password_hash"],
+            must_change_password=bool(row["must_change_password"]),
         )
 
     def add_user(
-        self, name: str, role: Role | str, password_hash: str, offices: Iterable[str] = ()
+        self,
+        name: str,
+        role: Role | str,
+        password_hash: str,
+        offices: Iterable[str] = (),
+        *,
+        must_change_password: bool = False,
     ) -> User:
+        """A new user. ``must_change_password``: the password was handed out by an administrator
+        (the user must replace it at their next sign-in)."""
         name = validate_name(name)
         role = parse_role(role)
         office_codes = validate_offices(offices)
@@ -298,8 +329,8 @@ class AppState:
                 raise AppStateError(f"user {name!r} already exists")
             cur = con.execute(
                 "INSERT INTO users (name, role, password_hash, created_at, updated_at, "
-                "password_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, role.value, password_hash, now, now, now),
+                "password_changed_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, role.value, password_hash, now, now, now, int(must_change_password)),
             )
             con.executemany(
                 "INSERT INTO user_offices (user_id, office_code) VALUES (?, ?)",
@@ -349,13 +380,42 @@ class AppState:
             self.end_user_sessions(user.user_id, "user disabled")
         return user
 
-    def set_password_hash(self, name: str, password_hash: str, *, end_sessions: bool) -> User:
+    def set_password_hash(
+        self, name: str, password_hash: str, *, end_sessions: bool, must_change_password: bool
+    ) -> User:
+        """A new password hash; ``must_change_password`` as for :meth:`add_user`."""
         user = self._update_user(
-            name, "password_hash = ?, password_changed_at = ?", (password_hash, utc_now_iso())
+            name,
+            "password_hash = ?, password_changed_at = ?, must_change_password = ?",
+            (password_hash, utc_now_iso(), int(must_change_password)),
         )
         if end_sessions:
             self.end_user_sessions(user.user_id, "password reset")
         return user
+
+    def reset_password(
+        self, name: str, password_hash: str, *, must_change_password: bool
+    ) -> PasswordReset:
+        """An administrator's reset, in one transaction: the new hash, every session of the
+        user ended, the account's sign-in lock-out lifted."""
+        user = self.get_user(name)
+        now = utc_now_iso()
+        with self._write() as con:
+            con.execute(
+                "UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ?, "
+                "must_change_password = ? WHERE user_id = ?",
+                (password_hash, now, now, int(must_change_password), user.user_id),
+            )
+            ended = con.execute(
+                "UPDATE sessions SET ended_at = ?, end_reason = 'password reset' "
+                "WHERE user_id = ? AND ended_at IS NULL",
+                (time.time(), user.user_id),
+            ).rowcount
+            unlocked = con.execute(
+                "DELETE FROM login_throttle WHERE kind = 'account' AND key = ?",
+                (normalise_name(user.name),),
+            ).rowcount
+        return PasswordReset(self.get_user(user.name), ended, unlocked > 0)
 
     def set_offices(self, name: str, offices: Iterable[str]) -> User:
         codes = validate_offices(offices)
@@ -502,6 +562,12 @@ class AppState:
             cur = con.execute("DELETE FROM login_throttle WHERE kind = ? AND key = ?", (kind, key))
             return cur.rowcount > 0
 
+    def locked_accounts(self) -> frozenset[str]:
+        """Normalised names of the accounts locked out after repeated failures."""
+        return frozenset(
+            t.key for t in self.throttled_keys() if t.kind == "account" and t.is_locked
+        )
+
     def throttled_keys(self) -> list[ThrottleState]:
         """Every key with failures on record, locked ones first."""
         with self._read() as con:
@@ -576,6 +642,24 @@ class AppState:
             )
             for r in rows
         ]
+
+    def prune_audit(self, older_than_iso: str) -> int:
+        """Delete audit rows recorded before ``older_than_iso`` (an ISO date or timestamp; no
+        offset = UTC); returns how many were deleted."""
+        cutoff = _utc_iso(older_than_iso)
+        with self._write() as con:
+            return con.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
+
+
+def _utc_iso(stamp: str) -> str:
+    """``stamp`` written like the audit's own timestamps, so they compare as text."""
+    try:
+        moment = datetime.fromisoformat(stamp.strip())
+    except ValueError:
+        raise AppStateError(f"not an ISO date or timestamp: {stamp!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _create_private(path: Path) -> None:

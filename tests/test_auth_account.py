@@ -8,6 +8,7 @@ from auth_helpers import (
     audit_actions,
     call,
     client_from,
+    csrf_headers,
     login,
     make_app,
     post_login,
@@ -16,6 +17,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from customs_kpi.settings import Settings
+from dashboard.auth.passwords import Passwords
+from dashboard.roles import Role
 
 NEW = "a brand new passphrase"
 
@@ -82,3 +85,46 @@ def test_header_links_to_the_password_page(settings: Settings) -> None:
     app, _, _ = make_app(settings)
     layout = str(login(app, "vera").get("/_dash-layout").get_json())
     assert "'href': '/account/password', 'target': '_self'" in layout
+
+
+def test_a_password_set_by_an_admin_must_be_changed_first(settings: Settings) -> None:
+    app, state, passwords = make_app(settings)
+    # Hashed with other costs than the app's: the sign-in rehashes it, and keeps the flag.
+    state.add_user(
+        "nora", Role.VIEWER, Passwords().hash(PASSWORD), ("THS",), must_change_password=True
+    )
+    client = client_from(app)
+    response = post_login(client, "nora", next_path="/offices")
+    assert response.headers["Location"] == "/account/password"
+    user = state.get_user("nora")
+    assert user.must_change_password and not passwords.needs_rehash(user.password_hash)
+    assert client.get("/offices").headers["Location"] == "/account/password"
+    assert client.get("/login").headers["Location"] == "/"  # already signed in …
+    assert client.get("/").headers["Location"] == "/account/password"  # … but not past here
+    refused = call(client, app, SHELL_OUTPUT, ["/"])
+    assert (refused.status_code, refused.get_json()["error"]) == (403, "password change required")
+    assert client.post("/auth/keepalive", headers=csrf_headers(client)).status_code == 403
+    page = client.get("/account/password").get_data(as_text=True)
+    assert "An administrator set your password." in page and "Back to the overview" not in page
+
+    assert _change(client, "wrong current password", NEW).status_code == 403
+    assert state.get_user("nora").must_change_password
+    done = _change(client, PASSWORD, NEW)
+    assert done.status_code == 200
+    assert "Back to the overview" in done.get_data(as_text=True)
+    assert "An administrator set your password." not in done.get_data(as_text=True)
+    assert state.get_user("nora").must_change_password is False
+    assert client.get("/offices").status_code == 200
+    assert call(client, app, SHELL_OUTPUT, ["/"]).status_code == 200
+
+
+def test_a_user_who_must_change_the_password_can_sign_out(settings: Settings) -> None:
+    app, state, passwords = make_app(settings)
+    state.add_user("nora", Role.VIEWER, passwords.hash(PASSWORD), must_change_password=True)
+    client = login(app, "nora")
+    token = client.get_cookie("_csrf_token")
+    assert token is not None
+    out = client.post("/logout", data={"csrf_token": token.value})
+    assert (out.status_code, out.headers["Location"]) == (302, "/login?signed_out=1")
+    assert client.get("/account/password").headers["Location"].startswith("/login")
+    assert audit_actions(state) == ["login.success", "logout"]

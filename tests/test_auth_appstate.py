@@ -8,16 +8,21 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from dashboard.appstate import (
+    _MIGRATIONS,
     SCHEMA_VERSION,
     AppState,
     AppStateError,
     ThrottlePolicy,
+    _split_sql,
     hash_session_token,
+    state_label,
 )
 from dashboard.roles import Role, parse_role
 
@@ -27,13 +32,13 @@ HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # never verifi
 def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     state = AppState(path)
-    assert state.schema_version() == SCHEMA_VERSION == 1
+    assert state.schema_version() == SCHEMA_VERSION == 2
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"users", "user_offices", "sessions", "login_throttle", "audit"}
     AppState(path)  # opening again migrates nothing and loses nothing
-    assert state.schema_version() == 1
+    assert state.schema_version() == 2
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -149,3 +154,85 @@ def test_parse_role() -> None:
     assert Role.ADMIN.covers(Role.ANALYST) and not Role.VIEWER.covers(Role.ANALYST)
     with pytest.raises(ValueError, match="valid: viewer, analyst, admin"):
         parse_role("superuser")
+
+
+def _version_1_database(path: Path) -> None:
+    """An app.db as the previous release left it: schema 1, a user with a session and a row."""
+    con = sqlite3.connect(path)
+    try:
+        for statement in _split_sql(_MIGRATIONS[0]):
+            con.execute(statement)
+        con.execute("PRAGMA user_version = 1")
+        con.execute(
+            "INSERT INTO users (name, role, password_hash, created_at, updated_at, "
+            "password_changed_at) VALUES ('old.admin', 'admin', ?, 'c', 'u', 'p')",
+            (HASH,),
+        )
+        con.execute("INSERT INTO user_offices (user_id, office_code) VALUES (1, 'DKR'), (1, 'THS')")
+        con.execute(
+            "INSERT INTO sessions (session_hash, user_id, csrf_token, created_at, last_seen_at) "
+            "VALUES ('h', 1, 'c', 1.0, 1.0)"
+        )
+        con.execute("INSERT INTO audit (at, action) VALUES ('2026-01-01T00:00:00.000+00:00', 'x')")
+        con.commit()
+    finally:
+        con.close()
+
+
+def test_a_version_1_database_is_upgraded_and_keeps_its_users(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    _version_1_database(path)
+    state = AppState(path)
+    assert state.schema_version() == 2
+    user = state.get_user("old.admin")
+    assert (user.role, user.offices, user.password_hash) == (Role.ADMIN, ("DKR", "THS"), HASH)
+    assert user.must_change_password is False  # existing users are not forced to change
+    assert state.active_session_count(user.user_id) == 1
+    assert [e.action for e in state.audit_entries()] == ["x"]
+    AppState(path)  # a second opening migrates nothing
+    assert state.get_user("old.admin") == user
+
+
+def test_must_change_password_is_set_by_admins_and_cleared_by_the_user(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db")
+    assert state.add_user("ann", Role.VIEWER, HASH).must_change_password is False
+    issued = state.add_user("bob", Role.VIEWER, HASH, must_change_password=True)
+    assert issued.must_change_password and state_label(issued, ()) == "active, must change password"
+    own = state.set_password_hash("bob", HASH + "x", end_sessions=False, must_change_password=False)
+    assert own.must_change_password is False and own.password_hash == HASH + "x"
+
+    state.create_session(own.user_id, None, None)
+    state.create_session(own.user_id, None, None)
+    for _ in range(state.policy.account_lockout_after):
+        state.record_login_failure("account", "bob", 0.0)
+    assert state.locked_accounts() == frozenset({"bob"})
+    assert state_label(state.get_user("bob"), state.locked_accounts()) == "active, locked out"
+    reset = state.reset_password("BOB", HASH + "y", must_change_password=True)
+    assert (reset.sessions_ended, reset.lockout_cleared) == (2, True)
+    assert reset.user.must_change_password and reset.user.password_hash == HASH + "y"
+    assert state.active_session_count(own.user_id) == 0 and state.locked_accounts() == frozenset()
+    again = state.reset_password("bob", HASH, must_change_password=False)
+    assert (again.sessions_ended, again.lockout_cleared) == (0, False)
+    assert not again.user.must_change_password
+    with pytest.raises(AppStateError, match="no user named 'ghost'"):
+        state.reset_password("ghost", HASH, must_change_password=True)
+    state.set_disabled("bob", True)
+    locked = frozenset({"bob"})
+    assert state_label(state.get_user("bob"), locked) == "disabled, locked out"
+
+
+def test_prune_audit_deletes_rows_older_than_a_timestamp(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db")
+    for day in (1, 2, 3, 4):
+        with time_machine.travel(datetime(2026, 3, day, 12, 0, tzinfo=UTC), tick=False):
+            state.record_audit("export.csv", user_name="amy", role="viewer", remote_addr=None)
+    assert state.prune_audit("2026-03-01T12:00:00+00:00") == 0  # not older: kept
+    # A local time with an offset is compared in UTC (14:00 at +02:00 is 12:00 UTC).
+    assert state.prune_audit("2026-03-02T14:00:00.001+02:00") == 2
+    assert state.prune_audit("2026-03-02") == 0
+    assert [e.at[:10] for e in state.audit_entries()] == ["2026-03-04", "2026-03-03"]
+    assert state.prune_audit("2026-03-04T00:00:00") == 1  # no offset: UTC
+    assert [e.at for e in state.audit_entries()] == ["2026-03-04T12:00:00.000+00:00"]
+    with pytest.raises(AppStateError, match="not an ISO date or timestamp: 'last week'"):
+        state.prune_audit("last week")
+    assert len(state.audit_entries()) == 1

@@ -17,6 +17,7 @@ from dashboard.roles import Role
 
 runner = CliRunner()
 GENERATED = re.compile(r"password for (\S+): (\S+)")
+LONG = "a sufficiently long one\n"
 
 
 @pytest.fixture(autouse=True)
@@ -215,3 +216,44 @@ def test_audit_filters(settings: Settings) -> None:
     assert out.count("export.csv") == 5
     code, out = run(settings, "audit", "--since", today.replace(year=today.year + 1).isoformat())
     assert code == 0 and "no audit entries match" in out
+
+
+def test_generated_passwords_must_be_changed_at_first_sign_in(settings: Settings) -> None:
+    run(settings, "users", "add", "gen", "--role", "viewer")
+    run(settings, "users", "add", "own", "--role", "viewer", "--password-stdin", stdin=LONG)
+    state = AppState(settings.app_db_path)
+    assert state.get_user("gen").must_change_password is True
+    assert state.get_user("own").must_change_password is False
+    created = {e.target: e.details for e in state.audit_entries(action_prefix="user.create")}
+    assert created["gen"]["must_change_password"] is True
+    assert created["own"]["must_change_password"] is False
+    code, out = run(settings, "users", "list")
+    lines = {line.split()[1]: line for line in out.splitlines() if "viewer" in line}
+    assert "active, must change password" in lines["gen"]
+    assert "must change" not in lines["own"]
+
+    now = time.time()
+    for _ in range(state.policy.account_lockout_after):
+        state.record_login_failure("account", "own", now)
+    code, out = run(settings, "users", "reset-password", "own")
+    assert code == 0 and "to be changed at first sign-in" in out
+    user = state.get_user("own")
+    assert user.must_change_password is True
+    assert state.throttle_state("account", "own") is None  # the lock-out is lifted
+    entry = state.audit_entries(action_prefix="user.password_reset", limit=1)[0]
+    assert entry.details == {
+        "sessions_ended": 0,
+        "lockout_cleared": True,
+        "must_change_password": True,
+    }
+    password = GENERATED.search(out).group(2)  # type: ignore[union-attr]
+    assert password not in str(state.audit_entries(limit=100))
+    run(settings, "users", "reset-password", "own", "--password-stdin", stdin=LONG)
+    assert state.get_user("own").must_change_password is False
+
+
+def test_demo_accounts_need_no_password_change(settings: Settings) -> None:
+    assert run(settings, "users", "demo", "--office", "THS")[0] == 0
+    users = AppState(settings.app_db_path).list_users()
+    assert len(users) == 4
+    assert [u.must_change_password for u in users] == [False] * 4

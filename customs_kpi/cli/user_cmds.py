@@ -70,9 +70,16 @@ def _hash_or_fail(password: str) -> str:
         raise fail(str(exc)) from None
 
 
+def _new_password(generated: bool) -> str:
+    from dashboard.auth.passwords import generate_password
+
+    return generate_password() if generated else _read_password_stdin()
+
+
 def _print_once(name: str, password: str) -> None:
     console.print(
-        f"password for [bold]{name}[/]: [bold]{password}[/]  (shown once; not stored in clear)",
+        f"password for [bold]{name}[/]: [bold]{password}[/]  (shown once; not stored in clear; "
+        "to be changed at first sign-in)",
         highlight=False,
         soft_wrap=True,
     )
@@ -89,23 +96,29 @@ def add_user(
     password_stdin: PasswordStdin = False,
     home: HomeOption = None,
 ) -> None:
-    """Create a user. Without --password-stdin a random password is generated and printed once."""
+    """Create a user. Without --password-stdin a random password is generated and printed once,
+    and the user must replace it at their first sign-in."""
     from dashboard.appstate import AppStateError
-    from dashboard.auth.passwords import generate_password
 
     state = _state(home)
     generated = not password_stdin
-    password = generate_password() if generated else _read_password_stdin()
+    password = _new_password(generated)
     password_hash = _hash_or_fail(password)
     try:
-        user = state.add_user(name, role, password_hash, office or ())
+        user = state.add_user(
+            name, role, password_hash, office or (), must_change_password=generated
+        )
     except (AppStateError, ValueError) as exc:
         raise fail(str(exc)) from None
     _audit(
         state,
         "user.create",
         user.name,
-        {"role": user.role.value, "offices": list(user.offices)},
+        {
+            "role": user.role.value,
+            "offices": list(user.offices),
+            "must_change_password": user.must_change_password,
+        },
     )
     scope = ", ".join(user.offices) if user.offices else "all offices"
     console.print(f"created {user.name} ({user.role.value}, {scope})", highlight=False)
@@ -118,20 +131,17 @@ def list_users(home: HomeOption = None) -> None:
     """Every user with role, office scope, state and last login."""
     from rich.table import Table
 
-    from dashboard.appstate import normalise_name
+    from dashboard.appstate import state_label
 
     state = _state(home)
-    locked = {t.key for t in state.throttled_keys() if t.kind == "account" and t.is_locked}
+    locked = state.locked_accounts()
     table = Table("name", "role", "offices", "state", "last login", "created")
     for user in state.list_users():
-        status = "disabled" if user.is_disabled else "active"
-        if normalise_name(user.name) in locked:
-            status += ", locked out"
         table.add_row(
             user.name,
             user.role.value,
             ", ".join(user.offices) or "all",
-            status,
+            state_label(user, locked),
             user.last_login_at or "never",
             user.created_at,
         )
@@ -244,23 +254,31 @@ def reset_password(
     password_stdin: PasswordStdin = False,
     home: HomeOption = None,
 ) -> None:
-    """Set a new password (random and printed once, or from stdin); ends the user's sessions."""
-    from dashboard.appstate import AppStateError, normalise_name
-    from dashboard.auth.passwords import generate_password
+    """Set a new password (random and printed once, or from stdin); ends the user's sessions and
+    lifts their lock-out. A random one must be replaced at the user's next sign-in."""
+    from dashboard.appstate import AppStateError
 
     state = _state(home)
     generated = not password_stdin
-    password = generate_password() if generated else _read_password_stdin()
+    password = _new_password(generated)
     password_hash = _hash_or_fail(password)
     try:
-        user = state.set_password_hash(name, password_hash, end_sessions=True)
+        reset = state.reset_password(name, password_hash, must_change_password=generated)
     except AppStateError as exc:
         raise fail(str(exc)) from None
-    state.clear_login_failures("account", normalise_name(user.name))
-    _audit(state, "user.password_reset", user.name)
-    console.print(f"{user.name}: password reset, sessions ended", highlight=False)
+    _audit(
+        state,
+        "user.password_reset",
+        reset.user.name,
+        {
+            "sessions_ended": reset.sessions_ended,
+            "lockout_cleared": reset.lockout_cleared,
+            "must_change_password": generated,
+        },
+    )
+    console.print(f"{reset.user.name}: password reset, sessions ended", highlight=False)
     if generated:
-        _print_once(user.name, password)
+        _print_once(reset.user.name, password)
 
 
 # The demo accounts `make run` creates. The office-scoped analyst sees one office only.
@@ -309,7 +327,10 @@ def demo_users(
             continue
         scope = (office,) if (offices and office) else offices
         password = generate_password()
-        user = state.add_user(name, role, _hash_or_fail(password), scope)
+        # Demo passwords are for trying the app at once: no forced change at first sign-in.
+        user = state.add_user(
+            name, role, _hash_or_fail(password), scope, must_change_password=False
+        )
         _audit(
             state,
             "user.create",

@@ -1,8 +1,10 @@
 """The signed-in user's own account: changing their password (server-rendered form).
 
-Administrators hand out random passwords (``customs-kpi users add`` / ``reset-password``); this
-is where users replace them. The current password is checked like a sign-in (same throttling
-and lock-out), so a borrowed session cannot be turned into the password itself.
+Administrators hand out random passwords (the Users page, ``customs-kpi users add`` /
+``reset-password``); this is where users replace them. Such a user must do it first: the request
+guard sends them here from every page and refuses everything else until the password is changed.
+The current password is checked like a sign-in (same throttling and lock-out), so a borrowed
+session cannot be turned into the password itself.
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ from dashboard.audit import audit
 from dashboard.auth.csrf import CSRF_FIELD
 from dashboard.auth.login import Outcome, attempt_login
 from dashboard.auth.passwords import MIN_PASSWORD_LENGTH, check_new_password
-from dashboard.auth.views import PRODUCT_NAME
+from dashboard.auth.views import PASSWORD_PATH, PRODUCT_NAME
 from dashboard.context import current_passwords, current_state
 
 account_bp = Blueprint("account", __name__, template_folder="templates")
 
-PASSWORD_PATH = "/account/password"
 # Server-rendered pages of this blueprint: anonymous visitors are sent to the sign-in page.
 HTML_ENDPOINTS = frozenset({"account.change_password"})
 
 
-def _render(*, error: str | None = None, info: str | None = None, status: int = 200) -> Response:
+def _render(
+    *,
+    error: str | None = None,
+    info: str | None = None,
+    status: int = 200,
+    must_change: bool | None = None,
+) -> Response:
+    if must_change is None:
+        must_change = current_user.user.must_change_password
     html = render_template(
         "password.html",
         product=PRODUCT_NAME,
@@ -33,6 +42,7 @@ def _render(*, error: str | None = None, info: str | None = None, status: int = 
         csrf_field=CSRF_FIELD,
         csrf_token=current_user.csrf_token,
         min_length=MIN_PASSWORD_LENGTH,
+        must_change=must_change,
         error=error,
         info=info,
     )
@@ -63,10 +73,18 @@ def change_password() -> Response:
             return _render(error=message, status=403)
         return _render(error=result.message, status=403)
     state = current_state()
-    state.set_password_hash(current_user.name, current_passwords().hash(new), end_sessions=False)
+    state.set_password_hash(
+        current_user.name,
+        current_passwords().hash(new),
+        end_sessions=False,
+        must_change_password=False,
+    )
     # Whoever else may know the old password is signed out; this browser stays signed in.
     ended = state.end_other_sessions(
         current_user.user.user_id, current_user.record.session_hash, "password changed"
     )
     audit("user.password_change", current_user.name, {"other_sessions_ended": ended})
-    return _render(info="Your password has been changed. Other sessions have been signed out.")
+    return _render(
+        info="Your password has been changed. Other sessions have been signed out.",
+        must_change=False,
+    )

@@ -7,6 +7,8 @@
 * State-changing requests (any method but GET/HEAD/OPTIONS) need the session's CSRF token and,
   when the browser sends one, a same-host Origin.
 * Roles: a page GET or a callback POST needs the role of the page (or callback) behind it.
+* A user whose password an administrator set must change it first: pages redirect to the
+  password page, everything else but that page and sign-out answers 403 JSON.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from flask_login import current_user
 
 from dashboard.access import callback_role, page_role
 from dashboard.audit import audit
-from dashboard.auth.account import HTML_ENDPOINTS
+from dashboard.auth.account import HTML_ENDPOINTS, PASSWORD_PATH
 from dashboard.auth.csrf import SAFE_METHODS, origin_is_same, token_is_valid
 from dashboard.auth.session import session_just_expired
 from dashboard.auth.views import LOGIN_PATH, LOGOUT_PATH, login_url, render_message
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 # Static files the login page uses: served to anyone.
 PUBLIC_PATHS = frozenset({"/assets/app.css", "/_favicon.ico"})
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout"})
+# What a user who must change their password may reach (besides the public endpoints).
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"account.change_password"})
+MUST_CHANGE_ERROR = "password change required"
 # The dcc.Location of dash.page_container (dash._pages).
 PAGES_LOCATION_ID = "_pages_location"
 
@@ -64,6 +69,8 @@ def make_guard(app: dash.Dash) -> Callable[[], Response | None]:
             )
         if request.method not in SAFE_METHODS and not _csrf_ok():
             return _csrf_refused()
+        if current_user.user.must_change_password:
+            return _check_password_change(is_page)
         if is_page:
             return _check_page()
         if request.path == dispatch_path and request.method == "POST":
@@ -106,6 +113,15 @@ def _csrf_refused() -> Response:
             403,
         )
     return _json(403, "missing or invalid CSRF token")
+
+
+def _check_password_change(is_page: bool) -> Response | None:
+    """Only the password page until the user has replaced the password an admin handed out."""
+    if request.endpoint in PASSWORD_CHANGE_ENDPOINTS:
+        return None
+    if is_page:
+        return redirect(PASSWORD_PATH)  # type: ignore[return-value]
+    return _json(403, MUST_CHANGE_ERROR, password=PASSWORD_PATH)
 
 
 def _check_page() -> Response | None:

@@ -108,7 +108,12 @@ def attempt_login(name: str, password: str) -> LoginResult:
     state.clear_login_failures("account", account_key)
     state.clear_login_failures("address", address)
     if passwords.needs_rehash(user.password_hash):
-        state.set_password_hash(user.name, passwords.hasher.hash(password), end_sessions=False)
+        state.set_password_hash(
+            user.name,
+            passwords.hasher.hash(password),
+            end_sessions=False,
+            must_change_password=user.must_change_password,
+        )
     return LoginResult(Outcome.OK, user=user)
 
 

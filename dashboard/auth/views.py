@@ -20,6 +20,7 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 PRODUCT_NAME = "Customs KPI"
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
+PASSWORD_PATH = "/account/password"  # the user's own password (dashboard.auth.account)
 STATUS_PATH = "/auth/session"
 KEEPALIVE_PATH = "/auth/keepalive"
 
@@ -96,8 +97,14 @@ def login() -> Response:
     session.clear()
     login_user(SessionUser(result.user, record, token))
     state.record_login(result.user.user_id)
-    audit("login.success", result.user.name, {"role": result.user.role.value})
+    details: dict[str, object] = {"role": result.user.role.value}
+    if result.user.must_change_password:
+        details["must_change_password"] = True
+    audit("login.success", result.user.name, details)
     _purge_old_sessions()
+    if result.user.must_change_password:
+        # A password an administrator handed out: the user replaces it before anything else.
+        return redirect(PASSWORD_PATH)  # type: ignore[return-value]
     return redirect(next_path)  # type: ignore[return-value]
 
 

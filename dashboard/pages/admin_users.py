@@ -1,26 +1,39 @@
 """Users and audit trail (administrators only).
 
-Lists users with role, office scope, state and lock-outs; changes a role, disables or enables
-an account, lifts lock-outs (of an account or of an address); shows the audit trail with
-filters. Every callback needs the admin role (the page's ``min_role`` for the request guard,
-``require_role`` inside) and every change is audited like its CLI equivalent.
+Lists users with role, office scope, state and lock-outs; adds a user, resets a password (a
+random one, shown once on the page and never stored in clear, kept in no store or URL and never
+logged or audited), changes a role or an office scope, disables or enables an account, lifts
+lock-outs (of an account or of an address); shows the audit trail with filters. A password
+handed out here must be replaced at its user's first sign-in. Every callback needs the admin
+role (the page's ``min_role`` for the request guard, ``require_role`` inside) and every change
+is audited like its CLI equivalent.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import dash
 import dash_ag_grid as dag
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.access import current_user_name, require_role, user_may
-from dashboard.appstate import AppState, AppStateError, User, normalise_name
+from dashboard.appstate import (
+    AppState,
+    AppStateError,
+    User,
+    normalise_name,
+    state_label,
+    validate_name,
+    validate_offices,
+)
 from dashboard.audit import audit
-from dashboard.context import current_state
+from dashboard.auth.passwords import generate_password
+from dashboard.context import current_passwords, current_state
 from dashboard.roles import Role, parse_role
 
 log = logging.getLogger(__name__)
@@ -51,7 +64,18 @@ RESULT_ID = "admin-result"
 AUDIT_USER_ID = "admin-audit-user"
 AUDIT_ACTION_ID = "admin-audit-action"
 AUDIT_SINCE_ID = "admin-audit-since"
+OFFICES_EDIT_ID = "admin-offices"
+SET_OFFICES_ID = "admin-set-offices"
+RESET_PASSWORD_ID = "admin-reset-password"  # a confirmation dialog around the button
+NEW_NAME_ID = "admin-new-name"
+NEW_ROLE_ID = "admin-new-role"
+NEW_OFFICES_ID = "admin-new-offices"
+ADD_USER_ID = "admin-add-user"
+PASSWORD_ONCE_ID = "admin-password-once"  # the one place a new password is shown
 AUDIT_LIMIT = 500
+
+RESULT_OK = "ck-admin-result ck-admin-result-ok"
+RESULT_ERROR = "ck-admin-result ck-admin-result-error"
 
 ROLE_OPTIONS = [{"label": r.value, "value": r.value} for r in Role]
 GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True}
@@ -96,18 +120,15 @@ def _iso_text(stamp: str | None, *, seconds: bool = False) -> str:
 
 
 def user_rows(state: AppState) -> list[dict[str, Any]]:
-    locked = {t.key for t in state.throttled_keys() if t.kind == "account" and t.is_locked}
+    locked = state.locked_accounts()
     rows = []
     for user in state.list_users():
-        status = "disabled" if user.is_disabled else "active"
-        if normalise_name(user.name) in locked:
-            status += ", locked out"
         rows.append(
             {
                 "name": user.name,
                 "role": user.role.value,
                 "offices": ", ".join(user.offices) or "all",
-                "state": status,
+                "state": state_label(user, locked),
                 "sessions": state.active_session_count(user.user_id),
                 "last_login_at": _iso_text(user.last_login_at) or "never",
                 "created_at": _iso_text(user.created_at),
@@ -218,6 +239,111 @@ def unlock_address(state: AppState, address: str) -> str:
     return f"{address}: {'unlocked' if lifted else 'was not locked'}."
 
 
+def office_codes(text: str | None) -> tuple[str, ...]:
+    """Office codes typed in a field ('DKR01, THS' or 'DKR01 THS'), checked like the CLI's."""
+    return validate_offices(re.split(r"[\s,;]+", text or ""))
+
+
+def _check_not_self(user: User, acting: str, message: str) -> None:
+    if normalise_name(user.name) == normalise_name(acting):
+        raise ChangeRefused(message)
+
+
+def change_offices(state: AppState, name: str, offices_text: str | None, acting: str) -> str:
+    user = state.get_user(name)
+    _check_not_self(user, acting, "You cannot change your own office scope.")
+    codes = office_codes(offices_text)
+    if codes == user.offices:
+        return f"{user.name} already has the offices {', '.join(codes) or 'all'}."
+    state.set_offices(user.name, codes)
+    audit("user.scope_change", user.name, {"from": list(user.offices), "to": list(codes)})
+    return f"{user.name}: offices {', '.join(user.offices) or 'all'} → {', '.join(codes) or 'all'}."
+
+
+class IssuedPassword(NamedTuple):
+    """A password an administrator hands out: shown once on the page, never kept.
+
+    (A NamedTuple: Dash executes page modules before they are in ``sys.modules``, which a
+    dataclass with postponed annotations needs.)"""
+
+    user_name: str
+    password: str
+    message: str
+
+
+def _new_password_hash() -> tuple[str, str]:
+    """A random password and its hash (hashed like the CLI's, by the app's hasher)."""
+    password = generate_password()
+    return password, current_passwords().hash(password)
+
+
+def create_user(
+    state: AppState, name: str | None, role: str | None, offices_text: str | None
+) -> IssuedPassword:
+    """A new user with a random password to be replaced at the first sign-in."""
+    if not (name or "").strip():
+        raise ChangeRefused("Enter the new user's name.")
+    if not role:
+        raise ChangeRefused("Choose the new user's role.")
+    checked_name, checked_role = validate_name(name or ""), parse_role(role)
+    codes = office_codes(offices_text)
+    if state.find_user(checked_name) is not None:
+        raise ChangeRefused(f"A user named {checked_name} already exists.")
+    password, password_hash = _new_password_hash()
+    user = state.add_user(
+        checked_name, checked_role, password_hash, codes, must_change_password=True
+    )
+    audit(
+        "user.create",
+        user.name,
+        {"role": user.role.value, "offices": list(user.offices), "must_change_password": True},
+    )
+    scope = ", ".join(user.offices) or "all offices"
+    return IssuedPassword(user.name, password, f"Created {user.name} ({user.role.value}, {scope}).")
+
+
+def reset_password(state: AppState, name: str, acting: str) -> IssuedPassword:
+    """Like ``customs-kpi users reset-password``: new random password, sessions ended,
+    lock-out lifted; the user must replace the password at the next sign-in."""
+    user = state.get_user(name)
+    _check_not_self(user, acting, "Change your own password with Password, top right.")
+    password, password_hash = _new_password_hash()
+    reset = state.reset_password(user.name, password_hash, must_change_password=True)
+    audit(
+        "user.password_reset",
+        user.name,
+        {
+            "sessions_ended": reset.sessions_ended,
+            "lockout_cleared": reset.lockout_cleared,
+            "must_change_password": True,
+        },
+    )
+    message = f"{user.name}: password reset, {_sessions(reset.sessions_ended)} ended."
+    if user.is_disabled:
+        message += " The account is still disabled: enable it to let them sign in."
+    return IssuedPassword(user.name, password, message)
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'s' if count != 1 else ''}"
+
+
+def password_notice(issued: IssuedPassword) -> html.Div:
+    """The one showing of a new password, with how to hand it over."""
+    return html.Div(
+        [
+            html.Span(f"Password for {issued.user_name}: "),
+            html.Code(issued.password, className="ck-admin-password-value"),
+            html.P(
+                "Shown once: it is not stored in clear and cannot be shown again. Hand it over "
+                f"securely (in person or by phone, never with the user name in one e-mail or "
+                f"chat). {issued.user_name} must choose a new password at the first sign-in."
+            ),
+        ],
+        className="ck-admin-password",
+    )
+
+
 # --- Layout -------------------------------------------------------------------------------------
 def _grid(grid_id: str, columns: list[dict[str, Any]], height: str, **extra: Any) -> dag.AgGrid:
     return dag.AgGrid(
@@ -229,6 +355,23 @@ def _grid(grid_id: str, columns: list[dict[str, Any]], height: str, **extra: Any
         className="ag-theme-quartz",
         style={"height": height},
         **extra,
+    )
+
+
+def _field(label: str, control: Any, min_width: str | None = None) -> html.Div:
+    return html.Div(
+        [html.Label(label, htmlFor=control.id), control],
+        style={"minWidth": min_width} if min_width else None,
+    )
+
+
+def _offices_input(component_id: str) -> dcc.Input:
+    return dcc.Input(
+        id=component_id,
+        type="text",
+        placeholder="e.g. DKR01, THS (empty = all)",
+        autoComplete="off",
+        maxLength=500,
     )
 
 
@@ -246,8 +389,10 @@ def layout(**_query: Any) -> html.Div:
             html.H1("Users"),
             html.P(
                 "Roles: viewer (KPI pages, snapshot downloads), analyst (also profile review and "
-                "declaration drill-down), admin (also users, data details, loads). New users and "
-                "passwords: customs-kpi users add / reset-password.",
+                "declaration drill-down), admin (also users, data details, loads). Offices: "
+                "codes separated by commas or spaces; empty = every office. A new user or a "
+                "reset password gets a random password, shown here once, that its user must "
+                "replace at the first sign-in. Every change is in the audit trail below.",
                 className="ck-admin-intro",
             ),
             html.Div(
@@ -271,10 +416,52 @@ def layout(**_query: Any) -> html.Div:
                     html.Button("Enable", id=ENABLE_ID, n_clicks=0),
                     html.Button("Unlock sign-in", id=UNLOCK_ID, n_clicks=0),
                     html.Button("End sessions", id=END_SESSIONS_ID, n_clicks=0),
+                    dcc.ConfirmDialogProvider(
+                        html.Button("Reset password"),
+                        id=RESET_PASSWORD_ID,
+                        message="Reset the selected user's password? The old one stops working "
+                        "at once and their sessions end.",
+                    ),
+                ],
+                className="ck-admin-actions",
+            ),
+            html.Div(
+                [
+                    _field("Offices of the user", _offices_input(OFFICES_EDIT_ID), "260px"),
+                    html.Button("Set offices", id=SET_OFFICES_ID, n_clicks=0),
+                ],
+                className="ck-admin-actions",
+            ),
+            html.H2("Add a user"),
+            html.Div(
+                [
+                    _field(
+                        "Name",
+                        dcc.Input(
+                            id=NEW_NAME_ID,
+                            type="text",
+                            placeholder="e.g. a.diallo",
+                            autoComplete="off",
+                            maxLength=64,
+                        ),
+                    ),
+                    _field(
+                        "Role",
+                        dcc.Dropdown(
+                            id=NEW_ROLE_ID,
+                            options=ROLE_OPTIONS,
+                            value=Role.VIEWER.value,
+                            clearable=False,
+                        ),
+                        "160px",
+                    ),
+                    _field("Offices", _offices_input(NEW_OFFICES_ID), "260px"),
+                    html.Button("Add user", id=ADD_USER_ID, n_clicks=0),
                 ],
                 className="ck-admin-actions",
             ),
             html.Div(id=RESULT_ID, className="ck-admin-result", role="status"),
+            html.Div(id=PASSWORD_ONCE_ID, role="alert"),
             _grid(USERS_GRID_ID, USER_COLUMNS, "320px", getRowId="params.data.name"),
             html.H2("Sign-in lock-outs and delays"),
             html.Div(
@@ -370,8 +557,8 @@ def apply_change(
     try:
         message = _dispatch(state, trigger, name, role, selected_locks, acting)
     except (ChangeRefused, AppStateError, ValueError) as exc:
-        return str(exc), "ck-admin-result ck-admin-result-error", (version or 0) + 1
-    return message, "ck-admin-result ck-admin-result-ok", (version or 0) + 1
+        return str(exc), RESULT_ERROR, (version or 0) + 1
+    return message, RESULT_OK, (version or 0) + 1
 
 
 def _dispatch(
@@ -425,3 +612,78 @@ def refresh_audit(
         except ValueError:
             since = None
     return audit_rows(current_state(), user_name, action, since)
+
+
+@callback(Output(OFFICES_EDIT_ID, "value"), Input(USER_PICK_ID, "value"))
+@require_role(Role.ADMIN)
+def show_offices(name: str | None) -> str:
+    user = current_state().find_user(name) if name else None
+    if user is None:
+        raise PreventUpdate
+    return ", ".join(user.offices)
+
+
+@callback(
+    Output(PASSWORD_ONCE_ID, "children"),
+    Output(NEW_NAME_ID, "value"),
+    Output(RESULT_ID, "children", allow_duplicate=True),
+    Output(RESULT_ID, "className", allow_duplicate=True),
+    Output(VERSION_ID, "data", allow_duplicate=True),
+    Input(ADD_USER_ID, "n_clicks"),
+    Input(RESET_PASSWORD_ID, "submit_n_clicks"),
+    Input(SET_OFFICES_ID, "n_clicks"),
+    State(NEW_NAME_ID, "value"),
+    State(NEW_ROLE_ID, "value"),
+    State(NEW_OFFICES_ID, "value"),
+    State(USER_PICK_ID, "value"),
+    State(OFFICES_EDIT_ID, "value"),
+    State(VERSION_ID, "data"),
+    prevent_initial_call=True,
+)
+@require_role(Role.ADMIN)
+def apply_account_change(
+    _add: int | None,
+    _reset: int | None,
+    _set_offices: int | None,
+    new_name: str | None,
+    new_role: str | None,
+    new_offices: str | None,
+    name: str | None,
+    offices: str | None,
+    version: int | None,
+) -> tuple[Any, Any, str, str, int]:
+    """Add a user, reset a password (both show a new password once) or set a user's offices."""
+    trigger = ctx.triggered_id
+    state = current_state()
+    acting = current_user_name() or ""
+    bumped = (version or 0) + 1
+    try:
+        if trigger == ADD_USER_ID:
+            issued = create_user(state, new_name, new_role, new_offices)
+            return password_notice(issued), "", issued.message, RESULT_OK, bumped
+        if not name:
+            raise ChangeRefused("Choose a user first.")
+        if trigger == RESET_PASSWORD_ID:
+            issued = reset_password(state, name, acting)
+            return password_notice(issued), no_update, issued.message, RESULT_OK, bumped
+        if trigger == SET_OFFICES_ID:
+            return None, no_update, change_offices(state, name, offices, acting), RESULT_OK, bumped
+    except (ChangeRefused, AppStateError, ValueError) as exc:
+        return None, no_update, str(exc), RESULT_ERROR, bumped
+    raise PreventUpdate
+
+
+@callback(
+    Output(PASSWORD_ONCE_ID, "children", allow_duplicate=True),
+    Input(SET_ROLE_ID, "n_clicks"),
+    Input(DISABLE_ID, "n_clicks"),
+    Input(ENABLE_ID, "n_clicks"),
+    Input(UNLOCK_ID, "n_clicks"),
+    Input(UNLOCK_ADDRESS_ID, "n_clicks"),
+    Input(END_SESSIONS_ID, "n_clicks"),
+    prevent_initial_call=True,
+)
+@require_role(Role.ADMIN)
+def hide_password(*_clicks: int | None) -> None:
+    """A password shown once goes away at the administrator's next action on the page."""
+    return None

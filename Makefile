@@ -9,6 +9,8 @@ DEMO_DECLARATIONS ?= 300000
 DEMO_MONTHS ?= 24
 HOST ?= 127.0.0.1
 PORT ?= 8050
+# Web worker processes of `make run` (gunicorn); 0 = Flask's development server.
+WEB_WORKERS ?= 2
 CLI := $(BIN)/customs-kpi
 
 .PHONY: run test install demo-data load-demo serve worker bench bench-quick lint typecheck system-deps browser-deps clean
@@ -39,7 +41,7 @@ run: system-deps load-demo
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops web app and worker)"
 	@$(CLI) worker --home $(HOME_DIR) & worker=$$!; \
 	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
-	$(CLI) serve --home $(HOME_DIR) --host $(HOST) --port $(PORT)
+	$(CLI) serve --home $(HOME_DIR) --host $(HOST) --port $(PORT) --workers $(WEB_WORKERS)
 
 serve: install
 	$(CLI) serve --home $(HOME_DIR) --host $(HOST) --port $(PORT)

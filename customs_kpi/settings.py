@@ -31,6 +31,13 @@ class Settings:
     )
     host: str = field(default="127.0.0.1", metadata={"help": "Address the web app listens on."})
     port: int = field(default=8050, metadata={"help": "Port the web app listens on."})
+    web_workers: int = field(
+        default=0,
+        metadata={
+            "help": "Worker processes of the production web server (gunicorn, 4 threads "
+            "each); 0 = Flask's development server in one process."
+        },
+    )
     publish_grace_seconds: int = field(
         default=3600,
         metadata={
@@ -109,6 +116,7 @@ class Settings:
             f"{ENV_PREFIX}{name.upper()} {rule}"
             for name, bad, rule in (
                 ("min_sample", self.min_sample < 1, "must be at least 1"),
+                ("web_workers", not 0 <= self.web_workers <= 64, "must be between 0 and 64"),
                 ("flag_window_months", self.flag_window_months < 1, "must be at least 1"),
                 (
                     "flag_target_hit_rate",

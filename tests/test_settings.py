@@ -65,6 +65,7 @@ def test_an_empty_optional_number_means_unset() -> None:
         ({"CUSTOMS_KPI_REVIEW_VALIDITY_DAYS": "-3"}, "CUSTOMS_KPI_REVIEW_VALIDITY_DAYS must not"),
         ({"CUSTOMS_KPI_AUDIT_RETENTION_DAYS": "-1"}, "CUSTOMS_KPI_AUDIT_RETENTION_DAYS must not"),
         ({"CUSTOMS_KPI_MIN_SAMPLE": "0"}, "CUSTOMS_KPI_MIN_SAMPLE must be at least 1"),
+        ({"CUSTOMS_KPI_WEB_WORKERS": "-2"}, "CUSTOMS_KPI_WEB_WORKERS must be between 0 and 64"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], message: str) -> None:

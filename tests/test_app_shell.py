@@ -12,7 +12,7 @@ from typing import Any
 
 import dash
 import pytest
-from auth_helpers import SHELL_OUTPUT, call, find_prop, login, make_app
+from auth_helpers import SHELL_OUTPUT, call, client_from, find_prop, login, make_app
 from typer.testing import CliRunner
 
 from customs_kpi.settings import Settings
@@ -173,6 +173,33 @@ def test_nothing_is_read_or_written_at_import_time(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_bundles_are_compressed_pages_and_answers_are_not(settings: Settings) -> None:
+    import gzip
+
+    app, _, _ = make_app(settings, users=USERS)
+    client = login(app, "anna")
+    gzip_only = {"Accept-Encoding": "gzip"}
+    page = client.get("/", headers=gzip_only)
+    assert page.status_code == 200 and "Content-Encoding" not in page.headers
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+\.js[^"]*)"', page.get_data(True))
+    renderer = next(s for s in scripts if "dash_renderer" in s)
+    plain = client.get(renderer).get_data()
+    packed = client.get(renderer, headers=gzip_only)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.get_data()) == plain
+    assert len(packed.get_data()) < len(plain) / 2
+    big = [s for s in scripts if "plotly" in s or "dash_ag_grid" in s or "mantine" in s]
+    assert big and all(
+        client.get(s, headers=gzip_only).headers.get("Content-Encoding") == "gzip" for s in big
+    )
+    # Anything that may carry a CSRF token or reflect input stays uncompressed (BREACH).
+    sign_in_page = client_from(app).get("/login", headers=gzip_only)
+    assert "csrf_token" in sign_in_page.get_data(True)
+    assert "Content-Encoding" not in sign_in_page.headers
+    answer = call(client, app, SHELL_OUTPUT, ["/"])
+    assert answer.status_code == 200 and "Content-Encoding" not in answer.headers
 
 
 def test_serve_command_builds_the_app_and_runs_it(

@@ -29,7 +29,8 @@ from dashboard.roles import Role
 ACCOUNT = "admin-password-once.children...admin-new-name.value"  # add, reset, set offices
 SHOW_OFFICES = "admin-offices.value"
 HIDE = "admin-password-once.children@"
-ADD, RESET, SET_OFFICES = "admin-add-user", "admin-reset-password", "admin-set-offices"
+ADD, RESET, SET_OFFICES = "admin-add-user", "admin-reset-confirm", "admin-set-offices"
+CONFIRM_RESET = "admin-reset-confirm.displayed"
 TRIGGER_PROPS = {ADD: "n_clicks", RESET: "submit_n_clicks", SET_OFFICES: "n_clicks"}
 NEW = "my own new passphrase"
 TABLES = "..admin-users-grid.rowData...admin-locks-grid.rowData...admin-user-pick.options.."
@@ -249,6 +250,21 @@ def test_reset_password_ends_sessions_lifts_the_lock_out_and_forces_a_change(
     assert client.get("/").status_code == 200
 
 
+def test_reset_asks_for_confirmation_first(settings: Settings) -> None:
+    app, state, _ = make_app(settings)
+    admin = login(app, "adam")
+    key = _key(app, CONFIRM_RESET)
+    asked = call(admin, app, key, [1], ["anna"], changed=["admin-reset-password.n_clicks"])
+    dialog = asked.get_json()["response"]["admin-reset-confirm"]
+    assert dialog["displayed"] is True
+    assert dialog["message"].startswith("Reset the password of anna? The old password stops")
+    nobody = call(admin, app, key, [1], [None], changed=["admin-reset-password.n_clicks"])
+    body = nobody.get_json()["response"]
+    assert body["admin-reset-confirm"] == {"displayed": False}
+    assert body["admin-result"]["children"] == "Choose a user first."
+    assert "user.password_reset" not in audit_actions(state)  # asking changes nothing
+
+
 def test_reset_refusals_and_a_disabled_account(settings: Settings) -> None:
     app, state, _ = make_app(settings)
     admin = login(app, "adam")
@@ -331,7 +347,7 @@ def test_office_scope_refusals(
 
 # --- Who may call the new callbacks ------------------------------------------------------------
 def _new_outputs(app: dash.Dash) -> list[str]:
-    return [_key(app, ACCOUNT), _key(app, SHOW_OFFICES), _key(app, HIDE)]
+    return [_key(app, k) for k in (ACCOUNT, SHOW_OFFICES, HIDE, CONFIRM_RESET)]
 
 
 def test_the_new_callbacks_need_the_admin_role(settings: Settings) -> None:

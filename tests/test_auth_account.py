@@ -106,6 +106,7 @@ def test_a_password_set_by_an_admin_must_be_changed_first(settings: Settings) ->
     assert client.post("/auth/keepalive", headers=csrf_headers(client)).status_code == 403
     page = client.get("/account/password").get_data(as_text=True)
     assert "An administrator set your password." in page and "Back to the overview" not in page
+    assert 'action="/logout"' in page  # the way out that does not need the new password
 
     assert _change(client, "wrong current password", NEW).status_code == 403
     assert state.get_user("nora").must_change_password
@@ -113,6 +114,7 @@ def test_a_password_set_by_an_admin_must_be_changed_first(settings: Settings) ->
     assert done.status_code == 200
     assert "Back to the overview" in done.get_data(as_text=True)
     assert "An administrator set your password." not in done.get_data(as_text=True)
+    assert 'action="/logout"' not in done.get_data(as_text=True)
     assert state.get_user("nora").must_change_password is False
     assert client.get("/offices").status_code == 200
     assert call(client, app, SHELL_OUTPUT, ["/"]).status_code == 200

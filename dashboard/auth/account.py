@@ -16,7 +16,7 @@ from dashboard.audit import audit
 from dashboard.auth.csrf import CSRF_FIELD
 from dashboard.auth.login import Outcome, attempt_login
 from dashboard.auth.passwords import MIN_PASSWORD_LENGTH, check_new_password
-from dashboard.auth.views import PASSWORD_PATH, PRODUCT_NAME
+from dashboard.auth.views import LOGOUT_PATH, PASSWORD_PATH, PRODUCT_NAME
 from dashboard.context import current_passwords, current_state
 
 account_bp = Blueprint("account", __name__, template_folder="templates")
@@ -38,6 +38,7 @@ def _render(
         "password.html",
         product=PRODUCT_NAME,
         action=PASSWORD_PATH,
+        logout_action=LOGOUT_PATH,
         user_name=current_user.name,
         csrf_field=CSRF_FIELD,
         csrf_token=current_user.csrf_token,

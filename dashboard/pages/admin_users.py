@@ -66,7 +66,8 @@ AUDIT_ACTION_ID = "admin-audit-action"
 AUDIT_SINCE_ID = "admin-audit-since"
 OFFICES_EDIT_ID = "admin-offices"
 SET_OFFICES_ID = "admin-set-offices"
-RESET_PASSWORD_ID = "admin-reset-password"  # a confirmation dialog around the button
+RESET_PASSWORD_ID = "admin-reset-password"
+RESET_CONFIRM_ID = "admin-reset-confirm"  # the reset happens when this dialog is confirmed
 NEW_NAME_ID = "admin-new-name"
 NEW_ROLE_ID = "admin-new-role"
 NEW_OFFICES_ID = "admin-new-offices"
@@ -84,7 +85,7 @@ USER_COLUMNS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "User", "pinned": "left"},
     {"field": "role", "headerName": "Role", "width": 110},
     {"field": "offices", "headerName": "Offices"},
-    {"field": "state", "headerName": "State"},
+    {"field": "state", "headerName": "State", "minWidth": 240},
     {"field": "sessions", "headerName": "Open sessions", "type": "numericColumn", "width": 140},
     {"field": "last_login_at", "headerName": "Last sign-in (UTC)"},
     {"field": "created_at", "headerName": "Created (UTC)"},
@@ -182,9 +183,13 @@ def _active_admins(state: AppState) -> list[User]:
     return [u for u in state.list_users() if u.role is Role.ADMIN and not u.is_disabled]
 
 
-def _check_not_last_admin(state: AppState, user: User, acting: str) -> None:
+def _check_not_self(user: User, acting: str, message: str) -> None:
     if normalise_name(user.name) == normalise_name(acting):
-        raise ChangeRefused("You cannot change or disable your own account here.")
+        raise ChangeRefused(message)
+
+
+def _check_not_last_admin(state: AppState, user: User, acting: str) -> None:
+    _check_not_self(user, acting, "You cannot change or disable your own account here.")
     if user.role is Role.ADMIN and len(_active_admins(state)) <= 1:
         raise ChangeRefused("This is the last active administrator.")
 
@@ -196,8 +201,8 @@ def change_role(state: AppState, name: str, role: str, acting: str) -> str:
         return f"{user.name} already has the role {new_role.value}."
     if user.role is Role.ADMIN:
         _check_not_last_admin(state, user, acting)
-    elif normalise_name(user.name) == normalise_name(acting):
-        raise ChangeRefused("You cannot change your own role.")
+    else:
+        _check_not_self(user, acting, "You cannot change your own role.")
     state.set_role(user.name, new_role)
     audit("user.role_change", user.name, {"from": user.role.value, "to": new_role.value})
     return f"{user.name}: role {user.role.value} → {new_role.value}."
@@ -223,14 +228,17 @@ def unlock_account(state: AppState, name: str) -> str:
     return f"{user.name}: {'sign-in unlocked' if lifted else 'was not locked'}."
 
 
+def _sessions(count: int) -> str:
+    return f"{count} session{'s' if count != 1 else ''}"
+
+
 def end_sessions(state: AppState, name: str, acting: str) -> str:
     """Sign a user out everywhere (a lost laptop, a shared PC left signed in)."""
     user = state.get_user(name)
-    if normalise_name(user.name) == normalise_name(acting):
-        raise ChangeRefused("Use Sign out to end your own session.")
+    _check_not_self(user, acting, "Use Sign out to end your own session.")
     ended = state.end_user_sessions(user.user_id, "ended by an administrator")
     audit("user.sessions_ended", user.name, {"sessions": ended})
-    return f"{user.name}: {ended} session{'s' if ended != 1 else ''} ended."
+    return f"{user.name}: {_sessions(ended)} ended."
 
 
 def unlock_address(state: AppState, address: str) -> str:
@@ -242,11 +250,6 @@ def unlock_address(state: AppState, address: str) -> str:
 def office_codes(text: str | None) -> tuple[str, ...]:
     """Office codes typed in a field ('DKR01, THS' or 'DKR01 THS'), checked like the CLI's."""
     return validate_offices(re.split(r"[\s,;]+", text or ""))
-
-
-def _check_not_self(user: User, acting: str, message: str) -> None:
-    if normalise_name(user.name) == normalise_name(acting):
-        raise ChangeRefused(message)
 
 
 def change_offices(state: AppState, name: str, offices_text: str | None, acting: str) -> str:
@@ -322,10 +325,6 @@ def reset_password(state: AppState, name: str, acting: str) -> IssuedPassword:
     if user.is_disabled:
         message += " The account is still disabled: enable it to let them sign in."
     return IssuedPassword(user.name, password, message)
-
-
-def _sessions(count: int) -> str:
-    return f"{count} session{'s' if count != 1 else ''}"
 
 
 def password_notice(issued: IssuedPassword) -> html.Div:
@@ -416,12 +415,8 @@ def layout(**_query: Any) -> html.Div:
                     html.Button("Enable", id=ENABLE_ID, n_clicks=0),
                     html.Button("Unlock sign-in", id=UNLOCK_ID, n_clicks=0),
                     html.Button("End sessions", id=END_SESSIONS_ID, n_clicks=0),
-                    dcc.ConfirmDialogProvider(
-                        html.Button("Reset password"),
-                        id=RESET_PASSWORD_ID,
-                        message="Reset the selected user's password? The old one stops working "
-                        "at once and their sessions end.",
-                    ),
+                    html.Button("Reset password", id=RESET_PASSWORD_ID, n_clicks=0),
+                    dcc.ConfirmDialog(id=RESET_CONFIRM_ID),
                 ],
                 className="ck-admin-actions",
             ),
@@ -444,6 +439,7 @@ def layout(**_query: Any) -> html.Div:
                             autoComplete="off",
                             maxLength=64,
                         ),
+                        "200px",
                     ),
                     _field(
                         "Role",
@@ -630,7 +626,7 @@ def show_offices(name: str | None) -> str:
     Output(RESULT_ID, "className", allow_duplicate=True),
     Output(VERSION_ID, "data", allow_duplicate=True),
     Input(ADD_USER_ID, "n_clicks"),
-    Input(RESET_PASSWORD_ID, "submit_n_clicks"),
+    Input(RESET_CONFIRM_ID, "submit_n_clicks"),
     Input(SET_OFFICES_ID, "n_clicks"),
     State(NEW_NAME_ID, "value"),
     State(NEW_ROLE_ID, "value"),
@@ -663,7 +659,7 @@ def apply_account_change(
             return password_notice(issued), "", issued.message, RESULT_OK, bumped
         if not name:
             raise ChangeRefused("Choose a user first.")
-        if trigger == RESET_PASSWORD_ID:
+        if trigger == RESET_CONFIRM_ID:
             issued = reset_password(state, name, acting)
             return password_notice(issued), no_update, issued.message, RESULT_OK, bumped
         if trigger == SET_OFFICES_ID:
@@ -671,6 +667,27 @@ def apply_account_change(
     except (ChangeRefused, AppStateError, ValueError) as exc:
         return None, no_update, str(exc), RESULT_ERROR, bumped
     raise PreventUpdate
+
+
+@callback(
+    Output(RESET_CONFIRM_ID, "displayed"),
+    Output(RESET_CONFIRM_ID, "message"),
+    Output(RESULT_ID, "children", allow_duplicate=True),
+    Output(RESULT_ID, "className", allow_duplicate=True),
+    Input(RESET_PASSWORD_ID, "n_clicks"),
+    State(USER_PICK_ID, "value"),
+    prevent_initial_call=True,
+)
+@require_role(Role.ADMIN)
+def confirm_reset(_reset: int | None, name: str | None) -> tuple[bool, Any, Any, Any]:
+    """Reset password asks first: the old password stops working at once."""
+    if not name:
+        return False, no_update, "Choose a user first.", RESULT_ERROR
+    message = (
+        f"Reset the password of {name}? The old password stops working at once and their "
+        "sessions end. The new one is shown once, here."
+    )
+    return True, message, no_update, no_update
 
 
 @callback(

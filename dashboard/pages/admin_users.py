@@ -74,6 +74,18 @@ NEW_OFFICES_ID = "admin-new-offices"
 ADD_USER_ID = "admin-add-user"
 PASSWORD_ONCE_ID = "admin-password-once"  # the one place a new password is shown
 AUDIT_LIMIT = 500
+# The buttons of the changes that show no password (apply_change), in its input order.
+CHANGE_BUTTON_INPUTS = [
+    Input(button, "n_clicks")
+    for button in (
+        SET_ROLE_ID,
+        DISABLE_ID,
+        ENABLE_ID,
+        UNLOCK_ID,
+        UNLOCK_ADDRESS_ID,
+        END_SESSIONS_ID,
+    )
+]
 
 RESULT_OK = "ck-admin-result ck-admin-result-ok"
 RESULT_ERROR = "ck-admin-result ck-admin-result-error"
@@ -522,12 +534,7 @@ def show_role(name: str | None) -> str:
     Output(RESULT_ID, "children"),
     Output(RESULT_ID, "className"),
     Output(VERSION_ID, "data"),
-    Input(SET_ROLE_ID, "n_clicks"),
-    Input(DISABLE_ID, "n_clicks"),
-    Input(ENABLE_ID, "n_clicks"),
-    Input(UNLOCK_ID, "n_clicks"),
-    Input(UNLOCK_ADDRESS_ID, "n_clicks"),
-    Input(END_SESSIONS_ID, "n_clicks"),
+    *CHANGE_BUTTON_INPUTS,
     State(USER_PICK_ID, "value"),
     State(ROLE_PICK_ID, "value"),
     State(LOCKS_GRID_ID, "selectedRows"),
@@ -692,12 +699,7 @@ def confirm_reset(_reset: int | None, name: str | None) -> tuple[bool, Any, Any,
 
 @callback(
     Output(PASSWORD_ONCE_ID, "children", allow_duplicate=True),
-    Input(SET_ROLE_ID, "n_clicks"),
-    Input(DISABLE_ID, "n_clicks"),
-    Input(ENABLE_ID, "n_clicks"),
-    Input(UNLOCK_ID, "n_clicks"),
-    Input(UNLOCK_ADDRESS_ID, "n_clicks"),
-    Input(END_SESSIONS_ID, "n_clicks"),
+    *CHANGE_BUTTON_INPUTS,
     prevent_initial_call=True,
 )
 @require_role(Role.ADMIN)

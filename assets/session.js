@@ -67,6 +67,18 @@
     window.location.assign(LOGIN_PATH + "?" + params.toString());
   }
 
+  // An administrator set this user's password: the server answers 403 with the page where it
+  // must be replaced, and nothing else works until it is.
+  function toPasswordPage(body) {
+    var path = body && body.password;
+    if (redirecting || typeof path !== "string" || path.charAt(0) !== "/" || path.charAt(1) === "/") {
+      return false;
+    }
+    redirecting = true;
+    window.location.assign(path);
+    return true;
+  }
+
   function requestUrl(input) {
     if (typeof input === "string") {
       return input;
@@ -105,6 +117,9 @@
   function explainRefusal(response) {
     response.json().then(function (body) {
       if (!body || typeof body.error !== "string") {
+        return;
+      }
+      if (toPasswordPage(body)) {
         return;
       }
       if (body.error === "missing or invalid CSRF token") {
@@ -200,6 +215,11 @@
   function handleStatus(response) {
     if (response.status === 401) {
       toLogin();
+      return;
+    }
+    if (response.status === 403) {
+      response.json().then(toPasswordPage, function () { /* not JSON */ });
+      schedule(MAX_POLL_SECONDS);
       return;
     }
     if (!response.ok) {

@@ -147,6 +147,22 @@ def test_an_idle_session_ends_without_a_click(server: Server, browser: Any) -> N
     assert "expired=1" in page.url and "next=%2Fdata" in page.url
 
 
+def test_a_password_to_replace_takes_an_open_page_to_the_password_form(
+    server: Server, browser: Any
+) -> None:
+    """If the account must replace its password while a page is open, the page goes there."""
+    page, _ = signed_in_page(browser, server, "analyst", path="/offices")
+    with sqlite3.connect(server.settings.app_db_path) as con:
+        con.execute("UPDATE users SET must_change_password = 1 WHERE name = 'analyst'")
+    try:
+        page.evaluate("window.dispatchEvent(new Event('focus'))")  # the session check
+        page.wait_for_url(server.url + "/account/password")
+        assert page.locator("h1").count() == 1
+    finally:
+        with sqlite3.connect(server.settings.app_db_path) as con:
+            con.execute("UPDATE users SET must_change_password = 0 WHERE name = 'analyst'")
+
+
 def test_a_refused_callback_explains_itself(server: Server, browser: Any) -> None:
     """A viewer who reaches the users page inside the app is told why nothing shows."""
     page, _ = signed_in_page(browser, server, "viewer")

@@ -55,6 +55,15 @@ class FlagConfig:
         if self.cost_per_control is not None and self.cost_per_control < 0:
             raise ValueError("cost_per_control must not be negative")
 
+    def describe(self) -> str:
+        """The thresholds in one line, as pages, exports and the snapshot state them."""
+        cost = (
+            "no cost per control set (low-yield flag off)"
+            if self.cost_per_control is None
+            else f"low yield below {self.cost_per_control:,.2f} revenue per control"
+        )
+        return f"at least {self.n_min} controls; hit-rate target {self.target_hit_rate:.1%}; {cost}"
+
 
 @dataclass(frozen=True)
 class Flag:

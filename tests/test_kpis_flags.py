@@ -168,3 +168,12 @@ def test_trend_stats_on_the_cube() -> None:
     assert row["slope_6m"] == pytest.approx((5 / 12 - 9 / 38) / 2)
     by_office = trend_stats("hit_rate", CUBE, ["office"], min_sample=1)
     assert by_office["office"].to_list() == ["A", "B"]
+
+
+def test_the_rule_set_describes_itself() -> None:
+    assert FlagConfig(n_min=30, target_hit_rate=0.034).describe() == (
+        "at least 30 controls; hit-rate target 3.4%; no cost per control set (low-yield flag off)"
+    )
+    assert FlagConfig(n_min=50, target_hit_rate=0.1, cost_per_control=1250.0).describe() == (
+        "at least 50 controls; hit-rate target 10.0%; low yield below 1,250.00 revenue per control"
+    )

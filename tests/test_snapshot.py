@@ -393,6 +393,13 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
         "cost_per_control": None,
         "rules": sorted(rule.value for rule in FlagConfig().rules),
     }
+    book = openpyxl.load_workbook(_workbook(produced), read_only=True)
+    about = {r[0]: r[1] for r in book["about"].iter_rows(values_only=True) if r and r[0]}
+    target = f"{FlagConfig().target_hit_rate:.1%}"
+    assert about["flag rules"] == (
+        f"last 3 months; at least 30 controls; hit-rate target {target}; "
+        "no cost per control set (low-yield flag off)"
+    )
 
 
 def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> None:

@@ -249,8 +249,8 @@ def content(ctx: PageContext, filters: flt.Filters) -> Any:
     flagged = table.filter(pl.col("flags").list.len() > 0).height
     note = (
         f"{table.height} profiles · {flagged} flagged over the selected period. Hit rate, lift, "
-        "revenue per control and the flags "
-        f"need at least {ctx.settings.min_sample} controls. Lift = hit rate ÷ random hit rate "
+        f"revenue per control and the flags need at least {ctx.settings.min_sample} controls. "
+        f"Flag rules: {ctx.settings.flag_config().describe()}. Lift = hit rate ÷ random hit rate "
         "(same period and offices); p-value of the difference (Fisher's exact test for small "
         "counts)."
     )

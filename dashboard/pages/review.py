@@ -286,8 +286,7 @@ def about_rows(ctx: PageContext, filters: flt.Filters, rows: int) -> list[tuple[
         ("Exported by", ctx.viewer.name),
         ("Exported at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
         ("Profiles", str(rows)),
-        ("Rules", f"minimum sample {config.flags.n_min} controls; hit-rate target "
-                  f"{config.flags.target_hit_rate:.1%}; stale after {config.stale_months} "
+        ("Rules", f"{config.flags.describe()}; stale after {config.stale_months} "
                   f"months without a hit; validity ending within {config.validity_days} days; "
                   "review overdue per the register's review period"),
         ("Order", "Controls without finding over the period, most first"),

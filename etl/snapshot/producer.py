@@ -95,15 +95,6 @@ def build_content(
     )
 
 
-def flag_rules_text(flags: FlagConfig) -> str:
-    """The rule set in one line, for the workbook's About sheet."""
-    cost = "off" if flags.cost_per_control is None else f"{flags.cost_per_control:,.2f}"
-    return (
-        f"last {flags.window_months} months, at least {flags.n_min} controls, hit-rate target "
-        f"{flags.target_hit_rate:.1%}, cost per control {cost}"
-    )
-
-
 def status_for(month: date, now: datetime) -> str:
     """``final`` once the month is over, ``draft`` while it is still running."""
     return "final" if now.date() >= add_months(month, 1) else "draft"
@@ -178,7 +169,7 @@ def _write_version(
         "published_version": content.published_version,
         "controls still pending": content.pending_controls,
         "minimum sample": content.min_sample,
-        "flag rules": flag_rules_text(content.flags),
+        "flag rules": f"last {content.flags.window_months} months; {content.flags.describe()}",
         "percent values": "stored as fractions with a percent format (0.034 = 3.4 %)",
     }
     write_csvs(content, folder)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from customs_kpi import worker as state
 from customs_kpi.cli import app
-from customs_kpi.retention import prune_audit_trail
+from customs_kpi.cli.retention import prune_audit_trail
 from customs_kpi.settings import Settings
 from dashboard.appstate import AppState
 from etl.scheduler import Actions, build_worker

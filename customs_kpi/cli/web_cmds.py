@@ -62,7 +62,7 @@ def serve(
         )
     url = f"http://{settings.host}:{settings.port}"
     if settings.web_workers:
-        from customs_kpi.web_server import run_production
+        from customs_kpi.cli.web_server import run_production
 
         console.print(
             f"serving on {url} ({settings.web_workers} worker processes)", highlight=False

@@ -21,7 +21,7 @@ def worker(
     """Run the one scheduler: polls HOME/inbox, nightly housekeeping (published versions, audit
     retention), monthly snapshots (with catch-up of months missed while it was not running).
     A second worker on the same HOME exits."""
-    from customs_kpi.retention import prune_audit_trail
+    from customs_kpi.cli.retention import prune_audit_trail
     from etl.scheduler import Actions, WorkerAlreadyRunning, run_worker
 
     settings = settings_for(home)

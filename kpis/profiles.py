@@ -8,7 +8,7 @@ rate in the same office scope.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -77,7 +77,8 @@ def profile_table(
     ``revenue_per_control``, what-if of retiring it: ``sole_declarations``,
     ``sole_controlled`` (inspections saved), ``sole_irregular`` (detections at risk),
     ``sole_revenue`` (revenue at risk); ``review_due``, ``review_overdue``, ``flags`` (list of
-    rule names) and ``flag_reasons`` (list of sentences with the numbers)."""
+    rule names) and ``flag_reasons`` (list of sentences with the numbers). With
+    ``filters.profiles``, only those profiles' rows (same values as in the full table)."""
     config = flag_config or FlagConfig()
     filters = filters or Filters()
     period = period or default_window(cube, config.window_months, today)
@@ -87,6 +88,8 @@ def profile_table(
     status = register_at(cube, today).select(
         "profile_id", "status", "valid_to", "in_force", "review_due", "review_overdue"
     )
+    if filters.profiles:  # only these rows (the random baseline never depends on profiles)
+        register = register.filter(pl.col("profile_id").is_in(list(filters.profiles)))
     ids = pl.concat(
         [sums.select("profile_id"), register.select("profile_id")], how="vertical"
     ).unique()
@@ -180,7 +183,8 @@ def profile_detail(
     config = flag_config or FlagConfig()
     filters = filters or Filters()
     window = period or default_window(cube, config.window_months, today)
-    summary = profile_table(cube, window, config, today, filters).filter(
+    only = replace(filters, profiles=(profile_id,))
+    summary = profile_table(cube, window, config, today, only).filter(
         pl.col("profile_id") == profile_id
     )
     trend_period = period or cube.span()

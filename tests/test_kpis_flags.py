@@ -9,7 +9,7 @@ import pytest
 from kpis_handmade import JAN, MAR, handmade_cube
 from scipy import stats
 
-from kpis.cube import CubeFrames
+from kpis.cube import CubeFrames, Filters
 from kpis.engine import profile_detail, profile_table, trend_stats
 from kpis.flags import FlagConfig, FlagRule, ProfileFigures, evaluate
 from kpis.stats import wilson_interval
@@ -108,6 +108,20 @@ def test_profile_table_rows_and_flags() -> None:
     assert rows["P9"]["status"] == "unregistered" and rows["P9"]["declarations"] == 4
     assert rows["P4"]["declarations"] == 0 and rows["P4"]["flags"] == []
     assert rows["P5"]["hit_rate"] is None and rows["P5"]["sufficient"] is False
+
+
+def test_profile_table_for_some_profiles_has_their_rows_of_the_full_table() -> None:
+    full = profile_table(CUBE, Q1, CONFIG, TODAY)
+    for ids in (("P1",), ("P2", "P9"), ("P4",), ("P3", "P5")):
+        some = profile_table(CUBE, Q1, CONFIG, TODAY, Filters(profiles=ids))
+        assert some["profile_id"].to_list() == sorted(ids)  # registered or not, fired or not
+        assert some.to_dicts() == full.filter(pl.col("profile_id").is_in(ids)).to_dicts()
+    # The random baseline is the same whatever profiles are asked for.
+    p1 = profile_table(CUBE, Q1, CONFIG, TODAY, Filters(profiles=("P1",))).row(0, named=True)
+    assert p1["random_hit_rate"] == pytest.approx(3 / 23) and p1["random_controls"] == 23
+    assert profile_detail(CUBE, "P1", Q1, CONFIG, TODAY).summary.to_dicts() == (
+        full.filter(pl.col("profile_id") == "P1").to_dicts()
+    )
 
 
 def test_profile_table_default_window_is_last_months_of_data() -> None:

@@ -105,7 +105,7 @@ def summary_row(ctx: PageContext, filters: flt.Filters, profile_id: str) -> dict
         ctx.cube,
         period=_period(filters),
         flag_config=ctx.settings.flag_config(),
-        filters=ctx.kpi_filters(filters),
+        filters=ctx.kpi_filters(filters, profiles=(profile_id,)),  # this profile's row only
     ).filter(pl.col("profile_id") == profile_id)
     return table.to_dicts()[0] if table.height else {}
 

@@ -381,17 +381,15 @@ class AppState:
         return user
 
     def set_password_hash(
-        self, name: str, password_hash: str, *, end_sessions: bool, must_change_password: bool
+        self, name: str, password_hash: str, *, must_change_password: bool
     ) -> User:
-        """A new password hash; ``must_change_password`` as for :meth:`add_user`."""
-        user = self._update_user(
+        """A new password hash (the user's own change, or a rehash at sign-in; an administrator's
+        reset is :meth:`reset_password`); ``must_change_password`` as for :meth:`add_user`."""
+        return self._update_user(
             name,
             "password_hash = ?, password_changed_at = ?, must_change_password = ?",
             (password_hash, utc_now_iso(), int(must_change_password)),
         )
-        if end_sessions:
-            self.end_user_sessions(user.user_id, "password reset")
-        return user
 
     def reset_password(
         self, name: str, password_hash: str, *, must_change_password: bool

@@ -198,7 +198,7 @@ def test_must_change_password_is_set_by_admins_and_cleared_by_the_user(tmp_path:
     assert state.add_user("ann", Role.VIEWER, HASH).must_change_password is False
     issued = state.add_user("bob", Role.VIEWER, HASH, must_change_password=True)
     assert issued.must_change_password and state_label(issued, ()) == "active, must change password"
-    own = state.set_password_hash("bob", HASH + "x", end_sessions=False, must_change_password=False)
+    own = state.set_password_hash("bob", HASH + "x", must_change_password=False)
     assert own.must_change_password is False and own.password_hash == HASH + "x"
 
     state.create_session(own.user_id, None, None)

@@ -77,7 +77,6 @@ def change_password() -> Response:
     state.set_password_hash(
         current_user.name,
         current_passwords().hash(new),
-        end_sessions=False,
         must_change_password=False,
     )
     # Whoever else may know the old password is signed out; this browser stays signed in.

@@ -111,7 +111,6 @@ def attempt_login(name: str, password: str) -> LoginResult:
         state.set_password_hash(
             user.name,
             passwords.hasher.hash(password),
-            end_sessions=False,
             must_change_password=user.must_change_password,
         )
     return LoginResult(Outcome.OK, user=user)

@@ -234,7 +234,7 @@ def test_the_rule_set_of_the_settings_decides_the_flags(produced: Produced) -> N
         flag_cost_per_control=10_000.0,
     )
     flags = settings.flag_config()
-    content = build_content(produced.snapshot, MONTH, 20, NOW, flags)
+    content = build_content(produced.snapshot, MONTH, flags, NOW)
     assert content.flags == flags
     window = (add_months(MONTH, -1), month_period(MONTH)[1])
     flagged = profile_table(produced.cube, period=window, flag_config=flags, today=window[1])
@@ -253,7 +253,7 @@ def test_the_rule_set_of_the_settings_decides_the_flags(produced: Produced) -> N
     # A 50 % target flags nearly every profile; a cost this high flags (d) too.
     assert {"below_target", "low_yield"} <= rules
     assert set(content.tables["underperforming_profiles"]["window_start"]) == {window[0]}
-    default = build_content(produced.snapshot, MONTH, 30, NOW)
+    default = build_content(produced.snapshot, MONTH, FlagConfig(n_min=30), NOW)
     assert "low_yield" not in set(default.tables["underperforming_profiles"]["rule"])
     assert len(got) > default.tables["underperforming_profiles"].height
 
@@ -351,7 +351,7 @@ def test_charts_missing_chromium_still_gives_a_report(
         raise RuntimeError("no Chromium found")
 
     monkeypatch.setattr(kaleido, "start_sync_server", broken)
-    content = build_content(produced.snapshot, MONTH, 30, NOW)
+    content = build_content(produced.snapshot, MONTH, FlagConfig(n_min=30), NOW)
     from etl.snapshot.charts import build_figures
 
     svgs, note = render_svgs(build_figures(content))

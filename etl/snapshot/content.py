@@ -96,11 +96,15 @@ class SnapshotContent:
     data_as_of: datetime | None
     published_version: str
     pending_controls: int
-    min_sample: int
     headline: pl.DataFrame
     flags: FlagConfig  # the underperformance rule set applied (settings)
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)  # name → frame (sheet/CSV)
     kpis: dict[str, KPI] = field(default_factory=dict)  # every KPI shown, for definitions
+
+    @property
+    def min_sample(self) -> int:
+        """Controls below which a rate is "insufficient data" (the settings' minimum sample)."""
+        return self.flags.n_min
 
     @property
     def label(self) -> str:

@@ -50,17 +50,13 @@ class SnapshotError(RuntimeError):
 
 
 def build_content(
-    snapshot: Snapshot,
-    month: date,
-    min_sample: int,
-    now: datetime,
-    flags: FlagConfig | None = None,
+    snapshot: Snapshot, month: date, flags: FlagConfig, now: datetime
 ) -> c.SnapshotContent:
     """Compute every table of the month's snapshot from a published version.
 
-    ``flags``: the underperformance rule set (default: KPIS.md's, with ``min_sample``).
+    ``flags``: the underperformance rule set; its ``n_min`` is the minimum sample of every rate.
     """
-    flags = flags or FlagConfig(n_min=min_sample)
+    min_sample = flags.n_min
     cube = CubeFrames.from_snapshot(snapshot)
     period = c.month_period(month)
     used: dict[str, Any] = {}
@@ -87,7 +83,6 @@ def build_content(
         data_as_of=snapshot.data_as_of,
         published_version=snapshot.version,
         pending_controls=int(pending or 0),
-        min_sample=min_sample,
         headline=headline,
         flags=flags,
         tables=tables,
@@ -123,7 +118,7 @@ def produce_snapshot(
     if first not in months:
         span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
         raise SnapshotError(f"no published data for {label} (months with data: {span})")
-    content = build_content(snapshot, first, settings.min_sample, now, settings.flag_config())
+    content = build_content(snapshot, first, settings.flag_config(), now)
 
     month_dir = settings.snapshots_dir / label
     month_dir.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,9 @@ class ProductionServer(BaseApplication):
             "proc_name": "customs-kpi-web",
             # No control socket: it would live in ~/.gunicorn, shared by every server here.
             "control_socket_disable": True,
+            # "Booting worker" is logged at the fork, before the app is built (seconds on a
+            # busy machine): this line says when a worker really takes requests.
+            "post_worker_init": _log_ready,
         }
         super().__init__()
 
@@ -54,6 +57,10 @@ class ProductionServer(BaseApplication):
         from dashboard.app import create_app
 
         return create_app(self.settings).server
+
+
+def _log_ready(worker: Any) -> None:
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
 
 
 def run_production(settings: Settings, workers: int) -> None:

@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -249,9 +250,46 @@ def current_snapshot(settings: Settings) -> Snapshot | None:
 
 def snapshot_age(snapshot: Snapshot, now: datetime | None = None) -> float | None:
     """Hours since the snapshot's data_as_of (None before any load): for freshness warnings."""
-    if snapshot.data_as_of is None:
+    return hours_since(snapshot.data_as_of, now)
+
+
+def hours_since(moment: datetime | None, now: datetime | None = None) -> float | None:
+    """Hours from ``moment`` (naive = UTC, as published times are) to ``now`` (default: now)."""
+    if moment is None:
         return None
-    as_of = snapshot.data_as_of
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
-    return ((now or datetime.now(UTC)) - as_of).total_seconds() / 3600.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return ((now or datetime.now(UTC)) - moment).total_seconds() / 3600.0
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh the data is: the one verdict the page header, the app shell, the Data page
+    and the worker's housekeeping all show (:func:`freshness`)."""
+
+    age_hours: float | None  # since the last successful load; None before any load
+    limit_hours: float
+
+    @property
+    def loaded(self) -> bool:
+        return self.age_hours is not None
+
+    @property
+    def stale(self) -> bool:
+        """Older than the limit, compared at the precision the Data page prints the age (one
+        decimal): "24.0 hours ago (warning after 24 hours)" is still fresh. Never stale
+        before a first load (there is nothing to be stale: surfaces say "no data loaded")."""
+        return self.age_hours is not None and round(self.age_hours, 1) > self.limit_hours
+
+    @property
+    def age_text(self) -> str:
+        """The age as surfaces print it ("24.3"), empty before any load."""
+        return "" if self.age_hours is None else f"{self.age_hours:,.1f}"
+
+
+def freshness(
+    data_as_of: datetime | None, limit_hours: float, now: datetime | None = None
+) -> Freshness:
+    """Freshness of data last loaded at ``data_as_of`` (naive = UTC) against the settings'
+    ``freshness_hours``."""
+    return Freshness(hours_since(data_as_of, now), limit_hours)

@@ -18,6 +18,7 @@ Extension points for page authors (see ``dashboard/access.py`` for the full API)
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -277,9 +278,10 @@ def shell_layout() -> Any:
 
 
 # --- Shell callbacks ------------------------------------------------------------------------------
-def data_as_of_text(settings: Settings) -> str:
-    """'Data as of …' of the current published snapshot, for the header."""
-    from customs_kpi.published import SnapshotError, current_snapshot
+def data_as_of_text(settings: Settings, now: datetime | None = None) -> str:
+    """'Data as of …' of the current published snapshot, for the header, with "· stale" when
+    :func:`customs_kpi.published.freshness` (the Data page's verdict) says so."""
+    from customs_kpi.published import SnapshotError, current_snapshot, freshness
     from dashboard.components.format import format_timestamp
 
     try:
@@ -289,7 +291,10 @@ def data_as_of_text(settings: Settings) -> str:
         return "Data: unavailable"
     if snapshot is None or snapshot.data_as_of is None:
         return "No data loaded yet"
-    return f"Data as of {format_timestamp(snapshot.data_as_of)}"
+    text = f"Data as of {format_timestamp(snapshot.data_as_of)}"
+    if freshness(snapshot.data_as_of, settings.freshness_hours, now).stale:
+        text += " · stale"
+    return text
 
 
 def _register_shell_callbacks(app: dash.Dash) -> None:

@@ -202,18 +202,19 @@ def job_housekeeping(ctx: JobContext, now: datetime) -> str:
     retention); log a warning when the data is stale."""
     messages = [f"housekeeping: {ctx.actions.housekeeping(ctx.settings, now)}"]
     messages += [task(ctx.settings, now) for task in ctx.actions.more_housekeeping]
+    from customs_kpi.published import freshness
+
     last = ctx.actions.last_successful_load(ctx.settings)
-    limit = timedelta(hours=ctx.settings.freshness_hours)
+    # The verdict of the Data page and the page header (naive published times are UTC).
+    fresh = freshness(last, ctx.settings.freshness_hours, _aware(now))
     if last is None:
         messages.append("freshness: no successful load yet")
         log.warning("freshness: no successful load yet")
     else:
-        # Published times are UTC; a naive one is read as UTC (as customs_kpi.published does).
-        age = _aware(now) - _aware(last)
-        if age > limit:
+        if fresh.stale:
             msg = (
                 f"freshness: STALE, last successful load {last:%Y-%m-%d %H:%M} is "
-                f"{age.total_seconds() / 3600:.0f} h old (limit {ctx.settings.freshness_hours} h)"
+                f"{fresh.age_text} h old (limit {ctx.settings.freshness_hours} h)"
             )
             log.warning(msg)
         else:

@@ -181,8 +181,24 @@ def _selection() -> Iterator[KPI]:
     )
 
 
+# COMCEC's benchmark is for physical inspections (the red channel) and for risk-selected
+# controls as a whole; it says nothing of documentary checks or post-clearance audits.
+PHYSICAL_INSPECTION_TARGET = 0.034
+PHYSICAL_INSPECTION_NOTE = "OIC average physical-inspection success with full CRM (COMCEC 2018)"
+NO_LANE_BENCHMARK = (
+    "no published benchmark for this lane (COMCEC's 3.4 % is physical-inspection success); "
+    "judge it against the random hit rate of the same lane (lift)"
+)
+
+
 def _hit_rate(
-    id_: str, label: str, scope: str, filters: tuple[DimFilter, ...], dims: tuple[str, ...]
+    id_: str,
+    label: str,
+    scope: str,
+    filters: tuple[DimFilter, ...],
+    dims: tuple[str, ...],
+    target: float | None = PHYSICAL_INSPECTION_TARGET,
+    target_note: str = PHYSICAL_INSPECTION_NOTE,
 ) -> KPI:
     return KPI(
         id=id_,
@@ -199,8 +215,8 @@ def _hit_rate(
         denominator="controlled",
         filters=filters,
         allowed_dimensions=dims,
-        default_target=0.034,
-        target_note="OIC average physical-inspection success with full CRM (COMCEC 2018)",
+        default_target=target,
+        target_note=target_note,
         reference="3.4 % average physical-inspection success in OIC administrations with full CRM",
     )
 
@@ -208,10 +224,16 @@ def _hit_rate(
 def _effectiveness() -> Iterator[KPI]:
     eff = Category.EFFECTIVENESS
     yield _hit_rate("hit_rate", "Hit rate", "", (), GRAINS)
-    for ch, what in (
-        (Channel.RED, "physical examinations"),
-        (Channel.YELLOW, "documentary checks"),
-        (Channel.BLUE, "post-clearance audits"),
+    # Only the red lane is a physical inspection: the yellow and blue lanes have no target.
+    for ch, what, target, note in (
+        (
+            Channel.RED,
+            "physical examinations",
+            PHYSICAL_INSPECTION_TARGET,
+            PHYSICAL_INSPECTION_NOTE,
+        ),
+        (Channel.YELLOW, "documentary checks", None, NO_LANE_BENCHMARK),
+        (Channel.BLUE, "post-clearance audits", None, NO_LANE_BENCHMARK),
     ):
         yield _hit_rate(
             f"hit_rate_{ch.value}",
@@ -219,6 +241,8 @@ def _effectiveness() -> Iterator[KPI]:
             f" in the {ch.value} channel",
             (_channel(ch),),
             _without("channel"),
+            target,
+            note,
         )
     yield _hit_rate(
         "hit_rate_profile_selected",
@@ -623,6 +647,24 @@ PUBLIC_IDS: tuple[str, ...] = (
     "zero_hit_profiles",
     "controls_low_lift",
     "profile_changes",
+)
+
+
+# The headline KPIs of a month, in display order: the Overview's cards and the summary of the
+# monthly snapshot (PDF, workbook, CSV) both show exactly these.
+HEADLINE_KPIS: tuple[str, ...] = (
+    "declarations",
+    "physical_inspection_rate",
+    "hit_rate",
+    "seizure_rate",
+    "revenue_total",
+    "revenue_per_control",
+    "release_time_median",
+    "release_time_p90",
+    "released_within_1h",
+    "rerouting_rate",
+    "random_share",
+    "compliance_rate",
 )
 
 

@@ -11,6 +11,23 @@ from kpis.definitions import KPI, Direction, Unit
 INSUFFICIENT = "insufficient data"
 NO_DATA = "–"
 
+# Decimals :func:`format_number` prints per unit (percent: of the value × 100).
+DECIMALS: dict[Unit, int] = {
+    Unit.PERCENT: 1,
+    Unit.COUNT: 0,
+    Unit.CURRENCY: 2,
+    Unit.HOURS: 1,
+    Unit.RATIO: 2,
+}
+
+
+def displayed(unit: Unit, value: float) -> float:
+    """The number :func:`format_number` prints, as a float in the printed scale (percent ×
+    100): ``displayed(PERCENT, 0.03371) == 3.4``. Rounded by the same formatting code as the
+    text, so two values that print alike are equal here (verdicts compare these)."""
+    scale = 100.0 if unit is Unit.PERCENT else 1.0
+    return float(f"{value * scale:.{DECIMALS[unit]}f}")
+
 
 def format_number(unit: Unit, value: float | None) -> str:
     """``value`` in ``unit``: percent as ``3.4 %`` (values are fractions), counts with

@@ -113,7 +113,7 @@ def test_header_callback_marks_the_current_page_and_data_as_of(settings: Setting
 def test_data_as_of_comes_from_the_published_snapshot(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datetime import datetime
+    from datetime import UTC, datetime, timedelta
 
     import customs_kpi.published as published
 
@@ -122,10 +122,17 @@ def test_data_as_of_comes_from_the_published_snapshot(
 
     monkeypatch.setattr(published, "current_snapshot", lambda _settings: Snapshot())
     app, _, _ = make_app(settings, users=USERS)
-    response = call(login(app, "vera"), app, SHELL_OUTPUT, ["/"])
-    assert response.get_json()["response"]["shell-data-as-of"]["children"] == (
-        "Data as of 31 Mar 2026 18:05"
-    )
+    client = login(app, "vera")
+
+    def shown() -> str:
+        response = call(client, app, SHELL_OUTPUT, ["/"])
+        return str(response.get_json()["response"]["shell-data-as-of"]["children"])
+
+    # Loaded long before now: the header says stale, as the Data page does.
+    assert shown() == "Data as of 31 Mar 2026 18:05 · stale"
+    recent = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=1)
+    Snapshot.data_as_of = recent
+    assert shown() == f"Data as of {recent:%d %b %Y %H:%M}"
 
 
 def test_everything_is_served_locally(settings: Settings) -> None:

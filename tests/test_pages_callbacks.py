@@ -340,10 +340,10 @@ def test_data_page_freshness_and_quarantine(pages: dict[str, ModuleType], publis
     assert ctx.data_as_of is not None
     # data_as_of is a naive UTC timestamp (the warehouse stores UTC).
     as_of = ctx.data_as_of.replace(tzinfo=ctx.data_as_of.tzinfo or UTC)
-    age, stale = data.freshness(ctx, as_of + timedelta(hours=ctx.settings.freshness_hours + 1))
-    assert age == pytest.approx(ctx.settings.freshness_hours + 1)
-    assert data.freshness(ctx, as_of + timedelta(hours=1)) == (pytest.approx(1.0), False)
-    assert stale and age is not None and age > ctx.settings.freshness_hours
+    old = data.freshness(ctx, as_of + timedelta(hours=ctx.settings.freshness_hours + 1))
+    assert old.age_hours == pytest.approx(ctx.settings.freshness_hours + 1) and old.stale
+    recent = data.freshness(ctx, as_of + timedelta(hours=1))
+    assert recent.age_hours == pytest.approx(1.0) and not recent.stale
     content = data.content(ctx)
     text = str(content)
     # Raw quarantined rows are an admin detail.
@@ -433,7 +433,7 @@ def test_cards_download_matches_the_cards(pages: dict[str, ModuleType], publishe
         assert row["mom_delta"] == pytest.approx(card.mom_delta)
         assert row["month"] == filters.end
     hit = table.filter(pl.col("kpi") == "hit_rate").row(0, named=True)
-    assert hit["status"] == "good" and hit["target"] == pytest.approx(0.034)
+    assert hit["status"] == "on target" and hit["target"] == pytest.approx(0.034)
 
 
 def test_stale_data_is_flagged_on_every_page(pages: dict[str, ModuleType], tmp_path: Path) -> None:

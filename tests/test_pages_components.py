@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
-import pytest
 
 from dashboard import filters as flt
-from dashboard.components.cards import CardData, Status, delta_tone, kpi_card, status
+from dashboard.components.cards import CardData, card_status, delta_tone, kpi_card
 from dashboard.components.download import csv_text, filename
 from dashboard.components.format import format_delta, format_value
 from dashboard.components.sparkline import GAP, spark_text
 from dashboard.data import scope_cube
 from kpis import catalogue
 from kpis.cube import CubeFrames
-from kpis.definitions import Direction, Unit
+from kpis.definitions import Unit
 from kpis.domain import Channel
+from kpis.targets import TargetStatus
 
 
 # --- Filters in the URL -----------------------------------------------------------------------
@@ -64,39 +64,19 @@ def test_formats_follow_the_unit() -> None:
     assert format_delta(2.5, Unit.HOURS) == "+2.5 h"
 
 
-@pytest.mark.parametrize(
-    ("direction", "value", "target", "expected"),
-    [
-        (Direction.HIGHER, 0.040, 0.034, Status.GOOD),
-        (Direction.HIGHER, 0.032, 0.034, Status.WARN),  # within 10 % of the target
-        (Direction.HIGHER, 0.020, 0.034, Status.BAD),
-        (Direction.LOWER, 0.040, 0.050, Status.GOOD),
-        (Direction.LOWER, 0.054, 0.050, Status.WARN),
-        (Direction.LOWER, 0.120, 0.050, Status.BAD),
-        (Direction.NEUTRAL, 0.5, 0.01, Status.NONE),
-        (Direction.HIGHER, 0.5, None, Status.NONE),
-    ],
-)
-def test_status_from_direction(
-    direction: Direction, value: float, target: float | None, expected: Status
-) -> None:
-    assert status(direction, value, target) is expected
-
-
 def test_insufficient_sample_has_no_status_and_no_number() -> None:
     kpi = catalogue.get("hit_rate")
-    assert status(kpi.direction, 1.0, 0.034, sufficient=False) is Status.NONE
-    card = kpi_card(
-        CardData(
-            kpi=kpi,
-            month=date(2026, 3, 1),
-            value=1.0,
-            numerator=3,
-            denominator=3,
-            sufficient=False,
-            target=0.034,
-        )
+    data = CardData(
+        kpi=kpi,
+        month=date(2026, 3, 1),
+        value=1.0,
+        numerator=3,
+        denominator=3,
+        sufficient=False,
+        target=0.034,
     )
+    assert card_status(data) is TargetStatus.INSUFFICIENT
+    card = kpi_card(data)
     text = str(card)
     assert "insufficient data" in text
     assert "100.0 %" not in text

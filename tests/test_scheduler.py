@@ -192,7 +192,7 @@ def test_housekeeping_reports_stale_data(settings: Settings, fakes: Fakes) -> No
     fakes.last_load = NOW - timedelta(hours=72)
     w.run_now("housekeeping", now=NOW)
     msg = state.read_jobs(settings).jobs["housekeeping"].last_message
-    assert "STALE" in msg and "72 h old (limit 48 h)" in msg
+    assert "STALE" in msg and "72.0 h old (limit 48 h)" in msg
     fakes.last_load = (NOW - timedelta(hours=2)).replace(tzinfo=None)  # naive = UTC
     w.run_now("housekeeping", now=NOW)
     msg = state.read_jobs(settings).jobs["housekeeping"].last_message

@@ -152,6 +152,8 @@ def explain_lines(kpi: KPI) -> list[tuple[str, str]]:
     if kpi.default_target is not None:
         note = f" ({kpi.target_note})" if kpi.target_note else ""
         lines.append(("default target", format_number(kpi.unit, kpi.default_target) + note))
+    elif kpi.target_note:
+        lines.append(("default target", f"none ({kpi.target_note})"))
     if kpi.reference:
         lines.append(("reference values", kpi.reference))
     lines.append(("source", kpi.source))
@@ -214,7 +216,11 @@ def show(
         int | None, typer.Option(help="Minimum sample (default: the min_sample setting).")
     ] = None,
     today: Annotated[
-        str | None, typer.Option(help="Date for profile-management KPIs, YYYY-MM-DD.")
+        str | None,
+        typer.Option(
+            help="Date for profile-management KPIs, YYYY-MM-DD (default: the last day of the "
+            "period, or of the latest month: the date the dashboard uses)."
+        ),
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
     home: HomeOption = None,
@@ -264,8 +270,9 @@ def show(
         selection_sources=_split(source),
         profiles=_split(profile),
     )
+    # No --today: the engine's own default (the period's last day), as the pages compute.
     try:
-        as_of = date.fromisoformat(today) if today else date.today()
+        as_of = date.fromisoformat(today) if today else None
     except ValueError:
         raise fail(f"--today {today!r} is not a date YYYY-MM-DD") from None
     grain = [g.strip() for g in by.split(",") if g.strip()]
@@ -276,10 +283,31 @@ def show(
         )  # fmt: skip
     except ValueError as exc:
         raise fail(str(exc)) from None
+    frame = with_verdicts(kpi, frame)
     if fmt is not OutputFormat.TABLE:
         _emit_raw(frame, fmt)
         return
     _print_values(kpi, frame, snapshot.version)
+
+
+def with_verdicts(kpi: KPI, frame: pl.DataFrame) -> pl.DataFrame:
+    """The computed frame with ``target`` and ``status`` (the words of
+    :func:`kpis.targets.kpi_status`, as on the Overview cards and in the monthly snapshot) per
+    row; a composite's rows are judged by their part's own target."""
+    import polars as pl
+
+    from kpis.catalogue import get
+    from kpis.targets import kpi_status, status_label
+
+    targets: list[float | None] = []
+    statuses: list[str] = []
+    for row in frame.iter_rows(named=True):
+        judged = get(row["component"]) if "component" in row else kpi
+        targets.append(judged.default_target)
+        statuses.append(status_label(kpi_status(judged, row["value"], row.get("sufficient"))))
+    return frame.with_columns(
+        pl.Series("target", targets, dtype=pl.Float64), pl.Series("status", statuses, pl.String)
+    )
 
 
 KEY_COLUMNS = (*GRAIN_NAMES, "component", "change_type")
@@ -291,7 +319,8 @@ def _count(value: float | None) -> str:
 
 def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
     """A formatted table: grain keys, the value as the pages show it ("insufficient data"
-    below the minimum sample), the parts of quotients, intervals of rates, lift p-values."""
+    below the minimum sample), the parts of quotients, intervals of rates, lift p-values, the
+    target and the verdict against it (:func:`with_verdicts`)."""
     from kpis.definitions import Kind
     from kpis.formatting import format_interval, format_key, format_number, format_value
 
@@ -312,6 +341,8 @@ def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
         table.add_column("p-value", justify="right")
     if "open" in frame.columns:
         table.add_column("open", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("status")
     for row in frame.iter_rows(named=True):
         cells = [format_key(row[k]) for k in keys]
         cells.append(format_value(kpi, row["value"], row.get("sufficient")))
@@ -332,5 +363,8 @@ def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
             cells.append("" if p_value is None else f"{p_value:.3g} ({row['test']})")
         if "open" in frame.columns:
             cells.append(_count(row["open"]))
+        target = row["target"]
+        cells.append("" if target is None else format_number(kpi.unit, target))
+        cells.append(row["status"])
         table.add_row(*cells)
     console.print(table)

@@ -1,6 +1,7 @@
-"""KPI cards: value, target with a red/amber/green status from the KPI's direction, month-on-month
-and year-on-year deltas, a sparkline and the "how is this computed" entry. Pure functions of
-(KPI definition, data)."""
+"""KPI cards: value, target with a red/amber/green status, month-on-month and year-on-year
+deltas, a sparkline and the "how is this computed" entry. Pure functions of (KPI definition,
+data). The status itself is :func:`kpis.targets.kpi_status`, the verdict every surface shows;
+this module only chooses its symbol and colour."""
 
 from __future__ import annotations
 
@@ -23,25 +24,38 @@ from dashboard.components.format import (
     format_value,
 )
 from kpis.definitions import KPI, Direction, Unit
-
-# Amber band: within this relative distance on the wrong side of the target.
-AMBER_TOLERANCE = 0.10
+from kpis.targets import TargetStatus, kpi_status, status_label
 
 
 class Status(StrEnum):
+    """Colour tone of a verdict (CSS ``status-*``, ``kpi-card-*``)."""
+
     GOOD = "good"
     WARN = "warn"
     BAD = "bad"
-    NONE = "none"  # no target, neutral KPI, or not enough data
+    NONE = "none"  # nothing to pass or miss: no target, policy value, no or too little data
 
 
-STATUS_TEXT: dict[Status, tuple[str, str]] = {
-    # (symbol, word): colour is never the only signal.
-    Status.GOOD: ("●", "on target"),
-    Status.WARN: ("▲", "near target"),
-    Status.BAD: ("■", "off target"),
-    Status.NONE: ("○", "no target"),
+# (tone, symbol) of each verdict: colour is never the only signal, the word goes with it.
+STATUS_STYLE: dict[TargetStatus, tuple[Status, str]] = {
+    TargetStatus.ON: (Status.GOOD, "●"),
+    TargetStatus.NEAR: (Status.WARN, "▲"),
+    TargetStatus.OFF: (Status.BAD, "■"),
+    TargetStatus.NO_TARGET: (Status.NONE, "○"),
+    TargetStatus.POLICY: (Status.NONE, "○"),
+    TargetStatus.INSUFFICIENT: (Status.NONE, "○"),
+    TargetStatus.NO_DATA: (Status.NONE, "○"),
 }
+# The words back to the verdict (tables and downloads carry the words).
+STATUS_OF_LABEL: dict[str, TargetStatus] = {status_label(s): s for s in TargetStatus}
+
+
+def status_mark(status: TargetStatus) -> html.Span:
+    """The verdict's symbol in its colour, with the words as tooltip and for screen readers."""
+    tone, symbol = STATUS_STYLE[status]
+    word = status_label(status)
+    aria: dict[str, Any] = {"aria-label": word}
+    return html.Span(symbol, className=f"status-mark status-{tone.value}", title=word, **aria)
 
 
 @dataclass(frozen=True)
@@ -62,23 +76,9 @@ class CardData:
     sparkline: tuple[tuple[date, float | None], ...] = field(default=())
 
 
-def status(
-    direction: Direction, value: float | None, target: float | None, sufficient: bool = True
-) -> Status:
-    """Where the value stands against the target, given which side is better."""
-    if value is None or target is None or not sufficient or direction is Direction.NEUTRAL:
-        return Status.NONE
-    band = abs(target) * AMBER_TOLERANCE
-    match direction:
-        case Direction.HIGHER:
-            if value >= target:
-                return Status.GOOD
-            return Status.WARN if value >= target - band else Status.BAD
-        case Direction.LOWER:
-            if value <= target:
-                return Status.GOOD
-            return Status.WARN if value <= target + band else Status.BAD
-    return Status.NONE
+def card_status(data: CardData) -> TargetStatus:
+    """The card's verdict: :func:`kpis.targets.kpi_status` of its value and target."""
+    return kpi_status(data.kpi, data.value, data.sufficient, target=data.target)
 
 
 def delta_tone(direction: Direction, delta: float | None) -> str:
@@ -141,8 +141,9 @@ def _deltas(data: CardData) -> html.Div:
 def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
     """The card of one KPI. Below the minimum sample the value reads "insufficient data"."""
     kpi = data.kpi
-    st = status(kpi.direction, data.value, data.target, data.sufficient)
-    symbol, word = STATUS_TEXT[st]
+    verdict = card_status(data)
+    st, symbol = STATUS_STYLE[verdict]
+    word = status_label(verdict)
     if data.value is None:
         value_text, value_class = "no data", "card-value card-value-empty"
     elif not data.sufficient:
@@ -185,7 +186,7 @@ def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
         else None,
         how_computed(kpi),
     ]
-    attributes: dict[str, Any] = {"data-kpi": kpi.id, "data-status": st.value}
+    attributes: dict[str, Any] = {"data-kpi": kpi.id, "data-status": verdict.value}
     return html.Div(
         [c for c in children if c is not None],
         id=card_id or f"card-{kpi.id}",

@@ -33,6 +33,8 @@ def explain_rows(kpi: KPI) -> list[tuple[str, str]]:
     if kpi.default_target is not None:
         target = format_value(kpi.default_target, kpi.unit)
         rows.append(("Target", f"{target} — {kpi.target_note}" if kpi.target_note else target))
+    elif kpi.target_note:
+        rows.append(("Target", f"none — {kpi.target_note}"))
     if kpi.reference:
         rows.append(("Reference values", kpi.reference))
     rows.append(("Source", kpi.source))

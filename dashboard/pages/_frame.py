@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 from dash import Input, State, html, no_update
 from dash.exceptions import PreventUpdate
 
-from customs_kpi.published import snapshot_age
+from customs_kpi.published import freshness
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import send_csv
@@ -34,12 +35,9 @@ def filter_states() -> list[State]:
     return [State(i, "value") for i in flt.FILTER_INPUT_IDS]
 
 
-def is_stale(ctx: PageContext) -> bool:
-    snapshot = ctx.snapshot
-    if snapshot is None or not hasattr(snapshot, "manifest"):
-        return False
-    age = snapshot_age(snapshot)  # type: ignore[arg-type]
-    return age is not None and age > ctx.settings.freshness_hours
+def is_stale(ctx: PageContext, now: datetime | None = None) -> bool:
+    """The header's "stale" badge: :func:`customs_kpi.published.freshness`, as the Data page."""
+    return freshness(ctx.data_as_of, ctx.settings.freshness_hours, now).stale
 
 
 def header(ctx: PageContext | None, title: str, intro: str) -> html.Div:

@@ -16,7 +16,8 @@ from dash import ALL, Input, Output, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
-from customs_kpi.published import snapshot_age
+from customs_kpi.published import Freshness
+from customs_kpi.published import freshness as published_freshness
 from customs_kpi.worker import (
     job_rows,
     read_jobs,
@@ -48,12 +49,10 @@ QUARANTINE_ROWS_SHOWN = 100
 
 
 # --- Computations --------------------------------------------------------------------------------
-def freshness(ctx: PageContext, now: datetime | None = None) -> tuple[float | None, bool]:
-    """(hours since the last successful load, stale?) — None hours before any load."""
-    if ctx.snapshot is None:
-        return None, True
-    age = snapshot_age(ctx.snapshot, now)  # type: ignore[arg-type]
-    return age, age is None or age > ctx.settings.freshness_hours
+def freshness(ctx: PageContext, now: datetime | None = None) -> Freshness:
+    """How fresh the published data is: :func:`customs_kpi.published.freshness`, the verdict
+    the page header and the app shell show too."""
+    return published_freshness(ctx.data_as_of, ctx.settings.freshness_hours, now)
 
 
 def runs_frame(ctx: PageContext) -> pl.DataFrame:
@@ -85,28 +84,28 @@ def quarantine_rows(ctx: PageContext) -> pl.DataFrame:
 
 # --- Rendering ------------------------------------------------------------------------------------
 def _freshness_banner(ctx: PageContext, now: datetime | None = None) -> Any:
-    age, stale = freshness(ctx, now)
+    fresh = freshness(ctx, now)
     limit = ctx.settings.freshness_hours
-    if age is None:
+    if not fresh.loaded:
         return html.Div(
             [html.Strong("No successful load yet. "), states.LOAD_HINT],
             className="warning-banner",
             role="alert",
             id=FRESHNESS_ID,
         )
-    if stale:
+    if fresh.stale:
         return html.Div(
             [
                 html.Strong("Data may be stale: "),
-                f"the last successful load finished {age:,.0f} hours ago (warning after {limit} "
-                "hours). Check the worker and the inbox, or the run log below.",
+                f"the last successful load finished {fresh.age_text} hours ago (warning after "
+                f"{limit} hours). Check the worker and the inbox, or the run log below.",
             ],
             className="warning-banner",
             role="alert",
             id=FRESHNESS_ID,
         )
     return html.Div(
-        f"Fresh: the last successful load finished {age:,.1f} hours ago "
+        f"Fresh: the last successful load finished {fresh.age_text} hours ago "
         f"(warning after {limit} hours).",
         className="section-note",
         id=FRESHNESS_ID,

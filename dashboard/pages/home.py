@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import palette
-from dashboard.components.cards import CardData, kpi_card, status
+from dashboard.components.cards import CardData, card_status, kpi_card
 from dashboard.components.download import DOWNLOAD_BUTTON, download_button, filename
 from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
 from dashboard.components.format import format_month
@@ -31,6 +31,7 @@ from kpis.definitions import Unit
 from kpis.domain import Channel, SelectionSource
 from kpis.grain import add_months
 from kpis.stats import delta
+from kpis.targets import status_label
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Customs KPI", order=0)
 # The filters → address bar sync, shared by every page (registered once per app, from here).
@@ -45,18 +46,8 @@ TREND_STORE = "overview-trend-pick"  # the picked KPI survives a filter change
 CARDS_ID = "overview-cards"
 DOWNLOAD_ID = "overview-download"
 
-CARD_KPIS: tuple[str, ...] = (
-    "declarations",
-    "physical_inspection_rate",
-    "hit_rate",
-    "seizure_rate",
-    "revenue_total",
-    "release_time_median",
-    "release_time_p90",
-    "rerouting_rate",
-    "random_share",
-    "compliance_rate",
-)
+# The headline KPIs, declared once in the catalogue: the monthly snapshot shows the same list.
+CARD_KPIS: tuple[str, ...] = catalogue.HEADLINE_KPIS
 DEFAULT_TREND = "hit_rate"
 SPARK_MONTHS = 13  # the selected month and the twelve before: sparkline and year-on-year
 
@@ -284,7 +275,7 @@ def cards_frame(cards: list[CardData]) -> pl.DataFrame:
                 "value": d.value if d.sufficient else None, "numerator": d.numerator,
                 "denominator": d.denominator, "ci_low": d.ci_low, "ci_high": d.ci_high,
                 "sufficient": d.sufficient, "target": d.target,
-                "status": status(d.kpi.direction, d.value, d.target, d.sufficient).value,
+                "status": status_label(card_status(d)),
                 "mom_delta": d.mom_delta, "yoy_delta": d.yoy_delta,
             }
             for d in cards

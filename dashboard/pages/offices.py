@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import filters as flt
 from dashboard.components import palette
+from dashboard.components.cards import STATUS_OF_LABEL, status_mark
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import bar_figure, scatter_figure
 from dashboard.components.format import format_count, format_value
@@ -26,6 +27,7 @@ from dashboard.pages import _frame as frame
 from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
+from kpis.targets import TargetStatus, kpi_status, status_label
 
 dash.register_page(
     __name__, path="/offices", name="Offices", title="Offices · Customs KPI", order=30
@@ -50,11 +52,18 @@ OFFICE_KPIS: tuple[tuple[str, str], ...] = (
 
 
 def office_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
-    """One row per office: each KPI's value, plus controls and the hit-rate interval; a rate
-    below the minimum sample is null (shown as "insufficient data")."""
+    """One row per office: each KPI's value and its verdict (``<column>_status``, the words of
+    :func:`kpis.targets.kpi_status`: "no data" without a single control or release,
+    "insufficient data" below the minimum sample, else against the KPI's target), plus controls
+    and the hit-rate interval. A value below the minimum sample is null."""
     out: pl.DataFrame | None = None
     for column, kpi_id in OFFICE_KPIS:
+        kpi = catalogue.get(kpi_id)
         result = ctx.compute(kpi_id, filters, by=("office",))
+        verdicts = [
+            status_label(kpi_status(kpi, r["value"], r.get("sufficient")))
+            for r in result.iter_rows(named=True)
+        ]
         value = pl.col("value")
         if "sufficient" in result.columns:
             value = pl.when(pl.col("sufficient")).then(pl.col("value"))
@@ -66,10 +75,21 @@ def office_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
                 pl.when(pl.col("sufficient")).then(pl.col("ci_low")).alias("hit_rate_ci_low"),
                 pl.when(pl.col("sufficient")).then(pl.col("ci_high")).alias("hit_rate_ci_high"),
             ]
-        part = result.select("office", value.alias(column), *extra)
+        part = result.select("office", value.alias(column), *extra).with_columns(
+            pl.Series(f"{column}_status", verdicts, dtype=pl.String)
+        )
         out = part if out is None else out.join(part, on="office", how="full", coalesce=True)
     assert out is not None
-    return out.with_columns(pl.col("declarations").fill_null(0)).sort("office")
+    # An office the engine has no row for in some KPI has nothing to judge in it.
+    no_data = status_label(TargetStatus.NO_DATA)
+    statuses = [f"{c}_status" for c, _ in OFFICE_KPIS]
+    return (
+        out.with_columns(
+            pl.col("declarations").fill_null(0), *(pl.col(c).fill_null(no_data) for c in statuses)
+        )
+        .select(pl.exclude(statuses), *statuses)  # the figures first, then their verdicts
+        .sort("office")
+    )
 
 
 def scatter_graph(offices: pl.DataFrame) -> Any:
@@ -100,30 +120,32 @@ def volume_graph(offices: pl.DataFrame) -> Any:
     )
 
 
+def office_cell(row: dict[str, Any], column: str, unit: Unit, *, compact: bool = False) -> Any:
+    """A KPI cell of the table: "no data" or "insufficient data" where the verdict says so,
+    else the value, followed by the on/near/off-target mark when the KPI has a target."""
+    verdict = STATUS_OF_LABEL[row[f"{column}_status"]]
+    if verdict in (TargetStatus.NO_DATA, TargetStatus.INSUFFICIENT):
+        return status_label(verdict)
+    text = format_value(row[column], unit, compact=compact)
+    if verdict in (TargetStatus.ON, TargetStatus.NEAR, TargetStatus.OFF):
+        return html.Span([text, " ", status_mark(verdict)])
+    return text
+
+
 def office_table(offices: pl.DataFrame) -> Any:
-    insufficient = "insufficient data"
-
-    def pct(v: float | None) -> str:
-        return insufficient if v is None else format_value(v, Unit.PERCENT)
-
-    def hrs(v: float | None) -> str:
-        return insufficient if v is None else format_value(v, Unit.HOURS)
-
     rows = [
         {
             "Office": r["office"],
             "Declarations": format_count(r["declarations"]),
-            "Physical inspection": pct(r["inspection_rate"]),
+            "Physical inspection": office_cell(r, "inspection_rate", Unit.PERCENT),
             "Controls": format_count(r["controls"]),
-            "Hit rate": pct(r["hit_rate"]),
-            "Seizure rate": pct(r["seizure_rate"]),
-            "Rerouting": pct(r["rerouting_rate"]),
-            "Revenue": format_value(r["revenue"], Unit.CURRENCY, compact=True),
-            "Revenue / control": "–"
-            if r["revenue_per_control"] is None
-            else format_value(r["revenue_per_control"], Unit.CURRENCY),
-            "Median release": hrs(r["release_median_hours"]),
-            "p90 release": hrs(r["release_p90_hours"]),
+            "Hit rate": office_cell(r, "hit_rate", Unit.PERCENT),
+            "Seizure rate": office_cell(r, "seizure_rate", Unit.PERCENT),
+            "Rerouting": office_cell(r, "rerouting_rate", Unit.PERCENT),
+            "Revenue": office_cell(r, "revenue", Unit.CURRENCY, compact=True),
+            "Revenue / control": office_cell(r, "revenue_per_control", Unit.CURRENCY),
+            "Median release": office_cell(r, "release_median_hours", Unit.HOURS),
+            "p90 release": office_cell(r, "release_p90_hours", Unit.HOURS),
         }
         for r in offices.iter_rows(named=True)
     ]
@@ -169,6 +191,9 @@ def content(ctx: PageContext, filters: flt.Filters) -> Any:
                 view="table",
                 wide=True,
                 kpis=[kpi("seizure_rate"), kpi("rerouting_rate"), kpi("release_time_median")],
+                note="● on target, ▲ near target (within 10 %), ■ off target, against the "
+                "KPI's target. No data: not a single control (or release) in the period; "
+                "insufficient data: fewer than the minimum sample.",
             ),
         ],
         className="panel-grid",

@@ -17,27 +17,13 @@ import polars as pl
 
 from kpis import catalogue
 from kpis.cube import CubeFrames
-from kpis.definitions import KPI, Direction
+from kpis.definitions import KPI
 from kpis.engine import compute, profile_table, release_time_stats
 from kpis.flags import FlagConfig
 from kpis.grain import Period, add_months, period_end_day
 from kpis.stats import delta
+from kpis.targets import kpi_status, status_label
 
-# The headline cards of the Overview page, in the same order.
-HEADLINE: tuple[str, ...] = (
-    "declarations",
-    "physical_inspection_rate",
-    "hit_rate",
-    "seizure_rate",
-    "revenue_total",
-    "revenue_per_control",
-    "release_time_median",
-    "release_time_p90",
-    "released_within_1h",
-    "rerouting_rate",
-    "random_share",
-    "compliance_rate",
-)
 BY_CHANNEL: tuple[str, ...] = (
     "declarations",
     "channel_rates",
@@ -161,24 +147,6 @@ def long_rows(
     return pl.concat(frames, how="diagonal")
 
 
-def target_status(kpi: KPI, value: float | None, sufficient: bool | None) -> str:
-    """Where the month stands against the KPI's target, in words (from its direction)."""
-    if value is None:
-        return "no data"
-    if sufficient is False:
-        return "insufficient data"
-    if kpi.default_target is None:
-        return "no target"
-    if kpi.direction is Direction.NEUTRAL:
-        return "policy value"
-    better = (
-        value >= kpi.default_target
-        if kpi.direction is Direction.HIGHER
-        else (value <= kpi.default_target)
-    )
-    return "on target" if better else "off target"
-
-
 def _scalar(cube: CubeFrames, kpi: KPI, period: Period, min_sample: int) -> dict[str, Any]:
     rows = compute(kpi, cube, by=(), period=period, min_sample=min_sample).to_dicts()
     return rows[0] if rows else {}
@@ -187,12 +155,14 @@ def _scalar(cube: CubeFrames, kpi: KPI, period: Period, min_sample: int) -> dict
 def headline_rows(
     cube: CubeFrames, month: date, min_sample: int, used: dict[str, KPI]
 ) -> pl.DataFrame:
-    """National figures of the month with target, status, month-on-month and year-on-year."""
+    """National figures of the headline KPIs (:data:`kpis.catalogue.HEADLINE_KPIS`, the
+    Overview's cards) for the month with target, status (:func:`kpis.targets.kpi_status`, in
+    words), month-on-month and year-on-year."""
     period = month_period(month)
     prev = month_period(add_months(month, -1))
     last_year = month_period(add_months(month, -12))
     rows = []
-    for kpi_id in HEADLINE:
+    for kpi_id in catalogue.HEADLINE_KPIS:
         kpi = catalogue.get(kpi_id)
         used[kpi.id] = kpi
         cur = _scalar(cube, kpi, period, min_sample)
@@ -213,7 +183,7 @@ def headline_rows(
                 "ci_high": cur.get("ci_high"),
                 "sufficient": cur.get("sufficient"),
                 "target": kpi.default_target,
-                "status": target_status(kpi, value, cur.get("sufficient")),
+                "status": status_label(kpi_status(kpi, value, cur.get("sufficient"))),
                 "previous_month": before,
                 "change_vs_previous_month": mom,
                 "same_month_last_year": year_ago,

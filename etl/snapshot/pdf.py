@@ -22,6 +22,7 @@ from kpis import catalogue
 from kpis.definitions import KPI, Unit
 from kpis.flags import FlagConfig
 from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
+from kpis.targets import TargetStatus, status_label
 
 CHART_CAPTIONS = {
     "trend": "Physical-inspection rate and hit rate over the last 12 months (sheet "
@@ -31,6 +32,12 @@ CHART_CAPTIONS = {
     "kpis_by_channel).",
     "release_times": "Median and 90th percentile of the release time per channel (sheet "
     "clearance_times).",
+}
+# CSS class of a headline status (the content carries the words of kpis.targets).
+STATUS_CLASSES: dict[str, str] = {
+    status_label(TargetStatus.ON): "on",
+    status_label(TargetStatus.NEAR): "near",
+    status_label(TargetStatus.OFF): "off",
 }
 # Wide office table of the report: KPI id → column header.
 OFFICE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -84,7 +91,7 @@ td { border-bottom: 0.5pt solid #ccc; padding: 1mm 1.5mm; vertical-align: top; }
 td.n { text-align: right; white-space: nowrap; }
 td.ins { text-align: right; color: #777; font-size: 7pt; }
 section.wide table { font-size: 8pt; }
-.on { color: #006b4f; } .off { color: #b34700; font-weight: bold; }
+.on { color: #006b4f; } .near { color: #8f6100; } .off { color: #b34700; font-weight: bold; }
 .muted { color: #666; }
 figure { margin: 0 0 5mm 0; page-break-inside: avoid; }
 figure img { width: 100%; }
@@ -144,7 +151,7 @@ def headline_html(content: SnapshotContent) -> str:
         if r["denominator"] is not None and kpi.unit is Unit.PERCENT:
             parts = f"{r['numerator']:,.0f} / {r['denominator']:,.0f}"
         target = format_number(kpi.unit, r["target"]) if r["target"] is not None else NO_DATA
-        status_cls = {"on target": "on", "off target": "off"}.get(r["status"], "muted")
+        status_cls = STATUS_CLASSES.get(r["status"], "muted")
         rows.append(
             "<tr>"
             f"<td>{esc(kpi.label)}</td>"

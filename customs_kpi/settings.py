@@ -83,21 +83,62 @@ class Settings:
     )
     # --- The risk unit's rule set (KPIS.md defaults) -----------------------------------------
     flag_window_months: int = field(
+        default=12,
+        metadata={
+            "help": "Evidence window of the underperformance rules: months ending with the "
+            "evaluation month (the latest month of data on the pages, the report's month in "
+            "the snapshot). Also the Profiles page's and review queue's default period."
+        },
+    )
+    flag_recent_months: int = field(
         default=3,
-        metadata={"help": "Months (ending with the latest month) over which profiles are flagged."},
+        metadata={
+            "help": "Recent part of the window: the deterioration test compares it with the "
+            "months before, and a flagged profile's severity counts its inspections."
+        },
+    )
+    flag_history_months: int = field(
+        default=24,
+        metadata={
+            "help": "How far back the rules look when the window is too short to decide "
+            "whether a profile beats random (never across its latest modification), and the "
+            "span of the deterioration trend test."
+        },
+    )
+    flag_min_lift: float = field(
+        default=2.0,
+        metadata={
+            "help": "Lift over random selection a profile is expected to reach: sets the "
+            "controls needed to decide 'no evidence of beating random' and the severity's "
+            "reference hit rate."
+        },
+    )
+    flag_power: float = field(
+        default=0.8,
+        metadata={
+            "help": "Power of the 'beats random' decision: probability that a profile at the "
+            "expected lift shows a lift interval above 1 with the controls required."
+        },
+    )
+    flag_trend_alpha: float = field(
+        default=0.001,
+        metadata={
+            "help": "One-sided significance level of the deterioration tests (strict: every "
+            "profile is tested each month)."
+        },
     )
     flag_target_hit_rate: float | None = field(
         default=None,
         metadata={
-            "help": "Hit-rate target of flag (b), a fraction (0.05 = 5 %); empty = the "
-            "catalogue's hit_rate target."
+            "help": "Hit-rate target of the below_target rule, a fraction (0.05 = 5 %); "
+            "empty = the catalogue's hit_rate target."
         },
     )
     flag_cost_per_control: float | None = field(
         default=None,
         metadata={
-            "help": "Cost of one control in the revenue currency: enables flag (d) (revenue per "
-            "control below it); empty = flag (d) off."
+            "help": "Cost of one control in the revenue currency: enables the low_yield rule "
+            "(revenue per control below it); empty = low_yield off."
         },
     )
     review_stale_months: int = field(
@@ -118,6 +159,23 @@ class Settings:
                 ("min_sample", self.min_sample < 1, "must be at least 1"),
                 ("web_workers", not 0 <= self.web_workers <= 64, "must be between 0 and 64"),
                 ("flag_window_months", self.flag_window_months < 1, "must be at least 1"),
+                (
+                    "flag_recent_months",
+                    not 1 <= self.flag_recent_months <= self.flag_window_months,
+                    "must be between 1 and CUSTOMS_KPI_FLAG_WINDOW_MONTHS",
+                ),
+                (
+                    "flag_history_months",
+                    self.flag_history_months < self.flag_window_months,
+                    "must be at least CUSTOMS_KPI_FLAG_WINDOW_MONTHS",
+                ),
+                ("flag_min_lift", not self.flag_min_lift > 1, "must be above 1"),
+                ("flag_power", not 0.5 <= self.flag_power < 1, "is a probability in [0.5, 1)"),
+                (
+                    "flag_trend_alpha",
+                    not 0 < self.flag_trend_alpha < 0.5,
+                    "is a probability in (0, 0.5)",
+                ),
                 (
                     "flag_target_hit_rate",
                     self.flag_target_hit_rate is not None
@@ -182,6 +240,11 @@ class Settings:
         config = FlagConfig(
             n_min=self.min_sample,
             window_months=self.flag_window_months,
+            recent_months=self.flag_recent_months,
+            history_months=self.flag_history_months,
+            min_lift=self.flag_min_lift,
+            power=self.flag_power,
+            trend_alpha=self.flag_trend_alpha,
             cost_per_control=self.flag_cost_per_control,
         )
         if self.flag_target_hit_rate is None:

@@ -1148,6 +1148,7 @@ def _ground_truth(
             "changes": [],
             "drift": None,
             **review_facts[p.profile_id],
+            **_quality(p, current, params.prevalence),
         }
         if p.suspended:
             begin, end = p.suspended
@@ -1196,6 +1197,7 @@ def _ground_truth(
             {**asdict(o), "declarations": int(office_rows[i])} for i, o in enumerate(OFFICES)
         ],
         "profiles": per_profile,
+        "quality_rule": QUALITY_RULE,
         "redelivery": redelivery,
         "hit_model": (
             "q0 = max(rate_p(lodged_at) for fired p) if any profile fired, else officer_hit_rate "
@@ -1209,6 +1211,39 @@ def _ground_truth(
             "sample, so its hit rate measures prevalence. Judge on the final truth (monthly "
             "files with the redelivery applied)."
         ),
+    }
+
+
+# A profile whose true hit rate is at least this multiple of the population's non-compliance
+# is "good": the rules must never flag it for performance.
+GOOD_TRUE_LIFT = 2.5
+QUALITY_RULE = (
+    "quality: poor = planted to waste inspections, with planted_rule the rule that must flag it "
+    "(random_like: no_better_than_random; zero: zero_hits; drifting: deteriorating; modified "
+    "with a lower rate after its change: worse_after_change); inactive = retired, expired or "
+    f"draft at as_of; good = any other with true_lift >= {GOOD_TRUE_LIFT}; fair = the rest "
+    "(between random and good: the rules may or may not flag them). true_lift = true_hit_rate "
+    "/ prevalence_target."
+)
+
+
+def _quality(p: _Profile, current: float, prevalence: float) -> dict[str, Any]:
+    """The ground truth's verdict on a profile (:data:`QUALITY_RULE`)."""
+    lift = current / prevalence if p.archetype != "draft" and prevalence > 0 else None
+    planted = {"random_like": "no_better_than_random", "zero": "zero_hits",
+               "drifting": "deteriorating"}.get(p.archetype)  # fmt: skip
+    if p.archetype == "modified" and p.rate_after is not None and p.rate_after < p.hit_rate:
+        planted = "worse_after_change"
+    if planted is not None:
+        quality = "poor"
+    elif p.archetype in ("retired", "expired", "draft"):
+        quality = "inactive"
+    else:
+        quality = "good" if lift is not None and lift >= GOOD_TRUE_LIFT else "fair"
+    return {
+        "true_lift": None if lift is None else round(lift, 6),
+        "quality": quality,
+        "planted_rule": planted,
     }
 
 

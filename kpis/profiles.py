@@ -15,8 +15,10 @@ from typing import Any
 import polars as pl
 
 from kpis.additive import wilson_expressions
+from kpis.beforeafter import Window, before_after, change_log_events
 from kpis.cube import CubeFrames, Filters
-from kpis.flags import FlagConfig, ProfileFigures, evaluate
+from kpis.domain import ChangeType
+from kpis.flags import Assessment, ChangeOutcome, FlagConfig, ProfileFigures, assess
 from kpis.grain import (
     Period,
     add_months,
@@ -51,6 +53,12 @@ def default_window(cube: CubeFrames, months: int, today: date | None = None) -> 
     return add_months(last, -(months - 1)), period_end_day(last)
 
 
+def evidence_window(period: Period, config: FlagConfig) -> Period:
+    """The months the rules judge: ``config.window_months`` ending with the period's month."""
+    last = month_floor(period[1])
+    return add_months(last, -(config.window_months - 1)), period_end_day(last)
+
+
 def _per_profile(cube: CubeFrames, period: Period, filters: Filters) -> pl.DataFrame:
     return (
         restrict(cube.profiles, period_conditions(period), filters.conditions(with_profiles=True))
@@ -76,9 +84,14 @@ def profile_table(
     ``lift``, ``p_value`` and ``test`` (vs random), ``seizure_rate``, ``revenue``,
     ``revenue_per_control``, what-if of retiring it: ``sole_declarations``,
     ``sole_controlled`` (inspections saved), ``sole_irregular`` (detections at risk),
-    ``sole_revenue`` (revenue at risk); ``review_due``, ``review_overdue``, ``flags`` (list of
-    rule names) and ``flag_reasons`` (list of sentences with the numbers). With
-    ``filters.profiles``, only those profiles' rows (same values as in the full table)."""
+    ``sole_revenue`` (revenue at risk); ``review_due``, ``review_overdue``; then the rule
+    set's judgement over the evidence window ending with the period's month
+    (:func:`evidence_window`, whatever the period's start: every surface judges alike):
+    ``flags`` (rule ids), ``flag_reasons`` (one sentence each, with the numbers),
+    ``severity`` (inspections wasted, :func:`kpis.flags.severity`; null when not flagged for
+    performance), ``controls_to_decide`` (further controls before "beats random?" is decided)
+    and ``notices`` (undecided evidence in words). With ``filters.profiles``, only those
+    profiles' rows (same values as in the full table)."""
     config = flag_config or FlagConfig()
     filters = filters or Filters()
     period = period or default_window(cube, config.window_months, today)
@@ -117,15 +130,18 @@ def profile_table(
         per_control.then(pl.col("seizure") / pl.col("controlled")).alias("seizure_rate"),
         per_control.then(pl.col("revenue") / pl.col("controlled")).alias("revenue_per_control"),
     )
-    flags, reasons = [], []
-    for row in table.iter_rows(named=True):
-        fired = evaluate(_figures(row), config, today)
-        flags.append([f.rule.value for f in fired])
-        reasons.append([f.message for f in fired])
+    table = table.sort("profile_id")
+    assessments = _judge(cube, table, period, config, today, filters)
     table = table.with_columns(
-        pl.Series("flags", flags, dtype=pl.List(pl.String)),
-        pl.Series("flag_reasons", reasons, dtype=pl.List(pl.String)),
-    )
+        pl.Series("flags", [[f.rule.value for f in a.flags] for a in assessments],
+                  dtype=pl.List(pl.String)),
+        pl.Series("flag_reasons", [[f.message for f in a.flags] for a in assessments],
+                  dtype=pl.List(pl.String)),
+        pl.Series("severity", [a.severity for a in assessments], dtype=pl.Float64),
+        pl.Series("controls_to_decide", [a.controls_to_decide for a in assessments],
+                  dtype=pl.Int64),
+        pl.Series("notices", [list(a.notices) for a in assessments], dtype=pl.List(pl.String)),
+    )  # fmt: skip
     return table.select(
         "profile_id", "name", "risk_area", "target_channel", "status", "in_force",
         "declarations", "controlled", "irregular", pl.col("seizure").alias("seizures"),
@@ -134,27 +150,146 @@ def profile_table(
         pl.col("baseline_denominator").alias("random_controls"),
         "lift", "p_value", "test", "seizure_rate", "revenue", "revenue_per_control",
         "sole_declarations", "sole_controlled", "sole_irregular", "sole_revenue",
-        "review_due", "review_overdue", "flags", "flag_reasons",
-    ).sort("profile_id")  # fmt: skip
+        "review_due", "review_overdue", "flags", "flag_reasons", "severity",
+        "controls_to_decide", "notices",
+    )  # fmt: skip
 
 
-def _figures(row: dict[str, Any]) -> ProfileFigures:
-    """The rule inputs from a profile-table row (polars rows are untyped dicts)."""
-    status = row["status"]
-    return ProfileFigures(
-        profile_id=str(row["profile_id"]),
-        controlled=int(row["controlled"]),
-        irregular=int(row["irregular"]),
-        hit_rate=row["hit_rate"],
-        ci_high=row["ci_high"],
-        random_hit_rate=row["baseline_rate"],
-        revenue_per_control=row["revenue_per_control"],
-        declarations=int(row["declarations"]),
-        status=None if status == UNREGISTERED else str(status),
-        valid_to=row["valid_to"],
-        review_due=row["review_due"],
-        review_overdue=bool(row["review_overdue"]),
+def by_severity(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows ranked by what they cost: severity (inspections wasted) first, unflagged rows
+    after, then by controls and profile id (the order of the Profiles grid, the review queue
+    and the snapshot's underperforming list)."""
+    return frame.sort(
+        ["severity", "controlled", "profile_id"],
+        descending=[True, True, False],
+        nulls_last=True,
     )
+
+
+_MONTHLY = (
+    "declarations", "controlled", "irregular", "sole_controlled", "sole_irregular", "revenue"
+)  # fmt: skip
+
+
+def _judge(
+    cube: CubeFrames,
+    table: pl.DataFrame,
+    period: Period,
+    config: FlagConfig,
+    today: date,
+    filters: Filters,
+) -> list[Assessment]:
+    """The rule set's assessment of every row of ``table`` (sorted by profile_id) over the
+    evidence window ending with the period's month (and the history before it)."""
+    window = evidence_window(period, config)
+    history = (add_months(window[0], config.window_months - config.history_months), window[1])
+    ids = table["profile_id"].to_list()
+    only = replace(filters, profiles=tuple(ids))
+    monthly = (
+        restrict(cube.profiles, period_conditions(history), only.conditions(with_profiles=True))
+        .group_by("profile_id", "lodged_month")
+        .agg([pl.col(c).sum() for c in _MONTHLY])
+    )
+    months = month_range(*history)
+    in_window = [m >= window[0] for m in months]
+    per: dict[str, dict[date, tuple[Any, ...]]] = {}
+    for pid, month, *values in monthly.select("profile_id", "lodged_month", *_MONTHLY).iter_rows():
+        per.setdefault(pid, {})[month] = tuple(values)
+    baseline = {
+        m: (int(x), int(n))
+        for m, x, n in random_baseline(cube, ["month"], filters, history)
+        .select("month", "baseline_numerator", "baseline_denominator")
+        .iter_rows()
+    }
+    random_series = tuple(baseline.get(m, (0, 0)) for m in months)
+    changes = _latest_changes(cube, ids, config, filters)
+    ends = _ended_on(cube, today)
+    zero = (0,) * len(_MONTHLY)
+    out = []
+    for row in table.iter_rows(named=True):
+        pid = str(row["profile_id"])
+        series = [per.get(pid, {}).get(m, zero) for m in months]
+        recent = [v for v, inside in zip(series, in_window, strict=True) if inside]
+        total = [sum(v[i] for v in recent) for i in range(len(_MONTHLY))]
+        status = row["status"]
+        end = ends.get(pid) if status != "active" else None
+        if row["valid_to"] is not None and row["valid_to"] <= today:
+            end = min(end, row["valid_to"]) if end else row["valid_to"]
+        window_months = months[-len(recent) :]
+        after_end = None
+        if end is not None:
+            stopped = month_floor(end)
+            after_end = sum(
+                int(v[0]) for m, v in zip(window_months, recent, strict=True) if m > stopped
+            )
+        change = changes.get(pid)
+        since = None
+        if change is not None:
+            since = sum(1 for m in months if m > month_floor(change.changed_at))
+        x0, n0 = (sum(v[i] for v in random_series[-len(recent) :]) for i in (0, 1))
+        figures = ProfileFigures(
+            profile_id=pid,
+            controlled=int(total[1]),
+            irregular=int(total[2]),
+            hit_rate=total[2] / total[1] if total[1] else None,
+            random_hit_rate=x0 / n0 if n0 else None,
+            revenue_per_control=float(total[5]) / total[1] if total[1] else None,
+            declarations=int(total[0]),
+            declarations_after_end=after_end,
+            status=None if status == UNREGISTERED else str(status),
+            valid_to=row["valid_to"],
+            review_due=row["review_due"],
+            review_overdue=bool(row["review_overdue"]),
+            sole_controlled=int(total[3]),
+            sole_irregular=int(total[4]),
+            monthly=tuple((int(v[2]), int(v[1])) for v in series),
+            monthly_sole=tuple((int(v[4]), int(v[3])) for v in series),
+            monthly_random=random_series,
+            latest_change=change,
+            months_since_change=since,
+        )
+        out.append(assess(figures, config, today))
+    return out
+
+
+def _latest_changes(
+    cube: CubeFrames, ids: list[str], config: FlagConfig, filters: Filters
+) -> dict[str, ChangeOutcome]:
+    """Before/after of each profile's latest modification (the change that alters what it
+    selects: a reactivation restores the same rule, so its before/after is no test of it)."""
+    events = change_log_events(cube, (ChangeType.MODIFIED.value,))
+    events = events.filter(pl.col("profile_id").is_in(ids))
+    if events.is_empty():
+        return {}
+    latest = events.sort("changed_at").group_by("profile_id").last()
+    results = before_after(cube, latest, Window(min_sample=config.n_min), filters)
+    out = {}
+    for r in results.iter_rows(named=True):
+        out[str(r["profile_id"])] = ChangeOutcome(
+            changed_at=r["changed_at"].date(),
+            change_type=str(r["change_type"]),
+            verdict=str(r["verdict"]),
+            irregular_before=int(r["irregular_before"]),
+            controlled_before=int(r["controlled_before"]),
+            irregular_after=int(r["irregular_after"]),
+            controlled_after=int(r["controlled_after"]),
+            p_value=r["p_value"],
+        )
+    return out
+
+
+def _ended_on(cube: CubeFrames, today: date) -> dict[str, date]:
+    """When each profile last stopped selecting by a recorded event (retired or suspended),
+    on or before ``today``."""
+    stops = cube.changes.filter(
+        pl.col("change_type").is_in([ChangeType.RETIRED.value, ChangeType.SUSPENDED.value])
+    )
+    out: dict[str, date] = {}
+    for pid, changed_at in stops.select("profile_id", "changed_at").iter_rows():
+        day = changed_at.date() if isinstance(changed_at, datetime) else changed_at
+        if day is not None and day <= today and (pid not in out or day > out[pid]):
+            out[pid] = day
+    return out
 
 
 @dataclass(frozen=True)
@@ -343,8 +478,10 @@ def _window_sums(
 
 __all__ = [
     "ProfileDetail",
+    "by_severity",
     "change_impact",
     "default_window",
+    "evidence_window",
     "profile_breakdown",
     "profile_detail",
     "profile_monthly",

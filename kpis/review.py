@@ -9,8 +9,11 @@ A profile is in the queue when at least one of these holds at ``today``:
 * its validity ends within ``validity_days`` days;
 * its periodic review is overdue.
 
-Rows are sorted by the inspections that did not pay off over the window (completed controls
-without a finding), most first: the profiles that cost the most for nothing come first. Each
+Rows are ranked by what they cost (:func:`kpis.profiles.by_severity`): the severity of the
+underperformance flags (inspections the profile alone spent beyond what its findings needed,
+:func:`kpis.flags.severity`) first, then profiles in the queue for other reasons (stale,
+validity, review dates) by their controls without a finding. A good profile whose review is
+merely overdue thus sits below one that wastes inspections. Each
 row carries its evidence: the numbers, the interval, lift, a 12-month hit-rate series and its
 6-month slope, and one sentence per reason.
 """
@@ -72,6 +75,8 @@ QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "controlled": pl.Int64(),
     "irregular": pl.Int64(),
     "not_paid_off": pl.Int64(),
+    "severity": pl.Float64(),
+    "controls_to_decide": pl.Int64(),
     "hit_rate": pl.Float64(),
     "ci_low": pl.Float64(),
     "ci_high": pl.Float64(),
@@ -90,6 +95,7 @@ QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "trend_slope": pl.Float64(),
     "reasons": pl.List(pl.String()),
     "evidence": pl.List(pl.String()),
+    "notices": pl.List(pl.String()),
 }
 
 
@@ -142,7 +148,7 @@ def review_queue(
     filters: Filters | None = None,
     include: Sequence[str] = (),
 ) -> pl.DataFrame:
-    """Profiles needing a decision (:data:`QUEUE_SCHEMA`), most wasted inspections first.
+    """Profiles needing a decision (:data:`QUEUE_SCHEMA`), the costliest first.
 
     ``include``: profiles listed even when no reason holds any more (those under review, so
     they do not vanish from the meeting's list; their ``reasons`` are empty).
@@ -190,7 +196,9 @@ def review_queue(
             }
         )
     queue = pl.DataFrame(rows, schema=QUEUE_SCHEMA)
-    return queue.sort(["not_paid_off", "profile_id"], descending=[True, False])
+    return queue.sort(
+        ["severity", "not_paid_off", "profile_id"], descending=[True, True, False], nulls_last=True
+    )
 
 
 def _reasons(

@@ -29,6 +29,11 @@ def test_environment_sets_the_rule_set() -> None:
             "CUSTOMS_KPI_FLAG_WINDOW_MONTHS": "6",
             "CUSTOMS_KPI_FLAG_TARGET_HIT_RATE": "0.05",
             "CUSTOMS_KPI_FLAG_COST_PER_CONTROL": "120.5",
+            "CUSTOMS_KPI_FLAG_RECENT_MONTHS": "2",
+            "CUSTOMS_KPI_FLAG_HISTORY_MONTHS": "18",
+            "CUSTOMS_KPI_FLAG_MIN_LIFT": "1.5",
+            "CUSTOMS_KPI_FLAG_POWER": "0.9",
+            "CUSTOMS_KPI_FLAG_TREND_ALPHA": "0.01",
             "CUSTOMS_KPI_REVIEW_STALE_MONTHS": "9",
             "CUSTOMS_KPI_REVIEW_VALIDITY_DAYS": "45",
             "CUSTOMS_KPI_AUDIT_RETENTION_DAYS": "0",
@@ -41,6 +46,13 @@ def test_environment_sets_the_rule_set() -> None:
         0.05,
         120.5,
     )
+    assert (flags.recent_months, flags.history_months, flags.min_lift, flags.power) == (
+        2,
+        18,
+        1.5,
+        0.9,
+    )
+    assert flags.trend_alpha == 0.01
     assert flags.rules == frozenset(FlagRule)
     queue = settings.queue_config()
     assert (queue.flags, queue.stale_months, queue.validity_days) == (flags, 9, 45)
@@ -62,6 +74,11 @@ def test_an_empty_optional_number_means_unset() -> None:
         ({"CUSTOMS_KPI_FLAG_TARGET_HIT_RATE": "five"}, "CUSTOMS_KPI_FLAG_TARGET_HIT_RATE: could"),
         ({"CUSTOMS_KPI_FLAG_WINDOW_MONTHS": "0"}, "CUSTOMS_KPI_FLAG_WINDOW_MONTHS must be at"),
         ({"CUSTOMS_KPI_FLAG_COST_PER_CONTROL": "-1"}, "CUSTOMS_KPI_FLAG_COST_PER_CONTROL must not"),
+        ({"CUSTOMS_KPI_FLAG_RECENT_MONTHS": "13"}, "CUSTOMS_KPI_FLAG_RECENT_MONTHS must be betw"),
+        ({"CUSTOMS_KPI_FLAG_HISTORY_MONTHS": "6"}, "CUSTOMS_KPI_FLAG_HISTORY_MONTHS must be at"),
+        ({"CUSTOMS_KPI_FLAG_MIN_LIFT": "1"}, "CUSTOMS_KPI_FLAG_MIN_LIFT must be above 1"),
+        ({"CUSTOMS_KPI_FLAG_POWER": "1.2"}, "CUSTOMS_KPI_FLAG_POWER is a probability"),
+        ({"CUSTOMS_KPI_FLAG_TREND_ALPHA": "0"}, "CUSTOMS_KPI_FLAG_TREND_ALPHA is a probability"),
         ({"CUSTOMS_KPI_REVIEW_VALIDITY_DAYS": "-3"}, "CUSTOMS_KPI_REVIEW_VALIDITY_DAYS must not"),
         ({"CUSTOMS_KPI_AUDIT_RETENTION_DAYS": "-1"}, "CUSTOMS_KPI_AUDIT_RETENTION_DAYS must not"),
         ({"CUSTOMS_KPI_MIN_SAMPLE": "0"}, "CUSTOMS_KPI_MIN_SAMPLE must be at least 1"),

@@ -230,6 +230,7 @@ def test_the_rule_set_of_the_settings_decides_the_flags(produced: Produced) -> N
         home=produced.settings.home,
         min_sample=20,
         flag_window_months=2,
+        flag_recent_months=1,
         flag_target_hit_rate=0.5,
         flag_cost_per_control=10_000.0,
     )
@@ -387,7 +388,12 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
     assert manifest["charts"].startswith("rendered locally")
     # The rule set applied is recorded: the settings' (defaults here, KPIS.md).
     assert manifest["flag_rules"] == {
-        "window_months": 3,
+        "window_months": 12,
+        "recent_months": 3,
+        "history_months": 24,
+        "min_lift": 2.0,
+        "power": 0.8,
+        "trend_alpha": 0.001,
         "min_controls": 30,
         "target_hit_rate": FlagConfig().target_hit_rate,
         "cost_per_control": None,
@@ -395,11 +401,9 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
     }
     book = openpyxl.load_workbook(_workbook(produced), read_only=True)
     about = {r[0]: r[1] for r in book["about"].iter_rows(values_only=True) if r and r[0]}
-    target = f"{FlagConfig().target_hit_rate:.1%}"
-    assert about["flag rules"] == (
-        f"last 3 months; at least 30 controls; hit-rate target {target}; "
-        "no cost per control set (low-yield flag off)"
-    )
+    assert about["flag rules"] == FlagConfig().describe()
+    for rule, text in FlagConfig().rule_descriptions():
+        assert about[f"rule {rule.value}"] == text
 
 
 def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> None:

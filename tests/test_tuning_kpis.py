@@ -361,8 +361,12 @@ def test_before_after_windows_equal_hand_count(loaded: Loaded) -> None:
 # --- Review queue --------------------------------------------------------------------------------
 def test_review_queue_on_sample(loaded: Loaded) -> None:
     queue = review_queue(loaded.cube, QueueConfig(flags=FlagConfig(n_min=30)))
-    wasted = queue["not_paid_off"].to_list()
-    assert wasted == sorted(wasted, reverse=True)
+    # Ranked by cost: flagged profiles by severity, then the rest by controls without finding.
+    severity = [v for v in queue["severity"].to_list() if v is not None]
+    assert severity == sorted(severity, reverse=True)
+    assert queue["severity"].to_list()[: len(severity)] == severity
+    rest = queue["not_paid_off"].to_list()[len(severity) :]
+    assert rest == sorted(rest, reverse=True)
     assert (queue["not_paid_off"] == queue["controlled"] - queue["irregular"]).all()
     by_id = {r["profile_id"]: r for r in queue.iter_rows(named=True)}
     zero = [p["profile_id"] for p in loaded.truth["profiles"] if p["archetype"] == "zero"]
@@ -399,7 +403,8 @@ def test_review_queue_reasons_on_a_handmade_register() -> None:
             rows.append(
                 {"profile_id": pid, "lodged_month": m, "office_code": "A", "channel": "red",
                  "selection_source": "profile", "declarations": controls,
-                 "controlled": controls, "irregular": hits}
+                 "controlled": controls, "irregular": hits, "sole_declarations": controls,
+                 "sole_controlled": controls, "sole_irregular": hits}
             )  # fmt: skip
     profiles = pl.DataFrame(rows)
     declarations = profiles.drop("profile_id")
@@ -412,7 +417,10 @@ def test_review_queue_reasons_on_a_handmade_register() -> None:
     assert Reason.ZERO_HITS.value in reasons["P-QUIET"]
     assert "P-OK" not in reasons
     assert reasons["P-LATE"] == [Reason.EXPIRED_OR_REVIEW_OVERDUE.value]
-    # Over the 3-month window: 48 controls without a finding (P-QUIET) before 60 − 15 = 45.
+    # P-QUIET wastes inspections (zero hits: severity = its 48 recent controls); the others are
+    # in the queue for register reasons only, after it.
     assert queue["profile_id"].to_list()[0] == "P-QUIET"
+    assert queue["severity"].to_list()[0] == pytest.approx(48.0)
+    assert queue["severity"].to_list()[1:] == [None] * (queue.height - 1)
     evidence = queue.filter(pl.col("profile_id") == "P-END")["evidence"][0].to_list()
     assert evidence == ["validity ends 2026-04-20 (20 days): extend, revise or let it expire"]

@@ -126,8 +126,10 @@ def test_analyst_sees_the_queue_viewer_does_not(web: App) -> None:
     grid, options = review_content(analyst, web.app)
     rows = find_prop(grid, "review-grid", "rowData")
     assert rows and [o["value"] for o in options] == [r["profile"] for r in rows]
-    wasted = [r["not_paid_off"] for r in rows]
-    assert wasted == sorted(wasted, reverse=True)
+    # Ranked by cost: flagged profiles by severity (wasted inspections) first.
+    severity = [r["severity"] for r in rows if r["severity"] is not None]
+    assert severity and severity == sorted(severity, reverse=True)
+    assert [r["severity"] for r in rows[: len(severity)]] == severity
     viewer = login(web.app, "viewer")
     layout = layout_of(analyst, web.app, "/review")
     status, _ = call(viewer, web.app, CONTENT, [*filter_values(layout), [], 0])
@@ -434,8 +436,8 @@ def test_an_old_decision_does_not_hide_a_profile_flagged_again(web: App) -> None
     pid = next(o["value"] for o in reversed(options) if o["label"].endswith("· flagged"))
     store = store_for(web.settings.app_db_path)
     analyst = Actor("analyst", "analyst")
-    # Decided in June 2025: the queue's window (Oct–Dec 2025) is all after the decision.
-    with time_machine.travel(datetime(2025, 6, 2, 9, 0, tzinfo=UTC), tick=False):
+    # Decided in December 2024: the queue's window (Jan–Dec 2025) is all after the decision.
+    with time_machine.travel(datetime(2024, 12, 2, 9, 0, tzinfo=UTC), tick=False):
         store.start_review(pid, analyst)
         store.decide(pid, "keep", "fine at the June meeting", analyst)
     grid, _ = review_content(client, web.app)

@@ -259,6 +259,7 @@ def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
     interval = format_interval(row.get("ci_low"), row.get("ci_high"), PCT) if ok else None
     lift = format_value(row.get("lift"), Unit.RATIO) if ok else "–"
     reasons = row.get("flag_reasons") or []
+    severity = row.get("severity")
     register = " · ".join(
         part
         for part in (
@@ -299,10 +300,25 @@ def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
                 [
                     html.Strong("Flags: "),
                     *(html.Span(r, className="flag badge badge-warn") for r in reasons),
+                    *(
+                        [
+                            html.Span(
+                                f"wasted inspections: {format_count(severity)}", className="badge"
+                            )
+                        ]
+                        if severity is not None
+                        else []
+                    ),
                 ]
                 if reasons
-                else [html.Span("No underperformance flag over the period.", className="muted")],
+                else [
+                    html.Span(
+                        "No underperformance flag over the rules' evidence window.",
+                        className="muted",
+                    )
+                ],
             ),
+            *(html.P(n, className="muted notice-undecided") for n in row.get("notices") or []),
         ]
     )
 

@@ -31,7 +31,7 @@ from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
 from kpis.grain import add_months, period_end_day
-from kpis.profiles import profile_table
+from kpis.profiles import by_severity, profile_table
 
 dash.register_page(
     __name__, path="/profiles", name="Profiles", title="Profiles · Customs KPI", order=10
@@ -57,8 +57,9 @@ def period_bounds(filters: flt.Filters) -> tuple[date, date]:
 
 def profile_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
     """The grid and its CSV: kpis.profiles.profile_table over the selected period (flags are
-    judged on the same period, with the minimum sample of the settings), plus a 12-month
-    hit-rate sparkline per profile."""
+    judged over the rules' evidence window ending with the period's last month, as on every
+    surface), plus a 12-month hit-rate sparkline per profile; ranked by severity
+    (kpis.profiles.by_severity: the costliest flagged profiles first)."""
     assert ctx.cube is not None and filters.end is not None
     table = profile_table(
         ctx.cube,
@@ -81,10 +82,8 @@ def profile_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
         },
         schema={"profile_id": pl.String, "trend": pl.String},
     )
-    return (
-        table.join(sparks, on="profile_id", how="left")
-        .with_columns(pl.col("trend").fill_null(""))
-        .sort(["controlled", "profile_id"], descending=[True, False])
+    return by_severity(
+        table.join(sparks, on="profile_id", how="left").with_columns(pl.col("trend").fill_null(""))
     )
 
 
@@ -116,6 +115,8 @@ def grid_rows(table: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 "trend": r["trend"],
                 "flags": "; ".join(r["flag_reasons"] or []),
                 "flag_rules": ", ".join(r["flags"] or []),
+                "severity": None if r["severity"] is None else round(r["severity"]),
+                "evidence": "; ".join(r["notices"] or []),
             }
         )
     return rows
@@ -150,6 +151,15 @@ COLUMNS: list[dict[str, Any]] = [
         "wrapText": True,
         "autoHeight": True,
         "cellClass": "grid-wrap grid-flags",
+    },
+    {
+        "field": "severity",
+        "headerName": "Wasted inspections",
+        "headerTooltip": "Severity of the flags: inspections only this profile caused in the "
+        "recent months beyond what its findings needed at the expected hit rate",
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "width": 120,
     },
     {
         "field": "controls",
@@ -203,6 +213,14 @@ COLUMNS: list[dict[str, Any]] = [
         "filter": "agNumberColumnFilter",
         "width": 80,
     },
+    {
+        "field": "evidence",
+        "headerName": "Not yet decided",
+        "minWidth": 220,
+        "wrapText": True,
+        "autoHeight": True,
+        "cellClass": "grid-wrap",
+    },
 ]
 
 
@@ -216,7 +234,7 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Location(id=NAV_ID, refresh="callback-nav")],
-        # Without a period in the link, the rules' default window (last 3 months).
+        # Without a period in the link, the rules' evidence window (last 12 months).
         default_months=current_settings().flag_window_months,
     )
 
@@ -248,9 +266,11 @@ def content(ctx: PageContext, filters: flt.Filters) -> Any:
     )
     flagged = table.filter(pl.col("flags").list.len() > 0).height
     note = (
-        f"{table.height} profiles · {flagged} flagged over the selected period. Hit rate, lift, "
-        f"revenue per control and the flags need at least {ctx.settings.min_sample} controls. "
-        f"Flag rules: {ctx.settings.flag_config().describe()}. Lift = hit rate ÷ random hit rate "
+        f"{table.height} profiles · {flagged} flagged, costliest first (wasted inspections). "
+        f"Hit rate, lift and revenue per control need at least {ctx.settings.min_sample} "
+        "controls. Flags are judged over the evidence window ending with the period's last "
+        f"month. Flag rules: {ctx.settings.flag_config().describe()}. "
+        "Lift = hit rate ÷ random hit rate "
         "(same period and offices); p-value of the difference (Fisher's exact test for small "
         "counts)."
     )

@@ -1,7 +1,7 @@
 """Review queue (risk unit, analysts and admins): the profiles the monthly meeting must decide on.
 
 Flagged by the underperformance rules, stale, validity ending within 30 days or review overdue;
-sorted by inspections that did not pay off; each with its evidence and its workflow state
+ranked by what they cost (severity: inspections wasted); each with its evidence and workflow state
 (flagged → under review → decided: keep, modify, suspend, retire, with the rationale). Every
 transition is recorded with the audit trail (dashboard.review_state) and drawn on the profile's
 timeline. The queue exports to Excel for the committee (role-checked and audited).
@@ -136,6 +136,7 @@ def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 + (f": {r['decision']}" if r["decision"] else "")
                 + (" (flagged again)" if r["flagged_again"] else ""),
                 "reasons": ", ".join(x.replace("_", " ") for x in r["reasons"]),
+                "severity": None if r["severity"] is None else round(r["severity"]),
                 "not_paid_off": r["not_paid_off"],
                 "controls": r["controlled"],
                 "hits": r["irregular"],
@@ -148,7 +149,7 @@ def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 "revenue_per_control": round(r["revenue_per_control"])
                 if ok and r["revenue_per_control"] is not None else None,
                 "trend": spark_text(r["trend"]),
-                "evidence": "; ".join(r["evidence"]),
+                "evidence": "; ".join([*r["evidence"], *r["notices"]]),
             }
         )  # fmt: skip
     return rows
@@ -165,6 +166,7 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "state", "headerName": "State", "width": 150},
     {"field": "reasons", "headerName": "Why", "minWidth": 200, "flex": 1, "wrapText": True,
      "autoHeight": True},
+    _num("severity", "Wasted inspections", 140),
     _num("not_paid_off", "Controls without finding", 150),
     _num("controls", "Controls"),
     _num("hits", "Hits", 90),
@@ -193,6 +195,8 @@ EXPORT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rationale", "Rationale", "wrap"),
     ("reasons", "Reasons", "wrap"),
     ("evidence", "Evidence", "wrap"),
+    ("notices", "Not yet decided", "wrap"),
+    ("severity", "Wasted inspections (severity)", "int"),
     ("not_paid_off", "Controls without finding", "int"),
     ("declarations", "Selections", "int"),
     ("controlled", "Controls", "int"),
@@ -251,7 +255,7 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
             value = row.get(name)
             if value is None or (name in SAMPLE_BOUND and not row["sufficient"]):
                 continue  # below the minimum sample a rate is not shown, never 0 % or 100 %
-            if name in ("reasons", "evidence"):
+            if name in ("reasons", "evidence", "notices"):
                 value = "\n".join(str(v).replace("_", " ") if name == "reasons" else str(v)
                                   for v in value)  # fmt: skip
             if isinstance(value, bool):
@@ -289,7 +293,9 @@ def about_rows(ctx: PageContext, filters: flt.Filters, rows: int) -> list[tuple[
         ("Rules", f"{config.flags.describe()}; stale after {config.stale_months} "
                   f"months without a hit; validity ending within {config.validity_days} days; "
                   "review overdue per the register's review period"),
-        ("Order", "Controls without finding over the period, most first"),
+        ("Order", "Severity (inspections the profile alone spent in the recent months beyond "
+                  "what its findings needed at the expected hit rate), costliest first; then "
+                  "profiles listed for other reasons by controls without finding"),
     ]  # fmt: skip
 
 

@@ -20,7 +20,6 @@ from etl.snapshot.content import TIME_METRICS, SnapshotContent
 from etl.snapshot.workbook import SHEETS
 from kpis import catalogue
 from kpis.definitions import KPI, Unit
-from kpis.flags import FlagConfig
 from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
 from kpis.targets import TargetStatus, status_label
 
@@ -299,14 +298,12 @@ def definitions_html(content: SnapshotContent) -> str:
     return f'<div class="small">{_table(headers, rows)}</div>'
 
 
-def _cost_rule(config: FlagConfig) -> str:
-    if config.cost_per_control is None:
-        return "off: no cost per control is configured"
-    return f"revenue per control below the cost of one control, {config.cost_per_control:,.2f}"
-
-
 def methodology_html(content: SnapshotContent) -> str:
     config = content.flags
+    rules = "; ".join(
+        f"<b>{esc(rule.value.replace('_', ' '))}</b>: {esc(text)}"
+        for rule, text in config.rule_descriptions()
+    )
     times = ", ".join(label for _, label in TIME_METRICS)
     sheets = "".join(f"<li><b>{esc(n)}</b>: {esc(c)}</li>" for n, c in SHEETS.items())
     return f"""
@@ -325,11 +322,10 @@ of the aggregate cube.</li>
 <li>Controls whose result was not yet recorded when the data was extracted are pending: they are
 not counted as controls, so later deliveries can change the month's figures. A later version of
 this snapshot records any such change with its reason.</li>
-<li>Underperforming profiles: rules of the risk unit's rule set over the last
-{config.window_months} months ending with this month, for profiles with at least {config.n_min}
-completed controls: (a) no better than random, (b) hit rate below the target of
-{config.target_hit_rate * 100:.1f} %, (c) zero hits, (d) low yield ({_cost_rule(config)}),
-(e) expired or review overdue.</li>
+<li>Underperforming profiles: the risk unit's rule set ({esc(config.describe())}), judged
+over the {config.window_months} months ending with this month, ranked by severity (inspections
+the profile alone spent in the last {config.recent_months} months beyond what its findings
+needed at {config.min_lift:g}× the random hit rate): {rules}.</li>
 <li>Month-on-month and year-on-year changes compare with the same KPI computed for the previous
 month and for the same month one year earlier (percent KPIs: percentage points).</li>
 </ul>

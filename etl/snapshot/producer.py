@@ -164,7 +164,8 @@ def _write_version(
         "published_version": content.published_version,
         "controls still pending": content.pending_controls,
         "minimum sample": content.min_sample,
-        "flag rules": f"last {content.flags.window_months} months; {content.flags.describe()}",
+        "flag rules": content.flags.describe(),
+        **{f"rule {rule.value}": text for rule, text in content.flags.rule_descriptions()},
         "percent values": "stored as fractions with a percent format (0.034 = 3.4 %)",
     }
     write_csvs(content, folder)
@@ -189,6 +190,11 @@ def _write_version(
         "min_sample": content.min_sample,
         "flag_rules": {
             "window_months": content.flags.window_months,
+            "recent_months": content.flags.recent_months,
+            "history_months": content.flags.history_months,
+            "min_lift": content.flags.min_lift,
+            "power": content.flags.power,
+            "trend_alpha": content.flags.trend_alpha,
             "min_controls": content.flags.n_min,
             "target_hit_rate": content.flags.target_hit_rate,
             "cost_per_control": content.flags.cost_per_control,

@@ -1,8 +1,10 @@
 """Underperforming profiles for the snapshot: the KPI engine's rule set, one row per flag.
 
 The flags are judged exactly as the Profiles page judges them (``kpis.profiles.profile_table``
-with the settings' rule set) over the rules' window: the last ``FlagConfig.window_months``
-months ending with the snapshot's month (KPIS.md default: 3).
+with the settings' rule set) over the rules' evidence window: the last
+``FlagConfig.window_months`` months ending with the snapshot's month (default 12). Ranked by
+severity (:func:`kpis.profiles.by_severity`), the costliest profile first, as on the Profiles
+page and in the review queue.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from kpis.cube import CubeFrames
 from kpis.engine import profile_table
 from kpis.flags import FlagConfig
 from kpis.grain import Period
+from kpis.profiles import by_severity
 
 COLUMNS: dict[str, pl.DataType] = {
     "profile_id": pl.String(),
@@ -28,6 +31,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "ci_high": pl.Float64(),
     "random_hit_rate": pl.Float64(),
     "revenue_per_control": pl.Float64(),
+    "severity": pl.Float64(),
     "rule": pl.String(),
     "reason": pl.String(),
 }
@@ -44,7 +48,7 @@ def underperforming_rows(
         used[kpi_id] = catalogue.get(kpi_id)
     table = profile_table(cube, period=period, flag_config=flags, today=period[1])
     rows: list[dict[str, Any]] = []
-    for r in table.filter(pl.col("flags").list.len() > 0).iter_rows(named=True):
+    for r in by_severity(table.filter(pl.col("flags").list.len() > 0)).iter_rows(named=True):
         for rule, reason in zip(r["flags"], r["flag_reasons"], strict=True):
             rows.append(
                 {
@@ -59,8 +63,9 @@ def underperforming_rows(
                     "ci_high": r["ci_high"],
                     "random_hit_rate": r["random_hit_rate"],
                     "revenue_per_control": r["revenue_per_control"],
+                    "severity": r["severity"],
                     "rule": rule,
                     "reason": reason,
                 }
             )
-    return pl.DataFrame(rows, schema=COLUMNS, orient="row").sort("profile_id", "rule")
+    return pl.DataFrame(rows, schema=COLUMNS, orient="row")  # by severity, rules in rule order

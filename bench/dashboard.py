@@ -564,7 +564,8 @@ def ref_overview(con: Any, period: tuple[str, str], _profile: str) -> Any:
                count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure'),
                sum(additional_revenue), count(*) FILTER (WHERE selection_source = 'random'),
                count(*) FILTER (WHERE channel = 'red' AND selection_source = 'officer'),
-               quantile_cont({RELEASE_HOURS}, [0.5, 0.9])
+               quantile_cont({RELEASE_HOURS}, [0.5, 0.9]),
+               count(released_at), count(*) FILTER (WHERE {RELEASE_HOURS} <= 1)
         FROM declarations WHERE {w} GROUP BY 1 ORDER BY 1""").fetchall()
     mix = con.sql(f"""
         SELECT lodged_month, channel, count(*) FROM declarations WHERE {w}

@@ -26,8 +26,9 @@ completed controls in the window):
 * ``worse_after_change``: the before/after verdict of its latest modification
   (:func:`kpis.beforeafter.verdict`, the one function every surface uses) is "worsened".
 * ``zero_hits``: no finding at all.
-* ``below_target``: hit rate below the administration's target (a target at or below the random
-  hit rate is reported as such: random selection alone meets it).
+* ``below_target``: hit rate near or off the administration's target, as
+  :func:`kpis.targets.kpi_status` (the one target verdict of every surface) judges it; a target
+  at or below the random hit rate is reported as such: random selection alone meets it.
 * ``low_yield``: revenue per control below the cost of a control (only with a cost set).
 
 Register rule (every profile in use): ``expired_or_review_overdue``.
@@ -56,6 +57,7 @@ from kpis.stats import (
     one_sided_drop,
     trend_test,
 )
+from kpis.targets import TargetStatus, kpi_status, status_label
 
 
 class FlagRule(StrEnum):
@@ -503,8 +505,11 @@ def _deteriorating(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
 
 
 def _below_target(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
+    """Below target as :func:`kpis.targets.kpi_status` judges the hit rate (the verdict the
+    Overview, Offices and the snapshot show): near or off target."""
     rate, target = figures.hit_rate, config.target_hit_rate
-    if rate is None or rate >= target:
+    status = kpi_status(get("hit_rate"), rate, True, target=target)
+    if rate is None or status not in (TargetStatus.NEAR, TargetStatus.OFF):
         return []
     random_rate = figures.random_hit_rate
     shown = _pcts(rate, target, *([random_rate] if random_rate is not None else []))
@@ -525,7 +530,7 @@ def _below_target(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
         Flag(
             FlagRule.BELOW_TARGET,
             f"hit rate {shown[0]} ({figures.irregular}/{figures.controlled}) is below the "
-            f"target {shown[1]}{note}",
+            f"target {shown[1]}, {status_label(status)}{note}",
             tuple(numbers),
         )
     ]

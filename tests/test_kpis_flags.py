@@ -10,6 +10,7 @@ import pytest
 from kpis_handmade import JAN, MAR, handmade_cube
 from scipy import stats
 
+from kpis import catalogue
 from kpis.cube import CubeFrames, Filters
 from kpis.engine import profile_detail, profile_table, trend_stats
 from kpis.flags import (
@@ -22,6 +23,7 @@ from kpis.flags import (
     evaluate,
 )
 from kpis.stats import controls_to_show_lift, trend_test
+from kpis.targets import TargetStatus, kpi_status
 
 CUBE = handmade_cube()
 TODAY = date(2026, 3, 31)
@@ -94,8 +96,9 @@ def test_too_few_controls_say_how_many_more_decide() -> None:
     assert assessment.flags == ()
     needed = controls_to_show_lift(0.05, 1200, 2.0, 0.8)
     assert needed is not None and assessment.controls_to_decide == needed - 60
-    assert assessment.notices and f"about {needed - 60} more controls decide" in (
-        assessment.notices[0]
+    assert (
+        assessment.notices
+        and f"about {needed - 60} more controls decide" in (assessment.notices[0])
     )
 
 
@@ -156,12 +159,16 @@ def test_zero_hits_and_below_target() -> None:
 
 
 def test_flag_texts_never_contradict_their_rounding() -> None:
-    # 3/89 = 3.37 % against a 3.4 % target: one decimal would read "3.4 % below 3.4 %".
-    fired = evaluate(figures(controlled=89, irregular=3, hit_rate=3 / 89), FlagConfig(), TODAY)
+    # 3/89 = 3.37 % reads "3.4 %": on target for the card, so not below target for the flag.
+    on = evaluate(figures(controlled=89, irregular=3, hit_rate=3 / 89), FlagConfig(), TODAY)
+    assert FlagRule.BELOW_TARGET not in rules(on)
+    assert kpi_status(catalogue.get("hit_rate"), 3 / 89, True) is TargetStatus.ON
+    fired = evaluate(figures(controlled=90, irregular=3, hit_rate=3 / 90), FlagConfig(), TODAY)
     below = next(f for f in fired if f.rule is FlagRule.BELOW_TARGET)
-    assert "hit rate 3.37 % (3/89) is below the target 3.40 %" in below.message
+    assert "hit rate 3.3 % (3/90) is below the target 3.4 %, near target" in below.message
+    assert kpi_status(catalogue.get("hit_rate"), 3 / 90, True) is TargetStatus.NEAR
     # A target at or below random's hit rate is said to be met by random selection alone.
-    assert "the target is not above the random hit rate 5.00 %" in below.message
+    assert "the target is not above the random hit rate 5.0 %" in below.message
     low = evaluate(figures(revenue_per_control=59.996), CONFIG, TODAY)
     yield_flag = next(f for f in low if f.rule is FlagRule.LOW_YIELD)
     assert "revenue per control 59.996 is below the cost of a control 60.000" in (
@@ -173,7 +180,7 @@ def test_below_target_and_low_yield_name_their_numbers() -> None:
     fired = evaluate(figures(hit_rate=0.10, revenue_per_control=40.0), CONFIG, TODAY)
     assert rules(fired) == [FlagRule.BELOW_TARGET, FlagRule.LOW_YIELD]
     assert fired[0].number("target_hit_rate") == 0.2
-    assert "10.0 % (10/100) is below the target 20.0 %" in fired[0].message
+    assert "10.0 % (10/100) is below the target 20.0 %, off target" in fired[0].message
     assert fired[1].number("revenue_per_control") == 40.0
     assert fired[1].number("cost_per_control") == 60.0
 
@@ -328,8 +335,6 @@ def test_the_rule_set_describes_itself() -> None:
     described = dict(FlagConfig(cost_per_control=1250.0).rule_descriptions())
     assert set(described) == set(FlagRule)
     assert "below 1,250.00" in described[FlagRule.LOW_YIELD]
-    assert "80 % power" in described[FlagRule.NO_BETTER_THAN_RANDOM] or "80% power" in (
-        described[FlagRule.NO_BETTER_THAN_RANDOM]
-    )
+    assert "a 2× lift with 80% power" in described[FlagRule.NO_BETTER_THAN_RANDOM]
     off = dict(FlagConfig(rules=frozenset({FlagRule.ZERO_HITS})).rule_descriptions())
     assert list(off) == [FlagRule.ZERO_HITS]

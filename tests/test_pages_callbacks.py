@@ -203,7 +203,8 @@ def test_profile_flags_follow_the_settings_rule_set(
     assert "below_target" not in default.filter(pl.col("profile_id") == "P-GOOD")["flags"][0]
     # The page states the rule set it judged with.
     shown = str(profiles.content(ctx, filters))
-    assert "Flag rules: at least 30 controls; hit-rate target 90.0%; low yield below " in shown
+    assert f"Flag rules: {strict.flag_config().describe()}" in shown
+    assert "hit-rate target 90.0 %; low yield below 1,000,000,000.00" in shown
 
 
 def test_profile_row_click_keeps_the_filters(pages: dict[str, ModuleType], published: Any) -> None:

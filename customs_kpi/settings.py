@@ -105,6 +105,13 @@ class Settings:
             "span of the deterioration trend test."
         },
     )
+    flag_change_window_months: int = field(
+        default=6,
+        metadata={
+            "help": "Full months each side of a profile change in its before/after test: the "
+            "worse_after_change rule, and the Changes and profile pages' default window."
+        },
+    )
     flag_min_lift: float = field(
         default=2.0,
         metadata={
@@ -168,6 +175,11 @@ class Settings:
                     "flag_history_months",
                     self.flag_history_months < self.flag_window_months,
                     "must be at least CUSTOMS_KPI_FLAG_WINDOW_MONTHS",
+                ),
+                (
+                    "flag_change_window_months",
+                    not 1 <= self.flag_change_window_months <= 24,
+                    "must be between 1 and 24",
                 ),
                 ("flag_min_lift", not self.flag_min_lift > 1, "must be above 1"),
                 ("flag_power", not 0.5 <= self.flag_power < 1, "is a probability in [0.5, 1)"),
@@ -242,6 +254,7 @@ class Settings:
             window_months=self.flag_window_months,
             recent_months=self.flag_recent_months,
             history_months=self.flag_history_months,
+            change_window_months=self.flag_change_window_months,
             min_lift=self.flag_min_lift,
             power=self.flag_power,
             trend_alpha=self.flag_trend_alpha,

@@ -88,6 +88,8 @@ class FlagConfig:
     n_min: completed controls a profile needs in the window before it is judged.
     window_months: the evidence window, ending with the evaluation month.
     recent_months: the recent part of the window (deterioration, severity).
+    change_window_months: full months each side of a change in its before/after test (the
+        Changes page's and the profile page's default too: one verdict per change).
     history_months: how far back the rules look when the window is too short to decide
         whether a profile beats random, and the span of the deterioration tests.
     min_lift: the lift over random a profile is expected to reach; sets the controls needed
@@ -103,6 +105,7 @@ class FlagConfig:
     window_months: int = 12
     recent_months: int = 3
     history_months: int = 24
+    change_window_months: int = 6
     min_lift: float = 2.0
     power: float = 0.8
     trend_alpha: float = 0.001
@@ -119,6 +122,8 @@ class FlagConfig:
             raise ValueError("recent_months must be between 1 and window_months")
         if self.history_months < self.window_months:
             raise ValueError("history_months must be at least window_months")
+        if not 1 <= self.change_window_months <= 24:
+            raise ValueError("change_window_months must be between 1 and 24")
         if self.min_lift <= 1:
             raise ValueError("min_lift must be above 1")
         if not 0.5 <= self.power < 1:
@@ -148,7 +153,8 @@ class FlagConfig:
                 f"months before, one-sided p < {self.trend_alpha:g}"
             ),
             FlagRule.WORSE_AFTER_CHANGE: (
-                "the before/after test of its latest modification shows a significant drop (95 %)"
+                f"the before/after test of its latest modification ({self.change_window_months} "
+                "full months each side) shows a significant drop (95 %)"
             ),
             FlagRule.ZERO_HITS: f"no finding in at least {self.n_min} controls {window}",
             FlagRule.BELOW_TARGET: (

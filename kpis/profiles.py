@@ -30,7 +30,6 @@ from kpis.grain import (
 )
 from kpis.lift import p_values, random_baseline, with_baseline
 from kpis.register import default_today, register_at
-from kpis.stats import compare_proportions
 
 UNREGISTERED = "unregistered"
 _SUMS = (
@@ -262,7 +261,8 @@ def _latest_changes(
     if events.is_empty():
         return {}
     latest = events.sort("changed_at").group_by("profile_id").last()
-    results = before_after(cube, latest, Window(min_sample=config.n_min), filters)
+    window = Window(months=config.change_window_months, min_sample=config.n_min)
+    results = before_after(cube, latest, window, filters)
     out = {}
     for r in results.iter_rows(named=True):
         out[str(r["profile_id"])] = ChangeOutcome(
@@ -329,7 +329,9 @@ def profile_detail(
         by_channel=profile_breakdown(cube, profile_id, "channel", window, filters),
         by_office=profile_breakdown(cube, profile_id, "office_code", window, filters),
         overlaps=profile_overlaps(cube, profile_id, window),
-        changes=change_impact(cube, profile_id, filters=filters),
+        changes=change_impact(
+            cube, profile_id, config.change_window_months, filters, min_sample=config.n_min
+        ),
     )
 
 
@@ -423,57 +425,24 @@ def profile_overlaps(cube: CubeFrames, profile_id: str, period: Period | None) -
 def change_impact(
     cube: CubeFrames,
     profile_id: str,
-    months: int = 3,
+    months: int = Window.months,
     filters: Filters | None = None,
+    min_sample: int = Window.min_sample,
 ) -> pl.DataFrame:
-    """Before/after of each change-log event of the profile: ``changed_at``, ``change_type``,
-    ``summary``, then controls, hits and hit rate over the ``months`` full months before the
-    change's month and the ``months`` after it (the change month itself is left out: it mixes
-    both), ``delta`` (after − before) and ``p_value`` of the difference."""
-    filters = filters or Filters()
-    events = cube.changes.filter(pl.col("profile_id") == profile_id).sort("changed_at")
-    rows = []
-    for changed_at, change_type, summary in events.select(
-        "changed_at", "change_type", "summary"
-    ).iter_rows():
-        changed = changed_at.date() if isinstance(changed_at, datetime) else changed_at
-        month = month_floor(changed)
-        before = _window_sums(cube, profile_id, add_months(month, -months), months, filters)
-        after = _window_sums(cube, profile_id, add_months(month, 1), months, filters)
-        rate_b = before[0] / before[1] if before[1] else None
-        rate_a = after[0] / after[1] if after[1] else None
-        test = compare_proportions(after[0], after[1], before[0], before[1])
-        rows.append(
-            {
-                "changed_at": changed_at,
-                "change_type": change_type,
-                "summary": summary,
-                "controlled_before": before[1],
-                "irregular_before": before[0],
-                "hit_rate_before": rate_b,
-                "controlled_after": after[1],
-                "irregular_after": after[0],
-                "hit_rate_after": rate_a,
-                "delta": rate_a - rate_b if rate_a is not None and rate_b is not None else None,
-                "p_value": test.p_value,
-            }
-        )
-    schema: dict[str, pl.DataType] = {
-        "changed_at": pl.Datetime("us"), "change_type": pl.String(), "summary": pl.String(),
-        "controlled_before": pl.Int64(), "irregular_before": pl.Int64(),
-        "hit_rate_before": pl.Float64(), "controlled_after": pl.Int64(),
-        "irregular_after": pl.Int64(), "hit_rate_after": pl.Float64(), "delta": pl.Float64(),
-        "p_value": pl.Float64(),
-    }  # fmt: skip
-    return pl.DataFrame(rows, schema=schema)
-
-
-def _window_sums(
-    cube: CubeFrames, profile_id: str, start: date, months: int, filters: Filters
-) -> tuple[int, int]:
-    period = (start, period_end_day(start, months))
-    rows = _profile_rows(cube, profile_id, period, filters)
-    return int(rows["irregular"].sum()), int(rows["controlled"].sum())
+    """Before/after of each change-log event of the profile, oldest first:
+    :func:`kpis.beforeafter.before_after` (the one before/after test and verdict) over the
+    ``months`` full months before the change's month and the ``months`` after it (the change
+    month itself is left out: it mixes both). Columns: ``changed_at``, ``change_type``,
+    ``summary``, controls, hits and hit rate before and after, ``delta`` (after − before),
+    ``p_value`` and ``verdict``."""
+    every_type = tuple(cube.changes["change_type"].unique().to_list())
+    events = change_log_events(cube, every_type).filter(pl.col("profile_id") == profile_id)
+    results = before_after(cube, events, Window(months=months, min_sample=min_sample), filters)
+    return results.sort("changed_at").select(
+        "changed_at", "change_type", "summary", "controlled_before", "irregular_before",
+        "hit_rate_before", "controlled_after", "irregular_after", "hit_rate_after",
+        pl.col("hit_rate_delta").alias("delta"), "p_value", "verdict",
+    )  # fmt: skip
 
 
 __all__ = [

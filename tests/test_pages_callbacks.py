@@ -26,6 +26,7 @@ from dashboard.auth.passwords import Passwords
 from dashboard.data import PageContext, Viewer, build_context
 from dashboard.roles import Role
 from kpis.domain import Channel
+from kpis.grain import add_months
 
 PAGE_MODULES = ("home", "profiles", "profile_detail", "clearance", "offices", "data")
 CONTROL = ("yellow", "red", "blue")
@@ -227,13 +228,20 @@ def test_profile_detail_before_after_and_offences(
     changes = detail.changes_frame(ctx, filters, "P-MID")
     modified = changes.filter(pl.col("change_type") == "modified").row(0, named=True)
     raw = published[1].filter(pl.col("profile_ids").list.contains("P-MID"))
-    before = raw.filter(pl.col("lodged_month").is_between(date(2025, 6, 1), date(2025, 8, 1)))
-    after = raw.filter(pl.col("lodged_month").is_between(date(2025, 10, 1), date(2025, 12, 1)))
+    # Modified in September 2025; the rule set's window each side, the month itself left out.
+    months, changed = ctx.settings.flag_change_window_months, date(2025, 9, 1)
+    before = raw.filter(
+        pl.col("lodged_month").is_between(add_months(changed, -months), add_months(changed, -1))
+    )
+    after = raw.filter(
+        pl.col("lodged_month").is_between(add_months(changed, 1), add_months(changed, months))
+    )
     assert modified["controlled_before"] == _controlled(before).height
     assert modified["hit_rate_after"] == pytest.approx(_hit_rate(after))
     assert modified["hit_rate_after"] > modified["hit_rate_before"]  # the generator doubled it
     shown = str(detail._changes_table(changes, ctx.settings.min_sample))
     assert f"{modified['hit_rate_after'] * 100:.1f} %" in shown
+    assert modified["verdict"].replace("_", " ") in shown
     # Below the minimum sample a side shows no rate and the comparison no delta.
     small = str(detail._changes_table(changes, 10_000))
     assert "insufficient data" in small and " pp" not in small

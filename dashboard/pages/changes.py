@@ -27,6 +27,7 @@ from dashboard.components.format import (
 )
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
+from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from dashboard.review_state import store_for
@@ -45,7 +46,17 @@ WINDOW_ID = "changes-window"
 SOURCES_ID = "changes-sources"
 DOWNLOAD_ID = "changes-download"
 WINDOW_CHOICES = (1, 2, 3, 6, 12)
-DEFAULT_WINDOW = 3
+
+
+def default_window() -> int:
+    """The rule set's before/after window (CUSTOMS_KPI_FLAG_CHANGE_WINDOW_MONTHS): with it, the
+    verdicts here are the ones the worse_after_change flag uses."""
+    return current_settings().flag_change_window_months
+
+
+def window_choices() -> tuple[int, ...]:
+    return tuple(sorted({*WINDOW_CHOICES, default_window()}))
+
 
 DETAIL_GRID_ID = "changes-detail"
 VERDICT_LABELS = {
@@ -94,9 +105,9 @@ def results_frame(
 # --- Layout --------------------------------------------------------------------------------------
 def layout(**query: Any) -> html.Div:
     try:
-        months = int(query.get("window") or DEFAULT_WINDOW)
+        months = int(query.get("window") or default_window())
     except ValueError:
-        months = DEFAULT_WINDOW
+        months = default_window()
     return frame.page_layout(
         PAGE,
         title="Changes",
@@ -113,8 +124,8 @@ def layout(**query: Any) -> html.Div:
                         id=WINDOW_ID,
                         clearable=False,
                         searchable=False,
-                        options=[{"label": str(m), "value": m} for m in WINDOW_CHOICES],
-                        value=months if months in WINDOW_CHOICES else DEFAULT_WINDOW,
+                        options=[{"label": str(m), "value": m} for m in window_choices()],
+                        value=months if months in window_choices() else default_window(),
                     ),
                 ],
                 className="filter-item filter-month",
@@ -269,7 +280,7 @@ def content(ctx: PageContext, filters: flt.Filters, months: int, sources: list[s
 
 # --- Callbacks -----------------------------------------------------------------------------------
 def _months(raw: Any) -> int:
-    return int(raw) if raw in WINDOW_CHOICES else DEFAULT_WINDOW
+    return int(raw) if raw in window_choices() else default_window()
 
 
 @callback(

@@ -80,7 +80,6 @@ DECL_TABLE_ID = "profile-declarations"
 DECL_PAGE_STORE = "profile-declarations-page"
 DECL_PREV_ID = "profile-declarations-prev"
 DECL_NEXT_ID = "profile-declarations-next"
-CHANGE_WINDOW_MONTHS = 3
 
 PCT = Unit.PERCENT
 
@@ -127,8 +126,13 @@ def monthly_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl
 
 def changes_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
     assert ctx.cube is not None
+    config = ctx.settings.flag_config()  # the rule set's window: the flags' own verdicts
     return change_impact(
-        ctx.cube, profile_id, months=CHANGE_WINDOW_MONTHS, filters=ctx.kpi_filters(filters)
+        ctx.cube,
+        profile_id,
+        months=config.change_window_months,
+        filters=ctx.kpi_filters(filters),
+        min_sample=config.n_min,
     )
 
 
@@ -349,6 +353,7 @@ def _changes_table(changes: pl.DataFrame, min_sample: int) -> Any:
                 if judged and r["delta"] is not None
                 else "–",
                 "p-value": format_p_value(r["p_value"]) if judged else "–",
+                "Verdict": r["verdict"].replace("_", " "),
             }
         )
     return data_table(
@@ -407,7 +412,8 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
             f"{ctx.settings.min_sample} controls are not plotted.",
         ),
         section(
-            f"Before and after each change ({CHANGE_WINDOW_MONTHS} months each side)",
+            f"Before and after each change ({ctx.settings.flag_change_window_months} months "
+            "each side)",
             _changes_table(changes, ctx.settings.min_sample),
             page=PAGE,
             view="changes",

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from kpis.beforeafter import Verdict
 from kpis.catalogue import get
 from kpis.stats import (
     Z_95_ONE_SIDED,
@@ -206,7 +207,7 @@ class ChangeOutcome:
 
     changed_at: date
     change_type: str
-    verdict: str  # a kpis.beforeafter.Verdict value
+    verdict: str  # a Verdict value
     irregular_before: int
     controlled_before: int
     irregular_after: int
@@ -298,7 +299,7 @@ def assess(figures: ProfileFigures, config: FlagConfig, today: date) -> Assessme
         figures.status in JUDGED_STATUSES
         and FlagRule.WORSE_AFTER_CHANGE in on
         and change is not None
-        and change.verdict == "worsened"
+        and change.verdict == Verdict.WORSENED.value
     ):
         before, after = _pcts(
             change.irregular_before / change.controlled_before,
@@ -310,7 +311,7 @@ def assess(figures: ProfileFigures, config: FlagConfig, today: date) -> Assessme
                 f"after its change of {change.changed_at.isoformat()} ({change.change_type}) "
                 f"the hit rate fell from {before} ({change.irregular_before}/"
                 f"{change.controlled_before}) to {after} ({change.irregular_after}/"
-                f"{change.controlled_after}), p = {_p(change.p_value)}",
+                f"{change.controlled_after}), {_p(change.p_value)}",
                 (
                     ("changed_at", change.changed_at.isoformat()),
                     ("hit_rate_before", change.irregular_before / change.controlled_before),
@@ -487,7 +488,7 @@ def _deteriorating(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
                 FlagRule.DETERIORATING,
                 f"hit rate falling over the last {len(months)} months: {first} ({x_e}/{n_e}) "
                 f"in the first {k}, {last} ({x_l}/{n_l}) in the last {k} (trend z = "
-                f"{trend[0]:.2f}, one-sided p = {_p(trend[1])})",
+                f"{trend[0]:.2f}, one-sided {_p(trend[1])})",
                 (("trend_z", trend[0]), ("p_value", trend[1]), ("first_rate", x_e / n_e),
                  ("last_rate", x_l / n_l)),
             )
@@ -504,7 +505,7 @@ def _deteriorating(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
         Flag(
             FlagRule.DETERIORATING,
             f"hit rate of the last {k} months {recent} ({x_l}/{n_l}) is significantly below "
-            f"the {len(before)} months before, {earlier} ({x_b}/{n_b}), one-sided p = {_p(p)}",
+            f"the {len(before)} months before, {earlier} ({x_b}/{n_b}), one-sided {_p(p)}",
             (("p_value", p), ("recent_rate", x_l / n_l), ("earlier_rate", x_b / n_b)),
         )
     ]
@@ -544,8 +545,8 @@ def _below_target(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
 
 def _p(p: float | None) -> str:
     if p is None:
-        return "n/a"
-    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+        return "p n/a"
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
 
 
 def _register_flags(figures: ProfileFigures, today: date) -> list[Flag]:

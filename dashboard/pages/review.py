@@ -342,8 +342,8 @@ def layout(**query: Any) -> html.Div:
         PAGE,
         title="Review queue",
         intro="Profiles the risk committee should decide on: flagged by the rules, stale, "
-        "validity ending or review overdue; the ones costing the most inspections without a "
-        "finding first.",
+        "validity ending or review overdue; the costliest first (wasted inspections: what a "
+        "profile alone spent recently beyond what its findings needed).",
         query=query,
         content_id=CONTENT_ID,
         show_channel=False,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import polars as pl
+
 from kpis.definitions import KPI, Direction, Unit
 
 INSUFFICIENT = "insufficient data"
@@ -78,3 +80,46 @@ def format_key(value: object) -> str:
     if isinstance(value, date):
         return value.strftime("%Y-%m")
     return "" if value is None else str(value)
+
+
+# Characters that make a spreadsheet read a text cell as a formula (OWASP "CSV injection"):
+# ``=``, ``+``, ``-``, ``@``, tab and carriage return at the start of the cell.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+
+# xlsxwriter options of every workbook written (snapshot, review-queue export): a string is
+# written as text, never turned into a formula, a link or a number. Strings go through
+# ``write_string`` as well.
+WORKBOOK_OPTIONS: dict[str, bool] = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
+
+def formula_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as the text it is: a leading formula character gets a
+    ``'`` in front (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``, ``-2+3`` → ``'-2+3``). Only
+    for text: numbers are written as numbers and never pass through here."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def formula_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with :func:`formula_safe` applied to every text column (String, Categorical,
+    Enum; these become String). Numeric, date and boolean columns are left as they are, so a
+    negative number stays a number. Every CSV writer (dashboard downloads, snapshot CSVs)
+    passes its frame through this."""
+    text = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+    ]
+    if not text:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.col(name).cast(pl.String).str.contains(_FORMULA_PATTERN))
+        .then(pl.lit("'") + pl.col(name).cast(pl.String))
+        .otherwise(pl.col(name).cast(pl.String))
+        .alias(name)
+        for name in text
+    )

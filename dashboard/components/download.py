@@ -10,19 +10,23 @@ from typing import Any
 import polars as pl
 from dash import dcc, html
 
+from kpis.formatting import formula_safe_frame
+
 # Pattern-matching id of every CSV button: {"type": DOWNLOAD_BUTTON, "page": page, "view": view}.
 # Each page has one download callback for its own buttons (so it checks its own role).
 DOWNLOAD_BUTTON = "download-button"
 
 
 def csv_text(frame: pl.DataFrame) -> str:
-    """CSV of a frame with list columns joined by ``;`` (CSV has no nested values)."""
+    """CSV of a frame with list columns joined by ``;`` (CSV has no nested values), text cells
+    formula-safe (:func:`kpis.formatting.formula_safe_frame`: a cell starting with ``=``, ``+``,
+    ``-``, ``@``, tab or CR gets a leading ``'``; numbers stay numbers)."""
     flat = frame.with_columns(
         pl.col(name).list.eval(pl.element().cast(pl.String)).list.join(";")
         for name, dtype in frame.schema.items()
         if isinstance(dtype, pl.List)
     )
-    return flat.write_csv(datetime_format="%Y-%m-%dT%H:%M:%S")
+    return formula_safe_frame(flat).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S")
 
 
 def filename(view: str, *, month: date | None = None, suffix: str = "csv") -> str:

@@ -44,6 +44,7 @@ from dashboard.review_state import (
 )
 from dashboard.roles import Role
 from kpis.definitions import Unit
+from kpis.formatting import WORKBOOK_OPTIONS
 from kpis.grain import period_end_day
 from kpis.review import review_queue
 
@@ -230,7 +231,10 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
     """The committee workbook: the queue (one row per profile, numbers as numbers, a frozen
     header and filters) and an About sheet (period, data as of, rules, who exported)."""
     buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "nan_inf_to_errors": True})
+    # Analysts' text stays text: never a formula (``=HYPERLINK(...)``) nor a link.
+    wb = xlsxwriter.Workbook(
+        buffer, {**WORKBOOK_OPTIONS, "in_memory": True, "nan_inf_to_errors": True}
+    )
     formats = {
         "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "text_wrap": True,
                                "valign": "top", "border": 1}),
@@ -248,7 +252,7 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
     widths = {"text": 14, "wrap": 48, "int": 12, "pct": 10, "pp": 12, "ratio": 10,
               "money": 14, "date": 12, "month": 11}  # fmt: skip
     for col, (_, header, kind) in enumerate(EXPORT_COLUMNS):
-        sheet.write(0, col, header, formats["head"])
+        sheet.write_string(0, col, header, formats["head"])
         sheet.set_column(col, col, widths[kind])
     for row_index, row in enumerate(queue.iter_rows(named=True), start=1):
         for col, (name, _, kind) in enumerate(EXPORT_COLUMNS):
@@ -265,16 +269,18 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
             if isinstance(value, date):
                 sheet.write_datetime(row_index, col, datetime(value.year, value.month, value.day),
                                      formats[kind])  # fmt: skip
-            else:
-                sheet.write(row_index, col, value, formats[kind])
+            elif isinstance(value, int | float):
+                sheet.write_number(row_index, col, value, formats[kind])
+            else:  # text: always a string cell (WORKBOOK_OPTIONS), never a formula
+                sheet.write_string(row_index, col, str(value), formats[kind])
     sheet.freeze_panes(1, 1)
     sheet.autofilter(0, 0, max(queue.height, 1), len(EXPORT_COLUMNS) - 1)
     info = wb.add_worksheet("About")
     info.set_column(0, 0, 28)
     info.set_column(1, 1, 90)
     for i, (key, value) in enumerate(about):
-        info.write(i, 0, key, formats["head"])
-        info.write(i, 1, value, formats["wrap"])
+        info.write_string(i, 0, key, formats["head"])
+        info.write_string(i, 1, value, formats["wrap"])
     wb.close()
     return buffer.getvalue()
 

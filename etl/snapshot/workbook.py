@@ -16,6 +16,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from etl.snapshot.content import SnapshotContent
+from kpis.formatting import WORKBOOK_OPTIONS, formula_safe_frame
 
 # Sheet (and CSV file) names, in workbook order, with a one-line caption for the PDF and README.
 SHEETS: dict[str, str] = {
@@ -71,11 +72,12 @@ _DELTA_COLUMNS = ("change_vs_previous_month", "change_vs_last_year")
 
 
 def write_csvs(content: SnapshotContent, folder: Path) -> list[Path]:
-    """One CSV per table (UTF-8, header row, ISO dates, full precision)."""
+    """One CSV per table (UTF-8, header row, ISO dates, full precision), text cells
+    formula-safe (:func:`kpis.formatting.formula_safe_frame`)."""
     paths = []
     for name in SHEETS:
         path = folder / f"{name}.csv"
-        content.tables[name].write_csv(path)
+        formula_safe_frame(content.tables[name]).write_csv(path)
         paths.append(path)
     return paths
 
@@ -83,7 +85,8 @@ def write_csvs(content: SnapshotContent, folder: Path) -> list[Path]:
 def write_workbook(content: SnapshotContent, path: Path, about: dict[str, Any]) -> None:
     """The workbook: an ``about`` sheet, then one sheet per table of :data:`SHEETS`."""
     # constant_memory off: sheets are small; a fixed creation date keeps files reproducible.
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "nan_inf_to_errors": True})
+    # Text is written as text: never a formula (``=HYPERLINK(...)`` from the data) nor a link.
+    wb = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "nan_inf_to_errors": True})
     wb.set_properties(
         {
             "title": f"Risk-management performance snapshot {content.label}",
@@ -114,21 +117,26 @@ def _about_sheet(wb: xlsxwriter.Workbook, f: _Formats, about: dict[str, Any]) ->
     ws = wb.add_worksheet("about")
     ws.set_column(0, 0, 28)
     ws.set_column(1, 1, 90)
-    ws.write_row(0, 0, ["item", "value"], f.header)
+    _header(ws, ["item", "value"], f.header)
     for row, (key, value) in enumerate(about.items(), start=1):
         ws.write_string(row, 0, key)
         _write(ws, row, 1, value, f.wrap, f)
     start = len(about) + 2
-    ws.write_row(start, 0, ["sheet", "contents"], f.header)
+    _header(ws, ["sheet", "contents"], f.header, start)
     for row, (name, caption) in enumerate(SHEETS.items(), start=start + 1):
         ws.write_string(row, 0, name)
         ws.write_string(row, 1, caption)
 
 
+def _header(ws: Worksheet, names: list[str], fmt: Format, row: int = 0) -> None:
+    for col, name in enumerate(names):
+        ws.write_string(row, col, name, fmt)
+
+
 def _table_sheet(wb: xlsxwriter.Workbook, f: _Formats, name: str, frame: pl.DataFrame) -> None:
     ws = wb.add_worksheet(name)
     columns = frame.columns
-    ws.write_row(0, 0, columns, f.header)
+    _header(ws, columns, f.header)
     ws.freeze_panes(1, 0)
     units = frame.get_column("unit").to_list() if "unit" in columns else None
     for r, row in enumerate(frame.iter_rows(), start=1):

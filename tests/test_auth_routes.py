@@ -256,3 +256,67 @@ def test_require_role_marks_a_callback_above_its_page(settings: Settings) -> Non
         analyst_probe("x")
     denied = state.audit_entries(action_prefix="access.denied", limit=1)[0]
     assert (denied.user_name, denied.target) == ("vera", "probe-out.children")
+
+
+def _router_body(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "output": ROUTER_OUTPUT,
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": inputs,
+        "state": [],
+        "changedPropIds": ["_pages_location.pathname"],
+    }
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        # Labels swapped: Dash passes the first entry as the pathname, whatever it is called.
+        [
+            {"id": "_pages_location", "property": "search", "value": "/review"},
+            {"id": "_pages_location", "property": "pathname", "value": "/"},
+        ],
+        # Another component's id at the pathname's position.
+        [
+            {"id": "shell-url", "property": "pathname", "value": "/review"},
+            {"id": "_pages_location", "property": "pathname", "value": "/"},
+        ],
+        # One entry more than the router declares, the decoy last.
+        [
+            {"id": "_pages_location", "property": "search", "value": "/review"},
+            {"id": "_pages_location", "property": "search", "value": ""},
+            {"id": "_pages_location", "property": "pathname", "value": "/"},
+        ],
+    ],
+    ids=["swapped", "other-id", "extra"],
+)
+def test_reordered_router_inputs_do_not_route_a_viewer_to_a_higher_page(
+    app_state: tuple[dash.Dash, AppState], inputs: list[dict[str, Any]]
+) -> None:
+    """The guard reads the router's arguments by position, as Dash binds them (issue 11.9)."""
+    app, _ = app_state
+    viewer = login(app, "vera")
+    response = viewer.post(
+        "/_dash-update-component", json=_router_body(inputs), headers=csrf_headers(viewer)
+    )
+    assert response.status_code in (400, 403), response.get_data(as_text=True)[:300]
+    assert "Review queue" not in response.get_data(as_text=True)
+    # The same request in the renderer's order is held to the Review page's role.
+    honest = [
+        {"id": "_pages_location", "property": "pathname", "value": "/review"},
+        {"id": "_pages_location", "property": "search", "value": ""},
+    ]
+    assert (
+        viewer.post(
+            "/_dash-update-component", json=_router_body(honest), headers=csrf_headers(viewer)
+        ).status_code
+        == 403
+    )
+    analyst = login(app, "anna")
+    routed = analyst.post(
+        "/_dash-update-component", json=_router_body(honest), headers=csrf_headers(analyst)
+    )
+    assert routed.status_code == 200 and "Review queue" in routed.get_data(as_text=True)

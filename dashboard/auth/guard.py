@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import dash
 from flask import Response, jsonify, redirect, request
@@ -143,7 +144,13 @@ def _check_callback(app: dash.Dash) -> Response | None:
     if required is None:
         log.warning("callback request for unknown output %r from %s", output, current_user.name)
         return _json(400, "unknown callback")
-    routed = _routed_page_role(body)
+    bound = _bound_arguments(app.callback_map[output], body)
+    if bound is None:
+        log.warning(
+            "callback request for %r with mismatched inputs from %s", output, current_user.name
+        )
+        return _json(400, "malformed callback request")
+    routed = _routed_page_role(bound)
     if routed is not None and routed.covers(required):
         # Dash's page router renders the layout of whatever path the browser names: it needs
         # the role of that page, not just of the router.
@@ -154,29 +161,59 @@ def _check_callback(app: dash.Dash) -> Response | None:
     return _json(403, "your role does not allow this action", required=required.value)
 
 
-def _routed_page_role(body: dict[str, object]) -> Role | None:
+def _bound_arguments(
+    entry: dict[str, Any], body: dict[str, Any]
+) -> list[tuple[dict[str, Any], object]] | None:
+    """(declared spec, submitted entry) for each argument, paired the way Dash binds them.
+
+    Dash hands the callback ``inputs + state`` by position and never looks at the ids the
+    request names, so the request is read the same way: each declared input and state is paired
+    with the submitted entry at its position. A request whose entries do not match the declared
+    ones (count, or the id and property of a plain, non-pattern input) is refused: it was not
+    built by the renderer.
+    """
+    pairs: list[tuple[dict[str, Any], object]] = []
+    for group in ("inputs", "state"):
+        declared = entry.get(group) or []
+        submitted = body.get(group, [])
+        if not isinstance(submitted, list) or len(submitted) != len(declared):
+            return None
+        for spec, item in zip(declared, submitted, strict=True):
+            if not _matches(spec, item):
+                return None
+            pairs.append((spec, item))
+    return pairs
+
+
+def _matches(spec: dict[str, Any], item: object) -> bool:
+    spec_id = spec.get("id")
+    if isinstance(spec_id, str) and spec_id.startswith("{"):
+        # A pattern-matching input: one entry (MATCH) or a list of entries (ALL, ALLSMALLER)
+        # with concrete ids; the renderer fills in which components match.
+        entries = item if isinstance(item, list) else [item]
+        return all(
+            isinstance(e, dict) and e.get("property") == spec.get("property") for e in entries
+        )
+    return (
+        isinstance(item, dict)
+        and item.get("id") == spec_id
+        and item.get("property") == spec.get("property")
+    )
+
+
+def _routed_page_role(bound: list[tuple[dict[str, Any], object]]) -> Role | None:
     """The role of the page a callback request names through Dash's page location.
 
     Any callback reading the router's ``pathname`` (Dash's own router, or a page's) is held to
     the role of the page at that path, so a crafted pathname cannot fetch a higher page's layout.
+    The value is the one Dash will pass for that argument (by position), whatever the request
+    labels it; several such arguments are held to the highest of their pages.
     """
-    for group in ("inputs", "state"):
-        for item in _flatten(body.get(group)):
-            if (
-                isinstance(item, dict)
-                and item.get("id") == PAGES_LOCATION_ID
-                and item.get("property") == "pathname"
-            ):
-                value = item.get("value")
-                return page_role(value if isinstance(value, str) else "/")
-    return None
-
-
-def _flatten(items: object) -> list[object]:
-    """Callback inputs: a list whose entries are dicts, or lists of dicts (wildcards)."""
-    if not isinstance(items, list):
-        return []
-    flat: list[object] = []
-    for item in items:
-        flat.extend(item if isinstance(item, list) else [item])
-    return flat
+    roles = []
+    for spec, item in bound:
+        if spec.get("id") == PAGES_LOCATION_ID and spec.get("property") == "pathname":
+            value = item.get("value") if isinstance(item, dict) else None
+            roles.append(page_role(value if isinstance(value, str) else "/"))
+    if not roles:
+        return None
+    return max(roles, key=lambda role: role.rank)

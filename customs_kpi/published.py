@@ -13,8 +13,10 @@ caches, one DuckDB cursor per thread).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -41,16 +43,97 @@ CURRENT_CHECK_SECONDS = 1.0
 _CACHED_VERSIONS = 4
 
 
+# Version folder names: v<sequence>-<UTC time>, e.g. v000042-20261127T145501.
+VERSION_RE = re.compile(r"^v(\d{6,})-(\d{8}T\d{6})$")
+
+
 class SnapshotError(RuntimeError):
     """A published version is missing or unreadable."""
+
+
+def version_seq(name: str) -> int | None:
+    """Sequence number of a version folder name, None when it is not one."""
+    match = VERSION_RE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def list_versions(published_dir: Path) -> list[str]:
+    """Published version folder names, oldest first (temp folders excluded)."""
+    try:
+        entries = list(published_dir.iterdir())
+    except OSError:
+        return []
+    names = [p.name for p in entries if version_seq(p.name) and p.is_dir() and not p.is_symlink()]
+    return sorted(names, key=lambda n: (version_seq(n) or 0, n))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a published file (recorded in the manifest, checked before it is linked)."""
+    digest = hashlib.sha256()
+    with path.open("rb", buffering=0) as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def version_problems(version_dir: Path, *, deep: bool = True) -> list[str]:
+    """What is wrong with a published version (empty = valid).
+
+    Always: the manifest is readable and every file it lists exists with the recorded size.
+    ``deep``: also each file's SHA-256 and row count (reads every byte: ``customs-kpi verify``).
+    Manifests older than checksums (no ``file_checks``) are checked for presence only.
+    """
+    try:
+        manifest = read_manifest(version_dir)
+    except (OSError, ValueError) as exc:
+        return [f"{version_dir / MANIFEST_FILE}: unreadable ({exc})"]
+    checks: dict[str, dict[str, Any]] = manifest.get("file_checks") or {}
+    files = [f for info in (manifest.get("tables") or {}).values() for f in info.get("files", [])]
+    problems: list[str] = []
+    database: duckdb.DuckDBPyConnection | None = None
+    try:
+        for rel in files:
+            path = version_dir / rel
+            expected = checks.get(rel)
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                problems.append(f"{path}: missing ({exc.strerror or exc})")
+                continue
+            if expected is None:
+                continue
+            if size != expected.get("bytes"):
+                problems.append(f"{path}: {size} bytes, the manifest says {expected.get('bytes')}")
+                continue
+            if not deep:
+                continue
+            try:
+                if file_sha256(path) != expected.get("sha256"):
+                    problems.append(f"{path}: checksum differs from the manifest (damaged)")
+                    continue
+                database = database or duckdb.connect(":memory:")
+                rows = database.sql(
+                    "SELECT num_rows FROM parquet_file_metadata($1)", params=[str(path)]
+                ).fetchall()[0][0]
+            except (OSError, duckdb.Error) as exc:
+                problems.append(f"{path}: unreadable ({exc})")
+                continue
+            if int(rows) != expected.get("rows"):
+                problems.append(f"{path}: {rows} rows, the manifest says {expected.get('rows')}")
+    finally:
+        if database is not None:
+            database.close()
+    return problems
 
 
 def read_current(published_dir: Path) -> str | None:
     """The current version's folder name, None when nothing has been published."""
     try:
-        name = (published_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
+        raw = (published_dir / CURRENT_FILE).read_bytes()
+    except OSError:
+        return None  # missing or unreadable: readers fall back (current_snapshot)
+    # A garbled pointer is returned as it is (not a version name): readers fall back too.
+    name = raw.decode("utf-8", errors="replace").strip()
     return name or None
 
 
@@ -90,6 +173,9 @@ class Snapshot:
         except (OSError, ValueError) as exc:
             raise SnapshotError(f"published version {path} is unreadable: {exc}") from exc
         self.data_as_of: datetime | None = _parse_datetime(self.manifest.get("data_as_of"))
+        # Set by current_snapshot() when this version is served because CURRENT is broken (a
+        # sentence for a banner: "showing the newest valid version …"), None otherwise.
+        self.notice: str | None = None
         self._tables: dict[str, pl.DataFrame] = {}
         self._lock = threading.Lock()
         self._database: duckdb.DuckDBPyConnection | None = None
@@ -199,6 +285,7 @@ _lock = threading.Lock()
 _pid = os.getpid()
 _snapshots: OrderedDict[Path, Snapshot] = OrderedDict()
 _checked: dict[Path, tuple[float, str | None]] = {}  # published_dir -> (monotonic, version)
+_fallbacks: dict[Path, tuple[float, Path | None]] = {}  # published_dir -> (monotonic, version)
 
 
 def _reset_after_fork() -> None:
@@ -208,6 +295,7 @@ def _reset_after_fork() -> None:
         _pid = os.getpid()
         _snapshots.clear()
         _checked.clear()
+        _fallbacks.clear()
 
 
 def open_snapshot(path: Path) -> Snapshot:
@@ -230,6 +318,11 @@ def current_snapshot(settings: Settings) -> Snapshot | None:
 
     Cheap: CURRENT is re-read at most every :data:`CURRENT_CHECK_SECONDS` and Snapshot objects
     are cached per version, so a call costs a dict lookup most of the time.
+
+    When CURRENT is missing, garbled or names a missing or unreadable version, the newest valid
+    version is served instead and ``Snapshot.notice`` says so (the app shell shows it as a
+    banner; the next publish repairs CURRENT). :class:`SnapshotError` only when no valid
+    version is left.
     """
     published_dir = settings.published_dir.resolve()
     now = time.monotonic()
@@ -242,10 +335,57 @@ def current_snapshot(settings: Settings) -> Snapshot | None:
         version = read_current(published_dir)
         with _lock:
             _checked[published_dir] = (now, version)
-    if version is None:
-        return None
-    # A missing or unreadable folder raises SnapshotError (from Snapshot()); it is not cached.
-    return open_snapshot(published_dir / version)
+    problem: str | None = None
+    if version is not None and version_seq(version):
+        try:
+            snapshot = open_snapshot(published_dir / version)
+        except SnapshotError as exc:
+            problem = str(exc)
+        else:
+            if snapshot.path.is_dir():
+                snapshot.notice = None
+                return snapshot
+            problem = f"published version {snapshot.path} was removed"
+            _forget(snapshot.path)
+    elif version is not None:
+        problem = f"{published_dir / CURRENT_FILE} names no version ({version[:40]!r})"
+    fallback = _cached_fallback(published_dir, now)
+    if fallback is None:
+        if version is None:
+            return None
+        raise SnapshotError(problem or f"published version {version} is unreadable")
+    snapshot = open_snapshot(fallback)
+    snapshot.notice = (
+        f"The published data pointer is broken ({problem or 'CURRENT is missing'}): showing "
+        f"the newest valid version, {snapshot.version}. The next load or publish repairs it."
+    )
+    return snapshot
+
+
+def _cached_fallback(published_dir: Path, now: float) -> Path | None:
+    # Checked at most every CURRENT_CHECK_SECONDS too: a broken pointer must not cost every
+    # request a walk over all versions.
+    with _lock:
+        cached = _fallbacks.get(published_dir)
+    if cached is not None and now - cached[0] < CURRENT_CHECK_SECONDS:
+        return cached[1]
+    found = newest_valid_version(published_dir)
+    with _lock:
+        _fallbacks[published_dir] = (now, found)
+    return found
+
+
+def newest_valid_version(published_dir: Path) -> Path | None:
+    """The newest version folder whose manifest is readable and whose files are all there."""
+    for name in reversed(list_versions(published_dir)):
+        if not version_problems(published_dir / name, deep=False):
+            return published_dir / name
+    return None
+
+
+def _forget(path: Path) -> None:
+    with _lock:
+        _snapshots.pop(path, None)
 
 
 def snapshot_age(snapshot: Snapshot, now: datetime | None = None) -> float | None:

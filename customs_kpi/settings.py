@@ -42,7 +42,8 @@ class Settings:
         default=3600,
         metadata={
             "help": "How long a superseded published snapshot is kept for readers that "
-            "still use it before housekeeping removes it."
+            "still use it before housekeeping removes it, counted from when it stopped being "
+            "current (at least 1)."
         },
     )
     freshness_hours: int = field(
@@ -164,6 +165,12 @@ class Settings:
             f"{ENV_PREFIX}{name.upper()} {rule}"
             for name, bad, rule in (
                 ("min_sample", self.min_sample < 1, "must be at least 1"),
+                (
+                    "publish_grace_seconds",
+                    self.publish_grace_seconds < 1,
+                    "must be at least 1 (readers still on a superseded version need time "
+                    "to finish; 0 would remove it under them)",
+                ),
                 ("web_workers", not 0 <= self.web_workers <= 64, "must be between 0 and 64"),
                 ("flag_window_months", self.flag_window_months < 1, "must be at least 1"),
                 (

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -39,9 +38,15 @@ from customs_kpi.published import (
     CURRENT_FILE,
     FACT_TABLES,
     MANIFEST_FILE,
+    file_sha256,
+    list_versions,
+    newest_valid_version,
     read_current,
     read_manifest,
+    version_seq,
 )
+
+__all__ = ["describe_versions", "housekeeping", "list_versions", "publish", "version_seq"]
 from customs_kpi.settings import Settings
 from etl.cube import CUBE_TABLES
 
@@ -53,10 +58,17 @@ WHOLE_TABLES: tuple[str, ...] = (
     "quarantine",
 )
 PARTITION_FILE = "data.parquet"
-MANIFEST_FORMAT = 1
+# 2: every file's size, row count and SHA-256 in "file_checks" (checked before a file is linked
+# into the next version; a format-1 previous version is rewritten once).
+MANIFEST_FORMAT = 2
 LOCK_FILE = ".publish.lock"
 TMP_PREFIX = ".tmp-"
-VERSION_RE = re.compile(r"^v(\d{6,})-(\d{8}T\d{6})$")
+# The highest version number ever handed out: numbering never restarts, even when every version
+# folder is gone.
+SEQUENCE_FILE = ".sequence"
+# {version: ISO time CURRENT moved off it}: where the grace period of a superseded version
+# starts (not when the next publish started: a long publish would eat into the grace).
+SUPERSEDED_FILE = ".superseded.json"
 _PARQUET = "FORMAT parquet, COMPRESSION zstd"
 # DuckDB's buffer limit while writing a version: with the load's own limit (etl.load) it keeps a
 # load-and-publish process under its 2 GB target at 10 M declarations.
@@ -64,27 +76,70 @@ MEMORY_LIMIT = "1400MB"
 
 
 # --- Version folders ----------------------------------------------------------------------------
-def version_seq(name: str) -> int | None:
-    """Sequence number of a version folder name, None when it is not one."""
-    match = VERSION_RE.match(name)
-    return int(match.group(1)) if match else None
+def _highest_seq(published_dir: Path) -> int:
+    """The highest version number in use or ever used: folders (readable or not), CURRENT,
+    the manifests' own and previous names, and the sequence file."""
+    seqs: list[int] = []
+    with suppress(OSError):
+        seqs += [seq for p in published_dir.iterdir() if (seq := _seq_of(p.name))]
+    current = read_current(published_dir)
+    if current:
+        seqs.append(_seq_of(current))
+    for name in list_versions(published_dir):
+        try:
+            manifest = read_manifest(published_dir / name)
+        except (OSError, ValueError):
+            continue
+        for key in ("version", "previous_version"):
+            value = manifest.get(key)
+            if isinstance(value, str):
+                seqs.append(_seq_of(value))
+    with suppress(OSError, ValueError):
+        seqs.append(int((published_dir / SEQUENCE_FILE).read_text(encoding="utf-8").strip()))
+    return max(seqs, default=0)
 
 
-def list_versions(published_dir: Path) -> list[str]:
-    """Published version folder names, oldest first (temp folders excluded)."""
-    if not published_dir.is_dir():
-        return []
-    names = [p.name for p in published_dir.iterdir() if p.is_dir() and version_seq(p.name)]
-    return sorted(names, key=lambda n: (version_seq(n) or 0, n))
+def _seq_of(name: str) -> int:
+    # Also the temp folder of a publish that died (".tmp-v000043-…"): its number was handed out.
+    return version_seq(name.removeprefix(TMP_PREFIX)) or 0
 
 
 def _new_version_name(published_dir: Path, now: datetime) -> str:
-    seqs = [version_seq(n) or 0 for n in list_versions(published_dir)]
-    current = read_current(published_dir)
-    if current and version_seq(current):
-        seqs.append(version_seq(current) or 0)
-    seq = max(seqs, default=0) + 1
+    seq = _highest_seq(published_dir) + 1
+    _write_atomically(published_dir / SEQUENCE_FILE, f"{seq}\n")
     return f"v{seq:06d}-{now.strftime('%Y%m%dT%H%M%S')}"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_superseded(published_dir: Path) -> dict[str, datetime]:
+    """When CURRENT moved off each superseded version (versions superseded before this was
+    recorded are missing: :func:`describe_versions` falls back to the next one's creation)."""
+    try:
+        raw = json.loads((published_dir / SUPERSEDED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {name: when for name, text in raw.items() if (when := _parse_time(text)) is not None}
+
+
+def _record_superseded(
+    published_dir: Path, version: str | None, when: datetime, keep: Iterable[str]
+) -> None:
+    """Note that CURRENT moved off ``version`` at ``when`` (entries of removed versions go)."""
+    known = set(keep)
+    entries = {n: t.isoformat() for n, t in read_superseded(published_dir).items() if n in known}
+    if version is not None and version not in entries:
+        entries[version] = when.isoformat()
+    _write_atomically(published_dir / SUPERSEDED_FILE, json.dumps(entries, indent=2) + "\n")
 
 
 def _switch_current(published_dir: Path, version: str) -> None:
@@ -213,22 +268,77 @@ def _same_layout(previous_manifest: dict[str, Any], columns: dict[str, dict[str,
 
 
 def _plan_fact(
+    con: duckdb.DuckDBPyConnection,
     table: str,
-    months: Iterable[str],
+    stats: dict[str, dict[str, int]],
     dirty: set[str] | None,
     previous_dir: Path | None,
+    previous_manifest: dict[str, Any] | None,
 ) -> _FactPlan:
-    if dirty is None or previous_dir is None:
-        return _FactPlan(write=sorted(months), link=[])
+    if dirty is None or previous_dir is None or previous_manifest is None:
+        return _FactPlan(write=sorted(stats), link=[])
+    checks: dict[str, dict[str, Any]] = previous_manifest.get("file_checks") or {}
     write: list[str] = []
     link: list[str] = []
-    for month in sorted(months):
-        source = previous_dir / table / f"lodged_month={month}" / PARTITION_FILE
-        if month in dirty or not source.is_file():
+    for month in sorted(stats):
+        rel = _fact_file(table, month)
+        if month in dirty or not _intact(con, previous_dir / rel, checks.get(rel), stats[month]):
             write.append(month)
         else:
             link.append(month)
     return _FactPlan(write=write, link=link)
+
+
+def _fact_file(table: str, month: str) -> str:
+    return f"{table}/lodged_month={month}/{PARTITION_FILE}"
+
+
+def _intact(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    check: dict[str, Any] | None,
+    stats: dict[str, int],
+) -> bool:
+    """Whether a previous version's partition may be hard-linked: its size, row count and
+    SHA-256 are those its manifest recorded, and the rows those the warehouse holds. Anything
+    else (damaged, truncated, replaced, no checksum recorded) is rewritten from the warehouse,
+    so damage never spreads into later versions."""
+    if check is None or check.get("rows") != stats["rows"]:
+        return False
+    try:
+        if not source.is_file() or source.is_symlink():
+            return False
+        if source.stat().st_size != check.get("bytes"):
+            return False
+        if file_sha256(source) != check.get("sha256"):
+            return False
+        rows = _scalar_params(con, "SELECT num_rows FROM parquet_file_metadata($1)", str(source))
+    except (OSError, duckdb.Error):
+        return False
+    return rows == stats["rows"]
+
+
+def _scalar_params(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:
+    rows = con.sql(sql, params=list(params)).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _file_checks(
+    target: Path,
+    rows: dict[str, int],
+    previous: dict[str, dict[str, Any]],
+    linked: set[str],
+) -> dict[str, dict[str, Any]]:
+    """Size, row count and SHA-256 of every file of the version being written (linked files:
+    the previous manifest's entry, verified before linking)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rel, count in sorted(rows.items()):
+        if rel in linked and rel in previous:
+            out[rel] = previous[rel]
+            continue
+        path = target / rel
+        out[rel] = {"bytes": path.stat().st_size, "rows": count, "sha256": file_sha256(path)}
+    return out
 
 
 def _write_fact(
@@ -339,7 +449,12 @@ def publish(
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
         _fsync_dir(published_dir)
+        superseded = read_current(published_dir)
         _switch_current(published_dir, version)
+        # The grace period of the version CURRENT just moved off starts now.
+        _record_superseded(
+            published_dir, superseded, datetime.now(UTC), list_versions(published_dir)
+        )
         _housekeeping_locked(settings)
     return version
 
@@ -378,16 +493,20 @@ def _write_version(
         # cannot be trusted, so everything is written afresh once.
         previous_manifest = None
     dirty = _dirty_months(partitions, touched, previous_manifest)
+    file_rows: dict[str, int] = {}
+    linked_files: set[str] = set()
     for table in FACT_TABLES:
         stats = partitions[table]
-        plan = _plan_fact(table, stats, dirty, previous_dir if previous_manifest else None)
+        plan = _plan_fact(con, table, stats, dirty, previous_dir, previous_manifest)
         _write_fact(con, table, plan, target, previous_dir)
         written[table] = plan.write
         linked[table] = plan.link
+        linked_files |= {_fact_file(table, m) for m in plan.link}
+        file_rows.update({_fact_file(table, m): e["rows"] for m, e in stats.items()})
         tables[table] = {
             "rows": sum(e["rows"] for e in stats.values()),
             "columns": columns[table],
-            "files": [f"{table}/lodged_month={m}/{PARTITION_FILE}" for m in sorted(stats)],
+            "files": [_fact_file(table, m) for m in sorted(stats)],
         }
     for table in WHOLE_TABLES:
         path = target / f"{table}.parquet"
@@ -401,6 +520,9 @@ def _write_version(
             "columns": _columns(con, table),
             "files": [path.name],
         }
+        file_rows[path.name] = tables[table]["rows"]
+    previous_checks = (previous_manifest or {}).get("file_checks") or {}
+    file_checks = _file_checks(target, file_rows, previous_checks, linked_files)
 
     months = sorted(partitions["declarations"])
     data_as_of = _scalar(
@@ -418,6 +540,7 @@ def _write_version(
         "schema_version": int(_scalar(con, "SELECT max(version) FROM schema_migrations") or 0),
         "warehouse_id": warehouse_id,
         "tables": tables,
+        "file_checks": file_checks,
         "partitions": partitions,
         "written_months": written,
         "linked_months": linked,
@@ -459,9 +582,12 @@ def _created_at(version_dir: Path, manifest: dict[str, Any] | None) -> datetime 
 
 
 def describe_versions(published_dir: Path) -> list[VersionInfo]:
-    """Every published version, oldest first, with when it was superseded."""
+    """Every published version, oldest first, with when it was superseded: when CURRENT moved
+    off it (recorded at the switch), for versions superseded before that was recorded when the
+    next version was created."""
     names = list_versions(published_dir)
     current = read_current(published_dir)
+    switched = read_superseded(published_dir)
     manifests: dict[str, dict[str, Any] | None] = {}
     created: dict[str, datetime | None] = {}
     for name in names:
@@ -473,22 +599,31 @@ def describe_versions(published_dir: Path) -> list[VersionInfo]:
     out: list[VersionInfo] = []
     for i, name in enumerate(names):
         following = [c for n in names[i + 1 :] if (c := created[n]) is not None]
-        superseded = min(following) if following else None
+        superseded = switched.get(name) or (min(following) if following else None)
         out.append(
             VersionInfo(
                 name=name,
                 current=name == current,
                 created_at=created[name],
-                superseded_at=superseded,
+                superseded_at=None if name == current else superseded,
                 manifest=manifests[name],
             )
         )
     return out
 
 
+def newest_valid(published_dir: Path) -> str | None:
+    """The newest version whose manifest is readable and whose files are all there."""
+    found = newest_valid_version(published_dir)
+    return found.name if found else None
+
+
 def housekeeping(settings: Settings, now: datetime | None = None) -> list[str]:
     """Remove versions that are not current and were superseded more than
-    ``settings.publish_grace_seconds`` ago (plus abandoned temp folders); return their names."""
+    ``settings.publish_grace_seconds`` ago (plus abandoned temp folders); return their names.
+
+    Never removed, whatever their age: the version CURRENT names and the newest valid version
+    (so a broken CURRENT never leaves readers with nothing)."""
     published_dir = settings.published_dir
     if not published_dir.is_dir():
         return []
@@ -502,9 +637,10 @@ def _housekeeping_locked(settings: Settings, now: datetime | None = None) -> lis
     grace = settings.publish_grace_seconds
     current = read_current(published_dir)
     current_seq = version_seq(current) if current else None
+    keep = {current, newest_valid(published_dir)}
     removed: list[str] = []
     for info in describe_versions(published_dir):
-        if info.current:
+        if info.current or info.name in keep:
             continue
         seq = version_seq(info.name) or 0
         if current_seq is not None and seq > current_seq:
@@ -520,6 +656,8 @@ def _housekeeping_locked(settings: Settings, now: datetime | None = None) -> lis
     for tmp in published_dir.glob(f"{TMP_PREFIX}*"):
         shutil.rmtree(tmp, ignore_errors=True)
         removed.append(tmp.name)
-    for stale in published_dir.glob(f".{CURRENT_FILE}.*.tmp"):
+    for stale in published_dir.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
+    if removed:
+        _record_superseded(published_dir, None, now, list_versions(published_dir))
     return removed

@@ -299,16 +299,15 @@ def test_housekeeping_waits_for_the_grace_period(
     info = {v.name: v for v in describe_versions(settings.published_dir)}
     assert set(info) == {v1, v2, v3}  # publish's own housekeeping removed nothing (grace 1 h)
     assert info[v3].current and info[v3].superseded_at is None
-    assert info[v1].superseded_at == info[v2].created_at
     grace = timedelta(seconds=settings.publish_grace_seconds)
-    v2_created, v3_created = info[v2].created_at, info[v3].created_at
-    assert v2_created is not None and v3_created is not None
+    v1_gone, v2_gone = info[v1].superseded_at, info[v2].superseded_at
+    assert v1_gone is not None and v2_gone is not None
 
     # At exactly v1's grace: nothing goes (removal needs strictly more than the grace period).
-    assert housekeeping(settings, now=v2_created + grace) == []
+    assert housekeeping(settings, now=v1_gone + grace) == []
     # After v1's grace but a microsecond before v2's: only v1 goes.
     tick = timedelta(microseconds=1)
-    assert housekeeping(settings, now=v3_created + grace - tick) == [v1]
+    assert housekeeping(settings, now=v2_gone + grace - tick) == [v1]
     # Long after: everything but the current version goes, and readers of it are unaffected.
     housekeeping(settings, now=datetime.now(UTC) + 2 * grace)
     assert [v.name for v in describe_versions(settings.published_dir)] == [v3]
@@ -318,17 +317,49 @@ def test_housekeeping_waits_for_the_grace_period(
     assert snap.query("SELECT count(*) AS n FROM declarations")["n"].item() == 600
 
 
-def test_housekeeping_with_zero_grace_runs_at_the_end_of_publish(
+def test_grace_counts_from_when_current_moved_off_the_version(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11.7: a publish that takes longer than the grace period must not let its own
+    housekeeping remove the version readers were on until it switched."""
+    v1 = publish(warehouse, settings, None, 3)
+    real_write = publish_mod._write_version
+    clock: list[datetime] = []
+
+    def slow_write(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        manifest = real_write(*args, **kwargs)
+        clock.append(datetime.now(UTC))
+        return manifest
+
+    monkeypatch.setattr(publish_mod, "_write_version", slow_write)
+    v2 = publish(warehouse, settings, {FEB}, 4)
+    info = {v.name: v for v in describe_versions(settings.published_dir)}
+    created_v2, gone_v1 = info[v2].created_at, info[v1].superseded_at
+    assert created_v2 is not None and gone_v1 is not None
+    # Superseded when CURRENT moved (after v2 was written), not when v2's publish started.
+    assert gone_v1 >= clock[0] > created_v2
+    grace = timedelta(seconds=settings.publish_grace_seconds)
+    # A moment past "next publish started + grace" but within "switched + grace": v1 stays.
+    assert housekeeping(settings, now=created_v2 + grace + (gone_v1 - created_v2) / 2) == []
+    assert housekeeping(settings, now=gone_v1 + grace + timedelta(microseconds=1)) == [v1]
+
+
+def test_zero_grace_is_rejected_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="CUSTOMS_KPI_PUBLISH_GRACE_SECONDS must be at least 1"):
+        load_settings(environ={"CUSTOMS_KPI_PUBLISH_GRACE_SECONDS": "0"}, home=tmp_path)
+
+
+def test_housekeeping_after_the_grace_clears_old_versions_and_debris(
     tmp_path: Path, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
-    settings = load_settings(environ={}, home=tmp_path / "home", publish_grace_seconds=0)
+    settings = load_settings(environ={}, home=tmp_path / "home", publish_grace_seconds=1)
     publish(warehouse, settings, None, 3)
     publish(warehouse, settings, None, 4)
     last = publish(warehouse, settings, {FEB}, 5)
-    assert [v.name for v in describe_versions(settings.published_dir)] == [last]
     # An abandoned temp folder from a killed publish is cleared too.
     (settings.published_dir / ".tmp-v000099-20240101T000000").mkdir()
-    housekeeping(settings)
+    housekeeping(settings, now=datetime.now(UTC) + timedelta(seconds=5))
+    assert [v.name for v in describe_versions(settings.published_dir)] == [last]
     assert not list(settings.published_dir.glob(".tmp-*"))
 
 
@@ -578,9 +609,10 @@ def test_cli_publish_published_housekeeping(
     assert "current" in listing.output
     kept = runner.invoke(app, ["housekeeping", *home])
     assert kept.exit_code == 0 and "Nothing to remove" in kept.output
-    removed = runner.invoke(
-        app, ["housekeeping", *home], env={"CUSTOMS_KPI_PUBLISH_GRACE_SECONDS": "0"}
-    )
+    # The first version was superseded long ago (as recorded when CURRENT moved off it).
+    record = settings.published_dir / publish_mod.SUPERSEDED_FILE
+    record.write_text(json.dumps({versions[0]: "2000-01-01T00:00:00+00:00"}))
+    removed = runner.invoke(app, ["housekeeping", *home])
     assert removed.exit_code == 0 and f"removed {versions[0]}" in removed.output
     # The publish runs are in the run log, and the cube was rebuilt from scratch.
     snap = current_snapshot(settings)

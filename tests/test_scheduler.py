@@ -252,10 +252,11 @@ def test_second_worker_does_not_start_a_scheduler(settings: Settings, fakes: Fak
     thread = threading.Thread(target=first)
     thread.start()
     try:
-        # Wait (bounded) until the first worker holds the lock and has written its state.
-        for _ in range(200):
-            if state.read_jobs(settings).worker.pid is not None:
-                break
+        # Wait until the first worker holds the lock and has written its state: on the real
+        # condition, with a bound generous enough for a busy machine (not a timing assertion).
+        deadline = time.monotonic() + 120
+        while state.read_jobs(settings).worker.pid is None and thread.is_alive():
+            assert time.monotonic() < deadline, "the first worker never wrote its state"
             time.sleep(0.05)
         started = state.read_jobs(settings).worker.started_at
         assert started is not None

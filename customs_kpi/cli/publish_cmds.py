@@ -126,6 +126,36 @@ def list_published(home: HomeOption = None) -> None:
     console.print(table)
 
 
+@app.command("verify")
+def verify(home: HomeOption = None) -> None:
+    """Check the current published version: every file present, with the size, row count and
+    SHA-256 its manifest recorded. Exits 1 naming each bad file."""
+    from customs_kpi.cli.common import settings_for
+    from customs_kpi.published import newest_valid_version, read_current, version_problems
+
+    settings = settings_for(home)
+    published_dir = settings.published_dir
+    current = read_current(published_dir)
+    if current is None and newest_valid_version(published_dir) is None:
+        console.print(f"Nothing published yet in {published_dir}.")
+        return
+    if current is None or not (published_dir / current).is_dir():
+        fallback = newest_valid_version(published_dir)
+        raise fail(
+            f"{published_dir / 'CURRENT'} names no published version ({current!r}); readers "
+            f"fall back to {fallback.name if fallback else 'nothing'}: run `customs-kpi publish`"
+        )
+    problems = version_problems(published_dir / current, deep=True)
+    if problems:
+        for problem in problems:
+            console.print(f"[red]bad:[/] {problem}", highlight=False, soft_wrap=True)
+        raise fail(
+            f"published version {current} is damaged ({len(problems)} file(s)); "
+            "`customs-kpi publish` writes a new version from the warehouse"
+        )
+    console.print(f"Published version {current} is intact.", highlight=False)
+
+
 @app.command("housekeeping")
 def run_housekeeping(home: HomeOption = None) -> None:
     """Remove published versions superseded longer ago than the grace period."""

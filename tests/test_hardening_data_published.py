@@ -1,0 +1,173 @@
+"""Issue 11, points 3 and 4: damaged published files are never linked forward, `verify` names
+them; a broken CURRENT is survived by readers and housekeeping; numbering never restarts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_publish import FEB, JAN, MAR, _load, _part
+
+import customs_kpi.published as published
+from customs_kpi.published import current_snapshot, read_current, version_problems
+from customs_kpi.settings import Settings
+from etl import publish as publish_mod
+from etl.publish import describe_versions, housekeeping, publish
+from etl.warehouse import open_warehouse
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reader_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(published, "CURRENT_CHECK_SECONDS", 0.0)
+    published._snapshots.clear()
+    published._checked.clear()
+    published._fallbacks.clear()
+    yield
+    published._snapshots.clear()
+
+
+@pytest.fixture(name="warehouse")
+def _warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The test_publish warehouse: 300 / 200 / 100 declarations in January to March."""
+    with open_warehouse(settings) as con:
+        _load(con, JAN, 300, "A", 1)
+        _load(con, FEB, 200, "B", 2)
+        _load(con, MAR, 100, "C", 3)
+        yield con
+
+
+def _damage(path: Path) -> None:
+    """Flip bytes in the middle of a file, keeping its size (bit rot, a bad disk block)."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, min(middle + 64, len(data) - 8)):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+# --- 3: verified links, `customs-kpi verify` ------------------------------------------------
+def test_manifest_records_size_rows_and_checksum_of_every_file(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    version = publish(warehouse, settings, None, 3)
+    manifest = json.loads((settings.published_dir / version / "manifest.json").read_text())
+    checks = manifest["file_checks"]
+    files = [f for t in manifest["tables"].values() for f in t["files"]]
+    assert sorted(checks) == sorted(files)
+    jan = checks["declarations/lodged_month=2024-01-01/data.parquet"]
+    assert jan["rows"] == 300 and len(jan["sha256"]) == 64
+    assert jan["bytes"] == _part(settings, version, "declarations", JAN).stat().st_size
+    assert version_problems(settings.published_dir / version) == []
+
+
+@pytest.mark.parametrize("damage", ["bytes flipped", "truncated"])
+def test_damaged_partition_is_rewritten_not_linked(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection, damage: str
+) -> None:
+    first = publish(warehouse, settings, None, 3)
+    bad = _part(settings, first, "declarations", JAN)
+    if damage == "truncated":
+        bad.write_bytes(bad.read_bytes()[:-100])
+    else:
+        _damage(bad)
+    second = publish(warehouse, settings, {FEB}, 4)
+    good = _part(settings, second, "declarations", JAN)
+    assert good.stat().st_ino != bad.stat().st_ino  # rewritten from the warehouse
+    manifest = json.loads((settings.published_dir / second / "manifest.json").read_text())
+    assert "2024-01-01" in manifest["written_months"]["declarations"]
+    assert "2024-01-01" not in manifest["linked_months"]["declarations"]
+    # Undamaged months are still linked.
+    assert "2024-03-01" in manifest["linked_months"]["declarations"]
+    snap = current_snapshot(settings)
+    assert snap is not None and snap.version == second
+    n = snap.query("SELECT count(*) AS n FROM declarations WHERE lodged_month = ?", [JAN])
+    assert n["n"].item() == 300
+    assert version_problems(settings.published_dir / second) == []
+
+
+def test_verify_command_names_the_damaged_file(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    from typer.testing import CliRunner
+
+    from customs_kpi.cli import app
+
+    version = publish(warehouse, settings, None, 3)
+    runner = CliRunner()
+    home = ["--home", str(settings.home)]
+    ok = runner.invoke(app, ["verify", *home])
+    assert ok.exit_code == 0, ok.output
+    assert version in ok.output
+    bad = _part(settings, version, "profile_hits", FEB)
+    _damage(bad)
+    failed = runner.invoke(app, ["verify", *home])
+    assert failed.exit_code == 1
+    assert "profile_hits/lodged_month=2024-02-01/data.parquet" in failed.output
+    assert "checksum" in failed.output
+
+
+# --- 4: a broken CURRENT --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "breakage", ["names a missing version", "garbled", "current folder deleted", "missing"]
+)
+def test_readers_fall_back_to_the_newest_valid_version(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection, breakage: str
+) -> None:
+    v1 = publish(warehouse, settings, None, 3)
+    v2 = publish(warehouse, settings, {FEB}, 4)
+    pointer = settings.published_dir / "CURRENT"
+    expected = v2
+    if breakage == "names a missing version":
+        pointer.write_text("v000009-20240101T000000\n")
+    elif breakage == "garbled":
+        pointer.write_bytes(b"\x00\xffv0000")
+    elif breakage == "missing":
+        pointer.unlink()
+    else:
+        shutil.rmtree(settings.published_dir / v2)
+        expected = v1
+    for _ in range(3):  # every request, not one in three
+        snap = current_snapshot(settings)
+        assert snap is not None and snap.version == expected
+        assert snap.notice is not None and expected in snap.notice
+        assert snap.query("SELECT count(*) AS n FROM declarations")["n"].item() == 600
+    # The next publish repairs CURRENT and the notice goes.
+    v3 = publish(warehouse, settings, {FEB}, 5)
+    repaired = current_snapshot(settings)
+    assert repaired is not None and repaired.version == v3 and repaired.notice is None
+
+
+def test_housekeeping_keeps_the_newest_valid_version_when_current_is_broken(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    v1 = publish(warehouse, settings, None, 3)
+    v2 = publish(warehouse, settings, {FEB}, 4)
+    (settings.published_dir / "CURRENT").write_text("v000009-20240101T000000\n")
+    later = datetime.now(UTC) + timedelta(days=30)
+    assert housekeeping(settings, now=later) == [v1]
+    assert [v.name for v in describe_versions(settings.published_dir)] == [v2]
+    snap = current_snapshot(settings)
+    assert snap is not None and snap.version == v2
+    # CURRENT naming an old version (someone rolled back by hand) keeps it too.
+    v3 = publish(warehouse, settings, {FEB}, 5)
+    (settings.published_dir / "CURRENT").write_text(v2 + "\n")
+    assert housekeeping(settings, now=later) == []
+    assert {v.name for v in describe_versions(settings.published_dir)} == {v2, v3}
+
+
+def test_numbering_never_restarts(settings: Settings, warehouse: duckdb.DuckDBPyConnection) -> None:
+    publish(warehouse, settings, None, 3)
+    v2 = publish(warehouse, settings, {FEB}, 4)
+    assert publish_mod.version_seq(v2) == 2
+    # Every version and CURRENT lost (a bad cleanup): the next number is still 3.
+    for folder in settings.published_dir.glob("v*"):
+        shutil.rmtree(folder)
+    (settings.published_dir / "CURRENT").unlink()
+    v3 = publish(warehouse, settings, None, 5)
+    assert publish_mod.version_seq(v3) == 3
+    assert read_current(settings.published_dir) == v3

@@ -53,8 +53,8 @@ def _render(
 @account_bp.route(PASSWORD_PATH, methods=["GET", "POST"])
 def change_password() -> Response:
     # The request guard has made sure someone is signed in and checked this form's CSRF token.
-    if request.method == "GET":
-        return _render()
+    if request.method != "POST":
+        return _render()  # GET, or HEAD: Flask answers it with this view, never a change
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):

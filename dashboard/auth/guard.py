@@ -20,6 +20,7 @@ from typing import Any
 import dash
 from flask import Response, jsonify, redirect, request
 from flask_login import current_user
+from werkzeug.exceptions import MethodNotAllowed
 
 from dashboard.access import callback_role, page_role
 from dashboard.audit import audit
@@ -53,6 +54,10 @@ def make_guard(app: dash.Dash) -> Callable[[], Response | None]:
     dispatch_path = prefix + "_dash-update-component"
 
     def guard() -> Response | None:
+        if isinstance(request.routing_exception, MethodNotAllowed):
+            # Routes take only the methods they mean (GET/POST): anything else is 405 for
+            # everyone, before any view could read a body.
+            raise request.routing_exception
         rule = request.url_rule
         is_page = request.method in ("GET", "HEAD") and (
             (rule is not None and rule.rule in page_rules) or request.endpoint in HTML_ENDPOINTS

@@ -74,7 +74,8 @@ def render_message(title: str, message: str, status: int) -> Response:
 @bp.route(LOGIN_PATH, methods=["GET", "POST"])
 def login() -> Response:
     next_path = safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":
+        # GET, or HEAD (Flask answers HEAD with this view too): never a sign-in attempt.
         if current_user.is_authenticated:
             return redirect(next_path)  # type: ignore[return-value]
         info = None

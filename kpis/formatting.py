@@ -4,7 +4,9 @@ the exports and the CLI so they all print a number the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from html import escape
 
 import polars as pl
 
@@ -123,3 +125,19 @@ def formula_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
         .alias(name)
         for name in text
     )
+
+
+def plot_text(value: object) -> str:
+    """Text from the data (office codes, profile ids and names, offence types, change-log
+    summaries, review rationale) as a Plotly figure must get it: escaped. Plotly renders a
+    subset of HTML in trace names, text, hover labels, annotations, tick labels and legend
+    entries, so ``<a href="http://evil">x</a>`` would become a clickable external link;
+    escaped, ``&``, ``<`` and ``>`` show as the characters they are (Plotly decodes the
+    entities into plain text). Every figure builder (dashboard, snapshot charts) passes data
+    text through this."""
+    return escape("" if value is None else str(value), quote=False)
+
+
+def plot_texts(values: Sequence[object]) -> list[str | None]:
+    """:func:`plot_text` of each value; missing values stay missing (gaps, not "None")."""
+    return [None if v is None else plot_text(v) for v in values]

@@ -14,6 +14,8 @@ import polars as pl
 from dashboard.components import palette
 from dashboard.components.format import axis_tickformat, format_value
 from kpis.definitions import Unit
+from kpis.formatting import plot_text as plot_text  # re-exported: the pages escape data text
+from kpis.formatting import plot_texts as plot_texts
 
 FONT = "Inter, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 GRAPH_CONFIG: Any = {
@@ -39,6 +41,16 @@ _TEMPLATE_LAYOUT = (
     "annotationdefaults",
     "title",
 )
+
+
+def axis_values(frame: pl.DataFrame, column: str) -> list[Any]:
+    """A column as axis values: text (category axes) through :func:`plot_texts`, dates and
+    numbers as they are."""
+    dtype = frame.schema[column]
+    values = frame[column].to_list()
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
+        return plot_texts(values)
+    return values
 
 
 def _register_template() -> None:
@@ -82,7 +94,7 @@ def base_layout(
 def empty_figure(message: str, height: int = 320) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(
-        text=message,
+        text=plot_text(message),
         showarrow=False,
         x=0.5,
         y=0.5,
@@ -145,31 +157,32 @@ def trend_figure(
     for i, (label, part) in enumerate(groups):
         part = part.sort(x)
         colour = colour_of(label) if colour_of else palette.SEQUENCE[i % len(palette.SEQUENCE)]
+        shown = plot_text(label)
         ys = masked_values(part)
         if band and "ci_low" in part.columns:
             lows = masked_values(part, "ci_low")
             highs = masked_values(part, "ci_high")
             fig.add_trace(
                 go.Scatter(
-                    x=part[x].to_list() + part[x].to_list()[::-1],
+                    x=axis_values(part, x) + axis_values(part, x)[::-1],
                     y=highs + lows[::-1],
                     fill="toself",
                     fillcolor=_rgba(colour, 0.15),
                     line={"width": 0},
                     hoverinfo="skip",
                     showlegend=False,
-                    name=f"{label} 95 % interval",
+                    name=f"{shown} 95 % interval",
                 )
             )
         fig.add_trace(
             go.Scatter(
-                x=part[x].to_list(),
+                x=axis_values(part, x),
                 y=ys,
                 mode="lines+markers",
-                name=label,
+                name=shown,
                 line={"color": colour, "width": 2},
                 marker={"size": 5},
-                hovertemplate=f"{label}: {_hover(unit)}<extra></extra>",
+                hovertemplate=f"{shown}: {_hover(unit)}<extra></extra>",
             )
         )
     return base_layout(fig, unit=unit, height=height, legend=bool(series) or band)
@@ -196,16 +209,17 @@ def stacked_bars(
     for i, label in enumerate(labels):
         part = frame.filter(pl.col(series) == label).sort(x)
         colour = colour_of(label) if colour_of else palette.SEQUENCE[i % len(palette.SEQUENCE)]
-        xs = part[x].to_list()
+        xs = axis_values(part, x)
         ys = masked_values(part) if y == "value" else part[y].to_list()
+        shown = plot_text(label)
         fig.add_trace(
             go.Bar(
                 x=ys if horizontal else xs,
                 y=xs if horizontal else ys,
-                name=label,
+                name=shown,
                 orientation="h" if horizontal else "v",
                 marker_color=colour,
-                hovertemplate=f"{label}: {hover}<extra></extra>",
+                hovertemplate=f"{shown}: {hover}<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
@@ -231,7 +245,7 @@ def bar_figure(
     """One bar per category (sorted as given); optional interval whiskers from ci_low/ci_high."""
     if frame.is_empty():
         return empty_figure("No data for the selected filters", height)
-    cats = [str(c) for c in frame[category].to_list()]
+    cats = [plot_text(c) for c in frame[category].to_list()]
     vals = masked_values(frame, y) if y == "value" else frame[y].to_list()
     err: dict[str, object] | None = None
     if error and "ci_low" in frame.columns:
@@ -273,7 +287,7 @@ def add_reference_line(
     fig.add_hline(
         y=value,
         line={"color": colour, "dash": "dash", "width": 2},
-        annotation_text=f"{label} {format_value(value, unit)}",
+        annotation_text=plot_text(f"{label} {format_value(value, unit)}"),
         annotation_position="top left",
         annotation_font_color=colour,
     )
@@ -300,7 +314,7 @@ def add_events(fig: go.Figure, events: Sequence[tuple[datetime | date, str]]) ->
             xref="x",
             y=1.0 - 0.09 * (i % 3),
             yref="paper",
-            text=label,
+            text=plot_text(label),
             showarrow=False,
             xanchor="left",
             yanchor="top",
@@ -339,13 +353,13 @@ def scatter_figure(
             x=frame[x].to_list(),
             y=frame[y].to_list(),
             mode="markers+text",
-            text=frame[label].to_list(),
+            text=plot_texts(frame[label].to_list()),
             textposition="top center",
             marker=marker,
             customdata=sizes,
             hovertemplate=(
-                f"<b>%{{text}}</b><br>{x_title}: %{{x:{axis_tickformat(x_unit)}}}"
-                f"<br>{y_title}: %{{y:{axis_tickformat(y_unit)}}}"
+                f"<b>%{{text}}</b><br>{plot_text(x_title)}: %{{x:{axis_tickformat(x_unit)}}}"
+                f"<br>{plot_text(y_title)}: %{{y:{axis_tickformat(y_unit)}}}"
                 + ("<br>declarations: %{customdata:,}" if sizes else "")
                 + "<extra></extra>"
             ),
@@ -353,6 +367,10 @@ def scatter_figure(
     )
     base_layout(fig, height=height, legend=False)
     fig.update_layout(hovermode="closest")
-    fig.update_xaxes(title=x_title, tickformat=axis_tickformat(x_unit), rangemode="tozero")
-    fig.update_yaxes(title=y_title, tickformat=axis_tickformat(y_unit), rangemode="tozero")
+    fig.update_xaxes(
+        title=plot_text(x_title), tickformat=axis_tickformat(x_unit), rangemode="tozero"
+    )
+    fig.update_yaxes(
+        title=plot_text(y_title), tickformat=axis_tickformat(y_unit), rangemode="tozero"
+    )
     return fig

@@ -22,7 +22,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
-from dashboard.components.figures import base_layout
+from dashboard.components.figures import base_layout, plot_texts
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
 from dashboard.data import PageContext, guarded
@@ -67,8 +67,8 @@ def matrix_figure(ranked: pl.DataFrame) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=shown,
-            x=ids,
-            y=ids,
+            x=plot_texts(ids),  # profile ids from the data: escaped for Plotly
+            y=plot_texts(ids),
             zmin=0,
             zmax=highest or 1.0,
             colorscale="Blues",

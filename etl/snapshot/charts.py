@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from etl.snapshot.content import SnapshotContent
+from kpis.formatting import plot_text, plot_texts
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ def _rows(frame: pl.DataFrame, kpi_id: str) -> pl.DataFrame:
 
 
 def build_figures(content: SnapshotContent) -> dict[str, go.Figure]:
-    """Name → figure; every figure plots a table that is also in the workbook."""
+    """Name → figure; every figure plots a table that is also in the workbook. Text from the
+    tables (channels, KPI labels) is escaped (:func:`kpis.formatting.plot_text`): Plotly
+    renders a subset of HTML, links included."""
     figs: dict[str, go.Figure] = {}
     trend = content.tables["trend_12_months"]
     fig = go.Figure()
@@ -61,7 +64,7 @@ def build_figures(content: SnapshotContent) -> dict[str, go.Figure]:
                 go.Scatter(
                     x=rows["month"].to_list(),
                     y=rows["value"].to_list(),
-                    name=rows["kpi"][0],
+                    name=plot_text(rows["kpi"][0]),
                     mode="lines+markers",
                     line={"color": SERIES[i], "width": 2},
                 )
@@ -73,7 +76,7 @@ def build_figures(content: SnapshotContent) -> dict[str, go.Figure]:
     figs["channel_mix"] = _layout(
         go.Figure(
             go.Bar(
-                x=mix["channel"].to_list(),
+                x=plot_texts(mix["channel"].to_list()),
                 y=mix["value"].to_list(),
                 marker_color=[CHANNEL_COLOURS.get(c, "#999") for c in mix["channel"]],
                 text=[f"{v:.1%}" if v is not None else "" for v in mix["value"]],
@@ -89,7 +92,7 @@ def build_figures(content: SnapshotContent) -> dict[str, go.Figure]:
     figs["hit_rate_by_channel"] = _layout(
         go.Figure(
             go.Bar(
-                x=hits["channel"].to_list(),
+                x=plot_texts(hits["channel"].to_list()),
                 y=hits["value"].to_list(),
                 marker_color=[CHANNEL_COLOURS.get(c, "#999") for c in hits["channel"]],
                 error_y={
@@ -110,7 +113,7 @@ def build_figures(content: SnapshotContent) -> dict[str, go.Figure]:
     for i, (col, name) in enumerate((("median_hours", "median"), ("p90_hours", "90th pct."))):
         fig.add_trace(
             go.Bar(
-                x=times["channel"].to_list(),
+                x=plot_texts(times["channel"].to_list()),
                 y=times[col].to_list(),
                 name=name,
                 marker_color=SERIES[i],

@@ -66,5 +66,18 @@ def origin_is_same() -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    # Host only: behind a TLS-terminating proxy the scheme seen here differs from the browser's.
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    parts = urlsplit(origin)
+    return (
+        parts.scheme.lower() == expected_scheme() and parts.netloc.lower() == request.host.lower()
+    )
+
+
+def expected_scheme() -> str:
+    """The scheme the browser uses: https when the site is served over HTTPS (secure cookies:
+    a TLS-terminating proxy in front, whether or not it says so), else the request's own
+    (behind a trusted proxy, ProxyFix has set it from X-Forwarded-Proto)."""
+    from dashboard.context import current_settings
+
+    if current_settings().secure_cookies:
+        return "https"
+    return request.scheme.lower()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import dash
-from flask import Response, request
+from dash.exceptions import DependencyException
+from flask import Flask, Response, request
 from flask_login import LoginManager, current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import WSGIRequestHandler
 
 from customs_kpi.settings import Settings
 from dashboard.appstate import AppState
@@ -22,6 +25,7 @@ from dashboard.auth.views import bp
 from dashboard.context import attach
 
 SESSION_COOKIE = "customs_kpi_session"
+PRODUCT_SERVER = "customs-kpi"  # the development server's Server header (no versions)
 # Callback payloads carry whole tables for some components; anything bigger is refused.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
@@ -53,11 +57,38 @@ def install_auth(app: dash.Dash, settings: Settings, state: AppState, passwords:
     login_manager.user_loader(load_session_user)
     login_manager.init_app(server)
 
+    server.register_error_handler(DependencyException, _not_found)
+    _quiet_development_server(server)
+
     server.register_blueprint(bp)
     server.register_blueprint(account_bp)
     server.before_request(make_guard(app))
     server.after_request(_csrf_cookie(settings))
     server.after_request(_security_headers(app, settings))
+
+
+def _not_found(_exc: Exception) -> Response:
+    """An unknown file under /_dash-component-suites/ (Dash raises; that was a 500)."""
+    return Response("Not found\n", status=404, mimetype="text/plain")
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """The development server's handler without its version banner (``Server: Werkzeug/3.1.9
+    Python/3.11.2`` tells an attacker which known flaws to try)."""
+
+    def version_string(self) -> str:
+        return PRODUCT_SERVER
+
+
+def _quiet_development_server(server: Flask) -> None:
+    """``app.run`` (``customs-kpi serve`` without workers) uses :class:`QuietRequestHandler`."""
+    run = server.run
+
+    def run_quietly(*args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("request_handler", QuietRequestHandler)
+        run(*args, **kwargs)
+
+    server.run = run_quietly  # type: ignore[method-assign]
 
 
 def _csrf_cookie(settings: Settings) -> Callable[[Response], Response]:

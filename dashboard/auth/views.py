@@ -33,8 +33,11 @@ _STATUS_CODES = {
 
 
 def safe_next(value: str | None) -> str:
-    """A local path to go to after login; anything else (other hosts, odd schemes) is '/'."""
+    """A local path to go to after login; anything else (other hosts, odd schemes, control
+    characters such as CR/LF, which cannot go into a Location header) is '/'."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         return "/"
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, LOGOUT_PATH):

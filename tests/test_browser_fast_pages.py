@@ -78,11 +78,17 @@ def test_overlap_grid_links_and_sorts(server: Server) -> None:
         _overlap(page, server)
         cell = page.locator(f'{GRID_ROWS} .ag-cell[col-id="profile_b"]').first
         other = cell.inner_text().strip()
+        entries = page.evaluate("window.history.length")
         cell.click(position={"x": 100, "y": 5})  # on the cell, beside the link
-        page.wait_for_timeout(100)
+        # The click has landed (the grid focuses the cell) and added no history entry: a link
+        # followed in the app pushes one at once, in the click's own handler.
+        page.wait_for_selector(f'{GRID_ROWS} .ag-cell-focus[col-id="profile_b"]')
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.history.length") == entries
         assert "/overlap" in page.url
         page.keyboard.press("Enter")
         page.wait_for_url(f"**/profiles/{other}*")
+        assert page.evaluate("window.history.length") == entries + 1
         assert errors == []
 
 

@@ -173,15 +173,20 @@ def before_after(
     events: pl.DataFrame,
     window: Window | None = None,
     filters: Filters | None = None,
+    monthly: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per event (:data:`RESULT_SCHEMA`), latest first. ``complete`` is False when the
-    after-window reaches past the latest month of data (the verdict may still move)."""
+    after-window reaches past the latest month of data (the verdict may still move).
+
+    ``monthly``: the events' profiles' sums per ``profile_id`` and ``lodged_month``
+    (declarations, controlled, irregular, revenue) in the filters' scope, when the caller has
+    them already (the profile table); default: computed from the cube."""
     window = window or Window()
     filters = filters or Filters()
     if events.is_empty():
         return pl.DataFrame(schema=RESULT_SCHEMA)
-    profiles = sorted(set(events["profile_id"].to_list()))
-    monthly = _monthly(cube, profiles, filters)
+    if monthly is None:
+        monthly = _monthly(cube, sorted(set(events["profile_id"].to_list())), filters)
     months = cube.months()
     last_month = months[-1] if months else None
     rows = []

@@ -7,10 +7,10 @@ test frame may carry only the measures it needs), counts are Int64, amounts and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 import polars as pl
 
@@ -98,6 +98,9 @@ PAIRS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+_T = TypeVar("_T")
+
+
 class SnapshotTables(Protocol):
     """What :meth:`CubeFrames.from_snapshot` needs (``customs_kpi.published`` snapshots)."""
 
@@ -114,6 +117,22 @@ class CubeFrames:
     profile_pairs: pl.DataFrame
     register: pl.DataFrame
     changes: pl.DataFrame
+    # Results derived from these frames, kept with them (a published version never changes):
+    # see :meth:`memoised`. Not part of the value: two cubes of equal frames compare equal.
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    MEMO_ENTRIES: ClassVar[int] = 128
+
+    def memoised(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()``, once per ``key`` for this cube (at most :attr:`MEMO_ENTRIES` kept,
+        oldest dropped first). ``key`` must name every input of ``compute`` besides the cube."""
+        if key in self.memo:
+            return cast(_T, self.memo[key])
+        value = compute()
+        while len(self.memo) >= self.MEMO_ENTRIES:
+            self.memo.pop(next(iter(self.memo)), None)
+        self.memo[key] = value
+        return value
 
     @classmethod
     def build(

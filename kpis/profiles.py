@@ -58,10 +58,11 @@ def evidence_window(period: Period, config: FlagConfig) -> Period:
     return add_months(last, -(config.window_months - 1)), period_end_day(last)
 
 
-def _per_profile(cube: CubeFrames, period: Period, filters: Filters) -> pl.DataFrame:
+def _monthly_sums(cube: CubeFrames, span: Period, filters: Filters) -> pl.DataFrame:
+    """Per profile and lodgement month of ``span``: every summed measure of the table."""
     return (
-        restrict(cube.profiles, period_conditions(period), filters.conditions(with_profiles=True))
-        .group_by("profile_id")
+        restrict(cube.profiles, period_conditions(span), filters.conditions(with_profiles=True))
+        .group_by("profile_id", "lodged_month")
         .agg([pl.col(c).sum() for c in _SUMS])
     )
 
@@ -95,7 +96,23 @@ def profile_table(
     filters = filters or Filters()
     period = period or default_window(cube, config.window_months, today)
     today = today or default_today(cube, period)
-    sums = _per_profile(cube, period, filters)
+    # One pass over the profile cube: every month the table, the rules and the before/after of
+    # the latest modifications need, per profile and month.
+    window = evidence_window(period, config)
+    history = (add_months(window[0], config.window_months - config.history_months), window[1])
+    latest = _latest_modifications(cube, filters.profiles)
+    first = min(month_floor(period[0]), history[0])
+    if not latest.is_empty():
+        earliest = month_floor(latest["changed_at"].min().date())  # type: ignore[union-attr]
+        first = min(first, add_months(earliest, -config.change_window_months))
+    monthly = _monthly_sums(cube, (first, window[1]), filters)
+    sums = (
+        monthly.filter(
+            pl.col("lodged_month").is_between(month_floor(period[0]), month_floor(period[1]))
+        )
+        .group_by("profile_id")
+        .agg([pl.col(c).sum() for c in _SUMS])
+    )
     register = cube.register.select("profile_id", "name", "risk_area", "target_channel")
     status = register_at(cube, today).select(
         "profile_id", "status", "valid_to", "in_force", "review_due", "review_overdue"
@@ -130,7 +147,11 @@ def profile_table(
         per_control.then(pl.col("revenue") / pl.col("controlled")).alias("revenue_per_control"),
     )
     table = table.sort("profile_id")
-    assessments = _judge(cube, table, period, config, today, filters)
+    # The judgement depends on nothing else: kept with the cube for the next page or export.
+    key = ("profile judgements", history, config, today, filters, tuple(table["profile_id"]))
+    assessments = cube.memoised(
+        key, lambda: _judge(cube, table, monthly, latest, history, config, today, filters)
+    )
     table = table.with_columns(
         pl.Series("flags", [[f.rule.value for f in a.flags] for a in assessments],
                   dtype=pl.List(pl.String)),
@@ -173,26 +194,27 @@ _MONTHLY = (
 def _judge(
     cube: CubeFrames,
     table: pl.DataFrame,
-    period: Period,
+    monthly: pl.DataFrame,
+    latest: pl.DataFrame,
+    history: Period,
     config: FlagConfig,
     today: date,
     filters: Filters,
 ) -> list[Assessment]:
     """The rule set's assessment of every row of ``table`` (sorted by profile_id) over the
-    evidence window ending with the period's month (and the history before it)."""
-    window = evidence_window(period, config)
-    history = (add_months(window[0], config.window_months - config.history_months), window[1])
+    evidence window (the last ``window_months`` of ``history``) and the history before it;
+    ``monthly``: :func:`_monthly_sums` covering ``history`` and the latest modifications'
+    before/after windows."""
     ids = table["profile_id"].to_list()
-    only = replace(filters, profiles=tuple(ids))
-    monthly = (
-        restrict(cube.profiles, period_conditions(history), only.conditions(with_profiles=True))
-        .group_by("profile_id", "lodged_month")
-        .agg([pl.col(c).sum() for c in _MONTHLY])
-    )
     months = month_range(*history)
-    in_window = [m >= window[0] for m in months]
+    window_start = months[-config.window_months]
+    in_window = [m >= window_start for m in months]
     per: dict[str, dict[date, tuple[Any, ...]]] = {}
-    for pid, month, *values in monthly.select("profile_id", "lodged_month", *_MONTHLY).iter_rows():
+    for pid, month, *values in (
+        monthly.filter(pl.col("lodged_month") >= history[0])
+        .select("profile_id", "lodged_month", *_MONTHLY)
+        .iter_rows()
+    ):
         per.setdefault(pid, {})[month] = tuple(values)
     baseline = {
         m: (int(x), int(n))
@@ -201,7 +223,8 @@ def _judge(
         .iter_rows()
     }
     random_series = tuple(baseline.get(m, (0, 0)) for m in months)
-    changes = _latest_changes(cube, ids, config, filters)
+    changes = _change_outcomes(cube, latest.filter(pl.col("profile_id").is_in(ids)), monthly,
+                               config, filters)  # fmt: skip
     ends = _ended_on(cube, today)
     zero = (0,) * len(_MONTHLY)
     out = []
@@ -251,18 +274,30 @@ def _judge(
     return out
 
 
-def _latest_changes(
-    cube: CubeFrames, ids: list[str], config: FlagConfig, filters: Filters
-) -> dict[str, ChangeOutcome]:
-    """Before/after of each profile's latest modification (the change that alters what it
-    selects: a reactivation restores the same rule, so its before/after is no test of it)."""
+def _latest_modifications(cube: CubeFrames, profiles: tuple[str, ...]) -> pl.DataFrame:
+    """Each profile's latest modification (the change that alters what it selects: a
+    reactivation restores the same rule, so its before/after is no test of it), as events."""
     events = change_log_events(cube, (ChangeType.MODIFIED.value,))
-    events = events.filter(pl.col("profile_id").is_in(ids))
+    if profiles:
+        events = events.filter(pl.col("profile_id").is_in(list(profiles)))
     if events.is_empty():
+        return events
+    return events.sort("changed_at").group_by("profile_id", maintain_order=True).last()
+
+
+def _change_outcomes(
+    cube: CubeFrames,
+    latest: pl.DataFrame,
+    monthly: pl.DataFrame,
+    config: FlagConfig,
+    filters: Filters,
+) -> dict[str, ChangeOutcome]:
+    """The before/after verdict of each latest modification (the rule set's window), from the
+    table's monthly sums: data up to the evaluation month only."""
+    if latest.is_empty():
         return {}
-    latest = events.sort("changed_at").group_by("profile_id").last()
     window = Window(months=config.change_window_months, min_sample=config.n_min)
-    results = before_after(cube, latest, window, filters)
+    results = before_after(cube, latest, window, filters, monthly=monthly)
     out = {}
     for r in results.iter_rows(named=True):
         out[str(r["profile_id"])] = ChangeOutcome(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,15 @@ class Settings:
         metadata={
             "help": "Folder holding the warehouse, published snapshots, inbox, quarantine "
             "files, exports and the app-state database."
+        },
+    )
+    timezone: str = field(
+        default="UTC",
+        metadata={
+            "help": "The administration's time zone (IANA name, e.g. Asia/Riyadh): delivered "
+            "times with an offset are converted to it (a declaration's month is its local "
+            "lodgement date), the worker's nightly and monthly jobs run by its clock, and "
+            "times are shown in it. Stored stamps are UTC."
         },
     )
     host: str = field(default="127.0.0.1", metadata={"help": "Address the web app listens on."})
@@ -161,7 +171,15 @@ class Settings:
     def __post_init__(self) -> None:
         # Checked when the settings are read, naming the variable, rather than when a page or
         # the snapshot first builds the rule set.
-        problems = [
+        problems = (
+            []
+            if _known_zone(self.timezone)
+            else [
+                f"{ENV_PREFIX}TIMEZONE '{self.timezone}' is not a known time zone (an IANA name "
+                "such as Asia/Riyadh, Africa/Casablanca or UTC)"
+            ]
+        )
+        problems += [
             f"{ENV_PREFIX}{name.upper()} {rule}"
             for name, bad, rule in (
                 ("min_sample", self.min_sample < 1, "must be at least 1"),
@@ -214,6 +232,11 @@ class Settings:
         ]
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The administration's time zone (:attr:`timezone`)."""
+        return zoneinfo.ZoneInfo(self.timezone)
 
     # --- Derived locations inside HOME -------------------------------------------------------
     @property
@@ -291,6 +314,14 @@ class Settings:
             self.snapshots_dir,
         ):
             d.mkdir(parents=True, exist_ok=True)
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _coerce(kind: Any, raw: str) -> Any:

@@ -282,7 +282,7 @@ def data_as_of_text(settings: Settings, now: datetime | None = None) -> str:
     """'Data as of …' of the current published snapshot, for the header, with "· stale" when
     :func:`customs_kpi.published.freshness` (the Data page's verdict) says so."""
     from customs_kpi.published import SnapshotError, current_snapshot, freshness
-    from dashboard.components.format import format_timestamp
+    from dashboard.components.format import format_stamp
 
     try:
         snapshot = current_snapshot(settings)
@@ -291,7 +291,7 @@ def data_as_of_text(settings: Settings, now: datetime | None = None) -> str:
         return "Data: unavailable"
     if snapshot is None or snapshot.data_as_of is None:
         return "No data loaded yet"
-    text = f"Data as of {format_timestamp(snapshot.data_as_of)}"
+    text = f"Data as of {format_stamp(snapshot.data_as_of)}"
     if freshness(snapshot.data_as_of, settings.freshness_hours, now).stale:
         text += " · stale"
     return text

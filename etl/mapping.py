@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ _SOURCE_KEYS: tuple[str, ...] = (
     "encoding",
     "item_level",
     "list_separator",
+    "timezone",
 )
 
 
@@ -45,6 +47,9 @@ class Mapping:
     encoding: str = "utf-8"
     item_level: bool = False
     list_separator: str = ";"
+    # IANA zone of the exporting system's clock for times delivered with an offset (Z, +03:00);
+    # None = the administration's zone (CUSTOMS_KPI_TIMEZONE). See etl.validate.
+    timezone: str | None = None
     # canonical column -> source column(s); several are joined with "-". Empty = identity.
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
@@ -119,6 +124,14 @@ def _parse_source(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
                 ) from exc
         if key == "delimiter" and len(text) != 1:
             raise MappingError(f"{path.name}: {where} must be a single character, got {text!r}")
+        if key == "timezone":
+            try:
+                zoneinfo.ZoneInfo(text)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise MappingError(
+                    f"{path.name}: {where} '{text}' is not a known time zone (an IANA name "
+                    "such as Asia/Riyadh or Africa/Casablanca)"
+                ) from exc
         if key in ("list_separator", "name") and not text:
             raise MappingError(f"{path.name}: {where} must not be empty")
         out[key] = text.lower() if key == "format" else text

@@ -94,11 +94,7 @@ def _typed_expr(col: Column, mapping: Mapping) -> str:
     if col.kind is Kind.CODE:
         return _case_of(s, {code: quote_literal(code) for code in col.codes})
     if col.kind is Kind.DATETIME:
-        formats = mapping.datetime_formats.get(col.name)
-        if formats:
-            fmts = "[" + ", ".join(quote_literal(f) for f in formats) + "]"
-            return f"try_strptime({s}, {fmts})"
-        return f"try_cast({s} AS TIMESTAMP)"
+        return _datetime_expr(s, mapping.datetime_formats.get(col.name), mapping.timezone)
     if col.kind is Kind.DATE:
         return f"try_cast(try_cast({s} AS TIMESTAMP) AS DATE)"
     if col.kind is Kind.DECIMAL:
@@ -113,6 +109,38 @@ def _typed_expr(col: Column, mapping: Mapping) -> str:
     return (
         f"CASE WHEN {s} IS NULL THEN []::VARCHAR[] ELSE list_sort(list_distinct(list_filter("
         f"list_transform(string_split({s}, {sep}), lambda x: trim(x)), lambda x: x <> ''))) END"
+    )
+
+
+def _datetime_expr(s: str, formats: tuple[str, ...] | None, timezone: str | None) -> str:
+    """A delivered date/time as the administration's local wall-clock time (TIMESTAMP).
+
+    The canonical times are local: a declaration belongs to the month of its local lodgement
+    date, so one lodged at 23:30 on 31 January local time is January's whatever the server's
+    zone. A time without an offset is taken as local as it is. A time with an offset (``Z``,
+    ``+03:00``, ``+0300``, ``-05``; or a ``%z`` format) is converted to ``timezone`` (the
+    mapping's ``[source] timezone``, else CUSTOMS_KPI_TIMEZONE) and its offset dropped, so
+    ``2025-01-31T20:30:00Z`` is 23:30 on 31 January in Asia/Riyadh, and
+    ``2025-01-31 20:30-05:00`` is 04:30 on 1 February there."""
+    zone = quote_literal(timezone or "UTC")
+    if formats:
+        zoned = [f for f in formats if "%z" in f or "%Z" in f]
+        plain = [f for f in formats if f not in zoned]
+        parts = []
+        if zoned:
+            listed = ", ".join(quote_literal(f) for f in zoned)
+            parts.append(f"timezone({zone}, try_strptime({s}, [{listed}]))")
+        if plain:
+            parts.append(f"try_strptime({s}, [{', '.join(quote_literal(f) for f in plain)}])")
+        return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+    # An offset follows the time: after the date's 10 characters a '+', a '-' or a final Z.
+    offset = (
+        f"(right({s}, 1) IN ('Z', 'z') OR contains(substr({s}, 11), '+') "
+        f"OR contains(substr({s}, 11), '-'))"
+    )
+    return (
+        f"CASE WHEN {offset} THEN timezone({zone}, try_cast({s} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast({s} AS TIMESTAMP) END"
     )
 
 

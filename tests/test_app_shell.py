@@ -129,10 +129,10 @@ def test_data_as_of_comes_from_the_published_snapshot(
         return str(response.get_json()["response"]["shell-data-as-of"]["children"])
 
     # Loaded long before now: the header says stale, as the Data page does.
-    assert shown() == "Data as of 31 Mar 2026 18:05 · stale"
+    assert shown() == "Data as of 31 Mar 2026 18:05 UTC · stale"
     recent = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=1)
     Snapshot.data_as_of = recent
-    assert shown() == f"Data as of {recent:%d %b %Y %H:%M}"
+    assert shown() == f"Data as of {recent:%d %b %Y %H:%M} UTC"
 
 
 def test_everything_is_served_locally(settings: Settings) -> None:

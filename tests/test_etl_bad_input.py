@@ -174,7 +174,7 @@ def test_mapping_with_misspelled_key(settings: Settings, tmp_path: Path) -> None
         settings,
         load_file(settings, path, mapping),
         "typo.toml: unknown key 'delimter' in [source] (did you mean 'delimiter'?); allowed: "
-        "name, format, delimiter, encoding, item_level, list_separator",
+        "name, format, delimiter, encoding, item_level, list_separator, timezone",
     )
 
 

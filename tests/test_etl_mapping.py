@@ -41,7 +41,7 @@ def test_name_defaults_to_the_file_stem() -> None:
 def test_misspelled_source_key() -> None:
     assert error("[source]\nencodng = 'latin-1'\n") == (
         "src.toml: unknown key 'encodng' in [source] (did you mean 'encoding'?); allowed: "
-        "name, format, delimiter, encoding, item_level, list_separator"
+        "name, format, delimiter, encoding, item_level, list_separator, timezone"
     )
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
+from flask import has_app_context
+
+from customs_kpi.clock import local_text
 from kpis.definitions import Unit
 from kpis.formatting import format_number
 
@@ -100,6 +103,24 @@ def format_timestamp(moment: datetime | date | None) -> str:
     if isinstance(moment, datetime):
         return moment.strftime("%d %b %Y %H:%M")
     return moment.strftime("%d %b %Y")
+
+
+def format_stamp(moment: datetime | str | None) -> str:
+    """A stamp the product wrote (stored in UTC: data as of, run log, reports) in the
+    administration's zone (CUSTOMS_KPI_TIMEZONE of the serving app; UTC outside one), with
+    the zone's abbreviation. Delivered business times (lodged_at, change-log dates) are local
+    already: :func:`format_timestamp`."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    zone: tzinfo = UTC
+    if has_app_context():
+        from dashboard.context import current_settings
+
+        zone = current_settings().zone
+    return local_text(moment, zone) if moment is not None else MISSING
 
 
 def axis_tickformat(unit: Unit) -> str:

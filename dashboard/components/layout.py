@@ -13,7 +13,7 @@ from dash import dcc, html
 from dashboard.components.download import download_button
 from dashboard.components.explain import how_computed
 from dashboard.components.figures import GRAPH_CONFIG
-from dashboard.components.format import format_timestamp
+from dashboard.components.format import format_stamp
 from kpis.definitions import KPI
 
 
@@ -25,7 +25,7 @@ def page_header(
     stale: bool = False,
 ) -> html.Div:
     as_of = (
-        f"Data as of {format_timestamp(data_as_of)}"
+        f"Data as of {format_stamp(data_as_of)}"
         if data_as_of is not None
         else "No data loaded yet"
     )

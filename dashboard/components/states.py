@@ -7,7 +7,7 @@ from datetime import datetime
 
 from dash import html
 
-from dashboard.components.format import format_timestamp
+from dashboard.components.format import format_stamp
 
 LOAD_HINT = (
     "An administrator loads data with `customs-kpi load FILE --home HOME` (or drops files in "
@@ -73,7 +73,7 @@ def forbidden(what: str = "this information") -> html.Div:
 
 
 def data_as_of(moment: datetime | None, version: str | None = None) -> html.Div:
-    text = f"Data as of {format_timestamp(moment)}" if moment else "No data published"
+    text = f"Data as of {format_stamp(moment)}" if moment else "No data published"
     return html.Div(
         [text, html.Span(f" · snapshot {version}", className="muted") if version else None],
         className="data-as-of",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import polars as pl
@@ -85,6 +85,7 @@ class SnapshotContent:
     headline: pl.DataFrame
     flags: FlagConfig  # the underperformance rule set applied (settings)
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)  # name → frame (sheet/CSV)
+    zone: tzinfo = UTC  # the administration's zone, in which the report shows its stamps
     kpis: dict[str, KPI] = field(default_factory=dict)  # every KPI shown, for definitions
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from customs_kpi.clock import local_text
 from etl.snapshot.charts import build_figures, render_svgs
 from etl.snapshot.content import TIME_METRICS, SnapshotContent
 from etl.snapshot.workbook import SHEETS
@@ -359,10 +360,11 @@ def build_html(
     """The whole report as one HTML document (WeasyPrint paginates it)."""
     month_name = content.month.strftime("%B %Y")
     as_of = (
-        content.data_as_of.strftime("%Y-%m-%d %H:%M")
+        local_text(content.data_as_of, content.zone, "%Y-%m-%d %H:%M")
         if content.data_as_of
         else "no successful load recorded"
     )
+    generated = local_text(content.generated_at, content.zone, "%Y-%m-%d %H:%M")
     pending = ""
     if content.pending_controls:
         pending = (
@@ -399,7 +401,7 @@ def build_html(
 <dt>Month</dt><dd>{esc(content.label)} ({esc(content.period[0])} to {esc(content.period[1])})</dd>
 <dt>Version</dt><dd>v{version}: {esc(reason)}</dd>
 <dt>Data as of</dt><dd>{esc(as_of)}</dd>
-<dt>Generated at</dt><dd>{esc(content.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip())}</dd>
+<dt>Generated at</dt><dd>{esc(generated)}</dd>
 <dt>Published version</dt><dd>{esc(content.published_version)}</dd>
 <dt>Controls pending</dt><dd>{content.pending_controls:,}</dd>
 </dl>

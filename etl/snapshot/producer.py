@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import stat
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class SnapshotError(RuntimeError):
 
 
 def build_content(
-    snapshot: Snapshot, month: date, flags: FlagConfig, now: datetime
+    snapshot: Snapshot, month: date, flags: FlagConfig, now: datetime, zone: tzinfo = UTC
 ) -> c.SnapshotContent:
     """Compute every table of the month's snapshot from a published version.
 
@@ -80,6 +80,7 @@ def build_content(
         month=period[0],
         period=period,
         generated_at=now,
+        zone=zone,
         data_as_of=snapshot.data_as_of,
         published_version=snapshot.version,
         pending_controls=int(pending or 0),
@@ -118,7 +119,7 @@ def produce_snapshot(
     if first not in months:
         span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
         raise SnapshotError(f"no published data for {label} (months with data: {span})")
-    content = build_content(snapshot, first, settings.flag_config(), now)
+    content = build_content(snapshot, first, settings.flag_config(), now, settings.zone)
 
     month_dir = settings.snapshots_dir / label
     month_dir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ from importlib import resources
 
 import duckdb
 
+from customs_kpi.clock import utc_naive
+
 MIGRATIONS_PACKAGE = "etl.migrations"
 
 
@@ -37,9 +39,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         try:
             for statement in con.extract_statements(sql):
                 con.execute(statement).complete()
-            con.sql(
-                "INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)",
-                params=[number, name],
+            con.sql(  # naive UTC, as every stamp of the warehouse (customs_kpi.clock)
+                "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
+                params=[number, name, utc_naive()],
             )
             con.commit()
         except Exception:

@@ -3,6 +3,15 @@
 Data as of, the published snapshot, a freshness warning when the last successful load is older
 than ``settings.freshness_hours``, the run log, and the quarantine summary by rule. The
 quarantined rows themselves (raw source records, any office) are an admin detail.
+
+Office scope (server-side, whatever the browser asks): a user with an office scope sees the
+declarations of their offices only (counted on the cube, which is cut to their scope). The
+run log's row counts (read, inserted, replaced, quarantined) and the messages restating them
+are per delivered file, over every office in it, so they cannot be split: scoped users see the
+runs (when, which file, outcome) without them, in the table and in the CSV, and the worker's
+job messages (which restate them too) are left out. Quarantined rows cannot be attributed to an
+office either (the row was refused, its office code unchecked, under the source's own column
+name): the quarantine counts and their CSV are for users without an office scope.
 """
 
 from __future__ import annotations
@@ -46,6 +55,26 @@ LOAD_BUTTON_ID = "data-load-inbox"
 LOAD_MESSAGE_ID = "data-load-message"
 RUNS_SHOWN = 50
 QUARANTINE_ROWS_SHOWN = 100
+# Run-log columns that are per file over every office: users without an office scope only.
+RUN_COUNT_COLUMNS = ("rows_read", "rows_inserted", "rows_replaced", "rows_quarantined", "message")
+_RUN_COUNT_HEADERS = ("Read", "Inserted", "Replaced", "Quarantined", "Message")
+
+
+# --- Office scope --------------------------------------------------------------------------------
+def is_scoped(ctx: PageContext) -> bool:
+    """True for a user with an office scope: national figures are not theirs to see."""
+    return ctx.viewer.offices is not None
+
+
+def declaration_count(ctx: PageContext) -> int | None:
+    """Declarations the user may see: the published total without an office scope, else the
+    sum over their offices (``ctx.cube`` is already cut to their scope on the server)."""
+    if not is_scoped(ctx):
+        manifest: dict[str, Any] = getattr(ctx.snapshot, "manifest", {})
+        rows = manifest.get("tables", {}).get("declarations", {}).get("rows")
+        return None if rows is None else int(rows)
+    assert ctx.cube is not None
+    return int(ctx.cube.declarations.get_column("declarations").sum())
 
 
 # --- Computations --------------------------------------------------------------------------------
@@ -56,8 +85,10 @@ def freshness(ctx: PageContext, now: datetime | None = None) -> Freshness:
 
 
 def runs_frame(ctx: PageContext) -> pl.DataFrame:
+    """The run log; without the per-file row counts and messages for a scoped user."""
     assert ctx.snapshot is not None
-    return ctx.snapshot.table("runs").sort("run_id", descending=True)
+    runs = ctx.snapshot.table("runs").sort("run_id", descending=True)
+    return runs.drop(RUN_COUNT_COLUMNS, strict=False) if is_scoped(ctx) else runs
 
 
 def quarantine_summary(ctx: PageContext) -> pl.DataFrame:
@@ -131,9 +162,18 @@ def _snapshot_stats(ctx: PageContext) -> html.Div:
             stat("Data as of", format_timestamp(ctx.data_as_of)),
             stat("Published", format_timestamp(created)),
             stat("Months", f"{months[0]:%b %Y} – {months[-1]:%b %Y}" if months else "none"),
-            stat("Declarations", format_count(tables.get("declarations", {}).get("rows"))),
+            stat(
+                "Declarations (your offices)" if is_scoped(ctx) else "Declarations",
+                format_count(declaration_count(ctx)),
+            ),
             stat("Profiles", format_count(tables.get("profiles", {}).get("rows"))),
-            stat("Quarantined rows", format_count(tables.get("quarantine", {}).get("rows"))),
+            *(
+                []
+                if is_scoped(ctx)  # refused rows cannot be attributed to an office
+                else [
+                    stat("Quarantined rows", format_count(tables.get("quarantine", {}).get("rows")))
+                ]
+            ),
         ],
         className="stat-list",
     )
@@ -153,15 +193,17 @@ def _runs_table(runs: pl.DataFrame) -> Any:
                 + {"succeeded": "badge-good", "failed": "badge-bad"}.get(r["status"], "badge-warn"),
             ),
             "File": r["file_name"] or "",
-            "Read": format_count(r["rows_read"]),
-            "Inserted": format_count(r["rows_inserted"]),
-            "Replaced": format_count(r["rows_replaced"]),
-            "Quarantined": format_count(r["rows_quarantined"]),
+            "Read": format_count(r.get("rows_read")),
+            "Inserted": format_count(r.get("rows_inserted")),
+            "Replaced": format_count(r.get("rows_replaced")),
+            "Quarantined": format_count(r.get("rows_quarantined")),
             "Seconds": "–" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}",
-            "Message": r["message"] or "",
+            "Message": r.get("message") or "",
         }
         for r in runs.head(RUNS_SHOWN).iter_rows(named=True)
     ]
+    if "rows_read" not in runs.columns:  # a scoped user's run log (runs_frame): no file counts
+        rows = [{k: v for k, v in row.items() if k not in _RUN_COUNT_HEADERS} for row in rows]
     return data_table(
         rows, numeric={"Run", "Read", "Inserted", "Replaced", "Quarantined", "Seconds"}
     )
@@ -204,6 +246,8 @@ def _jobs_block(ctx: PageContext, now: datetime | None) -> Any:
     jobs = read_jobs(ctx.settings)
     running, sentence = worker_status(jobs, now)
     rows = job_rows(jobs)
+    if is_scoped(ctx):  # job messages restate the file-level row counts of every office
+        rows = [{k: v for k, v in row.items() if k != "Message"} for row in rows]
     return html.Div(
         [
             html.P(sentence, className="section-note" if running else "warning-banner"),
@@ -233,7 +277,13 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
                     page=PAGE,
                     view="runs",
                     wide=True,
-                    note=f"Latest {RUNS_SHOWN} runs; the CSV has all of them.",
+                    note=f"Latest {RUNS_SHOWN} runs; the CSV has all of them."
+                    + (
+                        " Row counts are per file, over every office: shown to users without "
+                        "an office scope."
+                        if is_scoped(ctx)
+                        else ""
+                    ),
                 ),
                 section(
                     "Quarantine by rule",
@@ -243,7 +293,9 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
                     wide=True,
                     note="Rows the validation refused, with the rule they broke. The rest of "
                     "each file was loaded.",
-                ),
+                )
+                if not is_scoped(ctx)  # refused rows cannot be attributed to an office
+                else None,
                 section(
                     "Quarantined rows",
                     _quarantine_rows_table(quarantine_rows(ctx)),
@@ -343,7 +395,7 @@ def download(ctx: PageContext, clicks: Any) -> dict[str, Any]:
         raise PreventUpdate
     if view == "runs":
         table = runs_frame(ctx)
-    elif view == "quarantine":
+    elif view == "quarantine" and not is_scoped(ctx):
         table = quarantine_summary(ctx)
     elif view == "quarantine-rows" and ctx.viewer.may(Role.ADMIN):
         table = quarantine_rows(ctx)

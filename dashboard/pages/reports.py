@@ -7,8 +7,9 @@ file in ``HOME/requests/pending`` (:func:`customs_kpi.worker.request_snapshot`);
 
 Who may do what: every role may list snapshots; downloads are for users without an office
 scope, because a snapshot holds every office's figures (a scoped user would otherwise read
-offices outside their scope); analysts and administrators may request a snapshot. Every
-download and request is audited.
+offices outside their scope), and its count of pending controls is national too, so it is
+listed to them only. Analysts and administrators may request a snapshot. Every download and
+request is audited.
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def snapshot_rows(snapshots: Sequence[jobs.SnapshotVersion], allowed: bool) -> l
                 "Status": status,
                 "Produced": _nowrap(_when(s.created_at)),
                 "Data as of": _nowrap(_when(s.data_as_of)),
-                "Pending controls": format_count(s.pending_controls),
+                # The snapshot's pending count is national (every office, when it was
+                # produced): shown with the files, to users without an office scope only.
+                **({"Pending controls": format_count(s.pending_controls)} if allowed else {}),
                 "Reason": s.reason,
                 "Files": _files(s, allowed),
             }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import plotly.graph_objects as go
@@ -201,6 +201,25 @@ def test_profile_page_charts_escape_change_summaries_and_offices(
         }
     )
     assert_no_link(detail._office_graph(offices))
+
+
+def test_profile_timeline_escapes_review_rationale(
+    pages: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review decisions (rationale typed by an analyst) drawn on the profile's trend."""
+    detail = pages["profile_detail"]
+    decisions = pl.DataFrame(
+        {
+            "changed_at": [datetime(2026, 3, 20, 15, 0)],
+            "change_type": ["decision: retire"],
+            "summary": [f"{EVIL} (anna)"],
+        }
+    )
+    monkeypatch.setattr(detail, "timeline_events", lambda _path, _pid: decisions)
+    ctx = SimpleNamespace(settings=SimpleNamespace(app_db_path=None), months=lambda: list(MONTHS))
+    monthly = pl.DataFrame({"month": MONTHS, "value": [0.1, 0.2, 0.3]})
+    fig = figures.trend_figure(monthly, unit=Unit.PERCENT, x="month")
+    assert_no_link(detail._with_decisions(ctx, fig, monthly, "P-1"))
 
 
 def test_snapshot_charts_escape_table_text() -> None:

@@ -30,6 +30,7 @@ USERS = {
     "vera": (Role.VIEWER, ()),
     "ths": (Role.VIEWER, ("THS",)),
     "two": (Role.ANALYST, ("DKR", "THS")),
+    "sadm": (Role.ADMIN, ("ZIG",)),  # an administrator with an office scope
 }
 
 
@@ -110,7 +111,9 @@ def _count(declarations: pl.DataFrame, offices: tuple[str, ...] | None) -> str:
     return f"{rows.height:,}"
 
 
-@pytest.mark.parametrize(("user", "offices"), [("ths", ("THS",)), ("two", ("DKR", "THS"))])
+@pytest.mark.parametrize(
+    ("user", "offices"), [("ths", ("THS",)), ("two", ("DKR", "THS")), ("sadm", ("ZIG",))]
+)
 def test_scoped_user_sees_their_declarations_not_national_totals(
     site: tuple[dash.Dash, pl.DataFrame], user: str, offices: tuple[str, ...]
 ) -> None:
@@ -126,7 +129,15 @@ def test_scoped_user_sees_their_declarations_not_national_totals(
     assert f"{declarations.height + 2:,}" not in text  # nor the run's rows read (national)
     # The run is listed, without its file-level counts; no quarantine figures at all.
     assert "pages-test.csv" in text
-    for hidden in ('"Read"', '"Inserted"', '"Quarantined"', "Quarantine by rule", "lodged_at"):
+    for hidden in (
+        '"Read"',
+        '"Inserted"',
+        '"Quarantined"',
+        "Quarantine by rule",
+        "Quarantined rows",
+        "lodged_at",
+        "X1",  # a quarantined row's declaration (raw rows of any office)
+    ):
         assert hidden not in text, hidden
 
 
@@ -148,10 +159,16 @@ def test_scoped_downloads_leave_out_national_counts(site: tuple[dash.Dash, pl.Da
     for column in ("rows_read", "rows_inserted", "rows_replaced", "rows_quarantined", "message"):
         assert column not in runs[0], column
     assert _download(scoped, app, "quarantine") is None  # refused on the server
+    scoped_admin = login(app, "sadm")
+    assert _download(scoped_admin, app, "quarantine") is None
+    assert _download(scoped_admin, app, "quarantine-rows") is None
+    assert "rows_read" not in _download(scoped_admin, app, "runs")[0]
     national = login(app, "vera")
     runs = _download(national, app, "runs")
     assert runs[0]["rows_read"] == "9002" and runs[0]["rows_quarantined"] == "2"
     assert sum(int(r["rows"]) for r in _download(national, app, "quarantine")) == 2
+    rows = _download(login(app, "adam"), app, "quarantine-rows")
+    assert sorted(r["declaration_id"] for r in rows) == ["X1", "X2"]
 
 
 def _reports(client: FlaskClient, app: dash.Dash) -> str:

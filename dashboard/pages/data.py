@@ -11,7 +11,8 @@ are per delivered file, over every office in it, so they cannot be split: scoped
 runs (when, which file, outcome) without them, in the table and in the CSV, and the worker's
 job messages (which restate them too) are left out. Quarantined rows cannot be attributed to an
 office either (the row was refused, its office code unchecked, under the source's own column
-name): the quarantine counts and their CSV are for users without an office scope.
+name): the quarantine counts and their CSV are for users without an office scope, and the
+quarantined rows for administrators without one.
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
                     wide=True,
                     note=f"Latest {QUARANTINE_ROWS_SHOWN} (administrators only).",
                 )
-                if ctx.viewer.may(Role.ADMIN)
+                if ctx.viewer.may(Role.ADMIN) and not is_scoped(ctx)  # raw rows of any office
                 else None,
             ],
             className="panel-grid",
@@ -318,7 +319,9 @@ def load_controls(ctx: PageContext) -> html.Div:
     recent = recent_load_requests(ctx.settings, limit=3)
     lines = [
         f"{r.get('requested_at', '')[:16].replace('T', ' ')} · {r.get('requested_by', '')} · "
-        f"{r.get('status', '')}{': ' + str(r['message']) if r.get('message') else ''}"
+        f"{r.get('status', '')}"
+        # The outcome restates the deliveries' row counts (every office): not for a scoped admin.
+        f"{': ' + str(r['message']) if r.get('message') and not is_scoped(ctx) else ''}"
         for r in recent
     ]
     return html.Div(
@@ -397,7 +400,7 @@ def download(ctx: PageContext, clicks: Any) -> dict[str, Any]:
         table = runs_frame(ctx)
     elif view == "quarantine" and not is_scoped(ctx):
         table = quarantine_summary(ctx)
-    elif view == "quarantine-rows" and ctx.viewer.may(Role.ADMIN):
+    elif view == "quarantine-rows" and ctx.viewer.may(Role.ADMIN) and not is_scoped(ctx):
         table = quarantine_rows(ctx)
     else:
         raise PreventUpdate

@@ -158,8 +158,16 @@ def record_failure(
         _insert_run(con, result, kind, started, sha)
         con.commit()
     except Exception:
-        con.rollback()
+        _rollback(con)
         raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open. DuckDB ends the transaction itself when a
+    write fails for good (disk full during COMMIT): its "cannot rollback - no transaction is
+    active" must not hide that real cause."""
+    with suppress(duckdb.Error):
+        con.rollback()
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
@@ -220,13 +228,25 @@ def _record_rollback(
 ) -> None:
     """Mark a rolled-back run failed (a bad file's own message, else what went wrong) and write
     its run-log row in a transaction of its own."""
+    import etl.publish
+
     result.status = "failed"
     if isinstance(exc, DeliveryError | MappingError):
         result.message = str(exc)
     else:
-        result.message = f"{label}: load failed and was rolled back: {exc}"
+        result.message = (
+            f"{label}: load failed and was rolled back: {etl.publish.describe_error(exc)}"
+        )
     result.duration_seconds = time.perf_counter() - t0
-    record_failure(con, result, kind, started, sha)
+    try:
+        record_failure(con, result, kind, started, sha)
+    except duckdb.Error as record_exc:
+        # The disk that failed the load may refuse the run-log row too: still a failed load
+        # with its real cause, only without its row.
+        result.run_id = None
+        result.message += (
+            f" (the failed run could not be recorded: {etl.publish.describe_error(record_exc)})"
+        )
 
 
 def _write_quarantine(
@@ -384,7 +404,7 @@ def _load_one(
         stage("committing")
         con.commit()
     except BaseException as exc:
-        con.rollback()
+        _rollback(con)
         if pending is not None:
             pending.unlink(missing_ok=True)
         if not isinstance(exc, Exception):
@@ -396,8 +416,9 @@ def _load_one(
         _record_rollback(con, result, "load", path.name, exc, t0, started, sha)
         return result
     finally:
-        _drop_temp(con)
-        con.sql("RESET memory_limit")
+        with suppress(duckdb.Error):  # never replaces the outcome (or the error) above
+            _drop_temp(con)
+            con.sql("RESET memory_limit")
     if pending is not None:
         result.quarantine_file = _final_name(pending)
         os.replace(pending, result.quarantine_file)
@@ -622,14 +643,15 @@ def load_profiles(
             stage("committing")
             con.commit()
         except Exception as exc:
-            con.rollback()
+            _rollback(con)
             for pending in pendings:
                 pending.unlink(missing_ok=True)
             result.rows_inserted = result.rows_replaced = result.rows_merged = 0
             _record_rollback(con, result, "load-profiles", label, exc, t0, started, sha)
             return result
         finally:
-            _drop_temp(con)
+            with suppress(duckdb.Error):
+                _drop_temp(con)
         for pending in pendings:
             os.replace(pending, _final_name(pending))
         if publish:

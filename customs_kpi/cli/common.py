@@ -8,10 +8,55 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from customs_kpi.settings import Settings, load_settings
 
+
+class _Group(TyperGroup):
+    """The root command: an operating-system or database error that escapes a command (a
+    read-only or full HOME, a missing permission) ends it with one line naming the path and
+    the cause, exit 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            message = environment_problem(exc)
+            if message is None:
+                raise
+            raise fail(message) from None
+
+
+def environment_problem(exc: BaseException) -> str | None:
+    """One line for an error of the environment (file system, database files), None for
+    anything else (a bug: its traceback is kept)."""
+    import sqlite3
+
+    import duckdb
+
+    environment = isinstance(exc, OSError | sqlite3.OperationalError | duckdb.IOException)
+    if not environment and not (isinstance(exc, duckdb.Error) and _is_disk_problem(str(exc))):
+        return None
+    from etl.publish import describe_error
+
+    cause = describe_error(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).lower():
+        cause = f"read-only ({exc})"
+    return f"{cause} (HOME must be writable and have free space)"
+
+
+def _is_disk_problem(text: str) -> bool:
+    lowered = text.lower()
+    return any(
+        s in lowered for s in ("no space left", "read-only", "readonly", "permission denied")
+    )
+
+
 app = typer.Typer(
+    cls=_Group,
     name="customs-kpi",
     help="Customs risk-management KPIs: load inspection outcomes, compute KPIs, serve the "
     "dashboard, produce monthly snapshots.",

@@ -33,6 +33,7 @@ from customs_kpi.settings import Settings
 # --- Layout shared with the writer (etl.publish imports these) ---------------------------------
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
+PUBLISH_FAILURE_FILE = ".publish_failed.json"  # written by etl.publish, removed on success
 FACT_TABLES: tuple[str, ...] = ("declarations", "profile_hits")
 PARTITION_COLUMN = "lodged_month"
 
@@ -135,6 +136,44 @@ def read_current(published_dir: Path) -> str | None:
     # A garbled pointer is returned as it is (not a version name): readers fall back too.
     name = raw.decode("utf-8", errors="replace").strip()
     return name or None
+
+
+@dataclass(frozen=True)
+class PublishFailure:
+    """The last publish that failed (the dashboard shows an older version than the
+    warehouse holds until a publish succeeds)."""
+
+    at: datetime | None
+    run_id: int | None
+    message: str
+
+    @property
+    def text(self) -> str:
+        when = f" at {self.at:%Y-%m-%d %H:%M} UTC" if self.at else ""
+        run = f" (run {self.run_id})" if self.run_id is not None else ""
+        return (
+            f"The last publish failed{when}{run}: {self.message}. The dashboard shows the "
+            "previous version; the next load, publish or worker poll publishes again."
+        )
+
+
+def publish_failure(settings: Settings) -> PublishFailure | None:
+    """The last publish failure, None when the last publish succeeded (for a banner)."""
+    try:
+        raw = json.loads((settings.published_dir / PUBLISH_FAILURE_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    at = raw.get("at")
+    try:
+        when = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        when = None
+    run = raw.get("run_id")
+    return PublishFailure(
+        at=when, run_id=run if isinstance(run, int) else None, message=str(raw.get("message"))
+    )
 
 
 def read_manifest(version_dir: Path) -> dict[str, Any]:

@@ -281,7 +281,12 @@ def shell_layout() -> Any:
 def data_as_of_text(settings: Settings, now: datetime | None = None) -> str:
     """'Data as of …' of the current published snapshot, for the header, with "· stale" when
     :func:`customs_kpi.published.freshness` (the Data page's verdict) says so."""
-    from customs_kpi.published import SnapshotError, current_snapshot, freshness
+    from customs_kpi.published import (
+        SnapshotError,
+        current_snapshot,
+        freshness,
+        publish_failure,
+    )
     from dashboard.components.format import format_stamp
 
     try:
@@ -290,10 +295,18 @@ def data_as_of_text(settings: Settings, now: datetime | None = None) -> str:
         log.exception("the current published snapshot is unreadable")
         return "Data: unavailable"
     if snapshot is None or snapshot.data_as_of is None:
-        return "No data loaded yet"
-    text = f"Data as of {format_stamp(snapshot.data_as_of)}"
-    if freshness(snapshot.data_as_of, settings.freshness_hours, now).stale:
-        text += " · stale"
+        text = "No data loaded yet"
+    else:
+        text = f"Data as of {format_stamp(snapshot.data_as_of)}"
+        if freshness(snapshot.data_as_of, settings.freshness_hours, now).stale:
+            text += " · stale"
+    # Publishing trouble (issue 11.1, 11.4): the data shown is older than the warehouse's.
+    notice = getattr(snapshot, "notice", None)
+    if notice:
+        log.warning("%s", notice)
+        text += " · older version shown (published data pointer broken)"
+    if publish_failure(settings) is not None:
+        text += " · last publish failed: newer data not shown yet"
     return text
 
 

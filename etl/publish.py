@@ -38,6 +38,7 @@ from customs_kpi.published import (
     CURRENT_FILE,
     FACT_TABLES,
     MANIFEST_FILE,
+    PUBLISH_FAILURE_FILE,
     file_sha256,
     list_versions,
     newest_valid_version,
@@ -69,6 +70,9 @@ SEQUENCE_FILE = ".sequence"
 # {version: ISO time CURRENT moved off it}: where the grace period of a superseded version
 # starts (not when the next publish started: a long publish would eat into the grace).
 SUPERSEDED_FILE = ".superseded.json"
+# The last publish failure (removed by the next successful publish): see
+# customs_kpi.published.publish_failure.
+FAILURE_FILE = PUBLISH_FAILURE_FILE
 _PARQUET = "FORMAT parquet, COMPRESSION zstd"
 # DuckDB's buffer limit while writing a version: with the load's own limit (etl.load) it keeps a
 # load-and-publish process under its 2 GB target at 10 M declarations.
@@ -427,6 +431,58 @@ def publish(
     """
     published_dir = settings.published_dir
     published_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        version = _publish_locked(con, settings, touched_months, run_id)
+    except Exception as exc:
+        # Said where the web side can see it (customs_kpi.published.publish_failure) until
+        # a publish succeeds; the caller records a failed run and exits non-zero.
+        with suppress(OSError):
+            _write_atomically(
+                published_dir / FAILURE_FILE,
+                json.dumps(
+                    {
+                        "at": datetime.now(UTC).isoformat(),
+                        "run_id": run_id,
+                        "message": describe_error(exc),
+                    }
+                )
+                + "\n",
+            )
+        raise
+    (published_dir / FAILURE_FILE).unlink(missing_ok=True)
+    return version
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming the cause: "disk full", "read-only" or the system's own words, and
+    the path when the error has one."""
+    import errno
+
+    if isinstance(exc, OSError):
+        cause = {
+            errno.ENOSPC: "disk full",
+            errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system",
+            errno.EACCES: "permission denied (read-only?)",
+            errno.EPERM: "permission denied (read-only?)",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        return f"{cause}: {exc.filename}" if exc.filename else cause
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lowered = text.lower()
+    if "no space left" in lowered:
+        return f"disk full ({text})"
+    if "read-only" in lowered and not lowered.startswith("read-only"):
+        return f"read-only ({text})"
+    return text
+
+
+def _publish_locked(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    touched_months: set[date] | None,
+    run_id: int,
+) -> str:
+    published_dir = settings.published_dir
     touched = _normalise_months(touched_months)
     with FileLock(str(published_dir / LOCK_FILE)):
         now = datetime.now(UTC)

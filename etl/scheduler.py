@@ -69,6 +69,14 @@ def _default_process_inbox(settings: Settings) -> list[Any]:
     return list(process_inbox(settings))
 
 
+def _default_publish_if_behind(settings: Settings) -> str | None:
+    from etl.load import publish_if_behind
+
+    if not settings.warehouse_path.exists():
+        return None
+    return publish_if_behind(settings)
+
+
 def _default_housekeeping(settings: Settings, now: datetime) -> str:
     from etl.publish import housekeeping
 
@@ -106,6 +114,9 @@ class Actions:
     """The outside world of the jobs: real ETL functions by default, fakes in tests."""
 
     process_inbox: Callable[[Settings], list[Any]] = _default_process_inbox
+    # Publish when the warehouse is ahead of the published version (a publish was killed or
+    # failed); the version published, None when nothing was behind.
+    publish_if_behind: Callable[[Settings], str | None] = _default_publish_if_behind
     housekeeping: Callable[[Settings, datetime], str] = _default_housekeeping
     produce_snapshot: Callable[[Settings, date, str, datetime], state.SnapshotVersion] = (
         _default_produce_snapshot
@@ -170,20 +181,41 @@ class JobContext:
 _INBOX_LOCK = threading.Lock()
 
 
+class JobFailed(RuntimeError):
+    """A job that ran but whose work failed (a delivery or its publishing): recorded as
+    'failed' with this message, so the Data page shows it."""
+
+
 def job_inbox(ctx: JobContext, now: datetime) -> str:
-    """Load every new delivery in HOME/inbox (the ETL moves or records what it has loaded)."""
+    """Load every new delivery in HOME/inbox (the ETL moves or records what it has loaded);
+    with none, publish if the warehouse is ahead of the published version. Fails (the job's
+    outcome) when a delivery failed or could not be published."""
     from etl.warehouse import WarehouseBusy
 
     try:
         with _INBOX_LOCK:
             results = ctx.actions.process_inbox(ctx.settings)
+            republished = None if results else ctx.actions.publish_if_behind(ctx.settings)
     except WarehouseBusy as exc:
         raise JobSkipped(f"warehouse busy, retried at the next poll: {exc}") from exc
     if not results:
+        if republished:
+            return (
+                f"published {republished}: the dashboard was behind the warehouse (an earlier "
+                "publish had not completed)"
+            )
         return NO_DELIVERY
-    return f"{len(results)} deliver{'y' if len(results) == 1 else 'ies'}: " + "; ".join(
+    message = f"{len(results)} deliver{'y' if len(results) == 1 else 'ies'}: " + "; ".join(
         _describe_load(r) for r in results
     )
+    problems = [
+        f"{getattr(r, 'file_name', 'file')}: {getattr(r, 'message', '')}"
+        for r in results
+        if getattr(r, "status", None) == "failed" or getattr(r, "publish_error", None)
+    ]
+    if problems:
+        raise JobFailed(message + " — " + " | ".join(problems))
+    return message
 
 
 def _describe_load(result: Any) -> str:
@@ -391,6 +423,9 @@ def run_job(
         message, outcome = spec.func(ctx, started), "succeeded"
     except JobSkipped as exc:
         message, outcome = str(exc), "skipped"
+    except JobFailed as exc:
+        log.warning("job %s failed: %s", spec.id, exc)
+        message, outcome = str(exc), "failed"
     except Exception as exc:
         log.exception("job %s failed", spec.id)
         message, outcome = f"{type(exc).__name__}: {exc}", "failed"
@@ -498,10 +533,10 @@ def build_worker(
     now: datetime | None = None,
     actions: Actions | None = None,
 ) -> Worker:
-    """Create the scheduler and register every job (call inside :func:`worker_lock`)."""
-    from tzlocal import get_localzone
-
-    zone = tz or get_localzone()
+    """Create the scheduler and register every job (call inside :func:`worker_lock`). Its
+    clock is the administration's zone (CUSTOMS_KPI_TIMEZONE): the nightly housekeeping and the
+    monthly snapshot on the 1st follow local midnight, whatever the server's zone."""
+    zone = tz or settings.zone
     start = now or datetime.now(zone)
     scheduler = BackgroundScheduler(
         timezone=zone,

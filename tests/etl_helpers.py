@@ -109,8 +109,13 @@ def install_stubs(monkeypatch: pytest.MonkeyPatch) -> Calls:
         recorded.publish.append((months, run_id))
         return f"v{len(recorded.publish):06d}"
 
+    def fake_published_run_id(settings: Settings) -> int | None:
+        # What the stand-in "published" last: the load compares it with the warehouse.
+        return recorded.publish[-1][1] if recorded.publish else None
+
     monkeypatch.setattr("etl.load.rebuild_cube", fake_cube)
     monkeypatch.setattr("etl.load.publish_snapshot", fake_publish)
+    monkeypatch.setattr("etl.load.published_run_id", fake_published_run_id)
     return recorded
 
 

@@ -35,6 +35,7 @@ def test_inbox_loads_moves_and_explains(settings: Settings, calls: Calls) -> Non
     source.mkdir()
     write_mapping(source / "mapping.toml", '[source]\nname = "semi"\ndelimiter = ";"\n')
     write_csv(source / "s.csv", [row(9)], delimiter=";")
+    os.utime(source / "s.csv", (2_000_500, 2_000_500))  # quiet (etl.inbox.QUIET_SECONDS)
 
     results = process_inbox(settings)
     assert [(r.file_name, r.status) for r in results] == [

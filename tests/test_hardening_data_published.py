@@ -171,3 +171,15 @@ def test_numbering_never_restarts(settings: Settings, warehouse: duckdb.DuckDBPy
     v3 = publish(warehouse, settings, None, 5)
     assert publish_mod.version_seq(v3) == 3
     assert read_current(settings.published_dir) == v3
+
+
+def test_the_header_says_an_older_version_is_shown(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    from dashboard.app import data_as_of_text
+
+    publish(warehouse, settings, None, 3)
+    assert "older version" not in data_as_of_text(settings)
+    (settings.published_dir / "CURRENT").write_text("garbage\n")
+    assert data_as_of_text(settings).startswith("Data as of ")
+    assert "older version shown (published data pointer broken)" in data_as_of_text(settings)

@@ -4,6 +4,7 @@ warehouse)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from auth_helpers import audit_actions, call, login, make_app
@@ -36,7 +37,8 @@ def test_only_admins_can_request_a_load_and_it_is_audited(settings: Settings) ->
 
 
 def test_the_worker_loads_the_inbox_when_asked(settings: Settings) -> None:
-    write_csv(settings.inbox_dir / "delivery.csv", [row(1), row(2), row(3)])
+    dropped = write_csv(settings.inbox_dir / "delivery.csv", [row(1), row(2), row(3)])
+    os.utime(dropped, (0, 0))  # written long ago: quiet (etl.inbox.QUIET_SECONDS)
     when = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     request_id = state.request_inbox_load(settings, "adam", when)
     worker = build_worker(settings, tz=UTC, now=when)

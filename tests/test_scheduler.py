@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -302,7 +303,8 @@ def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     assert w.run_now("inbox", now=NOW) == "succeeded"
     assert state.read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
 
-    write_csv(settings.inbox_dir / "march.csv", [row(i) for i in range(1, 41)])
+    dropped = write_csv(settings.inbox_dir / "march.csv", [row(i) for i in range(1, 41)])
+    os.utime(dropped, (0, 0))  # written long ago: quiet (etl.inbox.QUIET_SECONDS)
     assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == "succeeded"
     message = state.read_jobs(settings).jobs["inbox"].last_message
     assert message.startswith("1 delivery: march.csv status=succeeded inserted=40")

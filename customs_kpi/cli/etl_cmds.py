@@ -17,6 +17,7 @@ from customs_kpi.cli.common import HomeOption, app, console, err_console, fail, 
 if TYPE_CHECKING:
     import duckdb
 
+    from customs_kpi.settings import Settings
     from etl.load import LoadResult
 
 
@@ -159,11 +160,46 @@ def load_cmd(
             results += process_inbox(settings, progress=progress)
     if not results:
         console.print("nothing to load: the inbox is empty")
+        if publish:
+            _publish_if_behind(settings)
         return
     _print_results(results)
+    _exit_on_failures(results)
+
+
+def _exit_on_failures(results: Sequence[LoadResult]) -> None:
     failed = [r.file_name for r in results if r.status == "failed"]
     if failed:
         raise fail(f"{len(failed)} file(s) failed: {', '.join(failed)}")
+    unpublished = [r for r in results if r.publish_error]
+    if unpublished:
+        raise fail(
+            f"loaded but NOT PUBLISHED ({unpublished[0].publish_error}): the dashboard shows "
+            "older data until a publish succeeds (the next load, `customs-kpi publish` or the "
+            "worker retries)"
+        )
+
+
+def _publish_if_behind(settings: Settings) -> None:
+    """Nothing was loaded: still publish when an earlier publish did not complete."""
+    from etl.load import publish_if_behind
+    from etl.publish import describe_error
+    from etl.warehouse import WarehouseBusy
+
+    try:
+        version = publish_if_behind(settings)
+    except WarehouseBusy:
+        return  # the running load publishes itself
+    except Exception as exc:
+        raise fail(
+            f"NOT PUBLISHED ({describe_error(exc)}): the dashboard shows older data"
+        ) from None
+    if version:
+        console.print(
+            f"published {version}: the dashboard was behind the warehouse (an earlier publish "
+            "had not completed)",
+            highlight=False,
+        )
 
 
 @app.command("load-profiles")
@@ -183,6 +219,7 @@ def load_profiles_cmd(
     _print_results([result])
     if result.status == "failed":
         raise fail(f"{result.file_name} failed")
+    _exit_on_failures([result])
 
 
 @contextmanager
@@ -216,7 +253,7 @@ def runs_cmd(
     table = Table(
         "run",
         "kind",
-        "started",
+        "started (UTC)",
         "status",
         "file",
         "read",

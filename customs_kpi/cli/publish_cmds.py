@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ def publish_now(home: HomeOption = None) -> None:
 
     from customs_kpi.cli.common import settings_for
     from etl.cube import rebuild_cube
-    from etl.publish import publish
+    from etl.publish import describe_error, publish
     from etl.warehouse import WarehouseBusy, open_warehouse
 
     settings = settings_for(home)
@@ -46,8 +47,12 @@ def publish_now(home: HomeOption = None) -> None:
             try:
                 version = publish(con, settings, None, run_id)
             except Exception as exc:
-                _finish_run(con, run_id, "failed", started, f"publish failed: {exc}")
-                raise
+                cause = describe_error(exc)
+                with suppress(Exception):  # the run log may be on the same full disk
+                    _finish_run(con, run_id, "failed", started, f"publish failed: {cause}")
+                raise fail(
+                    f"NOT PUBLISHED ({cause}): the dashboard shows the previous version"
+                ) from None
             _finish_run(con, run_id, "succeeded", started, f"published {version}")
     except WarehouseBusy as exc:
         raise fail(str(exc)) from exc

@@ -111,10 +111,11 @@ def format_stamp(moment: datetime | str | None) -> str:
     the zone's abbreviation. Delivered business times (lodged_at, change-log dates) are local
     already: :func:`format_timestamp`."""
     if isinstance(moment, str):
+        text = moment
         try:
-            moment = datetime.fromisoformat(moment)
+            moment = datetime.fromisoformat(text)
         except ValueError:
-            return moment
+            return text
     zone: tzinfo = UTC
     if has_app_context():
         from dashboard.context import current_settings

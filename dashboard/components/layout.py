@@ -25,9 +25,7 @@ def page_header(
     stale: bool = False,
 ) -> html.Div:
     as_of = (
-        f"Data as of {format_stamp(data_as_of)}"
-        if data_as_of is not None
-        else "No data loaded yet"
+        f"Data as of {format_stamp(data_as_of)}" if data_as_of is not None else "No data loaded yet"
     )
     return html.Div(
         [

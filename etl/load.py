@@ -14,8 +14,9 @@ import hashlib
 import os
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -86,6 +87,9 @@ class LoadResult:
     touched_months: list[date] = field(default_factory=list)
     quarantine_file: Path | None = None
     published: str | None = None  # published version, when publishing ran
+    # Why publishing failed (the load itself is committed): the CLI exits non-zero, the worker's
+    # job fails, a failed 'publish' run is in the run log and the Data page says so.
+    publish_error: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -435,23 +439,110 @@ def _publish(
     results: list[LoadResult],
     progress: Progress | None,
 ) -> None:
+    """Publish what the loads committed; with nothing new loaded, publish anyway when the
+    warehouse is ahead of the published version (an earlier publish was killed or failed)."""
     done = [r for r in results if r.status == "succeeded"]
-    if not done:
-        return
-    if progress is not None:
+    months: set[date] | None
+    if done:
+        months = {m for r in done for m in r.touched_months}
+        run_id = done[-1].run_id
+        note = ""
+    else:
+        run_id = warehouse_ahead(con, settings)
+        if run_id is None:
+            return
+        # Months to rewrite: those whose rows differ from the published version (etl.publish
+        # compares per-month statistics with the previous manifest).
+        months = set()
+        done = [r for r in results if r.status == "skipped"]  # a failed one keeps its message
+        note = f" (the dashboard was behind the warehouse: run {run_id} had not been published)"
+    if progress is not None and done:
         progress.stage(done[-1].file_name, "publishing", con)
-    months = {m for r in done for m in r.touched_months}
-    last = done[-1]
-    assert last.run_id is not None
+    assert run_id is not None
     try:
-        version = publish_snapshot(con, settings, months, last.run_id)
+        version = publish_snapshot(con, settings, months, run_id)
     except Exception as exc:
+        import etl.publish
+
+        error = etl.publish.describe_error(exc)
+        _record_publish_failure(con, run_id, error)
         # The load itself is committed; say loudly that the dashboard does not show it yet.
         for r in done:
-            r.message += f"; NOT PUBLISHED: {exc}"
+            r.publish_error = error
+            r.message += f"; NOT PUBLISHED: {error}"
         return
     for r in done:
         r.published = version
+        if note:
+            r.message += f"; published {version}{note}"
+
+
+def _record_publish_failure(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
+    """A failed 'publish' run in the run log (best effort: the disk may be full)."""
+    now = datetime.now(UTC).replace(tzinfo=None)  # the run log's naive UTC
+    message = f"publishing run {run_id} failed, the dashboard shows older data: {error}"
+    try:
+        con.begin()
+        con.sql(
+            "INSERT INTO runs (run_id, kind, started_at, finished_at, status, message) "
+            "VALUES (nextval('run_id_seq'), 'publish', $1, $1, 'failed', $2)",
+            params=[now, message],
+        )
+        con.commit()
+    except duckdb.Error:
+        with suppress(duckdb.Error):
+            con.rollback()
+
+
+def published_run_id(settings: Settings) -> int | None:
+    """The run the current published version was made from; None when nothing valid is
+    published (no CURRENT, a broken one, an unreadable manifest)."""
+    from customs_kpi.published import read_current, read_manifest, version_problems
+
+    current = read_current(settings.published_dir)
+    if current is None:
+        return None
+    folder = settings.published_dir / current
+    if version_problems(folder, deep=False):
+        return None
+    try:
+        run = read_manifest(folder).get("run_id")
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, int) else None
+
+
+def warehouse_ahead(con: duckdb.DuckDBPyConnection, settings: Settings) -> int | None:
+    """The latest successful load's run id when the published version does not include it
+    (or CURRENT is broken), else None: the "content version" of the warehouse against the
+    published manifest's run_id."""
+    latest = _scalar(
+        con,
+        "SELECT max(run_id) FROM runs WHERE status = 'succeeded' "
+        "AND kind IN ('load', 'load-profiles', 'publish')",
+    )
+    if latest is None:
+        return None
+    published = published_run_id(settings)
+    if published is not None and published >= int(str(latest)):
+        return None
+    return int(str(latest))
+
+
+def publish_if_behind(settings: Settings, *, timeout: float = 5.0) -> str | None:
+    """Publish when the warehouse is ahead of the published version (worker polls, CLI); the
+    new version's name, None when nothing was behind. Raises what publishing raised."""
+    import etl.publish
+
+    with open_warehouse(settings, timeout=timeout) as con:
+        run_id = warehouse_ahead(con, settings)
+        if run_id is None:
+            return None
+        try:
+            return publish_snapshot(con, settings, set(), run_id)
+        except Exception as exc:
+            _record_publish_failure(con, run_id, etl.publish.describe_error(exc))
+            raise
 
 
 def load_files(

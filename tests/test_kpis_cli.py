@@ -127,3 +127,16 @@ def test_show_without_published_data(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     result = runner.invoke(app, ["kpis", "show", "hit_rate", "--home", str(tmp_path)])
     assert result.exit_code == 1
     assert "nothing published yet" in result.output
+
+
+def test_kpis_show_csv_writes_data_text_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """Office codes and other data text never become spreadsheet formulas (issue 11.10)."""
+    import polars as pl
+
+    from customs_kpi.cli.kpi_cmds import OutputFormat, _emit_raw
+
+    _emit_raw(pl.DataFrame({"office": ["=HYPERLINK(\"x\")", "DKR"], "value": [-0.5, 2.0]}),
+              OutputFormat.CSV)  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == '"\'=HYPERLINK(""x"")",-0.5'
+    assert lines[2] == "DKR,2.0"

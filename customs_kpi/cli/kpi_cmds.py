@@ -17,6 +17,7 @@ from rich.table import Column, Table
 from customs_kpi.cli.common import HomeOption, app, console, fail, settings_for
 from kpis.definitions import GRAINS as GRAIN_NAMES
 from kpis.definitions import Unit
+from kpis.formatting import formula_safe_frame
 
 if TYPE_CHECKING:
     import polars as pl
@@ -52,7 +53,7 @@ def _records_json(frame: pl.DataFrame) -> str:
 def _emit_raw(frame: pl.DataFrame, fmt: OutputFormat) -> None:
     """The computed frame itself (fractions, not percentages): for spreadsheets and scripts."""
     if fmt is OutputFormat.CSV:
-        typer.echo(frame.write_csv(), nl=False)
+        typer.echo(formula_safe_frame(frame).write_csv(), nl=False)  # text never a formula
     else:
         typer.echo(_records_json(frame))
 

@@ -4,6 +4,8 @@ a new password shown once and never kept; such users must change the password fi
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -219,8 +221,9 @@ def test_reset_password_ends_sessions_lifts_the_lock_out_and_forces_a_change(
 ) -> None:
     app, state, passwords = make_app(settings)
     anna_here, anna_there = login(app, "anna"), login(app, "anna", address="10.0.0.2")
-    for _ in range(state.policy.account_lockout_after):
-        state.record_login_failure("account", "anna", 0.0)
+    now = time.time()
+    for _ in range(state.policy.lockout_after):
+        state.record_login_failure("pair", "10.0.0.3|anna", now)
     assert "anna" in state.locked_accounts()
     admin = login(app, "adam")
     assert _user_states(admin, app)["anna"] == "active, locked out"
@@ -397,3 +400,45 @@ def test_an_admin_who_must_change_the_password_cannot_use_the_page(settings: Set
     assert response.status_code == 403
     assert response.get_json()["error"] == "password change required"
     assert state.find_user("mallory") is None
+
+
+# --- Lock-outs: administrators are told ----------------------------------------------------------
+def test_lock_outs_are_shown_to_administrators_and_end_by_themselves(settings: Settings) -> None:
+    """Issue 11.12: a lock notifies administrators (audit entry and this page) and ends."""
+    import time_machine
+
+    app, state, _ = make_app(settings)
+    policy = state.policy
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        admin = login(app, "adam")
+        notice = call(admin, app, "admin-lock-notice.children", [0]).get_json()["response"]
+        assert notice["admin-lock-notice"]["children"] == (
+            "No sign-in lock-outs in the last 24 hours."
+        )
+        guesser = client_from(app, "10.0.0.66")
+        for _ in range(policy.lockout_after):
+            clock.shift(policy.max_delay_seconds)
+            post_login(guesser, "vera", "not the password")
+        admin = login(app, "adam")  # the first session has timed out meanwhile
+        assert _user_states(admin, app)["vera"] == "active, locked out"
+        tables = call(admin, app, TABLES, [0]).get_json()["response"]
+        rows = tables["admin-locks-grid"]["rowData"]
+        locked = [r for r in rows if r["kind"] == "pair"]
+        assert [(r["by"], r["shown"], r["failures"]) for r in locked] == [
+            ("account from address", "vera from 10.0.0.66", policy.lockout_after)
+        ]
+        assert locked[0]["state"] == "locked out until 2026-03-02 11:45:00"
+        text = call(admin, app, "admin-lock-notice.children", [1]).get_json()["response"]
+        message = text["admin-lock-notice"]["children"]
+        assert message.startswith("1 sign-in lock-out or alert in the last 24 hours; latest: ")
+        assert "vera (account from address) locked after 10 failures, from 10.0.0.66" in message
+        assert "Locks end by themselves" in message
+
+        clock.shift(policy.lock_seconds)
+        assert _user_states(admin, app)["vera"] == "active"
+        assert post_login(client_from(app, "10.0.0.66"), "vera", PASSWORD).status_code == 302
+        # The lock has ended, the notice still reports it for the day.
+        later = call(admin, app, "admin-lock-notice.children", [2]).get_json()["response"]
+        assert later["admin-lock-notice"]["children"].startswith("1 sign-in lock-out")
+    assert callback_role(app, "admin-lock-notice.children") is Role.ADMIN

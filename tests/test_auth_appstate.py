@@ -22,6 +22,7 @@ from dashboard.appstate import (
     ThrottlePolicy,
     _split_sql,
     hash_session_token,
+    pair_key,
     state_label,
 )
 from dashboard.roles import Role, parse_role
@@ -32,13 +33,13 @@ HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # never verifi
 def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     state = AppState(path)
-    assert state.schema_version() == SCHEMA_VERSION == 2
+    assert state.schema_version() == SCHEMA_VERSION == 3
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"users", "user_offices", "sessions", "login_throttle", "audit"}
+    assert tables == {"users", "user_offices", "sessions", "login_throttle", "audit", "app_meta"}
     AppState(path)  # opening again migrates nothing and loses nothing
-    assert state.schema_version() == 2
+    assert state.schema_version() == 3
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_several_processes_write_at_once(tmp_path: Path) -> None:
     assert len(entries) == 120
     assert {e.user_name for e in entries} == {"proc0", "proc1", "proc2"}
     # Read-modify-write under BEGIN IMMEDIATE: no increment was lost.
-    throttle = state.throttle_state("address", "10.0.0.1")
+    throttle = state.throttle_state("address", "10.0.0.1", now=100.0)
     assert throttle is not None and throttle.failures == 120
 
 
@@ -133,20 +134,101 @@ def test_sessions_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
 
 def test_throttle_policy_delays_grow_and_are_capped() -> None:
     policy = ThrottlePolicy()
-    delays = [policy.delay_after(n) for n in range(1, 14)]
-    assert delays == [0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
-    assert (policy.lockout_after("account"), policy.lockout_after("address")) == (10, 50)
+    pair = [policy.delay_after(n) for n in range(1, 14)]
+    assert pair == [0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+    account = [policy.delay_after(n, "account") for n in range(9, 17)]
+    assert account == [0, 2, 4, 8, 16, 32, 60, 60]  # a real user waits a minute at most
+    assert [policy.delay_after(n, "address") for n in (29, 30, 31)] == [0, 2, 4]
+    assert (policy.lockout_after_for("pair"), policy.lockout_after_for("address")) == (10, 100)
+    assert policy.lockout_after_for("account") is None  # never locked: see below
 
 
-def test_locked_keys_stay_locked_until_cleared(tmp_path: Path) -> None:
-    state = AppState(tmp_path / "app.db", ThrottlePolicy(account_lockout_after=3))
-    results = [state.record_login_failure("account", "kim", 100.0 + i) for i in range(5)]
-    assert [just_locked for _, just_locked in results] == [False, False, True, False, False]
+def test_locks_end_by_themselves(tmp_path: Path) -> None:
+    policy = ThrottlePolicy(lockout_after=3, lock_seconds=600.0)
+    state = AppState(tmp_path / "app.db", policy)
+    key = pair_key("10.0.0.1", "kim")
+    results = [state.record_login_failure("pair", key, 100.0 + i) for i in range(3)]
+    assert [just_locked for _, just_locked in results] == [False, False, True]
     last, _ = results[-1]
-    assert last.is_locked and last.locked_at == 102.0 and last.failures == 5
-    assert [t.key for t in state.throttled_keys()] == ["kim"]
-    assert state.clear_login_failures("account", "kim") is True
-    assert state.throttle_state("account", "kim") is None
+    assert (last.locked_at, last.locked_until, last.next_allowed_at) == (102.0, 702.0, 702.0)
+    assert last.is_locked_at(701.9) and not last.is_locked_at(702.0)
+    assert state.locked_accounts(now=500.0) == frozenset({"kim"})
+    assert state.locked_accounts(now=702.0) == frozenset()
+    # A failure after the lock has ended locks again (and says so again).
+    again, just_locked = state.record_login_failure("pair", key, 800.0)
+    assert just_locked and (again.failures, again.locked_until) == (4, 1400.0)
+    # While locked, a further failure (an early one refused by the login check never gets
+    # here) does not report the lock again.
+    third, just_locked = state.record_login_failure("pair", key, 900.0)
+    assert not just_locked and third.locked_at == 800.0 and third.locked_until == 1500.0
+    assert [t.key for t in state.throttled_keys(now=1000.0)] == [key]
+    # Forgotten an hour after the last failure once no lock runs.
+    assert state.throttle_state("pair", key, now=900.0 + 3600.0) is not None
+    assert state.throttle_state("pair", key, now=900.0 + 3601.0) is None
+    assert state.clear_login_failures("pair", key) is True
+
+
+def test_an_account_is_slowed_and_reported_never_locked(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db")
+    results = [state.record_login_failure("account", "kim", 100.0 + i) for i in range(40)]
+    alerts = [n + 1 for n, (_, alert) in enumerate(results) if alert]
+    assert alerts == [state.policy.account_alert_after]
+    last, _ = results[-1]
+    assert last.locked_until is None and last.next_allowed_at == 139.0 + 60.0
+
+
+def test_unlocking_an_account_or_an_address_clears_its_pairs(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db")
+    now = time.time()
+    for address, account in [("10.0.0.1", "kim"), ("10.0.0.2", "kim"), ("10.0.0.1", "lea")]:
+        for _ in range(state.policy.lockout_after):
+            state.record_login_failure("pair", pair_key(address, account), now)
+    state.record_login_failure("account", "kim", now)
+    state.record_login_failure("address", "10.0.0.1", now)
+    assert state.locked_accounts() == frozenset({"kim", "lea"})
+    assert state.unlock_account("kim") is True
+    assert state.locked_accounts() == frozenset({"lea"})
+    assert {(t.kind, t.key) for t in state.throttled_keys()} == {
+        ("pair", "10.0.0.1|lea"),
+        ("address", "10.0.0.1"),
+    }
+    assert state.unlock_address("10.0.0.1") is True
+    assert state.throttled_keys() == []
+    assert state.unlock_address("10.0.0.1") is False and state.unlock_account("kim") is False
+
+
+def test_unknown_names_share_salted_buckets(tmp_path: Path) -> None:
+    state = AppState(tmp_path / "app.db", ThrottlePolicy(unknown_name_buckets=8))
+    keys = {state.unknown_name_key(f"guess{i}") for i in range(200)}
+    assert len(keys) <= 8 and all(k.startswith("?") for k in keys)
+    assert state.unknown_name_key("Guess1 ") == state.unknown_name_key("guess1")
+    # Each database draws its own salt: which names share a bucket cannot be worked out.
+    wide = ThrottlePolicy(unknown_name_buckets=1 << 40)
+    mine, other = AppState(tmp_path / "app.db", wide), AppState(tmp_path / "other.db", wide)
+    assert mine.unknown_name_key("guess1") != other.unknown_name_key("guess1")
+
+
+def test_a_version_2_database_keeps_its_failures_but_not_its_permanent_locks(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    for target in range(2):
+        for statement in _split_sql(_MIGRATIONS[target]):
+            con.execute(statement)
+    con.execute("PRAGMA user_version = 2")
+    con.execute(
+        "INSERT INTO login_throttle VALUES ('account', 'kim', 10, 50.0, 178.0, 50.0), "
+        "('address', '10.0.0.1', 3, 60.0, 62.0, NULL)"
+    )
+    con.close()
+    state = AppState(path)
+    assert state.schema_version() == 3
+    rows = {(t.kind, t.key): t for t in state.throttled_keys(now=100.0)}
+    assert set(rows) == {("account", "kim"), ("address", "10.0.0.1")}
+    assert rows[("account", "kim")].failures == 10
+    assert rows[("account", "kim")].locked_until is None
+    assert state.locked_accounts(now=100.0) == frozenset()
 
 
 def test_parse_role() -> None:
@@ -183,7 +265,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_users(tmp_path: Path) ->
     path = tmp_path / "app.db"
     _version_1_database(path)
     state = AppState(path)
-    assert state.schema_version() == 2
+    assert state.schema_version() == 3
     user = state.get_user("old.admin")
     assert (user.role, user.offices, user.password_hash) == (Role.ADMIN, ("DKR", "THS"), HASH)
     assert user.must_change_password is False  # existing users are not forced to change
@@ -203,8 +285,9 @@ def test_must_change_password_is_set_by_admins_and_cleared_by_the_user(tmp_path:
 
     state.create_session(own.user_id, None, None)
     state.create_session(own.user_id, None, None)
-    for _ in range(state.policy.account_lockout_after):
-        state.record_login_failure("account", "bob", 0.0)
+    now = time.time()
+    for _ in range(state.policy.lockout_after):
+        state.record_login_failure("pair", pair_key("10.0.0.9", "bob"), now)
     assert state.locked_accounts() == frozenset({"bob"})
     assert state_label(state.get_user("bob"), state.locked_accounts()) == "active, locked out"
     reset = state.reset_password("BOB", HASH + "y", must_change_password=True)

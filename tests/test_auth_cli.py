@@ -124,10 +124,12 @@ def test_unlock_lifts_a_lock_out(settings: Settings) -> None:
     run(settings, "users", "add", "kim", "--role", "viewer")
     state = AppState(settings.app_db_path)
     now = time.time()
-    for _ in range(state.policy.account_lockout_after):
+    for _ in range(state.policy.address_lockout_after):
+        state.record_login_failure("pair", "10.9.9.8|kim", now)
         state.record_login_failure("account", "kim", now)
         state.record_login_failure("address", "10.9.9.9", now)
-    assert state.throttle_state("account", "kim").is_locked  # type: ignore[union-attr]
+    assert state.throttle_state("pair", "10.9.9.8|kim").is_locked  # type: ignore[union-attr]
+    assert state.throttle_state("address", "10.9.9.9").is_locked  # type: ignore[union-attr]
     code, out = run(settings, "users", "list")
     assert code == 0 and "active, locked out" in out
 
@@ -135,6 +137,7 @@ def test_unlock_lifts_a_lock_out(settings: Settings) -> None:
     assert code == 0, out
     assert "KIM: unlocked" in out and "10.9.9.9: unlocked" in out
     assert state.throttle_state("account", "kim") is None
+    assert state.throttle_state("pair", "10.9.9.8|kim") is None
     assert state.throttle_state("address", "10.9.9.9") is None
     code, out = run(settings, "users", "unlock", "kim")
     assert "kim: was not locked" in out
@@ -233,13 +236,13 @@ def test_generated_passwords_must_be_changed_at_first_sign_in(settings: Settings
     assert "must change" not in lines["own"]
 
     now = time.time()
-    for _ in range(state.policy.account_lockout_after):
-        state.record_login_failure("account", "own", now)
+    for _ in range(state.policy.lockout_after):
+        state.record_login_failure("pair", "10.9.9.8|own", now)
     code, out = run(settings, "users", "reset-password", "own")
     assert code == 0 and "to be changed at first sign-in" in out
     user = state.get_user("own")
     assert user.must_change_password is True
-    assert state.throttle_state("account", "own") is None  # the lock-out is lifted
+    assert state.throttle_state("pair", "10.9.9.8|own") is None  # the lock-out is lifted
     entry = state.audit_entries(action_prefix="user.password_reset", limit=1)[0]
     assert entry.details == {
         "sessions_ended": 0,

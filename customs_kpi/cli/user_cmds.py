@@ -232,18 +232,20 @@ def unlock(
     ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Lift a lock-out after repeated failed logins (of an account, or of an address)."""
+    """Lift a lock-out or delay after repeated failed logins, before it ends by itself: of an
+    account (from every address), or of an address (its ceiling and every account tried from
+    it)."""
     from dashboard.appstate import normalise_name
 
     if not name and not address:
         raise fail("give a user NAME or --address ADDR")
     state = _state(home)
     if name:
-        lifted = state.clear_login_failures("account", normalise_name(name))
+        lifted = state.unlock_account(normalise_name(name))
         _audit(state, "user.unlock", name, {"had_failures": lifted})
         console.print(f"{name}: {'unlocked' if lifted else 'was not locked'}", highlight=False)
     if address:
-        lifted = state.clear_login_failures("address", address.strip())
+        lifted = state.unlock_address(address.strip())
         _audit(state, "address.unlock", address, {"had_failures": lifted})
         console.print(f"{address}: {'unlocked' if lifted else 'was not locked'}", highlight=False)
 

@@ -1,8 +1,10 @@
-"""Checking a login attempt: throttling per account and per address, lock-out, audit rows.
+"""Checking a login attempt: throttling per (address, account), per account and per address,
+locks that expire, audit rows (the policy: ``dashboard.appstate.ThrottlePolicy``).
 
-Growing delays are enforced by refusing attempts that come too early (no sleeping in the
-server, which would let a few clients tie up every worker). Unknown user names are throttled
-and answered exactly like known ones, so responses do not reveal which accounts exist.
+Growing delays are enforced by refusing attempts that come too early, answered "try again in
+N s" (no sleeping in the server, which would let a few clients tie up every worker). Unknown
+user names are throttled and answered exactly like known ones, so responses do not reveal which
+accounts exist; they share a bounded number of salted buckets.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from enum import StrEnum
 
 from flask import request
 
-from dashboard.appstate import User, normalise_name
+from dashboard.appstate import AppState, User, normalise_name, pair_key
 from dashboard.audit import audit
 from dashboard.context import current_passwords, current_state
 
@@ -54,7 +56,8 @@ class LoginResult:
                 )
             case Outcome.LOCKED:
                 return (
-                    "Sign-in is locked after repeated failures. Ask an administrator to unlock it."
+                    "Sign-in is locked after repeated failures. Try again in "
+                    f"{_duration(self.retry_after_seconds)}, or ask an administrator to unlock it."
                 )
             case Outcome.DISABLED:
                 return "This account is disabled. Ask an administrator."
@@ -75,17 +78,29 @@ def attempt_login(name: str, password: str) -> LoginResult:
     state = current_state()
     passwords = current_passwords()
     name = name.strip()[:MAX_NAME_LENGTH]
-    account_key = normalise_name(name)
     address = remote_address()
     now = time.time()
+    user = state.find_user(name) if name else None
+    account_key = normalise_name(user.name) if user else state.unknown_name_key(name)
+    keys = (
+        ("pair", pair_key(address, account_key)),
+        ("account", account_key),
+        ("address", address),
+    )
 
-    for kind, key in (("account", account_key), ("address", address)):
-        throttle = state.throttle_state(kind, key)
+    for kind, key in keys:
+        throttle = state.throttle_state(kind, key, now)
         if throttle is None:
             continue
-        if throttle.is_locked:
-            audit("login.refused", name, {"reason": "locked", "by": kind}, user_name=name)
-            return LoginResult(Outcome.LOCKED)
+        if throttle.is_locked_at(now):
+            wait = math.ceil((throttle.locked_until or now) - now)
+            audit(
+                "login.refused",
+                name,
+                {"reason": "locked", "by": kind, "wait_seconds": wait},
+                user_name=name,
+            )
+            return LoginResult(Outcome.LOCKED, retry_after_seconds=wait)
         if now < throttle.next_allowed_at:
             wait = math.ceil(throttle.next_allowed_at - now)
             audit(
@@ -96,17 +111,18 @@ def attempt_login(name: str, password: str) -> LoginResult:
             )
             return LoginResult(Outcome.THROTTLED, retry_after_seconds=wait)
 
-    user = state.find_user(name) if name else None
     # Verify even for unknown names (against a dummy hash) so timing does not tell them apart.
     if not passwords.verify(user.password_hash if user else None, password):
-        return _record_failure(name, account_key, address, now)
+        return _record_failure(state, name, keys, now)
     assert user is not None
     if user.is_disabled:
         audit("login.failure", user.name, {"reason": "disabled"}, user_name=user.name)
         return LoginResult(Outcome.DISABLED)
 
+    # The right password ends this account's delays; the address ceiling stays (a valid
+    # account of its own must not let a sprayer reset it).
+    state.clear_login_failures("pair", pair_key(address, account_key))
     state.clear_login_failures("account", account_key)
-    state.clear_login_failures("address", address)
     if passwords.needs_rehash(user.password_hash):
         state.set_password_hash(
             user.name,
@@ -116,23 +132,37 @@ def attempt_login(name: str, password: str) -> LoginResult:
     return LoginResult(Outcome.OK, user=user)
 
 
-def _record_failure(name: str, account_key: str, address: str, now: float) -> LoginResult:
-    state = current_state()
-    account, account_locked = state.record_login_failure("account", account_key, now)
-    addr, address_locked = state.record_login_failure("address", address, now)
+def _record_failure(
+    state: AppState, name: str, keys: tuple[tuple[str, str], ...], now: float
+) -> LoginResult:
+    recorded = [(kind, *state.record_login_failure(kind, key, now)) for kind, key in keys]
+    pair = recorded[0][1]
     audit(
         "login.failure",
         name or None,
-        {"reason": "bad credentials", "failures": account.failures},
+        {"reason": "bad credentials", "failures": pair.failures},
         user_name=name or None,
     )
-    for locked, kind, key, failures in (
-        (account_locked, "account", account_key, account.failures),
-        (address_locked, "address", address, addr.failures),
-    ):
-        if locked:
-            audit("login.lockout", key, {"by": kind, "failures": failures}, user_name=name or None)
-    if account_locked or address_locked:
-        return LoginResult(Outcome.LOCKED)
-    wait = max(account.next_allowed_at, addr.next_allowed_at) - now
+    locked_until = 0.0
+    for kind, throttle, just_locked in recorded:
+        if not just_locked:
+            continue
+        details: dict[str, object] = {"by": kind, "failures": throttle.failures}
+        if throttle.locked_until is not None:
+            locked_until = max(locked_until, throttle.locked_until)
+            details["locked_seconds"] = round(throttle.locked_until - now)
+            audit("login.lockout", _target(throttle.key, kind), details, user_name=name or None)
+        else:
+            # Failures for one account from many addresses: delayed, never locked; said so.
+            audit("login.alert", _target(throttle.key, kind), details, user_name=name or None)
+    if locked_until:
+        return LoginResult(Outcome.LOCKED, retry_after_seconds=math.ceil(locked_until - now))
+    wait = max(throttle.next_allowed_at for _, throttle, _ in recorded) - now
     return LoginResult(Outcome.BAD_CREDENTIALS, retry_after_seconds=max(0, math.ceil(wait)))
+
+
+def _target(key: str, kind: str) -> str:
+    """What an audit row names: the account (of a pair, too) or the address."""
+    if kind == "pair":
+        return key.split("|", 1)[1]
+    return key

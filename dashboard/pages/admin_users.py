@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.access import current_user_name, require_role, user_may
 from dashboard.appstate import (
+    UNKNOWN_NAME_PREFIX,
     AppState,
     AppStateError,
     User,
@@ -60,6 +62,7 @@ ENABLE_ID = "admin-enable"
 UNLOCK_ID = "admin-unlock"
 END_SESSIONS_ID = "admin-end-sessions"
 UNLOCK_ADDRESS_ID = "admin-unlock-address"
+LOCK_NOTICE_ID = "admin-lock-notice"  # lock-outs of the last day: how administrators are told
 RESULT_ID = "admin-result"
 AUDIT_USER_ID = "admin-audit-user"
 AUDIT_ACTION_ID = "admin-audit-action"
@@ -103,8 +106,8 @@ USER_COLUMNS: list[dict[str, Any]] = [
     {"field": "created_at", "headerName": "Created (UTC)"},
 ]
 LOCK_COLUMNS: list[dict[str, Any]] = [
-    {"field": "kind", "headerName": "By", "width": 110},
-    {"field": "key", "headerName": "Account or address"},
+    {"field": "by", "headerName": "By", "width": 190},
+    {"field": "shown", "headerName": "Account or address", "minWidth": 220},
     {"field": "failures", "headerName": "Failures", "type": "numericColumn", "width": 120},
     {"field": "state", "headerName": "State"},
     {"field": "last_failure_at", "headerName": "Last failure (UTC)"},
@@ -150,17 +153,73 @@ def user_rows(state: AppState) -> list[dict[str, Any]]:
     return rows
 
 
-def lock_rows(state: AppState) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": t.kind,
-            "key": t.key,
-            "failures": t.failures,
-            "state": "locked out" if t.is_locked else "delayed",
-            "last_failure_at": _utc_text(t.last_failure_at),
-        }
-        for t in state.throttled_keys()
+KIND_LABELS = {"pair": "account from address", "account": "account", "address": "address"}
+
+
+def _key_text(key: str) -> str:
+    """'?17' (a bucket of unknown names) → 'unknown names #17'; pairs as 'account from address'."""
+    if "|" in key:
+        address, account = key.split("|", 1)
+        return f"{_key_text(account)} from {address}"
+    if key.startswith(UNKNOWN_NAME_PREFIX):
+        return f"unknown names #{key[len(UNKNOWN_NAME_PREFIX) :]}"
+    return key
+
+
+def lock_rows(state: AppState, now: float | None = None) -> list[dict[str, Any]]:
+    """Keys with failures on record: locked (until when: locks end by themselves), delayed, or
+    counting. ``kind`` and ``key`` are what the unlock button acts on."""
+    now = time.time() if now is None else now
+    rows = []
+    for t in state.throttled_keys(now):
+        if t.is_locked_at(now) and t.locked_until is not None:
+            status = f"locked out until {_utc_text(t.locked_until)}"
+        elif t.next_allowed_at > now:
+            status = f"delayed until {_utc_text(t.next_allowed_at)}"
+        else:
+            status = "failures on record"
+        rows.append(
+            {
+                "kind": t.kind,
+                "key": t.key,
+                "by": KIND_LABELS.get(t.kind, t.kind),
+                "shown": _key_text(t.key),
+                "failures": t.failures,
+                "state": status,
+                "last_failure_at": _utc_text(t.last_failure_at),
+            }
+        )
+    return rows
+
+
+NOTICE_HOURS = 24
+
+
+def lock_notice(state: AppState, now: float | None = None) -> str:
+    """What administrators are told on this page: lock-outs and alerts of the last day (the
+    locks end by themselves, so one that has ended is still reported here)."""
+    now = time.time() if now is None else now
+    since = datetime.fromtimestamp(now - NOTICE_HOURS * 3600, UTC).isoformat(
+        timespec="milliseconds"
+    )
+    entries = [
+        e
+        for e in state.audit_entries(since=since, action_prefix="login.", limit=AUDIT_LIMIT)
+        if e.action in ("login.lockout", "login.alert")
     ]
+    if not entries:
+        return f"No sign-in lock-outs in the last {NOTICE_HOURS} hours."
+    latest = entries[0]
+    what = "locked" if latest.action == "login.lockout" else "failing from many addresses"
+    by = KIND_LABELS.get(str(latest.details.get("by")), "")
+    return (
+        f"{len(entries)} sign-in lock-out{'s' if len(entries) != 1 else ''} or alert"
+        f"{'s' if len(entries) != 1 else ''} in the last {NOTICE_HOURS} hours; latest: "
+        f"{_key_text(latest.target or '')} ({by}) {what} after "
+        f"{latest.details.get('failures')} failures, from {latest.remote_addr}, at "
+        f"{_iso_text(latest.at)} UTC. Locks end by themselves; see the audit trail "
+        "(action 'login.')."
+    )
 
 
 def audit_rows(
@@ -235,7 +294,7 @@ def set_disabled(state: AppState, name: str, disabled: bool, acting: str) -> str
 
 def unlock_account(state: AppState, name: str) -> str:
     user = state.get_user(name)
-    lifted = state.clear_login_failures("account", normalise_name(user.name))
+    lifted = state.unlock_account(normalise_name(user.name))
     audit("user.unlock", user.name, {"had_failures": lifted})
     return f"{user.name}: {'sign-in unlocked' if lifted else 'was not locked'}."
 
@@ -254,7 +313,7 @@ def end_sessions(state: AppState, name: str, acting: str) -> str:
 
 
 def unlock_address(state: AppState, address: str) -> str:
-    lifted = state.clear_login_failures("address", address)
+    lifted = state.unlock_address(address)
     audit("address.unlock", address, {"had_failures": lifted})
     return f"{address}: {'unlocked' if lifted else 'was not locked'}."
 
@@ -472,6 +531,7 @@ def layout(**_query: Any) -> html.Div:
             html.Div(id=PASSWORD_ONCE_ID, role="alert"),
             _grid(USERS_GRID_ID, USER_COLUMNS, "320px", getRowId="params.data.name"),
             html.H2("Sign-in lock-outs and delays"),
+            html.P(id=LOCK_NOTICE_ID, className="ck-admin-notice", role="status"),
             html.Div(
                 [html.Button("Unlock selected", id=UNLOCK_ADDRESS_ID, n_clicks=0)],
                 className="ck-admin-actions",
@@ -517,6 +577,12 @@ def refresh_tables(_version: int) -> tuple[list[dict[str, Any]], list[dict[str, 
     state = current_state()
     users = user_rows(state)
     return users, lock_rows(state), [row["name"] for row in users]
+
+
+@callback(Output(LOCK_NOTICE_ID, "children"), Input(VERSION_ID, "data"))
+@require_role(Role.ADMIN)
+def refresh_lock_notice(_version: int) -> str:
+    return lock_notice(current_state())
 
 
 @callback(Output(ROLE_PICK_ID, "value"), Input(USER_PICK_ID, "value"))
@@ -576,11 +642,16 @@ def _dispatch(
         if not selected_locks:
             raise ChangeRefused("Select a lock-out in the table first.")
         row = selected_locks[0]
+        key = str(row.get("key"))
         if row.get("kind") == "account":
-            lifted = state.clear_login_failures("account", str(row.get("key")))
-            audit("user.unlock", str(row.get("key")), {"had_failures": lifted})
-            return f"{row.get('key')}: {'sign-in unlocked' if lifted else 'was not locked'}."
-        return unlock_address(state, str(row.get("key")))
+            lifted = state.unlock_account(key)
+            audit("user.unlock", key, {"had_failures": lifted})
+            return f"{_key_text(key)}: {'sign-in unlocked' if lifted else 'was not locked'}."
+        if row.get("kind") == "pair":
+            lifted = state.clear_login_failures("pair", key)
+            audit("user.unlock", key, {"had_failures": lifted})
+            return f"{_key_text(key)}: {'sign-in unlocked' if lifted else 'was not locked'}."
+        return unlock_address(state, key)
     if not name:
         raise ChangeRefused("Choose a user first.")
     if trigger == SET_ROLE_ID:

@@ -153,3 +153,38 @@ def test_the_header_says_when_the_last_publish_failed(
     assert data_as_of_text(settings).endswith("· last publish failed: newer data not shown yet")
     load_file(settings, write_csv(tmp_path / "c.csv", [row(3)]))
     assert "publish failed" not in data_as_of_text(settings)
+
+
+def test_load_killed_during_publish_is_published_by_the_next_run_of_the_same_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A real SIGKILL in the middle of publishing (the new version is written, CURRENT not yet
+    switched); re-running the same file says "already loaded" and publishes, exit 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    load_file(settings, write_csv(tmp_path / "a.csv", [row(1), row(2)]))
+    path = write_csv(tmp_path / "b.csv", [row(i) for i in range(3, 9)])
+    killer = (
+        "import os, signal, sys\n"
+        "import etl.publish as p\n"
+        "p._switch_current = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from customs_kpi.cli import app\n"
+        "sys.argv = ['customs-kpi', *sys.argv[1:]]\n"
+        "app()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", killer, "load", str(path), "--home", str(settings.home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == -signal.SIGKILL, (proc.stdout, proc.stderr)
+    assert _rows(settings) == 2  # committed, never switched: the dashboard is behind
+    again = CliRunner().invoke(app, ["load", str(path), "--home", str(settings.home)])
+    assert again.exit_code == 0, again.output
+    assert "already loaded" in again.output and "had not been published" in again.output
+    assert _rows(settings) == 8

@@ -207,8 +207,9 @@ class ThrottlePolicy:
       ``account_free_failures`` failures, capped at ``account_max_delay_seconds``, so a real user
       waits a minute at most; administrators are told at ``account_alert_after`` failures.
     * Per address (every account together, against spraying one password over many names):
-      delays after ``address_free_failures`` failures, a lock of ``lock_seconds`` at
-      ``address_lockout_after`` — a ceiling well above what an office behind one NAT mistypes.
+      delays after ``address_free_failures`` failures, capped at ``address_max_delay_seconds``
+      (colleagues behind one NAT wait a minute at most), and a lock of ``lock_seconds`` at
+      ``address_lockout_after`` — a ceiling well above what an office mistypes in an hour.
     * Failures are forgotten ``forget_after_seconds`` after the last one; a successful sign-in
       clears the pair and the account (never the address ceiling).
     * Unknown user names share ``unknown_name_buckets`` salted buckets, so guessing names adds
@@ -224,6 +225,7 @@ class ThrottlePolicy:
     account_max_delay_seconds: float = 60.0
     account_alert_after: int = 20
     address_free_failures: int = 30
+    address_max_delay_seconds: float = 60.0
     address_lockout_after: int = 100
     forget_after_seconds: float = 3600.0
     unknown_name_buckets: int = 64
@@ -233,7 +235,7 @@ class ThrottlePolicy:
         free, cap = {
             "pair": (self.free_failures, self.max_delay_seconds),
             "account": (self.account_free_failures, self.account_max_delay_seconds),
-            "address": (self.address_free_failures, self.max_delay_seconds),
+            "address": (self.address_free_failures, self.address_max_delay_seconds),
         }[kind]
         if failures < free:
             return 0.0

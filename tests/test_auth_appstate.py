@@ -138,7 +138,7 @@ def test_throttle_policy_delays_grow_and_are_capped() -> None:
     assert pair == [0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
     account = [policy.delay_after(n, "account") for n in range(9, 17)]
     assert account == [0, 2, 4, 8, 16, 32, 60, 60]  # a real user waits a minute at most
-    assert [policy.delay_after(n, "address") for n in (29, 30, 31)] == [0, 2, 4]
+    assert [policy.delay_after(n, "address") for n in (29, 30, 31, 40, 99)] == [0, 2, 4, 60, 60]
     assert (policy.lockout_after_for("pair"), policy.lockout_after_for("address")) == (10, 100)
     assert policy.lockout_after_for("account") is None  # never locked: see below
 

@@ -64,3 +64,10 @@ def test_other_methods_are_refused_everywhere(settings: Settings, method: str, p
     anonymous = client_from(app).open(path, method=method, json={})
     assert anonymous.status_code == 405, (method, path)
     assert state.active_session_count(state.get_user("anna").user_id) == 1
+
+
+def test_every_route_takes_only_get_and_post(settings: Settings) -> None:
+    """HEAD and OPTIONS come with GET (Flask); no route takes PUT, PATCH or DELETE."""
+    app, _, _ = make_app(settings)
+    for rule in app.server.url_map.iter_rules():
+        assert (rule.methods or set()) <= {"GET", "HEAD", "OPTIONS", "POST"}, rule.rule

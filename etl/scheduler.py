@@ -348,6 +348,7 @@ class JobBook:
     def __init__(self, settings: Settings, now: datetime) -> None:
         self._settings = settings
         self._lock = threading.Lock()
+        self._save_problem: str | None = None
         previous = state.read_jobs(settings)  # keep last outcomes across restarts
         self._state = state.JobsFile(
             worker=state.WorkerInfo(
@@ -360,7 +361,19 @@ class JobBook:
         )
 
     def _save(self) -> None:
-        state.write_jobs(self._settings, self._state)
+        # A full disk or a read-only HOME must not stop the jobs (nor turn each into a
+        # traceback): one warning per problem, and the state is written again next time.
+        try:
+            state.write_jobs(self._settings, self._state)
+        except OSError as exc:
+            from etl.publish import describe_error
+
+            problem = describe_error(exc)
+            if problem != self._save_problem:
+                log.warning("cannot write %s: %s", state.jobs_path(self._settings), problem)
+            self._save_problem = problem
+        else:
+            self._save_problem = None
 
     def register(self, spec: JobSpec) -> None:
         with self._lock:

@@ -151,3 +151,26 @@ def test_read_only_home_commands_say_so_in_one_line(
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "read-only file system: " + str(settings.home) in proc.stderr
+
+
+def test_worker_jobs_go_on_when_jobs_json_cannot_be_written(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import UTC, datetime
+
+    from customs_kpi import worker as state
+    from etl.scheduler import build_worker
+
+    now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    w = build_worker(settings, tz=UTC, now=now)
+
+    def full(*args: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(state.jobs_path(settings)))
+
+    monkeypatch.setattr(state, "write_jobs", full)
+    with caplog.at_level("WARNING", logger="customs_kpi.worker"):
+        assert w.run_now("inbox", now=now) == "succeeded"
+        assert w.run_now("inbox", now=now) == "succeeded"
+    warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+    assert warnings == [f"cannot write {state.jobs_path(settings)}: disk full: "
+                        f"{state.jobs_path(settings)}"]  # fmt: skip

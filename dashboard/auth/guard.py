@@ -4,9 +4,12 @@
 * Anonymous: pages redirect to /login?next=…; everything else (Dash API, callbacks, assets,
   downloads, any route a page author adds) answers 401 JSON. New routes are therefore closed
   by default.
+* A method a route does not take (PUT, PATCH, DELETE …; routes take GET and/or POST) is 405.
 * State-changing requests (any method but GET/HEAD/OPTIONS) need the session's CSRF token and,
-  when the browser sends one, a same-host Origin.
-* Roles: a page GET or a callback POST needs the role of the page (or callback) behind it.
+  when the browser sends one, a same-origin Origin (scheme and host).
+* Roles: a page GET or a callback POST needs the role of the page (or callback) behind it. A
+  callback request is read as Dash binds it, by position: its inputs and state must be the
+  callback's declared ones, in order, and the page router's pathname is taken from its place.
 * A user whose password an administrator set must change it first: pages redirect to the
   password page, everything else but that page and sign-out answers 403 JSON.
 """

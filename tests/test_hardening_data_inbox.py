@@ -56,7 +56,7 @@ def test_a_file_that_grows_while_it_is_loaded_stays_and_is_loaded_whole(
     rows = [row(i) for i in range(1, 41)]
     path = _aged(write_csv(settings.inbox_dir / "big.csv", rows[:10]))
     real = inbox_mod.load_files
-    writes = []
+    writes: list[int] = []
 
     def load_while_the_copy_goes_on(*args: object, **kwargs: object) -> object:
         results = real(*args, **kwargs)  # type: ignore[arg-type]

@@ -273,10 +273,19 @@ def underperforming_html(content: SnapshotContent) -> str:
     if frame.is_empty():
         return "<p>No profile is flagged by the rules in this window.</p>"
     rows = [
-        [r["profile_id"], r["name"] or "", r["status"], r["rule"].replace("_", " "), r["reason"]]
+        [
+            r["profile_id"],
+            r["name"] or "",
+            r["status"],
+            "" if r["severity"] is None else f"{r['severity']:,.0f}",
+            r["rule"].replace("_", " "),
+            r["reason"],
+        ]
         for r in frame.iter_rows(named=True)
     ]
-    return _table(["Profile", "Name", "Status", "Rule", "Reason (with the numbers)"], rows)
+    headers = ["Profile", "Name", "Status", "Wasted inspections", "Rule",
+               "Reason (with the numbers)"]  # fmt: skip
+    return _table(headers, rows, [False, False, False, True, False, False])
 
 
 def definitions_html(content: SnapshotContent) -> str:

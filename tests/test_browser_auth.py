@@ -106,6 +106,8 @@ def test_admin_sees_the_users_page(server: Server, browser: Any) -> None:
     assert sorted(names) == ["admin", "analyst", "viewer"]
     assert page.locator(".ck-nav-link-active").inner_text() == "Users"
     page.wait_for_selector("#admin-audit-grid .ag-row")
+    # Administrators are told about sign-in lock-outs of the last day (none here).
+    page.wait_for_selector("#admin-lock-notice:has-text('lock-outs in the last 24 hours')")
     assert errors == []
 
 

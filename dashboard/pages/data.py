@@ -38,7 +38,7 @@ from customs_kpi.worker import (
 from dashboard.audit import audit
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
-from dashboard.components.format import format_count, format_timestamp
+from dashboard.components.format import format_count, format_stamp
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
@@ -160,8 +160,8 @@ def _snapshot_stats(ctx: PageContext) -> html.Div:
     created = getattr(snapshot, "created_at", None)
     return html.Div(
         [
-            stat("Data as of", format_timestamp(ctx.data_as_of)),
-            stat("Published", format_timestamp(created)),
+            stat("Data as of", format_stamp(ctx.data_as_of)),
+            stat("Published", format_stamp(created)),
             stat("Months", f"{months[0]:%b %Y} – {months[-1]:%b %Y}" if months else "none"),
             stat(
                 "Declarations (your offices)" if is_scoped(ctx) else "Declarations",
@@ -187,7 +187,7 @@ def _runs_table(runs: pl.DataFrame) -> Any:
         {
             "Run": r["run_id"],
             "Kind": r["kind"],
-            "Started": format_timestamp(r["started_at"]),
+            "Started": format_stamp(r["started_at"]),
             "Status": html.Span(
                 r["status"],
                 className="badge "

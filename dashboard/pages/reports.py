@@ -26,7 +26,7 @@ from dash.exceptions import PreventUpdate
 from customs_kpi import worker as jobs
 from dashboard.audit import audit
 from dashboard.components import states
-from dashboard.components.format import format_count
+from dashboard.components.format import format_count, format_stamp
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
@@ -73,13 +73,7 @@ def _nowrap(text: str) -> html.Span:
 
 
 def _when(text: str | None) -> str:
-    if not text:
-        return "–"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    return moment.strftime("%d %b %Y %H:%M")
+    return format_stamp(text) if text else "–"
 
 
 def _file_button(snap: jobs.SnapshotVersion, name: str, label: str) -> html.Button:

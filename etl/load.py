@@ -10,6 +10,7 @@ so the warehouse is exactly as before apart from that run-log row.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -22,6 +23,7 @@ from typing import Protocol
 
 import duckdb
 
+from customs_kpi.clock import local_now, utc_naive
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Column
 from etl.extract import (
@@ -133,7 +135,7 @@ def _insert_run(
             result.run_id,
             kind,
             started,
-            datetime.now(),
+            utc_naive(),
             result.status,
             result.source_name,
             result.file_name,
@@ -216,7 +218,7 @@ def _record_success(
     con.sql(
         "INSERT INTO loaded_files (file_sha256, file_name, run_id, loaded_at) "
         "VALUES ($1, $2, $3, $4)",
-        params=[sha, label, result.run_id, datetime.now()],
+        params=[sha, label, result.run_id, utc_naive()],
     )
 
 
@@ -338,7 +340,7 @@ def _load_one(
     progress: Progress | None,
 ) -> LoadResult:
     t0 = time.perf_counter()
-    started = datetime.now()
+    started = utc_naive()  # the run log is UTC
     result = LoadResult(run_id=None, status="failed", file_name=path.name)
 
     def stage(label: str) -> None:
@@ -348,6 +350,8 @@ def _load_one(
     sha: str | None = None
     try:
         mapping: Mapping = load_mapping(mapping_path)
+        if mapping.timezone is None:  # times with an offset become the administration's
+            mapping = dataclasses.replace(mapping, timezone=settings.timezone)
         result.source_name = mapping.name
         stage("hashing")
         sha = file_sha256(path)
@@ -387,7 +391,8 @@ def _load_one(
         # the rows that go to quarantine (their raw record).
         with open_source(con, path, mapping) as source:
             resolved, warnings = resolve_columns(path, source.columns, mapping)
-            checked = validate(con, source, resolved, mapping, started)
+            # "In the future" is judged on the administration's clock, as lodgements are.
+            checked = validate(con, source, resolved, mapping, local_now(settings.zone))
         result.rows_read = checked.rows_read
         result.rows_quarantined = checked.rows_quarantined
         result.top_reasons = top_reasons(con)
@@ -660,7 +665,7 @@ def load_profiles(
     paths = [Path(register_path)] + ([Path(changes_path)] if changes_path else [])
     label = " + ".join(p.name for p in paths)
     t0 = time.perf_counter()
-    started = datetime.now()
+    started = utc_naive()
     result = LoadResult(run_id=None, status="failed", file_name=label, source_name="profiles")
     with open_warehouse(settings) as con:
 

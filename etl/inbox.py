@@ -11,8 +11,9 @@ Producers should write a file under a temporary name (a leading dot, or ``.part`
 and rename it when complete: such names are never picked up half-written.
 
 A file copied in under its final name is taken only once it is quiet: nothing has written to
-it for :data:`QUIET_SECONDS` (its modification time), and its size and modification time are
-the same just before it is loaded as when it was listed. A file that still changed while it was
+it for :data:`QUIET_SECONDS` (its modification time), or its size and modification time stayed
+the same across polls that far apart (a modification time ahead of this clock), and they are the
+same just before it is loaded as when it was listed. A file that still changed while it was
 being loaded (or vanished) is left where it is and not moved: the next poll loads it again
 whole (a later load of the same declarations replaces the earlier rows).
 
@@ -205,6 +206,23 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+# path -> (signature, when first seen with it): a file whose modification time lies ahead of
+# this clock (a file server's clock running fast) is still taken once it has stayed the same
+# for QUIET_SECONDS across polls.
+_seen: dict[Path, tuple[tuple[int, int, int], float]] = {}
+
+
+def _quiet(path: Path, signature: tuple[int, int, int], clock: float) -> bool:
+    previous = _seen.get(path)
+    if previous is None or previous[0] != signature:
+        _seen[path] = (signature, clock)
+        previous = _seen[path]
+    if clock - signature[1] / 1e9 >= QUIET_SECONDS or clock - previous[1] >= QUIET_SECONDS:
+        _seen.pop(path, None)
+        return True
+    return False
+
+
 def _fail_entry(settings: Settings, path: Path, reason: str) -> LoadResult:
     result = LoadResult(run_id=None, status="failed", file_name=path.name)
     result.message = f"{path.name}: {reason}"
@@ -227,11 +245,14 @@ def process_inbox(
     for path, reason in refused_entries(settings):
         results.append(_fail_entry(settings, path, reason))
     clock = time.time() if now is None else now
-    for path, mapping in pending_deliveries(settings):
+    pending = pending_deliveries(settings)
+    for gone in set(_seen) - {path for path, _ in pending}:
+        _seen.pop(gone, None)
+    for path, mapping in pending:
         before = _signature(path)
         if before is None:
             continue  # gone (or replaced by a link: refused at the next poll)
-        if clock - before[1] / 1e9 < QUIET_SECONDS:
+        if not _quiet(path, before, clock):
             log.info("inbox: %s was written less than %s s ago: loaded later", path, QUIET_SECONDS)
             continue
         result = load_files(settings, [path], mapping, progress=progress)[0]

@@ -160,3 +160,17 @@ def test_a_linked_source_folder_is_refused_unread(settings: Settings, tmp_path: 
     assert result.status == "failed" and "symbolic link" in result.message
     assert (outside / "x.csv").exists() and _declarations(settings) == 0
     assert (settings.inbox_dir / "failed" / "src").is_symlink()
+
+
+def test_a_file_stamped_in_the_future_is_taken_once_unchanged_across_polls(
+    settings: Settings,
+) -> None:
+    """A file server whose clock runs an hour fast: the modification time never looks quiet,
+    the size and modification time staying the same across polls does."""
+    path = write_csv(settings.inbox_dir / "skewed.csv", [row(1), row(2)])
+    now = LONG_AGO + 5000
+    _aged(path, now + 3600)
+    assert process_inbox(settings, now=now) == []
+    assert process_inbox(settings, now=now + QUIET_SECONDS / 2) == []
+    [result] = process_inbox(settings, now=now + QUIET_SECONDS + 1)
+    assert result.status == "succeeded" and _declarations(settings) == 2

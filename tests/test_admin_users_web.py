@@ -428,7 +428,7 @@ def test_lock_outs_are_shown_to_administrators_and_end_by_themselves(settings: S
         assert [(r["by"], r["shown"], r["failures"]) for r in locked] == [
             ("account from address", "vera from 10.0.0.66", policy.lockout_after)
         ]
-        assert locked[0]["state"] == "locked out until 2026-03-02 11:45:00"
+        assert locked[0]["state"] == "locked out until 2026-03-02 11:45:00 UTC"
         text = call(admin, app, "admin-lock-notice.children", [1]).get_json()["response"]
         message = text["admin-lock-notice"]["children"]
         assert message.startswith("1 sign-in lock-out or alert in the last 24 hours; latest: ")

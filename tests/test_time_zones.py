@@ -155,3 +155,14 @@ def test_the_worker_keeps_the_administrations_clock(tmp_path: Path) -> None:
         assert str(worker.scheduler.timezone) == RIYADH
     finally:
         worker.scheduler.shutdown(wait=False) if worker.scheduler.running else None
+
+
+def test_users_page_and_review_history_show_the_administrations_zone(tmp_path: Path) -> None:
+    from dashboard.app import create_app
+    from dashboard.pages import admin_users, review
+
+    app = create_app(_settings(tmp_path))
+    with app.server.app_context():
+        assert admin_users._iso_text("2026-11-27T15:21:15.330+00:00") == "2026-11-27 18:21 +03"
+        assert admin_users._utc_text(0) == "1970-01-01 03:00:00 +03"
+        assert review._when("2026-11-27T22:30:00.000+00:00") == "2026-11-28 01:30 +03"

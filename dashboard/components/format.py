@@ -105,11 +105,14 @@ def format_timestamp(moment: datetime | date | None) -> str:
     return moment.strftime("%d %b %Y")
 
 
-def format_stamp(moment: datetime | str | None) -> str:
+def format_stamp(moment: datetime | str | float | None, fmt: str = "%d %b %Y %H:%M") -> str:
     """A stamp the product wrote (stored in UTC: data as of, run log, reports) in the
     administration's zone (CUSTOMS_KPI_TIMEZONE of the serving app; UTC outside one), with
     the zone's abbreviation. Delivered business times (lodged_at, change-log dates) are local
-    already: :func:`format_timestamp`."""
+    already: :func:`format_timestamp`. ``moment``: a datetime (naive = UTC), an ISO text or
+    epoch seconds."""
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
     if isinstance(moment, str):
         text = moment
         try:
@@ -121,7 +124,7 @@ def format_stamp(moment: datetime | str | None) -> str:
         from dashboard.context import current_settings
 
         zone = current_settings().zone
-    return local_text(moment, zone) if moment is not None else MISSING
+    return local_text(moment, zone, fmt) if moment is not None else MISSING
 
 
 def axis_tickformat(unit: Unit) -> str:

@@ -35,6 +35,7 @@ from dashboard.appstate import (
 )
 from dashboard.audit import audit
 from dashboard.auth.passwords import generate_password
+from dashboard.components.format import format_stamp
 from dashboard.context import current_passwords, current_state
 from dashboard.roles import Role, parse_role
 
@@ -102,18 +103,18 @@ USER_COLUMNS: list[dict[str, Any]] = [
     {"field": "offices", "headerName": "Offices"},
     {"field": "state", "headerName": "State", "minWidth": 240},
     {"field": "sessions", "headerName": "Open sessions", "type": "numericColumn", "width": 140},
-    {"field": "last_login_at", "headerName": "Last sign-in (UTC)"},
-    {"field": "created_at", "headerName": "Created (UTC)"},
+    {"field": "last_login_at", "headerName": "Last sign-in"},
+    {"field": "created_at", "headerName": "Created"},
 ]
 LOCK_COLUMNS: list[dict[str, Any]] = [
     {"field": "by", "headerName": "By", "width": 190},
     {"field": "shown", "headerName": "Account or address", "minWidth": 220},
     {"field": "failures", "headerName": "Failures", "type": "numericColumn", "width": 120},
     {"field": "state", "headerName": "State"},
-    {"field": "last_failure_at", "headerName": "Last failure (UTC)"},
+    {"field": "last_failure_at", "headerName": "Last failure"},
 ]
 AUDIT_COLUMNS: list[dict[str, Any]] = [
-    {"field": "at", "headerName": "When (UTC)", "width": 210, "sort": "desc"},
+    {"field": "at", "headerName": "When", "width": 210, "sort": "desc"},
     {"field": "user_name", "headerName": "User", "width": 140},
     {"field": "role", "headerName": "Role", "width": 100},
     {"field": "remote_addr", "headerName": "From", "width": 140},
@@ -125,14 +126,16 @@ AUDIT_COLUMNS: list[dict[str, Any]] = [
 
 # --- Data for the tables (pure functions of the state) -------------------------------------------
 def _utc_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """Epoch seconds in the administration's zone, with its abbreviation."""
+    return format_stamp(epoch, "%Y-%m-%d %H:%M:%S")
 
 
 def _iso_text(stamp: str | None, *, seconds: bool = False) -> str:
-    """'2026-11-27T15:21:15.330+00:00' → '2026-11-27 15:21' (all times are UTC)."""
+    """'2026-11-27T15:21:15.330+00:00' → '2026-11-27 18:21 +03' in Asia/Riyadh (stored UTC,
+    shown in the administration's zone)."""
     if not stamp:
         return ""
-    return stamp[: 19 if seconds else 16].replace("T", " ")
+    return format_stamp(stamp, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def user_rows(state: AppState) -> list[dict[str, Any]]:
@@ -217,7 +220,7 @@ def lock_notice(state: AppState, now: float | None = None) -> str:
         f"{'s' if len(entries) != 1 else ''} in the last {NOTICE_HOURS} hours; latest: "
         f"{_key_text(latest.target or '')} ({by}) {what} after "
         f"{latest.details.get('failures')} failures, from {latest.remote_addr}, at "
-        f"{_iso_text(latest.at)} UTC. Locks end by themselves; see the audit trail "
+        f"{_iso_text(latest.at)}. Locks end by themselves; see the audit trail "
         "(action 'login.')."
     )
 

@@ -26,7 +26,7 @@ from dashboard import filters as flt
 from dashboard.audit import audit
 from dashboard.components import states
 from dashboard.components.download import filename
-from dashboard.components.format import format_interval, format_p_value
+from dashboard.components.format import format_interval, format_p_value, format_stamp
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
 from dashboard.components.tables import data_table
@@ -294,7 +294,7 @@ def about_rows(ctx: PageContext, filters: flt.Filters, rows: int) -> list[tuple[
         ("Offices", ", ".join(ctx.office_filter(filters) or ctx.viewer.offices or ("all",))),
         ("Data as of", ctx.data_as_of.isoformat(sep=" ") if ctx.data_as_of else "–"),
         ("Exported by", ctx.viewer.name),
-        ("Exported at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
+        ("Exported at", format_stamp(datetime.now(UTC), "%Y-%m-%d %H:%M")),
         ("Profiles", str(rows)),
         ("Rules", f"{config.flags.describe()}; stale after {config.stale_months} "
                   f"months without a hit; validity ending within {config.validity_days} days; "
@@ -483,7 +483,7 @@ def show_state(ctx: PageContext, profile_id: Any, _n: Any) -> tuple[Any, str | N
         data_table(
             [
                 {
-                    "When (UTC)": _when(e.at),
+                    "When": _when(e.at),
                     "Who": e.user_name,
                     "From": STATE_LABELS[e.from_state],
                     "To": STATE_LABELS[e.to_state]
@@ -500,7 +500,8 @@ def show_state(ctx: PageContext, profile_id: Any, _n: Any) -> tuple[Any, str | N
 
 
 def _when(iso: str) -> str:
-    return iso[:16].replace("T", " ") + " UTC"
+    """A stored (UTC) stamp in the administration's zone, with its abbreviation."""
+    return format_stamp(iso, "%Y-%m-%d %H:%M")
 
 
 ACTIONS = {

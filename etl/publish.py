@@ -141,7 +141,7 @@ def _record_superseded(
     """Note that CURRENT moved off ``version`` at ``when`` (entries of removed versions go)."""
     known = set(keep)
     entries = {n: t.isoformat() for n, t in read_superseded(published_dir).items() if n in known}
-    if version is not None and version not in entries:
+    if version is not None and version in known and version not in entries:
         entries[version] = when.isoformat()
     _write_atomically(published_dir / SUPERSEDED_FILE, json.dumps(entries, indent=2) + "\n")
 

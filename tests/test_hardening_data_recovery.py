@@ -188,3 +188,35 @@ def test_load_killed_during_publish_is_published_by_the_next_run_of_the_same_fil
     assert again.exit_code == 0, again.output
     assert "already loaded" in again.output and "had not been published" in again.output
     assert _rows(settings) == 8
+
+
+def test_the_data_page_says_when_the_last_publish_failed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Data page states the failure (cause, what is shown, what recovers it) until the next
+    publish succeeds."""
+    import sys
+
+    from dashboard.app import create_app
+    from dashboard.data import Viewer, build_context
+    from dashboard.roles import Role
+
+    app = create_app(settings)
+    data_page = sys.modules["dashboard.pages.data"]  # imported by the app, as Dash wants
+
+    def banner() -> str:
+        snapshot = current_snapshot(settings)
+        ctx = build_context(settings, Viewer("a", Role.ADMIN, None), snapshot)
+        with app.server.app_context():
+            return str(data_page._publish_banner(ctx))
+
+    load_file(settings, write_csv(tmp_path / "a.csv", [row(1)]))
+    assert banner() == "None"
+    with monkeypatch.context() as patch:
+        _disk_full(patch)
+        load_file(settings, write_csv(tmp_path / "b.csv", [row(2)]))
+    shown = banner()
+    assert "The last publish failed" in shown and "disk full" in shown
+    assert "the next load, publish or worker poll publishes again" in shown
+    load_file(settings, write_csv(tmp_path / "c.csv", [row(3)]))
+    assert banner() == "None"

@@ -26,7 +26,7 @@ from dash import ALL, Input, Output, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
-from customs_kpi.published import Freshness
+from customs_kpi.published import Freshness, publish_failure
 from customs_kpi.published import freshness as published_freshness
 from customs_kpi.worker import (
     job_rows,
@@ -115,6 +115,29 @@ def quarantine_rows(ctx: PageContext) -> pl.DataFrame:
 
 
 # --- Rendering ------------------------------------------------------------------------------------
+PUBLISH_ID = "data-publish-state"
+
+
+def _publish_banner(ctx: PageContext) -> Any:
+    """A failed publish (the warehouse holds newer data than the dashboard shows) and a broken
+    published-data pointer (an older valid version is shown): both said at the top."""
+    problems = []
+    failure = publish_failure(ctx.settings)
+    if failure is not None:
+        problems.append(failure.text)
+    notice = getattr(ctx.snapshot, "notice", None)
+    if notice:
+        problems.append(str(notice))
+    if not problems:
+        return None
+    return html.Div(
+        [html.Strong("Publishing: "), " ".join(problems)],
+        className="warning-banner",
+        role="alert",
+        id=PUBLISH_ID,
+    )
+
+
 def _freshness_banner(ctx: PageContext, now: datetime | None = None) -> Any:
     fresh = freshness(ctx, now)
     limit = ctx.settings.freshness_hours
@@ -262,6 +285,7 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
         return states.nothing_published()
     runs = runs_frame(ctx)
     blocks = [
+        *([banner] if (banner := _publish_banner(ctx)) is not None else []),
         _freshness_banner(ctx, now),
         _snapshot_stats(ctx),
         html.Div(

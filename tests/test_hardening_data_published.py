@@ -90,6 +90,40 @@ def test_damaged_partition_is_rewritten_not_linked(
     assert version_problems(settings.published_dir / second) == []
 
 
+def test_unchanged_partitions_are_linked_without_hashing_them_again(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition untouched since its checksum was taken (same inode, size, mtime, ctime) is
+    not read again; one written since, even with its mtime put back, is hashed and rewritten."""
+    import os
+
+    import etl.publish as publish_module
+
+    first = publish(warehouse, settings, None, 3)
+    hashed: list[str] = []
+    real = publish_module.file_sha256
+
+    def counting(path: Path) -> str:
+        hashed.append(path.as_posix())
+        return real(path)
+
+    monkeypatch.setattr(publish_module, "file_sha256", counting)
+    second = publish(warehouse, settings, {FEB}, 4)
+    manifest = json.loads((settings.published_dir / second / "manifest.json").read_text())
+    linked = manifest["linked_months"]["declarations"]
+    assert "2024-01-01" in linked and "2024-03-01" in linked
+    assert not [p for p in hashed if f"/{first}/" in p]  # nothing of the old version re-read
+    bad = _part(settings, second, "declarations", MAR)
+    before = bad.stat()
+    _damage(bad)
+    os.utime(bad, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime moves
+    third = publish(warehouse, settings, {FEB}, 5)
+    manifest = json.loads((settings.published_dir / third / "manifest.json").read_text())
+    assert "2024-03-01" in manifest["written_months"]["declarations"]
+    assert "2024-01-01" in manifest["linked_months"]["declarations"]
+    assert version_problems(settings.published_dir / third) == []
+
+
 def test_verify_command_names_the_damaged_file(
     settings: Settings, warehouse: duckdb.DuckDBPyConnection
 ) -> None:

@@ -314,12 +314,16 @@ def _intact(
             return False
         if source.stat().st_size != check.get("bytes"):
             return False
-        # Unchanged since its checksum was taken (same inode, size, mtime and ctime: any write,
-        # truncation, replacement or touch changes the ctime), so its content is the one the
-        # checksum was taken of; otherwise the content is hashed again. `customs-kpi verify`
+        # Unchanged since its checksum was taken less than REHASH_SECONDS ago (same inode,
+        # size, mtime and ctime: any write, truncation, replacement or touch changes the
+        # ctime): its content is the one hashed. Otherwise it is hashed again, so damage
+        # without any write (a bad disk block) is caught within a day; `customs-kpi verify`
         # always hashes.
-        if check.get("stat") != _identity(source) and file_sha256(source) != check.get("sha256"):
-            return False
+        fresh = time.time() - float(check.get("hashed_at") or 0) < REHASH_SECONDS
+        if not (fresh and check.get("stat") == _identity(source)):
+            if file_sha256(source) != check.get("sha256"):
+                return False
+            check["hashed_at"] = time.time()  # carried into the next manifest with the link
         rows = _scalar_params(con, "SELECT num_rows FROM parquet_file_metadata($1)", str(source))
     except (OSError, duckdb.Error):
         return False
@@ -351,9 +355,14 @@ def _file_checks(
             "bytes": path.stat().st_size,
             "rows": count,
             "sha256": file_sha256(path),
+            "hashed_at": time.time(),
             "stat": _identity(path),
         }
     return out
+
+
+# A linked partition's content is hashed again when its last hash is older than this.
+REHASH_SECONDS = 24 * 3600
 
 
 def _identity(path: Path) -> list[int]:

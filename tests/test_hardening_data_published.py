@@ -113,7 +113,15 @@ def test_unchanged_partitions_are_linked_without_hashing_them_again(
     linked = manifest["linked_months"]["declarations"]
     assert "2024-01-01" in linked and "2024-03-01" in linked
     assert not [p for p in hashed if f"/{first}/" in p]  # nothing of the old version re-read
-    bad = _part(settings, second, "declarations", MAR)
+    # Hashes older than a day are taken again (damage without any write: a bad disk block).
+    monkeypatch.setattr(publish_module, "REHASH_SECONDS", 0)
+    hashed.clear()
+    publish(warehouse, settings, {FEB}, 4)
+    assert [p for p in hashed if f"/{second}/" in p and "2024-01-01" in p]
+    monkeypatch.setattr(publish_module, "REHASH_SECONDS", 24 * 3600)
+    current = current_snapshot(settings)
+    assert current is not None
+    bad = _part(settings, current.version, "declarations", MAR)
     before = bad.stat()
     _damage(bad)
     os.utime(bad, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime moves

@@ -105,7 +105,10 @@ def profile_table(
     if not latest.is_empty():
         earliest = month_floor(latest["changed_at"].min().date())  # type: ignore[union-attr]
         first = min(first, add_months(earliest, -config.change_window_months))
-    monthly = _monthly_sums(cube, (first, window[1]), filters)
+    span = (first, window[1])
+    monthly = cube.memoised(
+        ("profile monthly sums", span, filters), lambda: _monthly_sums(cube, span, filters)
+    )
     sums = (
         monthly.filter(
             pl.col("lodged_month").is_between(month_floor(period[0]), month_floor(period[1]))
@@ -149,19 +152,13 @@ def profile_table(
     table = table.sort("profile_id")
     # The judgement depends on nothing else: kept with the cube for the next page or export.
     key = ("profile judgements", history, config, today, filters, tuple(table["profile_id"]))
-    assessments = cube.memoised(
-        key, lambda: _judge(cube, table, monthly, latest, history, config, today, filters)
+    judged = cube.memoised(
+        key,
+        lambda: _judged_columns(
+            _judge(cube, table, monthly, latest, history, config, today, filters)
+        ),
     )
-    table = table.with_columns(
-        pl.Series("flags", [[f.rule.value for f in a.flags] for a in assessments],
-                  dtype=pl.List(pl.String)),
-        pl.Series("flag_reasons", [[f.message for f in a.flags] for a in assessments],
-                  dtype=pl.List(pl.String)),
-        pl.Series("severity", [a.severity for a in assessments], dtype=pl.Float64),
-        pl.Series("controls_to_decide", [a.controls_to_decide for a in assessments],
-                  dtype=pl.Int64),
-        pl.Series("notices", [list(a.notices) for a in assessments], dtype=pl.List(pl.String)),
-    )  # fmt: skip
+    table = table.hstack(judged)
     return table.select(
         "profile_id", "name", "risk_area", "target_channel", "status", "in_force",
         "declarations", "controlled", "irregular", pl.col("seizure").alias("seizures"),
@@ -173,6 +170,26 @@ def profile_table(
         "review_due", "review_overdue", "flags", "flag_reasons", "severity",
         "controls_to_decide", "notices",
     )  # fmt: skip
+
+
+def _judged_columns(assessments: list[Assessment]) -> pl.DataFrame:
+    """The rule set's columns of the profile table, one row per assessment (in table order)."""
+    return pl.DataFrame(
+        {
+            "flags": [[f.rule.value for f in a.flags] for a in assessments],
+            "flag_reasons": [[f.message for f in a.flags] for a in assessments],
+            "severity": [a.severity for a in assessments],
+            "controls_to_decide": [a.controls_to_decide for a in assessments],
+            "notices": [list(a.notices) for a in assessments],
+        },
+        schema={
+            "flags": pl.List(pl.String),
+            "flag_reasons": pl.List(pl.String),
+            "severity": pl.Float64,
+            "controls_to_decide": pl.Int64,
+            "notices": pl.List(pl.String),
+        },
+    )
 
 
 def by_severity(frame: pl.DataFrame) -> pl.DataFrame:

@@ -23,6 +23,9 @@ completed controls in the window):
 * ``deteriorating``: a significant downward trend of its monthly hit rate over the last
   ``history_months`` months (Cochran–Armitage, one-sided, level ``trend_alpha``), or the last
   ``recent_months`` months significantly below the months before them (same level).
+  It reads the profile's own hit rate: a fall of the whole population's non-compliance lowers
+  every profile at once (the random lane, a few dozen controls a month, is too small to test
+  the lift's trend month by month instead).
 * ``worse_after_change``: the before/after verdict of its latest modification
   (:func:`kpis.beforeafter.verdict`, the one function every surface uses) is "worsened".
 * ``zero_hits``: no finding at all.

@@ -93,23 +93,19 @@ def attempt_login(name: str, password: str) -> LoginResult:
         if throttle is None:
             continue
         if throttle.is_locked_at(now):
-            wait = math.ceil((throttle.locked_until or now) - now)
-            audit(
-                "login.refused",
-                name,
-                {"reason": "locked", "by": kind, "wait_seconds": wait},
-                user_name=name,
-            )
-            return LoginResult(Outcome.LOCKED, retry_after_seconds=wait)
-        if now < throttle.next_allowed_at:
-            wait = math.ceil(throttle.next_allowed_at - now)
-            audit(
-                "login.refused",
-                name,
-                {"reason": "throttled", "by": kind, "wait_seconds": wait},
-                user_name=name,
-            )
-            return LoginResult(Outcome.THROTTLED, retry_after_seconds=wait)
+            outcome, reason, until = Outcome.LOCKED, "locked", throttle.locked_until or now
+        elif now < throttle.next_allowed_at:
+            outcome, reason, until = Outcome.THROTTLED, "throttled", throttle.next_allowed_at
+        else:
+            continue
+        wait = math.ceil(until - now)
+        audit(
+            "login.refused",
+            name,
+            {"reason": reason, "by": kind, "wait_seconds": wait},
+            user_name=name,
+        )
+        return LoginResult(outcome, retry_after_seconds=wait)
 
     # Verify even for unknown names (against a dummy hash) so timing does not tell them apart.
     if not passwords.verify(user.password_hash if user else None, password):

@@ -21,13 +21,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from customs_kpi.clock import as_utc, utc_now
 from customs_kpi.settings import Settings
 
 # --- Layout shared with the writer (etl.publish imports these) ---------------------------------
@@ -436,9 +437,7 @@ def hours_since(moment: datetime | None, now: datetime | None = None) -> float |
     """Hours from ``moment`` (naive = UTC, as published times are) to ``now`` (default: now)."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return ((now or datetime.now(UTC)) - moment).total_seconds() / 3600.0
+    return ((now or utc_now()) - as_utc(moment)).total_seconds() / 3600.0
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ import re
 import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from customs_kpi.clock import utc_now
 from customs_kpi.settings import Settings
 
 JOBS_FILE = "jobs.json"
@@ -38,8 +39,6 @@ VERSION_RE = re.compile(r"^v(\d+)$")
 
 
 # --- small helpers --------------------------------------------------------------------------
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def iso(ts: datetime | None) -> str | None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -484,7 +484,7 @@ def _publish(
 
 def _record_publish_failure(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
     """A failed 'publish' run in the run log (best effort: the disk may be full)."""
-    now = datetime.now(UTC).replace(tzinfo=None)  # the run log's naive UTC
+    now = utc_naive()  # the run log's naive UTC
     message = f"publishing run {run_id} failed, the dashboard shows older data: {error}"
     try:
         con.begin()

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.events import (
@@ -41,6 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
 from customs_kpi import worker as state
+from customs_kpi.clock import as_utc
 from customs_kpi.settings import Settings
 
 log = logging.getLogger("customs_kpi.worker")
@@ -134,10 +135,6 @@ def _as_month(value: Any) -> date:
     if isinstance(value, date):
         return value.replace(day=1)
     return state.parse_month(str(value)[:7])
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
 # --- month arithmetic and catch-up ------------------------------------------------------------
@@ -238,7 +235,7 @@ def job_housekeeping(ctx: JobContext, now: datetime) -> str:
 
     last = ctx.actions.last_successful_load(ctx.settings)
     # The verdict of the Data page and the page header (naive published times are UTC).
-    fresh = freshness(last, ctx.settings.freshness_hours, _aware(now))
+    fresh = freshness(last, ctx.settings.freshness_hours, as_utc(now))
     if last is None:
         messages.append("freshness: no successful load yet")
         log.warning("freshness: no successful load yet")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from customs_kpi.cli.common import HomeOption, app, console, fail
-
-
-def _utc_now() -> datetime:
-    # The run log stores naive UTC timestamps.
-    return datetime.now(UTC).replace(tzinfo=None)
+from customs_kpi.clock import utc_naive
 
 
 @app.command("publish")
@@ -34,7 +30,7 @@ def publish_now(home: HomeOption = None) -> None:
                 con.sql(
                     "INSERT INTO runs (run_id, kind, started_at, status, message) "
                     "VALUES ($1, 'publish', $2, 'running', 'rebuild cube and publish')",
-                    params=[run_id, _utc_now()],
+                    params=[run_id, utc_naive()],
                 )
                 rebuild_cube(con, None)
                 # Recorded as succeeded before publishing so the published run log says so;
@@ -69,7 +65,7 @@ def _finish_run(con: Any, run_id: int, status: str, started: float, message: str
     con.sql(
         "UPDATE runs SET status = $2, finished_at = $3, duration_seconds = $4, message = $5 "
         "WHERE run_id = $1",
-        params=[run_id, status, _utc_now(), round(time.perf_counter() - started, 3), message],
+        params=[run_id, status, utc_naive(), round(time.perf_counter() - started, 3), message],
     )
 
 
@@ -81,9 +77,7 @@ def _fmt_time(value: datetime | str | None) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return str(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    return utc_naive(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command("published")

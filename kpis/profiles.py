@@ -224,8 +224,7 @@ def _judge(
     before/after windows."""
     ids = table["profile_id"].to_list()
     months = month_range(*history)
-    window_start = months[-config.window_months]
-    in_window = [m >= window_start for m in months]
+    window_months = months[-config.window_months :]
     per: dict[str, dict[date, tuple[Any, ...]]] = {}
     for pid, month, *values in (
         monthly.filter(pl.col("lodged_month") >= history[0])
@@ -240,6 +239,8 @@ def _judge(
         .iter_rows()
     }
     random_series = tuple(baseline.get(m, (0, 0)) for m in months)
+    x0 = sum(x for x, _ in random_series[-config.window_months :])
+    n0 = sum(n for _, n in random_series[-config.window_months :])
     changes = _change_outcomes(cube, latest.filter(pl.col("profile_id").is_in(ids)), monthly,
                                config, filters)  # fmt: skip
     ends = _ended_on(cube, today)
@@ -248,13 +249,12 @@ def _judge(
     for row in table.iter_rows(named=True):
         pid = str(row["profile_id"])
         series = [per.get(pid, {}).get(m, zero) for m in months]
-        recent = [v for v, inside in zip(series, in_window, strict=True) if inside]
+        recent = series[-config.window_months :]
         total = [sum(v[i] for v in recent) for i in range(len(_MONTHLY))]
         status = row["status"]
         end = ends.get(pid) if status != "active" else None
         if row["valid_to"] is not None and row["valid_to"] <= today:
             end = min(end, row["valid_to"]) if end else row["valid_to"]
-        window_months = months[-len(recent) :]
         after_end = None
         if end is not None:
             stopped = month_floor(end)
@@ -265,7 +265,6 @@ def _judge(
         since = None
         if change is not None:
             since = sum(1 for m in months if m > month_floor(change.changed_at))
-        x0, n0 = (sum(v[i] for v in random_series[-len(recent) :]) for i in (0, 1))
         figures = ProfileFigures(
             profile_id=pid,
             controlled=int(total[1]),

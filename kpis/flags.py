@@ -364,9 +364,7 @@ def severity(figures: ProfileFigures, config: FlagConfig) -> float | None:
     reference = config.min_lift * x0 / n0 if x0 else config.target_hit_rate
     if not reference or reference <= 0:
         return None
-    recent = figures.monthly_sole[-config.recent_months :]
-    hits = sum(x for x, _ in recent)
-    controls = sum(n for _, n in recent)
+    hits, controls = _sums(figures.monthly_sole[-config.recent_months :])
     return max(0.0, controls - hits / min(reference, 1.0))
 
 
@@ -480,9 +478,7 @@ def _random_over(
 def _deteriorating(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
     months = figures.monthly[-config.history_months :]
     k = config.recent_months
-    early, late = months[:k], months[-k:]
-    x_e, n_e = sum(x for x, _ in early), sum(n for _, n in early)
-    x_l, n_l = sum(x for x, _ in late), sum(n for _, n in late)
+    (x_e, n_e), (x_l, n_l) = _sums(months[:k]), _sums(months[-k:])
     trend = trend_test(months)
     if trend is not None and trend[0] < 0 and trend[1] < config.trend_alpha and n_e and n_l:
         first, last = _pcts(x_e / n_e, x_l / n_l)
@@ -497,7 +493,7 @@ def _deteriorating(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
             )
         ]  # fmt: skip
     before = months[:-k]
-    x_b, n_b = sum(x for x, _ in before), sum(n for _, n in before)
+    x_b, n_b = _sums(before)
     if n_l < config.n_min or n_b < config.n_min:
         return []
     p = one_sided_drop(x_l, n_l, x_b, n_b)

@@ -20,10 +20,7 @@ def utc_now() -> datetime:
 def utc_naive(moment: datetime | None = None) -> datetime:
     """``moment`` (default: now) as naive UTC, the form of the warehouse's TIMESTAMP columns.
     A naive ``moment`` is taken as UTC already."""
-    moment = moment or utc_now()
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    return as_utc(moment or utc_now()).replace(tzinfo=None)
 
 
 def as_utc(moment: datetime) -> datetime:

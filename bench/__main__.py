@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.dashboard import result_rows as dashboard_rows
+from customs_kpi.published import RunStatus
 
 OUT = Path(__file__).parent / "out"
 console = Console(width=150)
@@ -105,7 +106,7 @@ def bench_scale(n: int, months: int, delivery_rows: int) -> list[dict[str, Any]]
         str(d / "profiles.csv"),
         str(d / "profile_changes.csv"),
     )
-    if profiles["status"] != "succeeded":
+    if profiles["status"] != RunStatus.SUCCEEDED:
         console.print(f"[red]profile register not loaded: {profiles}[/]")
     console.print("KPI views: published cube + polars engine vs plain DuckDB on raw declarations")
     k = step("kpi_queries", str(d / "home_full"), "5")

@@ -5,11 +5,15 @@ app-state database) is UTC. DuckDB and Parquet ``TIMESTAMP`` columns hold them a
 (:func:`utc_naive`); readers attach UTC (:func:`as_utc`) and pages, reports and the CLI show them
 in the administration's zone (:func:`local_text`). Delivered business times (lodged_at, …) are
 different: they are the administration's local wall-clock times (see ``etl.validate``).
+Months are named ``YYYY-MM`` (:func:`parse_month`, :func:`month_label`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+import re
+from datetime import UTC, date, datetime, tzinfo
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def utc_now() -> datetime:
@@ -42,3 +46,16 @@ def local_text(moment: datetime | None, zone: tzinfo, fmt: str = "%d %b %Y %H:%M
         return "–"
     shown = as_utc(moment).astimezone(zone)
     return f"{shown.strftime(fmt)} {shown.strftime('%Z') or 'UTC'}"
+
+
+def parse_month(text: str) -> date:
+    """``YYYY-MM`` → first day of that month; ValueError with a readable message otherwise."""
+    m = MONTH_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"not a month: {text!r} (expected YYYY-MM, e.g. 2026-10)")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def month_label(month: date) -> str:
+    """A month as ``YYYY-MM`` (monthly-report folders, requests, the month pickers)."""
+    return f"{month.year:04d}-{month.month:02d}"

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,17 @@ MANIFEST_FILE = "manifest.json"
 PUBLISH_FAILURE_FILE = ".publish_failed.json"  # written by etl.publish, removed on success
 FACT_TABLES: tuple[str, ...] = ("declarations", "profile_hits")
 PARTITION_COLUMN = "lodged_month"
+
+
+class RunStatus(StrEnum):
+    """A run's ``status`` in the run log (table ``runs``, written by :mod:`etl.runs` only, read
+    here as the published ``runs`` table) and in ``etl.load.LoadResult``."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # the same bytes were loaded before
+
 
 # current_snapshot() re-reads CURRENT at most this often per process.
 CURRENT_CHECK_SECONDS = 1.0

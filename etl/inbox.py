@@ -31,6 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import LoadResult, Progress, load_files
 
@@ -224,7 +225,7 @@ def _quiet(path: Path, signature: tuple[int, int, int], clock: float) -> bool:
 
 
 def _fail_entry(settings: Settings, path: Path, reason: str) -> LoadResult:
-    result = LoadResult(run_id=None, status="failed", file_name=path.name)
+    result = LoadResult(run_id=None, status=RunStatus.FAILED, file_name=path.name)
     result.message = f"{path.name}: {reason}"
     moved = _move(path, _safe_folder(settings, FAILED))
     _write_error(moved, result.message)
@@ -267,10 +268,10 @@ def process_inbox(
                 if after is None
                 else "it stays in the inbox and is loaded again"
             )
-            if after is not None and result.status != "failed":
-                result.status = "failed"
+            if after is not None and result.status != RunStatus.FAILED:
+                result.status = RunStatus.FAILED
             continue
-        if result.status == "failed":
+        if result.status == RunStatus.FAILED:
             moved = _move(path, failed_dir)
             _write_error(moved, result.message)
         else:

@@ -24,6 +24,7 @@ from typing import Protocol
 import duckdb
 
 from customs_kpi.clock import local_now, utc_naive
+from customs_kpi.published import RunStatus
 from customs_kpi.published import file_sha256 as published_sha256
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Column
@@ -37,6 +38,7 @@ from etl.extract import (
     stage_delivery,
 )
 from etl.mapping import Mapping, MappingError, load_mapping
+from etl.runs import next_run_id
 from etl.validate import raw_record_sql, top_reasons, typed_select, validate
 from etl.warehouse import open_warehouse
 
@@ -72,7 +74,7 @@ class Progress(Protocol):
 @dataclass
 class LoadResult:
     run_id: int | None
-    status: str  # succeeded | skipped | failed
+    status: RunStatus
     file_name: str
     rows_read: int = 0
     rows_inserted: int = 0
@@ -108,10 +110,6 @@ def file_sha256(path: Path) -> str:
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
     return con.sql(sql, params=params).fetchall()[0][0]
-
-
-def _next_run_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(str(_scalar(con, "SELECT nextval('run_id_seq')")))
 
 
 def _insert_run(
@@ -155,7 +153,7 @@ def record_failure(
     """Write the ``failed`` run in its own transaction (after the load's rollback)."""
     con.begin()
     try:
-        result.run_id = _next_run_id(con)
+        result.run_id = next_run_id(con)
         _insert_run(con, result, kind, started, sha)
         con.commit()
     except Exception:
@@ -204,7 +202,7 @@ def _record_success(
 ) -> None:
     """Mark the run succeeded and write its run-log row and content hash, inside the load's
     transaction (so a rolled-back load leaves neither)."""
-    result.status = "succeeded"
+    result.status = RunStatus.SUCCEEDED
     result.message = f"{label}: " + _summary(result)
     if warnings:
         result.message += "; warnings: " + "; ".join(warnings)
@@ -231,7 +229,7 @@ def _record_rollback(
     its run-log row in a transaction of its own."""
     import etl.publish
 
-    result.status = "failed"
+    result.status = RunStatus.FAILED
     if isinstance(exc, DeliveryError | MappingError):
         result.message = str(exc)
     else:
@@ -336,7 +334,7 @@ def _load_one(
 ) -> LoadResult:
     t0 = time.perf_counter()
     started = utc_naive()  # the run log is UTC
-    result = LoadResult(run_id=None, status="failed", file_name=path.name)
+    result = LoadResult(run_id=None, status=RunStatus.FAILED, file_name=path.name)
 
     def stage(label: str) -> None:
         if progress is not None:
@@ -362,14 +360,14 @@ def _load_one(
     ).fetchall()
     if prior:
         run, name, when = prior[0]
-        result.status = "skipped"
+        result.status = RunStatus.SKIPPED
         result.message = (
             f"{path.name}: already loaded (same content as {name}, run {run}, "
             f"{when:%Y-%m-%d %H:%M}); nothing changed"
         )
         result.duration_seconds = time.perf_counter() - t0
         con.begin()
-        result.run_id = _next_run_id(con)
+        result.run_id = next_run_id(con)
         _insert_run(con, result, "load", started, sha)
         con.commit()
         return result
@@ -391,7 +389,7 @@ def _load_one(
         result.rows_read = checked.rows_read
         result.rows_quarantined = checked.rows_quarantined
         result.top_reasons = top_reasons(con)
-        run_id = _next_run_id(con)
+        run_id = next_run_id(con)
         result.run_id = run_id
         if checked.rows_quarantined:
             stage("quarantining")
@@ -441,7 +439,7 @@ def _publish(
 ) -> None:
     """Publish what the loads committed; with nothing new loaded, publish anyway when the
     warehouse is ahead of the published version (an earlier publish was killed or failed)."""
-    done = [r for r in results if r.status == "succeeded"]
+    done = [r for r in results if r.status == RunStatus.SUCCEEDED]
     months: set[date] | None
     if done:
         months = {m for r in done for m in r.touched_months}
@@ -454,7 +452,9 @@ def _publish(
         # Months to rewrite: those whose rows differ from the published version (etl.publish
         # compares per-month statistics with the previous manifest).
         months = set()
-        done = [r for r in results if r.status == "skipped"]  # a failed one keeps its message
+        done = [
+            r for r in results if r.status == RunStatus.SKIPPED
+        ]  # a failed one keeps its message
         note = f" (the dashboard was behind the warehouse: run {run_id} had not been published)"
     if progress is not None and done:
         progress.stage(done[-1].file_name, "publishing", con)
@@ -485,8 +485,8 @@ def _record_publish_failure(con: duckdb.DuckDBPyConnection, run_id: int, error: 
         con.begin()
         con.sql(
             "INSERT INTO runs (run_id, kind, started_at, finished_at, status, message) "
-            "VALUES (nextval('run_id_seq'), 'publish', $1, $1, 'failed', $2)",
-            params=[now, message],
+            "VALUES (nextval('run_id_seq'), 'publish', $1, $1, $2, $3)",
+            params=[now, RunStatus.FAILED, message],
         )
         con.commit()
     except duckdb.Error:
@@ -518,8 +518,9 @@ def warehouse_ahead(con: duckdb.DuckDBPyConnection, settings: Settings) -> int |
     published manifest's run_id."""
     latest = _scalar(
         con,
-        "SELECT max(run_id) FROM runs WHERE status = 'succeeded' "
+        "SELECT max(run_id) FROM runs WHERE status = $1 "
         "AND kind IN ('load', 'load-profiles', 'publish')",
+        [RunStatus.SUCCEEDED],
     )
     if latest is None:
         return None
@@ -661,7 +662,9 @@ def load_profiles(
     label = " + ".join(p.name for p in paths)
     t0 = time.perf_counter()
     started = utc_naive()
-    result = LoadResult(run_id=None, status="failed", file_name=label, source_name="profiles")
+    result = LoadResult(
+        run_id=None, status=RunStatus.FAILED, file_name=label, source_name="profiles"
+    )
     with open_warehouse(settings) as con:
 
         def stage(text: str) -> None:
@@ -681,11 +684,11 @@ def load_profiles(
             "SELECT run_id FROM loaded_files WHERE file_sha256 = $1", params=[sha]
         ).fetchall()
         if prior:
-            result.status = "skipped"
+            result.status = RunStatus.SKIPPED
             result.message = f"{label}: already loaded by run {prior[0][0]}; nothing changed"
             result.duration_seconds = time.perf_counter() - t0
             con.begin()
-            result.run_id = _next_run_id(con)
+            result.run_id = next_run_id(con)
             _insert_run(con, result, "load-profiles", started, sha)
             con.commit()
             return result
@@ -694,7 +697,7 @@ def load_profiles(
         con.begin()
         try:
             stage("reading")
-            run_id = _next_run_id(con)
+            run_id = next_run_id(con)
             result.run_id = run_id
             register, warnings = _stage_reference(con, paths[0], PROFILE_COLUMNS, "_p")
             read = register.rows

@@ -39,6 +39,7 @@ from customs_kpi.published import (
     FACT_TABLES,
     MANIFEST_FILE,
     PUBLISH_FAILURE_FILE,
+    RunStatus,
     file_sha256,
     list_versions,
     newest_valid_version,
@@ -47,9 +48,19 @@ from customs_kpi.published import (
     version_seq,
 )
 
-__all__ = ["describe_versions", "housekeeping", "list_versions", "publish", "version_seq"]
+__all__ = [
+    "PublishFailed",
+    "describe_versions",
+    "housekeeping",
+    "list_versions",
+    "publish",
+    "rebuild_and_publish",
+    "version_seq",
+]
 from customs_kpi.settings import Settings
-from etl.cube import CUBE_TABLES
+from etl.cube import CUBE_TABLES, rebuild_cube
+from etl.runs import finish_run, next_run_id, start_run
+from etl.warehouse import open_warehouse
 
 WHOLE_TABLES: tuple[str, ...] = (
     *CUBE_TABLES,
@@ -479,6 +490,40 @@ def publish(
     return version
 
 
+class PublishFailed(RuntimeError):
+    """The cube was rebuilt and committed but publishing failed (the message is the cause):
+    the dashboard still shows the previous version."""
+
+
+def rebuild_and_publish(settings: Settings) -> tuple[int, str]:
+    """Rebuild the cube for every month and publish a new version (`customs-kpi publish`), as a
+    ``publish`` run in the run log; (run id, version). Raises :class:`PublishFailed`, and
+    ``WarehouseBusy`` when another process holds the warehouse."""
+    started = time.perf_counter()
+    with open_warehouse(settings) as con:
+        run_id = next_run_id(con)
+        con.begin()
+        try:
+            start_run(con, run_id, "publish", "rebuild cube and publish")
+            rebuild_cube(con, None)
+            # Recorded as succeeded before publishing so the published run log says so; set
+            # back to failed below if publishing does not complete.
+            finish_run(con, run_id, RunStatus.SUCCEEDED, started, "cube rebuilt, publishing")
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        try:
+            version = publish(con, settings, None, run_id)
+        except Exception as exc:
+            cause = describe_error(exc)
+            with suppress(Exception):  # the run log may be on the same full disk
+                finish_run(con, run_id, RunStatus.FAILED, started, f"publish failed: {cause}")
+            raise PublishFailed(cause) from exc
+        finish_run(con, run_id, RunStatus.SUCCEEDED, started, f"published {version}")
+    return run_id, version
+
+
 def describe_error(exc: BaseException) -> str:
     """One line naming the cause: "disk full", "read-only" or the system's own words, and
     the path when the error has one."""
@@ -607,9 +652,10 @@ def _write_version(
     file_checks = _file_checks(target, file_rows, previous_checks, linked_files)
 
     months = sorted(partitions["declarations"])
-    data_as_of = _scalar(
+    data_as_of = _scalar_params(
         con,
-        "SELECT max(finished_at) FROM runs WHERE kind = 'load' AND status = 'succeeded'",
+        "SELECT max(finished_at) FROM runs WHERE kind = 'load' AND status = $1",
+        RunStatus.SUCCEEDED,
     )
     return {
         "format": MANIFEST_FORMAT,

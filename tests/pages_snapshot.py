@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 
 OFFICES = ("DKR", "THS", "ZIG")
@@ -199,7 +200,7 @@ def build(settings: Settings, *, data_as_of: datetime | None = None) -> Built:
                 "kind": "load",
                 "started_at": finished - timedelta(minutes=2),
                 "finished_at": finished,
-                "status": "succeeded",
+                "status": RunStatus.SUCCEEDED.value,
                 "source_name": "canonical",
                 "file_name": "pages-test.csv",
                 "file_sha256": "0" * 64,

@@ -20,6 +20,7 @@ from etl_helpers import (
     write_mapping,
 )
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_file
 
@@ -38,11 +39,11 @@ def loaded_ids(settings: Settings) -> list[str]:
 
 def assert_file_failed(settings: Settings, result: object, message: str) -> None:
     """A file-level failure: exact message, a failed run, nothing loaded."""
-    assert result.status == "failed"  # type: ignore[attr-defined]
+    assert result.status == RunStatus.FAILED  # type: ignore[attr-defined]
     assert result.message == message  # type: ignore[attr-defined]
     assert loaded_ids(settings) == []
     runs = query(settings, "SELECT status, message FROM runs")
-    assert runs == [("failed", message)]
+    assert runs == [(RunStatus.FAILED, message)]
     assert query(settings, "SELECT count(*) FROM loaded_files") == [(0,)]
 
 
@@ -67,7 +68,7 @@ def test_wrong_delimiter_names_the_likely_delimiter(settings: Settings, tmp_path
     # With the delimiter declared, the same bytes load.
     mapping = write_mapping(tmp_path / "semi.toml", '[source]\ndelimiter = ";"\n')
     fixed = load_file(settings, path, mapping)
-    assert (fixed.status, fixed.rows_inserted) == ("succeeded", 2)
+    assert (fixed.status, fixed.rows_inserted) == (RunStatus.SUCCEEDED, 2)
     assert loaded_ids(settings) == ["D1", "D2"]
 
 
@@ -83,7 +84,7 @@ def test_latin1_file_declared_utf8(settings: Settings, tmp_path: Path) -> None:
     )
     mapping = write_mapping(tmp_path / "latin.toml", '[source]\nencoding = "latin-1"\n')
     fixed = load_file(settings, path, mapping)
-    assert fixed.status == "succeeded"
+    assert fixed.status == RunStatus.SUCCEEDED
     assert query(settings, "SELECT offence_type FROM declarations WHERE declaration_id = 'D2'") == [
         ("Déclaration fausse",)
     ]
@@ -107,7 +108,7 @@ def test_cp1252_file_is_transcoded(settings: Settings, tmp_path: Path) -> None:
     )
     mapping = write_mapping(tmp_path / "m.toml", '[source]\nencoding = "cp1252"\n')
     result = load_file(settings, path, mapping)
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     assert query(settings, "SELECT offence_type FROM declarations") == [("€ undervaluation",)]
 
 
@@ -200,7 +201,7 @@ def test_not_tabular_random_binary(settings: Settings, tmp_path: Path) -> None:
 
 def test_missing_file(settings: Settings, tmp_path: Path) -> None:
     result = load_file(settings, tmp_path / "nowhere.csv")
-    assert result.status == "failed"
+    assert result.status == RunStatus.FAILED
     assert result.message.startswith("nowhere.csv: does not exist")
 
 
@@ -218,7 +219,7 @@ def check_rows(
     that every other row loaded, and that nothing was lost."""
     rows = [row(i, **bad.get(i, {})) for i in range(1, 6)]
     result = load_file(settings, write_csv(tmp_path / name, rows))
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     assert_nothing_lost(result)
     got = quarantined(settings)
     assert [(r[1], r[3], r[4]) for r in got] == expected
@@ -265,7 +266,7 @@ def test_unknown_channel_codes(settings: Settings, tmp_path: Path) -> None:
 
 def test_codes_are_matched_case_insensitively(settings: Settings, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "case.csv", [row(1, channel=" RED ", selection_source="Officer")])
-    assert load_file(settings, path).status == "succeeded"
+    assert load_file(settings, path).status == RunStatus.SUCCEEDED
     assert query(settings, "SELECT channel, selection_source FROM declarations") == [
         ("red", "officer")
     ]
@@ -389,7 +390,7 @@ def test_truncated_json(settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
     path.write_text(json.dumps([row(1), row(2)])[:-40])
     result = load_file(settings, path)
-    assert result.status == "failed"
+    assert result.status == RunStatus.FAILED
     assert result.message.startswith(
         "cut.json: cannot be read as JSON records: Invalid Input Error: Malformed JSON"
     )

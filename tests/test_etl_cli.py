@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from customs_kpi.cli import app
 from customs_kpi.cli.common import console
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.inbox import process_inbox
 
@@ -39,10 +40,10 @@ def test_inbox_loads_moves_and_explains(settings: Settings, calls: Calls) -> Non
 
     results = process_inbox(settings)
     assert [(r.file_name, r.status) for r in results] == [
-        ("week1.csv", "succeeded"),
-        ("broken.csv", "failed"),
-        ("week2.csv", "succeeded"),
-        ("s.csv", "succeeded"),
+        ("week1.csv", RunStatus.SUCCEEDED),
+        ("broken.csv", RunStatus.FAILED),
+        ("week2.csv", RunStatus.SUCCEEDED),
+        ("s.csv", RunStatus.SUCCEEDED),
     ]
     assert sorted(p.name for p in (inbox / "done").iterdir()) == ["s.csv", "week1.csv", "week2.csv"]
     assert sorted(p.name for p in (inbox / "failed").iterdir()) == [

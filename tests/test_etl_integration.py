@@ -7,6 +7,7 @@ from pathlib import Path
 
 from etl_helpers import query, row, write_csv
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_file
 
@@ -19,7 +20,7 @@ def test_load_rebuilds_cube_and_publishes(settings: Settings, tmp_path: Path) ->
         REPO / "sample_data" / "asycuda_example.csv",
         REPO / "sample_data" / "mappings" / "asycuda.toml",
     )
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     assert result.published is not None
     # The cube agrees with the hand count of the example (12 declarations, 4 irregular).
     assert query(

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from etl_helpers import contents, install_stubs, query, row, write_csv
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL_NAMES
 from etl.load import load_file
@@ -61,7 +62,7 @@ def test_load_killed_mid_way_leaves_warehouse_unchanged(
 ) -> None:
     install_stubs(monkeypatch)
     base = load_file(settings, write_csv(tmp_path / "base.csv", [row(i) for i in range(1, 20)]))
-    assert base.status == "succeeded"
+    assert base.status == RunStatus.SUCCEEDED
     before = contents(settings)
 
     big = tmp_path / "big.csv"
@@ -92,7 +93,7 @@ def test_load_killed_mid_way_leaves_warehouse_unchanged(
     assert contents(settings) == before  # not even a run row: the transaction never committed
 
     after_crash = load_file(settings, big)
-    assert after_crash.status == "succeeded", after_crash.message
+    assert after_crash.status == RunStatus.SUCCEEDED, after_crash.message
     expected = TARGET_BYTES // ROW_BYTES
     assert (after_crash.rows_read, after_crash.rows_inserted) == (expected, expected)
     assert query(settings, "SELECT count(*) FROM declarations") == [(expected + 19,)]

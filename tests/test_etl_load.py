@@ -21,6 +21,7 @@ from etl_helpers import (
     write_mapping,
 )
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_file, load_files
 
@@ -39,7 +40,7 @@ def test_canonical_load_values_and_lineage(settings: Settings, tmp_path: Path, c
         row(5, is_aeo="yes", arrived_at="2024-03-06T07:15:00", selection_source=""),
     ]
     result = load_file(settings, write_csv(tmp_path / "march.csv", rows))
-    assert (result.status, result.rows_read, result.rows_inserted) == ("succeeded", 3, 3)
+    assert (result.status, result.rows_read, result.rows_inserted) == (RunStatus.SUCCEEDED, 3, 3)
     assert result.message == "march.csv: 3 rows read, 3 inserted, 0 replaced, 0 quarantined"
     got = query(
         settings,
@@ -63,7 +64,7 @@ def test_canonical_load_values_and_lineage(settings: Settings, tmp_path: Path, c
     assert calls.publish == [({date(2024, 3, 1)}, result.run_id)]
     assert result.published == "v000001"
     runs = query(settings, "SELECT kind, status, rows_read, rows_inserted, file_name FROM runs")
-    assert runs == [("load", "succeeded", 3, 3, "march.csv")]
+    assert runs == [("load", RunStatus.SUCCEEDED, 3, 3, "march.csv")]
 
 
 def test_same_file_twice_changes_nothing(settings: Settings, tmp_path: Path, calls: Calls):
@@ -74,7 +75,7 @@ def test_same_file_twice_changes_nothing(settings: Settings, tmp_path: Path, cal
     copy.write_bytes(path.read_bytes())  # same bytes under another name: still the same delivery
     second = load_file(settings, copy)
     after = contents(settings)
-    assert second.status == "skipped"
+    assert second.status == RunStatus.SKIPPED
     assert second.message.startswith(
         f"renamed.csv: already loaded (same content as d.csv, run {first.run_id}, "
     )
@@ -83,8 +84,8 @@ def test_same_file_twice_changes_nothing(settings: Settings, tmp_path: Path, cal
         if table != "runs":
             assert after[table] == before[table], table
     assert query(settings, "SELECT status FROM runs ORDER BY run_id") == [
-        ("succeeded",),
-        ("skipped",),
+        (RunStatus.SUCCEEDED,),
+        (RunStatus.SKIPPED,),
     ]
     assert len(calls.cube) == 1 and len(calls.publish) == 1
 
@@ -143,7 +144,7 @@ def test_failure_after_upsert_leaves_warehouse_unchanged(
     monkeypatch.setattr("etl.load.rebuild_cube", broken_cube)
     rows = [row(2, channel="red", control_result="seizure"), row(7), row(8, channel="bogus")]
     result = load_file(settings, write_csv(tmp_path / "next.csv", rows))
-    assert result.status == "failed"
+    assert result.status == RunStatus.FAILED
     assert result.message == (
         "next.csv: load failed and was rolled back: disk full while rebuilding the cube"
     )
@@ -153,14 +154,14 @@ def test_failure_after_upsert_leaves_warehouse_unchanged(
         if table != "runs":
             assert after[table] == before[table], table
     runs = query(settings, "SELECT status, file_name, message FROM runs ORDER BY run_id")
-    assert runs[:-1] == [("succeeded", "base.csv", runs[0][2])]
-    assert runs[-1] == ("failed", "next.csv", result.message)
+    assert runs[:-1] == [(RunStatus.SUCCEEDED, "base.csv", runs[0][2])]
+    assert runs[-1] == (RunStatus.FAILED, "next.csv", result.message)
     assert list(settings.quarantine_dir.iterdir()) == []  # no orphan quarantine file
     assert len(calls.publish) == 1  # a failed load publishes nothing
     # The same file loads once the problem is gone (it was not recorded as loaded).
     monkeypatch.setattr("etl.load.rebuild_cube", lambda con, months: None)
     again = load_file(settings, tmp_path / "next.csv")
-    assert (again.status, again.rows_inserted, again.rows_replaced) == ("succeeded", 1, 1)
+    assert (again.status, again.rows_inserted, again.rows_replaced) == (RunStatus.SUCCEEDED, 1, 1)
     assert again.rows_quarantined == 1
 
 
@@ -203,7 +204,7 @@ def test_item_rows_are_rolled_up(settings: Settings, tmp_path: Path, calls: Call
     )
     mapping = write_mapping(tmp_path / "items.toml", ITEM_MAPPING)
     result = load_file(settings, path, mapping)
-    assert (result.status, result.rows_read) == ("succeeded", 7)
+    assert (result.status, result.rows_read) == (RunStatus.SUCCEEDED, 7)
     assert (result.rows_inserted, result.rows_quarantined, result.rows_merged) == (2, 2, 3)
     assert_nothing_lost(result)
     got = query(
@@ -238,7 +239,7 @@ def test_asycuda_example_loads_with_hand_counted_declarations(settings: Settings
         REPO / "sample_data" / "asycuda_example.csv",
         REPO / "sample_data" / "mappings" / "asycuda.toml",
     )
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     # 28 item rows of 12 declarations, none quarantined.
     assert (result.rows_read, result.rows_inserted, result.rows_quarantined) == (28, 12, 0)
     assert result.rows_merged == 16
@@ -286,7 +287,7 @@ def _frame() -> pl.DataFrame:
 
 
 def _check_formats(settings: Settings, result: object, name: str) -> None:
-    assert result.status == "succeeded", result.message  # type: ignore[attr-defined]
+    assert result.status == RunStatus.SUCCEEDED, result.message  # type: ignore[attr-defined]
     assert (result.rows_read, result.rows_inserted, result.rows_quarantined) == (3, 2, 1)  # type: ignore[attr-defined]
     got = query(
         settings,
@@ -339,7 +340,11 @@ def test_load_files_publishes_once_for_all_months(settings: Settings, tmp_path: 
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"")
     results = load_files(settings, [a, bad, b])
-    assert [r.status for r in results] == ["succeeded", "failed", "succeeded"]
+    assert [r.status for r in results] == [
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.SUCCEEDED,
+    ]
     assert calls.publish == [({date(2024, 3, 1), date(2024, 4, 1)}, results[2].run_id)]
     assert [r.published for r in results] == ["v000001", None, "v000001"]
 
@@ -352,7 +357,7 @@ def test_publish_failure_is_reported_but_load_stays(
 
     monkeypatch.setattr("etl.load.publish_snapshot", broken)
     result = load_file(settings, write_csv(tmp_path / "a.csv", [row(1)]))
-    assert result.status == "succeeded"
+    assert result.status == RunStatus.SUCCEEDED
     assert result.published is None
     assert result.message.endswith("; NOT PUBLISHED: published/ is read-only")
     assert query(settings, "SELECT count(*) FROM declarations") == [(1,)]
@@ -364,7 +369,7 @@ def test_csv_with_bom_crlf_and_trailing_delimiter(settings: Settings, tmp_path: 
     text = "\r\n".join(line + "," for line in lines) + "\r\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     result = load_file(settings, path)
-    assert (result.status, result.rows_inserted) == ("succeeded", 2), result.message
+    assert (result.status, result.rows_inserted) == (RunStatus.SUCCEEDED, 2), result.message
     assert query(settings, "SELECT declaration_id, customs_value FROM declarations ORDER BY 1") == [
         ("D1", Decimal("1000.50")),
         ("D2", Decimal("1000.50")),
@@ -385,7 +390,7 @@ def test_unknown_columns_are_reported(settings: Settings, tmp_path: Path, calls:
     columns = [*row(1), "selection_sorce", "remarks"]
     rows = [{**row(1), "selection_sorce": "random", "remarks": "x"}]
     result = load_file(settings, write_csv(tmp_path / "x.csv", rows, columns=columns))
-    assert result.status == "succeeded"
+    assert result.status == RunStatus.SUCCEEDED
     assert result.message.endswith(
         "; warnings: column 'selection_sorce' is not a canonical column (did you mean "
         "'selection_source'?): ignored; column 'remarks' is not a canonical column: ignored"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from etl_helpers import Calls, assert_nothing_lost, install_stubs, query
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_profiles
 
@@ -42,7 +43,7 @@ def test_register_and_change_log(settings: Settings, tmp_path: Path, calls: Call
     changes = tmp_path / "profile_changes.csv"
     changes.write_text(CHANGES)
     result = load_profiles(settings, register, changes)
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     # 4 register rows: P1 twice (the later row wins), P3 quarantined; 5 change rows: one
     # duplicate, one bad date.
     assert (result.rows_read, result.rows_inserted, result.rows_replaced) == (9, 5, 0)
@@ -69,7 +70,7 @@ def test_register_and_change_log(settings: Settings, tmp_path: Path, calls: Call
     assert len(calls.publish) == 1
 
     # The same files again: skipped. A new register replaces profiles; known events stay once.
-    assert load_profiles(settings, register, changes).status == "skipped"
+    assert load_profiles(settings, register, changes).status == RunStatus.SKIPPED
     register2 = tmp_path / "profiles2.csv"
     register2.write_text(
         REGISTER.splitlines()[0] + "\nP2,Textile origin,origin,yellow,retired,"
@@ -95,7 +96,7 @@ def test_register_without_required_column(settings: Settings, tmp_path: Path) ->
     register = tmp_path / "profiles.csv"
     register.write_text("profile_id,name\nP1,x\n")
     result = load_profiles(settings, register)
-    assert result.status == "failed"
+    assert result.status == RunStatus.FAILED
     assert result.message == "profiles.csv: required column(s) missing: status"
     assert query(settings, "SELECT count(*) FROM profiles") == [(0,)]
 
@@ -119,7 +120,7 @@ def test_register_parquet_and_change_log_xlsx(settings: Settings, tmp_path: Path
         }
     ).write_excel(tmp_path / "changes.xlsx")
     result = load_profiles(settings, tmp_path / "register.parquet", tmp_path / "changes.xlsx")
-    assert (result.status, result.rows_read, result.rows_inserted) == ("succeeded", 3, 3)
+    assert (result.status, result.rows_read, result.rows_inserted) == (RunStatus.SUCCEEDED, 3, 3)
     assert query(settings, "SELECT profile_id, valid_from, review_period_days FROM profiles") == [
         ("P7", date(2024, 2, 1), 30)
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_file
 from etl.sample import generate_sample, write_single_file
@@ -18,7 +19,7 @@ def test_source_rows_are_file_rows_on_a_large_delivery(settings: Settings, tmp_p
     sample = generate_sample(declarations=300_000, months=6, seed=5, start=date(2025, 1, 1))
     path = write_single_file(sample, tmp_path / "big.csv")
     result = load_file(settings, path, publish=False)
-    assert result.status == "succeeded" and result.rows_inserted == 300_000
+    assert result.status == RunStatus.SUCCEEDED and result.rows_inserted == 300_000
     in_file = pl.read_csv(path, columns=["declaration_id"], infer_schema=False).with_row_index(
         "source_row", offset=1
     )

@@ -26,9 +26,11 @@ from typer.testing import CliRunner
 
 from customs_kpi.cli import app
 from customs_kpi.cli.common import console, err_console
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl import load as load_mod
 from etl.load import load_file
+from worker.jobs import JobOutcome
 
 NO_SPACE = 'IO Error: Could not write file "/home/warehouse.duckdb.wal": No space left on device'
 
@@ -57,7 +59,7 @@ def test_disk_full_during_upsert_names_the_cause_and_records_a_failed_run(
     before = contents(settings)
     _disk_full_during_upsert(monkeypatch)
     result = load_file(settings, write_csv(tmp_path / "b.csv", [row(3), row(4)]))
-    assert result.status == "failed"
+    assert result.status == RunStatus.FAILED
     assert "disk full" in result.message and "No space left on device" in result.message
     assert "no transaction is active" not in result.message
     after = contents(settings)
@@ -67,7 +69,7 @@ def test_disk_full_during_upsert_names_the_cause_and_records_a_failed_run(
     [(status, message)] = query(
         settings, "SELECT status, message FROM runs WHERE file_name = 'b.csv'"
     )
-    assert status == "failed" and "disk full" in message
+    assert status == RunStatus.FAILED and "disk full" in message
 
 
 def test_disk_full_with_the_run_log_refused_too_is_still_a_clean_failure(
@@ -81,7 +83,7 @@ def test_disk_full_with_the_run_log_refused_too_is_still_a_clean_failure(
 
     monkeypatch.setattr(load_mod, "record_failure", no_room)
     result = load_file(settings, write_csv(tmp_path / "b.csv", [row(3)]))
-    assert result.status == "failed" and result.run_id is None
+    assert result.status == RunStatus.FAILED and result.run_id is None
     assert "disk full" in result.message and "could not be recorded" in result.message
 
 
@@ -158,19 +160,19 @@ def test_worker_jobs_go_on_when_jobs_json_cannot_be_written(
 ) -> None:
     from datetime import UTC, datetime
 
-    from customs_kpi import worker as state
-    from etl.scheduler import build_worker
+    from worker.jobs import jobs_path
+    from worker.scheduler import build_worker
 
     now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
     w = build_worker(settings, tz=UTC, now=now)
 
     def full(*args: Any) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(state.jobs_path(settings)))
+        raise OSError(errno.ENOSPC, "No space left on device", str(jobs_path(settings)))
 
-    monkeypatch.setattr(state, "write_jobs", full)
-    with caplog.at_level("WARNING", logger="customs_kpi.worker"):
-        assert w.run_now("inbox", now=now) == "succeeded"
-        assert w.run_now("inbox", now=now) == "succeeded"
+    monkeypatch.setattr("worker.jobs.write_jobs", full)
+    with caplog.at_level("WARNING", logger="worker"):
+        assert w.run_now("inbox", now=now) == JobOutcome.SUCCEEDED
+        assert w.run_now("inbox", now=now) == JobOutcome.SUCCEEDED
     warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
-    assert warnings == [f"cannot write {state.jobs_path(settings)}: disk full: "
-                        f"{state.jobs_path(settings)}"]  # fmt: skip
+    assert warnings == [f"cannot write {jobs_path(settings)}: disk full: "
+                        f"{jobs_path(settings)}"]  # fmt: skip

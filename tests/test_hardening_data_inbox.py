@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from etl_helpers import query, row, write_csv
 
-from customs_kpi import worker as state
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl import inbox as inbox_mod
 from etl.inbox import QUIET_SECONDS, InboxError, process_inbox
-from etl.scheduler import build_worker
+from worker.jobs import JobOutcome, read_jobs
+from worker.scheduler import build_worker
 
 LONG_AGO = 1_000_000.0  # an mtime well before any test's "now"
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -39,7 +40,7 @@ def test_a_file_still_being_written_waits_until_it_is_quiet(settings: Settings) 
     assert process_inbox(settings, now=mtime + QUIET_SECONDS / 2) == []
     assert path.exists() and _declarations(settings) == 0
     [result] = process_inbox(settings, now=mtime + QUIET_SECONDS + 1)
-    assert result.status == "succeeded" and result.rows_inserted == 5
+    assert result.status == RunStatus.SUCCEEDED and result.rows_inserted == 5
     assert not path.exists()
 
 
@@ -68,10 +69,10 @@ def test_a_file_that_grows_while_it_is_loaded_stays_and_is_loaded_whole(
 
     monkeypatch.setattr(inbox_mod, "load_files", load_while_the_copy_goes_on)
     [first] = process_inbox(settings, now=LONG_AGO + 1000)
-    assert first.status == "failed" and "changed while it was being loaded" in first.message
+    assert first.status == RunStatus.FAILED and "changed while it was being loaded" in first.message
     assert path.exists()  # not moved to done/ with only a part of it loaded
     [second] = process_inbox(settings, now=LONG_AGO + 1000)
-    assert second.status == "succeeded"
+    assert second.status == RunStatus.SUCCEEDED
     assert _declarations(settings) == 40
     assert (settings.inbox_dir / "done" / "big.csv").exists()
 
@@ -89,7 +90,7 @@ def test_a_file_deleted_while_it_is_loaded_does_not_crash(
 
     monkeypatch.setattr(inbox_mod, "load_files", load_then_delete)
     [result] = process_inbox(settings, now=LONG_AGO + 1000)
-    assert result.status == "succeeded" and "vanished" in result.message
+    assert result.status == RunStatus.SUCCEEDED and "vanished" in result.message
     assert _declarations(settings) == 2
 
 
@@ -98,9 +99,9 @@ def test_an_inbox_job_whose_delivery_failed_is_recorded_failed(settings: Setting
     bad.write_bytes(b"")
     _aged(bad)
     w = build_worker(settings, tz=UTC, now=NOW)
-    assert w.run_now("inbox", now=NOW) == "failed"
-    job = state.read_jobs(settings).jobs["inbox"]
-    assert job.last_outcome == "failed" and "empty.csv: is empty" in job.last_message
+    assert w.run_now("inbox", now=NOW) == JobOutcome.FAILED
+    job = read_jobs(settings).jobs["inbox"]
+    assert job.last_outcome == JobOutcome.FAILED and "empty.csv: is empty" in job.last_message
     assert (settings.inbox_dir / "failed" / "empty.csv").exists()
 
 
@@ -113,7 +114,7 @@ def test_a_link_in_the_inbox_is_refused_and_its_target_untouched(
     link = settings.inbox_dir / "planted.csv"
     link.symlink_to(outside)
     [result] = process_inbox(settings, now=LONG_AGO + 1000)
-    assert result.status == "failed" and "symbolic link" in result.message
+    assert result.status == RunStatus.FAILED and "symbolic link" in result.message
     assert _declarations(settings) == 0  # never read
     assert outside.read_bytes() == before  # still there, unchanged, not moved
     moved = settings.inbox_dir / "failed" / "planted.csv"
@@ -133,7 +134,7 @@ def test_no_error_file_is_written_through_a_planted_link(
     bad.write_bytes(b"")
     _aged(bad)
     [result] = process_inbox(settings, now=LONG_AGO + 1000)
-    assert result.status == "failed"
+    assert result.status == RunStatus.FAILED
     assert victim.read_text() == "precious\n"
     errors = [p for p in failed.iterdir() if p.name.endswith(".error.txt") and not p.is_symlink()]
     assert len(errors) == 1 and "is empty" in errors[0].read_text()
@@ -157,7 +158,7 @@ def test_a_linked_source_folder_is_refused_unread(settings: Settings, tmp_path: 
     _aged(write_csv(outside / "x.csv", [row(1)]))
     (settings.inbox_dir / "src").symlink_to(outside, target_is_directory=True)
     [result] = process_inbox(settings, now=LONG_AGO + 1000)
-    assert result.status == "failed" and "symbolic link" in result.message
+    assert result.status == RunStatus.FAILED and "symbolic link" in result.message
     assert (outside / "x.csv").exists() and _declarations(settings) == 0
     assert (settings.inbox_dir / "failed" / "src").is_symlink()
 
@@ -173,4 +174,4 @@ def test_a_file_stamped_in_the_future_is_taken_once_unchanged_across_polls(
     assert process_inbox(settings, now=now) == []
     assert process_inbox(settings, now=now + QUIET_SECONDS / 2) == []
     [result] = process_inbox(settings, now=now + QUIET_SECONDS + 1)
-    assert result.status == "succeeded" and _declarations(settings) == 2
+    assert result.status == RunStatus.SUCCEEDED and _declarations(settings) == 2

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 import customs_kpi.published as published
 from customs_kpi.cli import app
 from customs_kpi.cli.common import console, err_console
-from customs_kpi.published import current_snapshot, publish_failure
+from customs_kpi.published import RunStatus, current_snapshot, publish_failure
 from customs_kpi.settings import Settings
 from etl import publish as publish_mod
 from etl.load import load_file
-from etl.scheduler import build_worker
+from worker.jobs import JobOutcome, read_jobs
+from worker.scheduler import build_worker
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
@@ -55,10 +56,10 @@ def test_same_file_again_publishes_what_a_killed_publish_left_behind(
     path = write_csv(tmp_path / "b.csv", [row(i) for i in range(6, 9)])
     # Committed, then killed before publishing (what --no-publish leaves, as the kill test).
     killed = load_file(settings, path, publish=False)
-    assert first.published and killed.status == "succeeded" and killed.published is None
+    assert first.published and killed.status == RunStatus.SUCCEEDED and killed.published is None
     assert _rows(settings) == 5  # the dashboard is behind the warehouse
     again = load_file(settings, path)
-    assert again.status == "skipped"
+    assert again.status == RunStatus.SKIPPED
     assert again.published is not None and "had not been published" in again.message
     assert _rows(settings) == 8
     # Nothing behind any more: the next identical run publishes nothing.
@@ -79,7 +80,7 @@ def test_failed_publish_exits_non_zero_is_logged_and_recovers(
     assert "NOT PUBLISHED (disk full: /home/published/x.parquet)" in failed.output
     assert "Traceback" not in failed.output
     runs = query(settings, "SELECT kind, status, message FROM runs ORDER BY run_id")
-    assert runs[-1][:2] == ("publish", "failed") and "disk full" in runs[-1][2]
+    assert runs[-1][:2] == ("publish", RunStatus.FAILED) and "disk full" in runs[-1][2]
     failure = publish_failure(settings)
     assert failure is not None and "disk full" in failure.text
     assert _rows(settings) == 1
@@ -93,7 +94,7 @@ def test_failed_publish_exits_non_zero_is_logged_and_recovers(
     snap = current_snapshot(settings)
     assert snap is not None
     logged = snap.table("runs").filter(snap.table("runs")["kind"] == "publish")
-    assert logged["status"].to_list() == ["failed"]
+    assert logged["status"].to_list() == [RunStatus.FAILED]
 
 
 def test_publish_command_failure_is_one_line_and_non_zero(
@@ -119,13 +120,11 @@ def test_worker_poll_publishes_when_behind(settings: Settings, tmp_path: Path) -
     load_file(settings, write_csv(tmp_path / "a.csv", [row(1), row(2), row(3)]), publish=False)
     assert current_snapshot(settings) is None
     w = build_worker(settings, tz=UTC, now=NOW)
-    assert w.run_now("inbox", now=NOW) == "succeeded"
-    from customs_kpi import worker as state
-
-    assert state.read_jobs(settings).jobs["inbox"].last_message.startswith("published v")
+    assert w.run_now("inbox", now=NOW) == JobOutcome.SUCCEEDED
+    assert read_jobs(settings).jobs["inbox"].last_message.startswith("published v")
     assert _rows(settings) == 3
-    assert w.run_now("inbox", now=NOW) == "succeeded"
-    assert state.read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
+    assert w.run_now("inbox", now=NOW) == JobOutcome.SUCCEEDED
+    assert read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
 
 
 def test_worker_poll_whose_publish_fails_is_a_failed_job(
@@ -134,10 +133,8 @@ def test_worker_poll_whose_publish_fails_is_a_failed_job(
     load_file(settings, write_csv(tmp_path / "a.csv", [row(1)]), publish=False)
     _disk_full(monkeypatch)
     w = build_worker(settings, tz=UTC, now=NOW)
-    assert w.run_now("inbox", now=NOW) == "failed"
-    from customs_kpi import worker as state
-
-    assert "No space left" in state.read_jobs(settings).jobs["inbox"].last_message
+    assert w.run_now("inbox", now=NOW) == JobOutcome.FAILED
+    assert "No space left" in read_jobs(settings).jobs["inbox"].last_message
 
 
 def test_the_header_says_when_the_last_publish_failed(

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import RunStatus, current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_file, load_profiles
 from etl.sample import generate_sample, write_sample
@@ -44,7 +44,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
     load_profiles(settings, root / "data" / "profiles.csv", root / "data" / "profile_changes.csv")
     for f in sorted(p for p in files if p.name.startswith("declarations_")):
         result = load_file(settings, f)
-        assert result.status == "succeeded", result.message
+        assert result.status == RunStatus.SUCCEEDED, result.message
     snapshot = current_snapshot(settings)
     assert snapshot is not None
     yield settings, CubeFrames.from_snapshot(snapshot)

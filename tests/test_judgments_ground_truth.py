@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 from argon2 import PasswordHasher
 
-from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.published import RunStatus, Snapshot, current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_files, load_profiles
 from etl.sample import generate_sample, write_sample
@@ -64,9 +64,9 @@ def loaded(
     register = load_profiles(
         settings, by_name["profiles.csv"], by_name["profile_changes.csv"], publish=False
     )
-    assert register.status == "succeeded", register.message
+    assert register.status == RunStatus.SUCCEEDED, register.message
     results = load_files(settings, sorted(f for f in files if f.name.startswith("declarations_")))
-    assert all(r.status == "succeeded" for r in results), [r.message for r in results]
+    assert all(r.status == RunStatus.SUCCEEDED for r in results), [r.message for r in results]
     snapshot = current_snapshot(settings)
     assert snapshot is not None
     yield Loaded(settings, snapshot, CubeFrames.from_snapshot(snapshot), sample.ground_truth)

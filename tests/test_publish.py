@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 import customs_kpi.published as published
-from customs_kpi.published import Snapshot, current_snapshot, open_snapshot, read_current
+from customs_kpi.published import RunStatus, Snapshot, current_snapshot, open_snapshot, read_current
 from customs_kpi.settings import Settings, load_settings
 from etl import publish as publish_mod
 from etl.cube import rebuild_cube
@@ -60,11 +60,12 @@ def _load(con: duckdb.DuckDBPyConnection, month: date, n: int, prefix: str, run_
     )
     con.sql(
         """INSERT INTO runs (run_id, kind, started_at, finished_at, status, rows_inserted)
-           VALUES ($1, 'load', $2, $3, 'succeeded', $4)""",
+           VALUES ($1, 'load', $2, $3, $4, $5)""",
         params=[
             run_id,
             datetime(2024, 6, 1, 12, 0) + timedelta(minutes=run_id),
             datetime(2024, 6, 1, 12, 30) + timedelta(minutes=run_id),
+            RunStatus.SUCCEEDED,
             n,
         ],
     )
@@ -618,5 +619,5 @@ def test_cli_publish_published_housekeeping(
     snap = current_snapshot(settings)
     assert snap is not None
     runs = snap.table("runs").filter(pl.col("kind") == "publish")
-    assert runs.height == 2 and set(runs["status"]) == {"succeeded"}
+    assert runs.height == 2 and set(runs["status"]) == {RunStatus.SUCCEEDED}
     assert snap.table("cube_declarations")["declarations"].sum() == 20

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from customs_kpi import worker as state
 from customs_kpi.cli import app
 from customs_kpi.cli.retention import prune_audit_trail
 from customs_kpi.settings import Settings
 from dashboard.appstate import AppState
-from etl.scheduler import Actions, build_worker
+from worker.jobs import read_jobs
+from worker.scheduler import Actions, build_worker
 
 NOW = datetime(2026, 11, 27, 3, 30, tzinfo=UTC)
 # With the default 1825 days the cut-off is 2021-11-28T03:30:00+00:00.
@@ -68,28 +68,26 @@ def test_zero_keeps_everything_and_no_database_is_no_error(settings: Settings) -
 
 
 def test_the_housekeeping_job_runs_it(settings: Settings) -> None:
+    """The worker's own housekeeping (default actions) applies the retention."""
     _audit(settings)
-    actions = Actions(
-        housekeeping=lambda s, now: "removed 0 superseded published version(s)",
-        last_successful_load=lambda s: NOW,
-        more_housekeeping=(prune_audit_trail,),
+    worker = build_worker(
+        settings, tz=UTC, now=NOW, actions=Actions(last_successful_load=lambda s: NOW)
     )
-    worker = build_worker(settings, tz=UTC, now=NOW, actions=actions)
     worker.run_now("housekeeping", now=NOW)
-    message = state.read_jobs(settings).jobs["housekeeping"].last_message
+    message = read_jobs(settings).jobs["housekeeping"].last_message
     assert "audit: removed 2 row(s) recorded before 2021-11-28" in message
     assert _targets(settings) == ["c", "d"]
 
 
-def test_the_worker_command_hands_the_task_to_the_worker(
+def test_the_worker_command_runs_the_worker_with_its_own_tasks(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, Any] = {}
 
     def fake_run_worker(s: Settings, **kwargs: Any) -> None:
-        seen.update(kwargs)
+        seen.update(home=s.home, **kwargs)
 
-    monkeypatch.setattr("etl.scheduler.run_worker", fake_run_worker)
+    monkeypatch.setattr("worker.scheduler.run_worker", fake_run_worker)
     result = CliRunner().invoke(app, ["worker", "--home", str(settings.home)])
     assert result.exit_code == 0, result.output
-    assert seen["actions"].more_housekeeping == (prune_audit_trail,)
+    assert seen == {"home": settings.home}  # no actions: the defaults, audit retention included

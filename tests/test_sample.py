@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from customs_kpi.cli import app
 from customs_kpi.cli.sample_cmds import default_start
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Kind
 from etl.sample import (
@@ -679,7 +680,7 @@ def test_the_etl_loads_every_sample_file_without_quarantine(
     files = write_sample(sample, tmp_path / "demo")
     deliveries = [p for p in files if p.name.startswith("declarations_")]
     results = load_files(settings, deliveries, publish=False)
-    assert [r.status for r in results] == ["succeeded"] * 4
+    assert [r.status for r in results] == [RunStatus.SUCCEEDED] * 4
     assert [r.rows_quarantined for r in results] == [0] * 4
     assert sum(r.rows_inserted for r in results) == 6_000
     assert results[-1].rows_replaced == sample.redelivery.height
@@ -687,7 +688,7 @@ def test_the_etl_loads_every_sample_file_without_quarantine(
         settings, tmp_path / "demo" / "profiles.csv", tmp_path / "demo" / "profile_changes.csv",
         publish=False,
     )  # fmt: skip
-    assert (register.status, register.rows_quarantined) == ("succeeded", 0)
+    assert (register.status, register.rows_quarantined) == (RunStatus.SUCCEEDED, 0)
     with open_warehouse(settings) as con:
         loaded = con.sql(
             "SELECT declaration_id, control_result, additional_revenue::DOUBLE, "

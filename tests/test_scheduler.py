@@ -16,9 +16,14 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from typer.testing import CliRunner
 
-from customs_kpi import worker as state
+from customs_kpi.clock import parse_month
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
-from etl.scheduler import (
+from worker import queue
+from worker.jobs import JobOutcome, job_rows, jobs_path, read_jobs, worker_status, write_json_atomic
+from worker.queue import RequestKind, RequestStatus
+from worker.report_listing import list_snapshots, months_with_final_snapshot
+from worker.scheduler import (
     Actions,
     WorkerAlreadyRunning,
     build_worker,
@@ -45,15 +50,15 @@ class Fakes:
     def produce(self, settings: Settings, month: date, reason: str, now: datetime):
         self.produced.append((month, reason))
         label = f"{month:%Y-%m}"
-        version = len(state.list_snapshots(settings, label)) + 1
+        version = len(list_snapshots(settings, label)) + 1
         folder = settings.snapshots_dir / label / f"v{version}"
         folder.mkdir(parents=True)
         status = "final" if now.date() >= _next_month(month) else "draft"
-        state.write_json_atomic(
+        write_json_atomic(
             folder / "manifest.json",
             {"status": status, "reason": reason, "created_at": now.isoformat(), "files": []},
         )
-        return next(s for s in state.list_snapshots(settings, label) if s.version == version)
+        return next(s for s in list_snapshots(settings, label) if s.version == version)
 
     def process_inbox(self, settings: Settings) -> list[object]:
         self.inbox_calls += 1
@@ -65,6 +70,7 @@ class Fakes:
         return Actions(
             process_inbox=self.process_inbox,
             housekeeping=lambda s, now: "removed 0 superseded published version(s)",
+            prune_audit=lambda s, now: "audit: kept",
             produce_snapshot=self.produce,
             published_months=lambda s: list(self.months),
             last_successful_load=lambda s: self.last_load,
@@ -81,7 +87,7 @@ def fakes(settings: Settings) -> Fakes:
 
 
 def _months(*labels: str) -> list[date]:
-    return [state.parse_month(m) for m in labels]
+    return [parse_month(m) for m in labels]
 
 
 # --- month logic ------------------------------------------------------------------------------
@@ -129,7 +135,7 @@ def test_inbox_poll_interval_comes_from_settings(tmp_path: Path, fakes: Fakes) -
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
     inbox = w.specs["inbox"].trigger
     assert inbox.get_next_fire_time(NOW, NOW + timedelta(seconds=1)) == NOW + timedelta(seconds=15)
-    assert state.read_jobs(settings).jobs["inbox"].schedule == "every 15 s (and at start)"
+    assert read_jobs(settings).jobs["inbox"].schedule == "every 15 s (and at start)"
 
 
 # --- jobs with an injected clock -----------------------------------------------------------------
@@ -140,16 +146,18 @@ def test_monthly_job_on_the_first_produces_the_previous_month_once(
     first_of_dec = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     w = build_worker(settings, tz=UTC, now=first_of_dec, actions=fakes.actions())
 
-    assert w.run_now("monthly_snapshot", now=first_of_dec) == "succeeded"
+    assert w.run_now("monthly_snapshot", now=first_of_dec) == JobOutcome.SUCCEEDED
     assert fakes.produced == [(date(2026, 11, 1), "scheduled monthly snapshot")]
-    assert [(s.month, s.version, s.status) for s in state.list_snapshots(settings)] == [
+    assert [(s.month, s.version, s.status) for s in list_snapshots(settings)] == [
         ("2026-11", 1, "final")
     ]
     # Running again (e.g. a restart the same day) produces nothing new.
-    assert w.run_now("monthly_snapshot", now=first_of_dec + timedelta(hours=2)) == "succeeded"
+    assert (
+        w.run_now("monthly_snapshot", now=first_of_dec + timedelta(hours=2)) == JobOutcome.SUCCEEDED
+    )
     assert len(fakes.produced) == 1
-    job = state.read_jobs(settings).jobs["monthly_snapshot"]
-    assert (job.last_outcome, job.runs) == ("succeeded", 2)
+    job = read_jobs(settings).jobs["monthly_snapshot"]
+    assert (job.last_outcome, job.runs) == (JobOutcome.SUCCEEDED, 2)
     assert job.last_message == "every completed month has its snapshot"
 
 
@@ -160,30 +168,30 @@ def test_missed_month_is_caught_up_on_start(settings: Settings, fakes: Fakes) ->
     fakes.produced.clear()
 
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
-    assert w.run_now("catch_up", now=NOW) == "succeeded"
+    assert w.run_now("catch_up", now=NOW) == JobOutcome.SUCCEEDED
 
     assert [m for m, _ in fakes.produced] == _months("2026-09", "2026-10")
     assert all("catch-up" in reason for _, reason in fakes.produced)
-    finals = state.months_with_final_snapshot(settings)
+    finals = months_with_final_snapshot(settings)
     assert finals == {"2026-08", "2026-09", "2026-10"}
-    msg = state.read_jobs(settings).jobs["catch_up"].last_message
+    msg = read_jobs(settings).jobs["catch_up"].last_message
     assert msg == "produced 2026-09 v1, 2026-10 v1"
 
 
 def test_catch_up_with_no_published_data_is_skipped(settings: Settings, fakes: Fakes) -> None:
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
-    assert w.run_now("catch_up", now=NOW) == "skipped"
-    assert state.read_jobs(settings).jobs["catch_up"].last_message == "no published data yet"
+    assert w.run_now("catch_up", now=NOW) == JobOutcome.SKIPPED
+    assert read_jobs(settings).jobs["catch_up"].last_message == "no published data yet"
     assert fakes.produced == []
 
 
 def test_failed_job_is_recorded_and_does_not_raise(settings: Settings, fakes: Fakes) -> None:
     fakes.inbox_error = RuntimeError("disk full")
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
-    assert w.run_now("inbox", now=NOW) == "failed"
+    assert w.run_now("inbox", now=NOW) == JobOutcome.FAILED
     fakes.inbox_error = None
-    assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == "succeeded"
-    job = state.read_jobs(settings).jobs["inbox"]
+    assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == JobOutcome.SUCCEEDED
+    job = read_jobs(settings).jobs["inbox"]
     assert (job.runs, job.failures, job.last_message) == (2, 1, "no new delivery")
     assert job.last_started_at == (NOW + timedelta(minutes=1)).isoformat()
 
@@ -192,32 +200,39 @@ def test_housekeeping_reports_stale_data(settings: Settings, fakes: Fakes) -> No
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
     fakes.last_load = NOW - timedelta(hours=72)
     w.run_now("housekeeping", now=NOW)
-    msg = state.read_jobs(settings).jobs["housekeeping"].last_message
+    msg = read_jobs(settings).jobs["housekeeping"].last_message
     assert "STALE" in msg and "72.0 h old (limit 48 h)" in msg
     fakes.last_load = (NOW - timedelta(hours=2)).replace(tzinfo=None)  # naive = UTC
     w.run_now("housekeeping", now=NOW)
-    msg = state.read_jobs(settings).jobs["housekeeping"].last_message
+    msg = read_jobs(settings).jobs["housekeeping"].last_message
     assert msg.endswith("freshness: ok, last successful load 2026-11-27 13:00")
 
 
 def test_reports_page_request_is_produced_by_the_worker(settings: Settings, fakes: Fakes) -> None:
-    req = state.request_snapshot(settings, "2026-11", "draft for the committee", "ana", NOW)
-    assert [r.id for _, r in state.pending_requests(settings)] == [req.id]
+    req = queue.submit(
+        settings,
+        RequestKind.REPORT,
+        "ana",
+        month="2026-11",
+        reason="draft for the committee",
+        now=NOW,
+    )
+    assert [r.id for _, r in queue.pending(settings, RequestKind.REPORT)] == [req.id]
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
-    assert w.run_now("requests", now=NOW) == "succeeded"
+    assert w.run_now("requests", now=NOW) == JobOutcome.SUCCEEDED
     assert fakes.produced == [(date(2026, 11, 1), "draft for the committee (requested by ana)")]
-    assert state.pending_requests(settings) == []
-    done = state.recent_requests(settings)
-    assert [(r.id, r.status, r.version) for r in done] == [(req.id, "succeeded", 1)]
-    assert state.list_snapshots(settings)[0].status == "draft"  # November is not over
+    assert queue.pending(settings, RequestKind.REPORT) == []
+    done = queue.recent(settings, RequestKind.REPORT)
+    assert [(r.id, r.status, r.version) for r in done] == [(req.id, RequestStatus.SUCCEEDED, 1)]
+    assert list_snapshots(settings)[0].status == "draft"  # November is not over
 
 
 def test_jobs_state_survives_a_restart(settings: Settings, fakes: Fakes) -> None:
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
     w.run_now("inbox", now=NOW)
     build_worker(settings, tz=UTC, now=NOW + timedelta(hours=1), actions=fakes.actions())
-    jobs = state.read_jobs(settings)
-    assert jobs.jobs["inbox"].last_outcome == "succeeded"
+    jobs = read_jobs(settings)
+    assert jobs.jobs["inbox"].last_outcome == JobOutcome.SUCCEEDED
     assert jobs.worker.started_at == (NOW + timedelta(hours=1)).isoformat()
 
 
@@ -256,20 +271,20 @@ def test_second_worker_does_not_start_a_scheduler(settings: Settings, fakes: Fak
         # Wait until the first worker holds the lock and has written its state: on the real
         # condition, with a bound generous enough for a busy machine (not a timing assertion).
         deadline = time.monotonic() + 120
-        while state.read_jobs(settings).worker.pid is None and thread.is_alive():
+        while read_jobs(settings).worker.pid is None and thread.is_alive():
             assert time.monotonic() < deadline, "the first worker never wrote its state"
             time.sleep(0.05)
-        started = state.read_jobs(settings).worker.started_at
+        started = read_jobs(settings).worker.started_at
         assert started is not None
         with pytest.raises(WorkerAlreadyRunning, match="another worker is already running"):
             run_worker(settings, stop=threading.Event(), tz=UTC, actions=fakes.actions())
         # The refused worker did not touch the running worker's state.
-        assert state.read_jobs(settings).worker.started_at == started
+        assert read_jobs(settings).worker.started_at == started
     finally:
         stop.set()
         thread.join(timeout=30)
     assert errors == []
-    assert state.read_jobs(settings).worker.stopped_at is not None
+    assert read_jobs(settings).worker.stopped_at is not None
 
 
 def test_second_worker_process_exits_with_a_clear_message(settings: Settings) -> None:
@@ -287,7 +302,7 @@ def test_second_worker_process_exits_with_a_clear_message(settings: Settings) ->
         )
     assert proc.returncode == 1
     assert "another worker is already running" in proc.stderr
-    assert not state.jobs_path(settings).exists()
+    assert not jobs_path(settings).exists()
 
 
 # --- the real inbox job ------------------------------------------------------------------------
@@ -300,14 +315,14 @@ def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     from customs_kpi.published import current_snapshot
 
     w = build_worker(settings, tz=UTC, now=NOW)  # default Actions: etl.inbox.process_inbox
-    assert w.run_now("inbox", now=NOW) == "succeeded"
-    assert state.read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
+    assert w.run_now("inbox", now=NOW) == JobOutcome.SUCCEEDED
+    assert read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
 
     dropped = write_csv(settings.inbox_dir / "march.csv", [row(i) for i in range(1, 41)])
     os.utime(dropped, (0, 0))  # written long ago: quiet (etl.inbox.QUIET_SECONDS)
-    assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == "succeeded"
-    message = state.read_jobs(settings).jobs["inbox"].last_message
-    assert message.startswith("1 delivery: march.csv status=succeeded inserted=40")
+    assert w.run_now("inbox", now=NOW + timedelta(minutes=1)) == JobOutcome.SUCCEEDED
+    message = read_jobs(settings).jobs["inbox"].last_message
+    assert message.startswith(f"1 delivery: march.csv status={RunStatus.SUCCEEDED} inserted=40")
     assert query(settings, "SELECT count(*) FROM declarations") == [(40,)]
     assert not (settings.inbox_dir / "march.csv").exists()
     assert [p.name for p in (settings.inbox_dir / "done").iterdir()] == ["march.csv"]
@@ -315,35 +330,73 @@ def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     assert snap is not None and snap.months() == [date(2024, 3, 1)]
     version = snap.version
 
-    assert w.run_now("inbox", now=NOW + timedelta(minutes=2)) == "succeeded"
-    assert state.read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
+    assert w.run_now("inbox", now=NOW + timedelta(minutes=2)) == JobOutcome.SUCCEEDED
+    assert read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
     assert query(settings, "SELECT count(*) FROM declarations") == [(40,)]
     again = current_snapshot(settings)
     assert again is not None and again.version == version  # nothing republished
-    assert state.read_jobs(settings).jobs["inbox"].runs == 3
+    assert read_jobs(settings).jobs["inbox"].runs == 3
 
 
 def test_job_rows_and_worker_status_for_the_data_page(settings: Settings, fakes: Fakes) -> None:
-    assert state.worker_status(state.read_jobs(settings), NOW) == (
+    assert worker_status(read_jobs(settings), NOW) == (
         False,
         "No worker has run yet: start one with `customs-kpi worker` (or `make run`).",
     )
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
     fakes.inbox_error = RuntimeError("disk full")
     w.run_now("inbox", now=NOW)
-    jobs = state.read_jobs(settings)
-    running, sentence = state.worker_status(jobs, NOW + timedelta(seconds=30))
+    jobs = read_jobs(settings)
+    running, sentence = worker_status(jobs, NOW + timedelta(seconds=30))
     assert running and sentence.startswith("Worker running: pid ")
-    assert state.worker_status(jobs, NOW + timedelta(minutes=5))[0] is False  # no heartbeat
-    rows = {r["Job"]: r for r in state.job_rows(jobs)}
+    assert worker_status(jobs, NOW + timedelta(minutes=5))[0] is False  # no heartbeat
+    rows = {r["Job"]: r for r in job_rows(jobs)}
     inbox = rows["Load new deliveries from HOME/inbox"]
     assert inbox == {
         "Job": "Load new deliveries from HOME/inbox",
         "Schedule": "every 60 s (and at start)",
         "Last run": "27 Nov 2026 15:00",
-        "Outcome": "failed",
+        "Outcome": JobOutcome.FAILED,
         "Message": "RuntimeError: disk full",
         "Next run": "–",
         "Runs": "1",
         "Failures": "1",
     }
+
+
+# --- stored states and the request queue ---------------------------------------------------------
+def test_stored_state_strings_are_unchanged() -> None:
+    """jobs.json, the request files and the run log keep the strings they always held."""
+    assert [s.value for s in JobOutcome] == ["succeeded", "failed", "skipped"]
+    assert [s.value for s in RequestStatus] == ["pending", "succeeded", "failed"]
+    assert [s.value for s in RunStatus] == ["running", "succeeded", "failed", "skipped"]
+
+
+def test_request_files_of_the_earlier_queues_are_read(settings: Settings) -> None:
+    """Requests queued before the one Request type (no kind; loads without a status)."""
+    at = "2026-11-27T12:00:00+00:00"
+    load = {"id": "a", "requested_by": "adam", "requested_at": at}
+    write_json_atomic(queue.queue_dir(settings, RequestKind.LOAD) / "pending" / "a.json", load)
+    report = {"id": "b", "month": "2026-10", "reason": "", "requested_by": "ana",
+              "requested_at": at, "status": "pending", "finished_at": None, "message": "",
+              "version": None}  # fmt: skip
+    write_json_atomic(settings.home / "requests" / "pending" / "b.json", report)
+    [(_, got_load)] = queue.pending(settings, RequestKind.LOAD)
+    assert (got_load.kind, got_load.status, got_load.requested_by) == (
+        RequestKind.LOAD,
+        RequestStatus.PENDING,
+        "adam",
+    )
+    [(_, got_report)] = queue.pending(settings, RequestKind.REPORT)
+    assert (got_report.kind, got_report.month, got_report.requested_by) == (
+        RequestKind.REPORT,
+        "2026-10",
+        "ana",
+    )
+
+
+def test_a_report_request_names_a_month(settings: Settings) -> None:
+    for month in (None, "2026-13", "../../app.db"):
+        with pytest.raises(ValueError, match="not a month"):
+            queue.submit(settings, RequestKind.REPORT, "ana", month=month)
+    assert queue.pending(settings, RequestKind.REPORT) == []

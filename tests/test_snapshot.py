@@ -23,8 +23,7 @@ import pytest
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from customs_kpi import worker as state
-from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.published import RunStatus, Snapshot, current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_files, load_profiles
 from etl.sample import generate_sample, write_sample
@@ -40,6 +39,10 @@ from kpis.engine import compute, profile_table, release_time_stats
 from kpis.flags import FlagConfig
 from kpis.formatting import format_value
 from kpis.grain import add_months
+from worker import queue
+from worker.jobs import JobOutcome
+from worker.queue import RequestKind, RequestStatus
+from worker.report_listing import SnapshotVersion, list_snapshots
 
 START = date(2025, 9, 1)
 MONTHS = 14  # 2025-09 … 2026-10
@@ -53,7 +56,7 @@ class Produced:
     settings: Settings
     snapshot: Snapshot
     cube: CubeFrames
-    v1: state.SnapshotVersion
+    v1: SnapshotVersion
     v1_bytes: dict[str, bytes]  # every file of v1 (manifest included) right after writing
 
 
@@ -69,7 +72,7 @@ def produced(tmp_path_factory: pytest.TempPathFactory) -> Produced:
         publish=False,
     )  # fmt: skip
     results = load_files(settings, [f for f in files if f.name.startswith("declarations_")])
-    assert {r.status for r in results} == {"succeeded"}
+    assert {r.status for r in results} == {RunStatus.SUCCEEDED}
     snap = current_snapshot(settings)
     assert snap is not None
     v1 = produce_snapshot(settings, MONTH, reason="first version", now=NOW)
@@ -415,7 +418,7 @@ def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> No
     assert v2.path == produced.settings.snapshots_dir / LABEL / "v2"
     v1 = produced.v1.path
     assert {p.name: p.read_bytes() for p in v1.iterdir()} == produced.v1_bytes
-    listed = state.list_snapshots(produced.settings, LABEL)
+    listed = list_snapshots(produced.settings, LABEL)
     assert [(s.version, s.reason) for s in listed] == [
         (2, "late results of September controls"),
         (1, "first version"),
@@ -532,14 +535,14 @@ def test_analyst_request_is_queued_for_the_worker(produced: Produced, reports_ap
     app, app_state, _ = reports_app
     denied = call(login(app, "vera"), app, REQUEST, [1], [LABEL, "for the board", 0])
     assert denied.status_code == 403
-    assert state.pending_requests(produced.settings) == []
+    assert queue.pending(produced.settings, RequestKind.REPORT) == []
 
     response = call(login(app, "anna"), app, REQUEST, [1], [LABEL, "for the board", 0])
     assert response.status_code == 200
     out = response.get_json()["response"]
     assert out["reports-trigger"]["data"] == 1
     assert out["reports-request-message"]["children"].startswith(f"Requested {LABEL}")
-    [(_, req)] = state.pending_requests(produced.settings)
+    [(_, req)] = queue.pending(produced.settings, RequestKind.REPORT)
     assert (req.month, req.reason, req.requested_by) == (LABEL, "for the board", "anna")
     assert audit_actions(app_state, "snapshot.request") == ["snapshot.request"]
     # A month without published data is refused before anything is queued.
@@ -547,15 +550,15 @@ def test_analyst_request_is_queued_for_the_worker(produced: Produced, reports_ap
     assert bad.get_json()["response"]["reports-request-message"]["children"] == (
         "Choose a month with published data."
     )
-    assert len(state.pending_requests(produced.settings)) == 1
-    for path, _ in state.pending_requests(produced.settings):
+    assert len(queue.pending(produced.settings, RequestKind.REPORT)) == 1
+    for path, _ in queue.pending(produced.settings, RequestKind.REPORT):
         path.unlink()  # leave the shared HOME as other tests expect it
 
 
 def test_data_page_shows_the_scheduled_jobs(produced: Produced, reports_app: Any) -> None:
     from auth_helpers import call, login
 
-    from etl.scheduler import build_worker
+    from worker.scheduler import build_worker
 
     app, _, _ = reports_app
     build_worker(produced.settings, tz=UTC, now=NOW)  # writes jobs.json as a worker start does
@@ -570,17 +573,19 @@ def test_data_page_shows_the_scheduled_jobs(produced: Produced, reports_app: Any
 
 def test_worker_produces_a_requested_snapshot(produced: Produced) -> None:
     """The web → worker hand-off end to end: a queued request, the real producer."""
-    from etl.scheduler import build_worker
+    from worker.scheduler import build_worker
 
     when = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-    req = state.request_snapshot(produced.settings, LABEL, "for the board", "anna", when)
+    req = queue.submit(
+        produced.settings, RequestKind.REPORT, "anna", month=LABEL, reason="for the board", now=when
+    )
     w = build_worker(produced.settings, tz=UTC, now=when)
-    assert w.run_now("requests", now=when) == "succeeded"
-    [done] = [r for r in state.recent_requests(produced.settings) if r.id == req.id]
-    newest = state.list_snapshots(produced.settings, LABEL)[0]
-    assert (done.status, done.version) == ("succeeded", newest.version)
+    assert w.run_now("requests", now=when) == JobOutcome.SUCCEEDED
+    [done] = [r for r in queue.recent(produced.settings, RequestKind.REPORT) if r.id == req.id]
+    newest = list_snapshots(produced.settings, LABEL)[0]
+    assert (done.status, done.version) == (RequestStatus.SUCCEEDED, newest.version)
     assert newest.version >= 2 and newest.reason == "for the board (requested by anna)"
     assert newest.created_at == when.isoformat(timespec="seconds")
-    assert state.pending_requests(produced.settings) == []
+    assert queue.pending(produced.settings, RequestKind.REPORT) == []
     v1 = produced.v1.path
     assert {p.name: p.read_bytes() for p in v1.iterdir()} == produced.v1_bytes

@@ -15,7 +15,7 @@ import pytest
 from etl_helpers import row, write_csv, write_mapping
 
 from customs_kpi.clock import as_utc, local_text, utc_naive
-from customs_kpi.published import current_snapshot, freshness
+from customs_kpi.published import RunStatus, current_snapshot, freshness
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_file
 from etl.mapping import MappingError, load_mapping
@@ -63,7 +63,7 @@ def test_offsets_are_converted_to_the_administrations_zone(tmp_path: Path) -> No
         ],
     )
     result = load_file(settings, delivery)
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     lodged = _lodged(settings)
     january, february = date(2025, 1, 1), date(2025, 2, 1)
     assert lodged["D1"] == (datetime(2025, 1, 31, 23, 30), january)
@@ -89,7 +89,7 @@ def test_a_source_may_name_its_own_zone_and_offset_formats(tmp_path: Path) -> No
         ],
     )
     result = load_file(settings, delivery, mapping)
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     lodged = _lodged(settings)
     offset = ZoneInfo("Africa/Casablanca").utcoffset(datetime(2025, 3, 31, 10))
     assert offset is not None
@@ -113,7 +113,7 @@ def test_the_run_log_is_utc_whatever_the_servers_zone(
     before = datetime.now(UTC).replace(tzinfo=None)
     result = load_file(settings, write_csv(tmp_path / "d.csv", [row(1)]))
     after = datetime.now(UTC).replace(tzinfo=None)
-    assert result.status == "succeeded", result.message
+    assert result.status == RunStatus.SUCCEEDED, result.message
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         started, finished = con.sql("SELECT started_at, finished_at FROM runs").fetchall()[0]
@@ -148,7 +148,7 @@ def test_stamps_are_shown_in_the_administrations_zone(tmp_path: Path) -> None:
 
 
 def test_the_worker_keeps_the_administrations_clock(tmp_path: Path) -> None:
-    from etl.scheduler import build_worker
+    from worker.scheduler import build_worker
 
     worker = build_worker(_settings(tmp_path), now=datetime(2026, 3, 1, tzinfo=UTC))
     try:

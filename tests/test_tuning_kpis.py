@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.published import RunStatus, Snapshot, current_snapshot
 from customs_kpi.settings import load_settings
 from etl.load import load_files, load_profiles
 from etl.sample import generate_sample, write_sample
@@ -51,9 +51,9 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         settings, root / "data" / "profiles.csv", root / "data" / "profile_changes.csv",
         publish=False,
     )  # fmt: skip
-    assert register.status == "succeeded", register.message
+    assert register.status == RunStatus.SUCCEEDED, register.message
     results = load_files(settings, sorted(p for p in files if p.name.startswith("declarations_")))
-    assert all(r.status == "succeeded" for r in results), [r.message for r in results]
+    assert all(r.status == RunStatus.SUCCEEDED for r in results), [r.message for r in results]
     snapshot = current_snapshot(settings)
     assert snapshot is not None
     yield Loaded(snapshot, CubeFrames.from_snapshot(snapshot), sample.ground_truth)

@@ -84,7 +84,16 @@ def _busy_is_an_error() -> Iterator[None]:
         raise fail(str(exc)) from exc
 
 
+def _status_colour(status: str) -> str:
+    from customs_kpi.published import RunStatus
+
+    colours: dict[str, str] = {RunStatus.SUCCEEDED: "green", RunStatus.SKIPPED: "yellow"}
+    return colours.get(status, "red")
+
+
 def _print_results(results: Sequence[LoadResult]) -> None:
+    from customs_kpi.published import RunStatus
+
     table = Table(
         "file",
         "status",
@@ -97,7 +106,7 @@ def _print_results(results: Sequence[LoadResult]) -> None:
         title="load summary",
     )
     for r in results:
-        colour = {"succeeded": "green", "skipped": "yellow"}.get(r.status, "red")
+        colour = _status_colour(r.status)
         reasons = ", ".join(f"{rule} ({n:,})" for rule, n in r.top_reasons)
         table.add_row(
             r.file_name,
@@ -111,10 +120,10 @@ def _print_results(results: Sequence[LoadResult]) -> None:
         )
     console.print(table)
     for r in results:
-        if r.status == "failed":
+        if r.status == RunStatus.FAILED:
             err_console.print(f"[bold red]failed:[/] {r.message}", highlight=False, soft_wrap=True)
         else:
-            extra = f" in {r.duration_seconds:.1f} s" if r.status == "succeeded" else ""
+            extra = f" in {r.duration_seconds:.1f} s" if r.status == RunStatus.SUCCEEDED else ""
             if r.published:
                 extra += f"; published {r.published}"
             console.print(r.message + extra, highlight=False, soft_wrap=True)
@@ -168,7 +177,9 @@ def load_cmd(
 
 
 def _exit_on_failures(results: Sequence[LoadResult]) -> None:
-    failed = [r.file_name for r in results if r.status == "failed"]
+    from customs_kpi.published import RunStatus
+
+    failed = [r.file_name for r in results if r.status == RunStatus.FAILED]
     if failed:
         raise fail(f"{len(failed)} file(s) failed: {', '.join(failed)}")
     unpublished = [r for r in results if r.publish_error]
@@ -211,13 +222,14 @@ def load_profiles_cmd(
     home: HomeOption = None,
 ) -> None:
     """Load the risk-profile register and its change log, then publish a snapshot."""
+    from customs_kpi.published import RunStatus
     from etl.load import load_profiles
 
     settings = settings_for(home)
     with _busy_is_an_error(), _progress() as progress:
         result = load_profiles(settings, register, changes, progress=progress)
     _print_results([result])
-    if result.status == "failed":
+    if result.status == RunStatus.FAILED:
         raise fail(f"{result.file_name} failed")
     _exit_on_failures([result])
 
@@ -240,6 +252,8 @@ def runs_cmd(
     home: HomeOption = None,
 ) -> None:
     """List the run log, most recent first."""
+    from customs_kpi.published import RunStatus
+
     with _open(home) as con:
         rows = con.sql(
             "SELECT run_id, kind, started_at, status, file_name, rows_read, rows_inserted, "
@@ -265,7 +279,7 @@ def runs_cmd(
     )
     notes: list[str] = []
     for run, kind, started, status, name, read, ins, rep, qua, secs, message in rows:
-        colour = {"succeeded": "green", "skipped": "yellow"}.get(status, "red")
+        colour = _status_colour(status)
         table.add_row(
             str(run),
             kind,
@@ -278,7 +292,7 @@ def runs_cmd(
             f"{qua or 0:,}",
             f"{secs or 0:.1f}",
         )
-        if status != "succeeded" and message:
+        if status != RunStatus.SUCCEEDED and message:
             notes.append(f"run {run} {status}: {message}")
     console.print(table)
     for note in notes:

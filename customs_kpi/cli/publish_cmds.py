@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
 
 from customs_kpi.cli.common import HomeOption, app, console, fail
 from customs_kpi.clock import utc_naive
@@ -16,56 +14,21 @@ def publish_now(home: HomeOption = None) -> None:
     import time
 
     from customs_kpi.cli.common import settings_for
-    from etl.cube import rebuild_cube
-    from etl.publish import describe_error, publish
-    from etl.warehouse import WarehouseBusy, open_warehouse
+    from etl.publish import PublishFailed, rebuild_and_publish
+    from etl.warehouse import WarehouseBusy
 
     settings = settings_for(home)
     started = time.perf_counter()
     try:
-        with open_warehouse(settings) as con:
-            run_id = int(con.sql("SELECT nextval('run_id_seq')").fetchall()[0][0])
-            con.begin()
-            try:
-                con.sql(
-                    "INSERT INTO runs (run_id, kind, started_at, status, message) "
-                    "VALUES ($1, 'publish', $2, 'running', 'rebuild cube and publish')",
-                    params=[run_id, utc_naive()],
-                )
-                rebuild_cube(con, None)
-                # Recorded as succeeded before publishing so the published run log says so;
-                # set back to failed below if publishing does not complete.
-                _finish_run(con, run_id, "succeeded", started, "cube rebuilt, publishing")
-                con.commit()
-            except Exception:
-                con.rollback()
-                raise
-            try:
-                version = publish(con, settings, None, run_id)
-            except Exception as exc:
-                cause = describe_error(exc)
-                with suppress(Exception):  # the run log may be on the same full disk
-                    _finish_run(con, run_id, "failed", started, f"publish failed: {cause}")
-                raise fail(
-                    f"NOT PUBLISHED ({cause}): the dashboard shows the previous version"
-                ) from None
-            _finish_run(con, run_id, "succeeded", started, f"published {version}")
+        run_id, version = rebuild_and_publish(settings)
+    except PublishFailed as exc:
+        raise fail(f"NOT PUBLISHED ({exc}): the dashboard shows the previous version") from None
     except WarehouseBusy as exc:
         raise fail(str(exc)) from exc
     console.print(
         f"Published [bold]{version}[/] (run {run_id}) in {time.perf_counter() - started:.1f} s "
         f"→ {settings.published_dir / version}",
         highlight=False,
-    )
-
-
-def _finish_run(con: Any, run_id: int, status: str, started: float, message: str) -> None:
-    import time
-
-    con.sql(
-        "UPDATE runs SET status = $2, finished_at = $3, duration_seconds = $4, message = $5 "
-        "WHERE run_id = $1",
-        params=[run_id, status, utc_naive(), round(time.perf_counter() - started, 3), message],
     )
 
 

@@ -1,7 +1,6 @@
-"""Retention of the app state's audit trail: the worker's nightly housekeeping calls this.
-
-The audit trail lives in the dashboard's app-state database; the scheduler (ETL side) never
-imports the dashboard, so the CLI hands this task to the worker (``Actions.more_housekeeping``).
+"""Retention of the app state's audit trail: the worker's nightly housekeeping calls this
+(:func:`worker.housekeeping.prune_audit`). The audit trail lives in the dashboard's app-state
+database.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The scheduler and monthly snapshots: worker, jobs, snapshot, snapshots."""
+"""The worker (:mod:`worker`): worker, jobs; monthly snapshots: snapshot, snapshots."""
 
 from __future__ import annotations
 
@@ -21,13 +21,12 @@ def worker(
     """Run the one scheduler: polls HOME/inbox, nightly housekeeping (published versions, audit
     retention), monthly snapshots (with catch-up of months missed while it was not running).
     A second worker on the same HOME exits."""
-    from customs_kpi.cli.retention import prune_audit_trail
-    from etl.scheduler import Actions, WorkerAlreadyRunning, run_worker
+    from worker.scheduler import WorkerAlreadyRunning, run_worker
 
     settings = settings_for(home)
     _configure_logging(settings.home / "logs" / "worker.log", verbose)
     try:
-        run_worker(settings, actions=Actions(more_housekeeping=(prune_audit_trail,)))
+        run_worker(settings)
     except WorkerAlreadyRunning as exc:
         raise fail(str(exc)) from exc
 
@@ -60,7 +59,7 @@ def jobs(
     """Show the worker and each scheduled job: last run, outcome, next run."""
     from rich.table import Table
 
-    from customs_kpi.worker import read_jobs
+    from worker.jobs import read_jobs
 
     settings = settings_for(home)
     current = read_jobs(settings)
@@ -83,12 +82,11 @@ def jobs(
         )
     table = Table("job", "schedule", "last run", "outcome", "message", "next run")
     for job in current.jobs.values():
-        outcome = "running" if job.running else (job.last_outcome or "never run")
         table.add_row(
             job.id,
             job.schedule,
             job.last_started_at or "—",
-            outcome,
+            job.outcome_text,
             job.last_message,
             job.next_run_at or "—",
         )
@@ -110,8 +108,9 @@ def snapshot(
 ) -> None:
     """Produce the monthly performance snapshot in HOME/snapshots/YYYY-MM/vN (Excel, PDF, CSV,
     manifest with SHA-256 of every file). An existing version is never overwritten."""
-    from customs_kpi.worker import list_snapshots, parse_month
+    from customs_kpi.clock import parse_month
     from etl.snapshot import SnapshotError, produce_snapshot
+    from worker.report_listing import list_snapshots
 
     settings = settings_for(home)
     try:
@@ -144,7 +143,7 @@ def snapshots(
     """List every produced snapshot version with its status, reason and data-as-of."""
     from rich.table import Table
 
-    from customs_kpi.worker import list_snapshots
+    from worker.report_listing import list_snapshots
 
     settings = settings_for(home)
     found = list_snapshots(settings, month)

@@ -26,15 +26,8 @@ from dash import ALL, Input, Output, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
-from customs_kpi.published import Freshness, publish_failure
+from customs_kpi.published import Freshness, RunStatus, publish_failure
 from customs_kpi.published import freshness as published_freshness
-from customs_kpi.worker import (
-    job_rows,
-    read_jobs,
-    recent_load_requests,
-    request_inbox_load,
-    worker_status,
-)
 from dashboard.audit import audit
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
@@ -44,6 +37,9 @@ from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
 from dashboard.pages import _frame as frame
 from dashboard.roles import Role
+from worker import queue
+from worker.jobs import job_rows, read_jobs, worker_status
+from worker.queue import RequestKind
 
 dash.register_page(__name__, path="/data", name="Data", title="Data · Customs KPI", order=90)
 
@@ -214,7 +210,9 @@ def _runs_table(runs: pl.DataFrame) -> Any:
             "Status": html.Span(
                 r["status"],
                 className="badge "
-                + {"succeeded": "badge-good", "failed": "badge-bad"}.get(r["status"], "badge-warn"),
+                + {RunStatus.SUCCEEDED: "badge-good", RunStatus.FAILED: "badge-bad"}.get(
+                    r["status"], "badge-warn"
+                ),
             ),
             "File": r["file_name"] or "",
             "Read": format_count(r.get("rows_read")),
@@ -340,12 +338,11 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
 
 def load_controls(ctx: PageContext) -> html.Div:
     """Admins: ask the worker to load HOME/inbox now, and what recent requests did."""
-    recent = recent_load_requests(ctx.settings, limit=3)
+    recent = queue.recent(ctx.settings, RequestKind.LOAD, limit=3)
     lines = [
-        f"{r.get('requested_at', '')[:16].replace('T', ' ')} · {r.get('requested_by', '')} · "
-        f"{r.get('status', '')}"
+        f"{r.requested_at[:16].replace('T', ' ')} · {r.requested_by} · {r.status}"
         # The outcome restates the deliveries' row counts (every office): not for a scoped admin.
-        f"{': ' + str(r['message']) if r.get('message') and not is_scoped(ctx) else ''}"
+        f"{': ' + r.message if r.message and not is_scoped(ctx) else ''}"
         for r in recent
     ]
     return html.Div(
@@ -362,10 +359,10 @@ def load_controls(ctx: PageContext) -> html.Div:
 
 def request_load(ctx: PageContext) -> str:
     """Queue an inbox load for the worker (audited); the message shown to the admin."""
-    req_id = request_inbox_load(ctx.settings, ctx.viewer.name)
-    audit("load.request", "inbox", {"request": req_id})
+    req = queue.submit(ctx.settings, RequestKind.LOAD, ctx.viewer.name)
+    audit("load.request", "inbox", {"request": req.id})
     return (
-        f"Requested (request {req_id}): the worker loads the inbox within seconds; the run log "
+        f"Requested (request {req.id}): the worker loads the inbox within seconds; the run log "
         "below shows the result once it is published."
     )
 

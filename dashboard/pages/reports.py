@@ -2,7 +2,7 @@
 
 The web app never renders a snapshot itself (it may not import ``etl``, and a render takes
 seconds of CPU a web worker should not spend). The "Produce snapshot" button queues a request
-file in ``HOME/requests/pending`` (:func:`customs_kpi.worker.request_snapshot`); the worker's
+file in ``HOME/requests/pending`` (:func:`worker.queue.submit`); the worker's
 ``requests`` job produces it within seconds and records the outcome, which this page shows.
 
 Who may do what: every role may list snapshots; downloads are for users without an office
@@ -23,7 +23,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
-from customs_kpi import worker as jobs
+from customs_kpi.clock import month_label
 from dashboard.audit import audit
 from dashboard.components import states
 from dashboard.components.format import format_count, format_stamp
@@ -32,6 +32,10 @@ from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
 from dashboard.pages import _frame as frame
 from dashboard.roles import Role
+from worker import queue
+from worker.jobs import WorkerInfo, read_jobs
+from worker.queue import Request, RequestKind, RequestStatus
+from worker.report_listing import SnapshotVersion, list_snapshots, snapshot_file
 
 dash.register_page(
     __name__, path="/reports", name="Reports", title="Reports · Customs KPI", order=80
@@ -60,7 +64,7 @@ def default_month(published: Sequence[date], today: date) -> str | None:
         return None
     current = today.replace(day=1)
     chosen = current if current in published else max(published)
-    return jobs.month_label(chosen)
+    return month_label(chosen)
 
 
 def may_download(ctx: PageContext) -> bool:
@@ -76,7 +80,7 @@ def _when(text: str | None) -> str:
     return format_stamp(text) if text else "–"
 
 
-def _file_button(snap: jobs.SnapshotVersion, name: str, label: str) -> html.Button:
+def _file_button(snap: SnapshotVersion, name: str, label: str) -> html.Button:
     return html.Button(
         ["↓ ", label],
         id={"type": FILE_BUTTON, "month": snap.month, "version": snap.version, "file": name},
@@ -86,7 +90,7 @@ def _file_button(snap: jobs.SnapshotVersion, name: str, label: str) -> html.Butt
     )
 
 
-def _files(snap: jobs.SnapshotVersion, allowed: bool) -> Any:
+def _files(snap: SnapshotVersion, allowed: bool) -> Any:
     if not allowed:
         return html.Span("downloads need an account without office scope", className="muted")
     named = {f.name: f for f in snap.files}
@@ -119,7 +123,7 @@ def _files(snap: jobs.SnapshotVersion, allowed: bool) -> Any:
     )
 
 
-def snapshot_rows(snapshots: Sequence[jobs.SnapshotVersion], allowed: bool) -> list[dict[str, Any]]:
+def snapshot_rows(snapshots: Sequence[SnapshotVersion], allowed: bool) -> list[dict[str, Any]]:
     rows = []
     for s in snapshots:
         status = html.Span(
@@ -143,8 +147,12 @@ def snapshot_rows(snapshots: Sequence[jobs.SnapshotVersion], allowed: bool) -> l
     return rows
 
 
-def request_rows(requests: Sequence[jobs.SnapshotRequest]) -> list[dict[str, Any]]:
-    badge = {"pending": "badge-warn", "succeeded": "badge-good", "failed": "badge-bad"}
+def request_rows(requests: Sequence[Request]) -> list[dict[str, Any]]:
+    badge = {
+        RequestStatus.PENDING: "badge-warn",
+        RequestStatus.SUCCEEDED: "badge-good",
+        RequestStatus.FAILED: "badge-bad",
+    }
     return [
         {
             "Requested": _when(r.requested_at),
@@ -152,13 +160,14 @@ def request_rows(requests: Sequence[jobs.SnapshotRequest]) -> list[dict[str, Any
             "Month": r.month,
             "Reason": r.reason,
             "Status": html.Span(r.status, className=f"badge {badge.get(r.status, '')}"),
-            "Outcome": r.message or ("waiting for the worker" if r.status == "pending" else ""),
+            "Outcome": r.message
+            or ("waiting for the worker" if r.status is RequestStatus.PENDING else ""),
         }
         for r in requests
     ]
 
 
-def worker_banner(info: jobs.WorkerInfo, now: datetime) -> Any:
+def worker_banner(info: WorkerInfo, now: datetime) -> Any:
     if info.is_alive(now):
         return None
     last = f" (last heartbeat {_when(info.heartbeat_at)})" if info.heartbeat_at else ""
@@ -177,11 +186,11 @@ def worker_banner(info: jobs.WorkerInfo, now: datetime) -> Any:
 def content(ctx: PageContext, now: datetime) -> tuple[Any, bool]:
     """The listing, and whether polling can stop (no request pending)."""
     settings = ctx.settings
-    snapshots = jobs.list_snapshots(settings)
-    requests = jobs.recent_requests(settings)
-    pending = any(r.status == "pending" for r in requests)
+    snapshots = list_snapshots(settings)
+    requests = queue.recent(settings, RequestKind.REPORT)
+    pending = any(r.status is RequestStatus.PENDING for r in requests)
     allowed = may_download(ctx)
-    blocks: list[Any] = [worker_banner(jobs.read_jobs(settings).worker, now)]
+    blocks: list[Any] = [worker_banner(read_jobs(settings).worker, now)]
     if requests and ctx.viewer.may(Role.ANALYST):
         blocks.append(
             section(
@@ -213,7 +222,7 @@ def content(ctx: PageContext, now: datetime) -> tuple[Any, bool]:
 
 
 def request_controls(months: Sequence[date], today: date) -> html.Div:
-    options = [{"label": jobs.month_label(m), "value": jobs.month_label(m)} for m in months]
+    options = [{"label": month_label(m), "value": month_label(m)} for m in months]
     options.sort(key=lambda o: o["value"], reverse=True)
     return html.Div(
         [
@@ -313,7 +322,7 @@ def download_file(ctx: PageContext, month: str, version: int, name: str) -> dict
     if not may_download(ctx):
         audit("snapshot.download_refused", f"{month}/v{version}/{name}", {"reason": "scope"})
         raise PreventUpdate
-    path = jobs.snapshot_file(ctx.settings, month, version, name)
+    path = snapshot_file(ctx.settings, month, version, name)
     if path is None:
         raise PreventUpdate
     audit("snapshot.download", f"{month}/v{version}/{name}", {"bytes": path.stat().st_size})
@@ -340,11 +349,13 @@ def request(
 
 def request_snapshot(ctx: PageContext, month: Any, reason: Any, now: datetime) -> str:
     """Queue a snapshot of a published month for the worker; the message shown to the user."""
-    labels = {jobs.month_label(m) for m in ctx.months()}
+    labels = {month_label(m) for m in ctx.months()}
     if not isinstance(month, str) or month not in labels:
         return "Choose a month with published data."
     text = (reason or "").strip()[:MAX_REASON] or DEFAULT_REASON
-    req = jobs.request_snapshot(ctx.settings, month, text, ctx.viewer.name, now)
+    req = queue.submit(
+        ctx.settings, RequestKind.REPORT, ctx.viewer.name, month=month, reason=text, now=now
+    )
     audit("snapshot.request", month, {"reason": text, "request": req.id})
     return (
         f"Requested {month} (request {req.id}); the worker produces it within seconds and it "

@@ -21,15 +21,9 @@ from typing import Any
 import polars as pl
 from filelock import FileLock
 
+from customs_kpi.clock import month_label, parse_month
 from customs_kpi.published import Snapshot, current_snapshot
 from customs_kpi.settings import Settings
-from customs_kpi.worker import (
-    VERSION_RE,
-    SnapshotVersion,
-    list_snapshots,
-    month_label,
-    parse_month,
-)
 from etl.snapshot import content as c
 from etl.snapshot.pdf import write_pdf
 from etl.snapshot.underperforming import underperforming_rows
@@ -37,6 +31,7 @@ from etl.snapshot.workbook import write_csvs, write_workbook
 from kpis.cube import CubeFrames
 from kpis.flags import FlagConfig
 from kpis.grain import add_months
+from worker.report_listing import VERSION_RE, SnapshotVersion, list_snapshots
 
 log = logging.getLogger(__name__)
 

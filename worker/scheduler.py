@@ -2,8 +2,8 @@
 
 Exactly one worker runs per HOME: it holds ``HOME/worker.lock`` for its whole life, and a second
 worker exits with a clear message instead of starting a second scheduler. Web processes never
-schedule anything; they read ``HOME/jobs.json`` and queue snapshot requests
-(:mod:`customs_kpi.worker`).
+schedule anything; they read ``HOME/jobs.json`` (:mod:`worker.jobs`) and queue requests
+(:mod:`worker.queue`).
 
 Jobs are plain functions ``(settings, now) -> message`` so tests call them with an injected clock;
 the ETL and snapshot functions they use are injected through :class:`Actions` (the defaults import
@@ -40,11 +40,16 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
-from customs_kpi import worker as state
-from customs_kpi.clock import as_utc
+from customs_kpi.clock import month_label, parse_month
+from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
+from worker import jobs, queue
+from worker.housekeeping import freshness_message, prune_audit, remove_superseded_versions
+from worker.jobs import JobOutcome, iso
+from worker.queue import RequestKind, RequestStatus
+from worker.report_listing import SnapshotVersion, months_with_final_snapshot
 
-log = logging.getLogger("customs_kpi.worker")
+log = logging.getLogger(__name__)
 
 REQUESTS_POLL_SECONDS = 5  # the Reports page promises a draft "within seconds"
 # Outcomes of polls that found nothing: logged at DEBUG, or the log gets a line every 5 s.
@@ -78,18 +83,9 @@ def _default_publish_if_behind(settings: Settings) -> str | None:
     return publish_if_behind(settings)
 
 
-def _default_housekeeping(settings: Settings, now: datetime) -> str:
-    from etl.publish import housekeeping
-
-    removed = housekeeping(settings, now)
-    return f"removed {len(removed)} superseded published version(s)" + (
-        f" ({', '.join(removed)})" if removed else ""
-    )
-
-
 def _default_produce_snapshot(
     settings: Settings, month: date, reason: str, now: datetime
-) -> state.SnapshotVersion:
+) -> SnapshotVersion:
     from etl.snapshot import produce_snapshot
 
     return produce_snapshot(settings, month, reason=reason, now=now)
@@ -118,15 +114,13 @@ class Actions:
     # Publish when the warehouse is ahead of the published version (a publish was killed or
     # failed); the version published, None when nothing was behind.
     publish_if_behind: Callable[[Settings], str | None] = _default_publish_if_behind
-    housekeeping: Callable[[Settings, datetime], str] = _default_housekeeping
-    produce_snapshot: Callable[[Settings, date, str, datetime], state.SnapshotVersion] = (
+    housekeeping: Callable[[Settings, datetime], str] = remove_superseded_versions
+    produce_snapshot: Callable[[Settings, date, str, datetime], SnapshotVersion] = (
         _default_produce_snapshot
     )
     published_months: Callable[[Settings], list[date]] = _default_published_months
     last_successful_load: Callable[[Settings], datetime | None] = _default_last_successful_load
-    # More nightly housekeeping from outside the ETL (the CLI adds the audit trail's
-    # retention: the app state belongs to the dashboard, which the ETL never imports).
-    more_housekeeping: tuple[Callable[[Settings, datetime], str], ...] = ()
+    prune_audit: Callable[[Settings, datetime], str] = prune_audit
 
 
 def _as_month(value: Any) -> date:
@@ -134,7 +128,7 @@ def _as_month(value: Any) -> date:
         return date(value.year, value.month, 1)
     if isinstance(value, date):
         return value.replace(day=1)
-    return state.parse_month(str(value)[:7])
+    return parse_month(str(value)[:7])
 
 
 # --- month arithmetic and catch-up ------------------------------------------------------------
@@ -161,7 +155,7 @@ def months_to_catch_up(
     complete = sorted({_as_month(m) for m in data_months if _as_month(m) < current})
     if not complete:
         return []
-    finals = {state.parse_month(m) for m in final_months}
+    finals = {parse_month(m) for m in final_months}
     start = min(finals) if finals else complete[-1]
     return [m for m in complete if m >= start and m not in finals]
 
@@ -208,7 +202,7 @@ def job_inbox(ctx: JobContext, now: datetime) -> str:
     problems = [
         f"{getattr(r, 'file_name', 'file')}: {getattr(r, 'message', '')}"
         for r in results
-        if getattr(r, "status", None) == "failed" or getattr(r, "publish_error", None)
+        if getattr(r, "status", None) == RunStatus.FAILED or getattr(r, "publish_error", None)
     ]
     if problems:
         raise JobFailed(message + " — " + " | ".join(problems))
@@ -227,29 +221,17 @@ def _describe_load(result: Any) -> str:
 
 
 def job_housekeeping(ctx: JobContext, now: datetime) -> str:
-    """Remove superseded published versions, run the further housekeeping tasks (audit
-    retention); log a warning when the data is stale."""
-    messages = [f"housekeeping: {ctx.actions.housekeeping(ctx.settings, now)}"]
-    messages += [task(ctx.settings, now) for task in ctx.actions.more_housekeeping]
-    from customs_kpi.published import freshness
-
-    last = ctx.actions.last_successful_load(ctx.settings)
-    # The verdict of the Data page and the page header (naive published times are UTC).
-    fresh = freshness(last, ctx.settings.freshness_hours, as_utc(now))
-    if last is None:
-        messages.append("freshness: no successful load yet")
-        log.warning("freshness: no successful load yet")
-    else:
-        if fresh.stale:
-            msg = (
-                f"freshness: STALE, last successful load {last:%Y-%m-%d %H:%M} is "
-                f"{fresh.age_text} h old (limit {ctx.settings.freshness_hours} h)"
-            )
-            log.warning(msg)
-        else:
-            msg = f"freshness: ok, last successful load {last:%Y-%m-%d %H:%M}"
-        messages.append(msg)
-    return "; ".join(messages)
+    """Remove superseded published versions, apply the audit retention, check freshness
+    (:mod:`worker.housekeeping`)."""
+    settings, actions = ctx.settings, ctx.actions
+    last = actions.last_successful_load(settings)
+    return "; ".join(
+        [
+            f"housekeeping: {actions.housekeeping(settings, now)}",
+            actions.prune_audit(settings, now),
+            freshness_message(settings, last, now),
+        ]
+    )
 
 
 def job_catch_up(ctx: JobContext, now: datetime) -> str:
@@ -266,11 +248,11 @@ def _produce_missing(ctx: JobContext, now: datetime, *, scheduled: bool) -> str:
     data_months = ctx.actions.published_months(ctx.settings)
     if not data_months:
         raise JobSkipped("no published data yet")
-    todo = months_to_catch_up(data_months, state.months_with_final_snapshot(ctx.settings), now)
+    todo = months_to_catch_up(data_months, months_with_final_snapshot(ctx.settings), now)
     if not todo:
         prev = previous_month(now)
         if prev not in {_as_month(m) for m in data_months}:
-            raise JobSkipped(f"no published data for {state.month_label(prev)}")
+            raise JobSkipped(f"no published data for {month_label(prev)}")
         return "every completed month has its snapshot"
     produced = []
     for month in todo:
@@ -287,42 +269,41 @@ def _produce_missing(ctx: JobContext, now: datetime, *, scheduled: bool) -> str:
 
 def _load_requests(ctx: JobContext, now: datetime) -> list[str]:
     """Inbox loads asked for from the Data page: one inbox pass answers all pending requests."""
-    pending = state.pending_load_requests(ctx.settings)
+    pending = queue.pending(ctx.settings, RequestKind.LOAD)
     if not pending:
         return []
     try:
-        outcome, message = "succeeded", job_inbox(ctx, now)
+        status, message = RequestStatus.SUCCEEDED, job_inbox(ctx, now)
     except Exception as exc:
         log.exception("requested inbox load failed")
-        outcome, message = "failed", f"{type(exc).__name__}: {exc}"
-    for path, request in pending:
-        state.finish_load_request(ctx.settings, path, request, outcome, message, now)
+        status, message = RequestStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    for path, req in pending:
+        queue.finish(ctx.settings, path, req, status, message, now)
     return [
-        f"inbox load requested by {', '.join(r['requested_by'] for _, r in pending)}: "
-        f"{outcome} ({message})"
+        f"inbox load requested by {', '.join(r.requested_by for _, r in pending)}: "
+        f"{status} ({message})"
     ]
 
 
 def job_requests(ctx: JobContext, now: datetime) -> str:
     """Produce the snapshots queued from the Reports page; load the inbox when asked."""
     done = _load_requests(ctx, now)
-    pending = state.pending_requests(ctx.settings)
+    pending = queue.pending(ctx.settings, RequestKind.REPORT)
     if not pending:
         return "; ".join(done) or NO_REQUEST
     for path, req in pending:
         try:
             reason = f"{req.reason or 'draft requested'} (requested by {req.requested_by})"
             snap = ctx.actions.produce_snapshot(
-                ctx.settings, state.parse_month(req.month), reason, now
+                ctx.settings, parse_month(req.month or ""), reason, now
             )
         except Exception as exc:
             log.exception("snapshot request %s failed", req.id)
-            req.status, req.message = "failed", f"{type(exc).__name__}: {exc}"
+            status, message = RequestStatus.FAILED, f"{type(exc).__name__}: {exc}"
         else:
-            req.status, req.version = "succeeded", snap.version
-            req.message = f"produced {snap.label} ({snap.status})"
-        req.finished_at = state.iso(now)
-        state.finish_request(ctx.settings, path, req)
+            req.version = snap.version
+            status, message = RequestStatus.SUCCEEDED, f"produced {snap.label} ({snap.status})"
+        queue.finish(ctx.settings, path, req, status, message, now)
         done.append(f"{req.month}: {req.status}")
     return "; ".join(done)
 
@@ -346,13 +327,13 @@ class JobBook:
         self._settings = settings
         self._lock = threading.Lock()
         self._save_problem: str | None = None
-        previous = state.read_jobs(settings)  # keep last outcomes across restarts
-        self._state = state.JobsFile(
-            worker=state.WorkerInfo(
+        previous = jobs.read_jobs(settings)  # keep last outcomes across restarts
+        self._state = jobs.JobsFile(
+            worker=jobs.WorkerInfo(
                 pid=os.getpid(),
                 host=socket.gethostname(),
-                started_at=state.iso(now),
-                heartbeat_at=state.iso(now),
+                started_at=iso(now),
+                heartbeat_at=iso(now),
             ),
             jobs=previous.jobs,
         )
@@ -361,13 +342,13 @@ class JobBook:
         # A full disk or a read-only HOME must not stop the jobs (nor turn each into a
         # traceback): one warning per problem, and the state is written again next time.
         try:
-            state.write_jobs(self._settings, self._state)
+            jobs.write_jobs(self._settings, self._state)
         except OSError as exc:
             from etl.publish import describe_error
 
             problem = describe_error(exc)
             if problem != self._save_problem:
-                log.warning("cannot write %s: %s", state.jobs_path(self._settings), problem)
+                log.warning("cannot write %s: %s", jobs.jobs_path(self._settings), problem)
             self._save_problem = problem
         else:
             self._save_problem = None
@@ -375,7 +356,7 @@ class JobBook:
     def register(self, spec: JobSpec) -> None:
         with self._lock:
             old = self._state.jobs.get(spec.id)
-            job = old or state.JobState(id=spec.id, name=spec.name, schedule=spec.schedule)
+            job = old or jobs.JobState(id=spec.id, name=spec.name, schedule=spec.schedule)
             job.name, job.schedule, job.running = spec.name, spec.schedule, False
             self._state.jobs[spec.id] = job
             self._save()
@@ -383,67 +364,68 @@ class JobBook:
     def started(self, job_id: str, when: datetime) -> None:
         with self._lock:
             job = self._state.jobs[job_id]
-            job.running, job.last_started_at = True, state.iso(when)
+            job.running, job.last_started_at = True, iso(when)
             self._save()
 
     def finished(
-        self, job_id: str, when: datetime, outcome: str, message: str, seconds: float
+        self, job_id: str, when: datetime, outcome: JobOutcome, message: str, seconds: float
     ) -> None:
         with self._lock:
             job = self._state.jobs[job_id]
             job.running = False
-            job.last_finished_at = state.iso(when)
+            job.last_finished_at = iso(when)
             job.last_outcome, job.last_message = outcome, message
             job.last_duration_seconds = round(seconds, 3)
             job.runs += 1
-            job.failures += outcome == "failed"
+            job.failures += outcome is JobOutcome.FAILED
             self._save()
 
     def set_next_runs(self, next_runs: dict[str, datetime | None]) -> None:
         with self._lock:
             for job_id, job in self._state.jobs.items():
-                job.next_run_at = state.iso(next_runs.get(job_id))
+                job.next_run_at = iso(next_runs.get(job_id))
             self._save()
 
     def beat(self, when: datetime) -> None:
         with self._lock:
-            self._state.worker.heartbeat_at = state.iso(when)
+            self._state.worker.heartbeat_at = iso(when)
             self._save()
 
     def stopped(self, when: datetime) -> None:
         with self._lock:
-            self._state.worker.stopped_at = state.iso(when)
+            self._state.worker.stopped_at = iso(when)
             for job in self._state.jobs.values():
                 job.next_run_at, job.running = None, False
             self._save()
 
-    def snapshot(self) -> state.JobsFile:
+    def snapshot(self) -> jobs.JobsFile:
         with self._lock:
-            return state.JobsFile(worker=self._state.worker, jobs=dict(self._state.jobs))
+            return jobs.JobsFile(worker=self._state.worker, jobs=dict(self._state.jobs))
 
 
 def run_job(
     spec: JobSpec, ctx: JobContext, book: JobBook, tz: tzinfo, now: datetime | None = None
-) -> str:
+) -> JobOutcome:
     """Run one job, record its outcome; never raises (a failed job must not stop the worker)."""
     started = now or datetime.now(tz)
     book.started(spec.id, started)
     t0 = time.monotonic()
+    outcome: JobOutcome
     try:
-        message, outcome = spec.func(ctx, started), "succeeded"
+        message, outcome = spec.func(ctx, started), JobOutcome.SUCCEEDED
     except JobSkipped as exc:
-        message, outcome = str(exc), "skipped"
+        message, outcome = str(exc), JobOutcome.SKIPPED
     except JobFailed as exc:
         log.warning("job %s failed: %s", spec.id, exc)
-        message, outcome = str(exc), "failed"
+        message, outcome = str(exc), JobOutcome.FAILED
     except Exception as exc:
         log.exception("job %s failed", spec.id)
-        message, outcome = f"{type(exc).__name__}: {exc}", "failed"
+        message, outcome = f"{type(exc).__name__}: {exc}", JobOutcome.FAILED
     elapsed = time.monotonic() - t0
     finished = now or datetime.now(tz)
     book.finished(spec.id, finished, outcome, message, elapsed)
     level = logging.INFO
-    if outcome == "failed":
+    if outcome is JobOutcome.FAILED:
         level = logging.WARNING
     elif message in IDLE_MESSAGES:
         level = logging.DEBUG
@@ -514,7 +496,7 @@ class Worker:
     # threads, and a listener calling get_jobs() from such a thread would deadlock it.
     stopping: threading.Event = field(default_factory=threading.Event)
 
-    def run_now(self, job_id: str, now: datetime | None = None) -> str:
+    def run_now(self, job_id: str, now: datetime | None = None) -> JobOutcome:
         """Run a job synchronously (tests and `customs-kpi jobs --run`): same recording."""
         return run_job(self.specs[job_id], self.ctx, self.book, self.tz, now)
 
@@ -577,7 +559,7 @@ def build_worker(
         )
     scheduler.add_job(
         w.heartbeat,
-        IntervalTrigger(seconds=state.HEARTBEAT_SECONDS, timezone=zone),
+        IntervalTrigger(seconds=jobs.HEARTBEAT_SECONDS, timezone=zone),
         id="_heartbeat",
         name="heartbeat",
     )
@@ -597,11 +579,11 @@ def build_worker(
 def worker_lock(settings: Settings) -> Iterator[None]:
     """Hold HOME/worker.lock, or raise WorkerAlreadyRunning naming the running worker."""
     settings.ensure_home()
-    lock = FileLock(str(state.worker_lock_path(settings)))
+    lock = FileLock(str(jobs.worker_lock_path(settings)))
     try:
         lock.acquire(timeout=0)
     except Timeout as exc:
-        info = state.read_jobs(settings).worker
+        info = jobs.read_jobs(settings).worker
         who = f" (pid {info.pid} on {info.host}, since {info.started_at})" if info.pid else ""
         raise WorkerAlreadyRunning(
             f"another worker is already running for {settings.home}{who}; "

@@ -2,7 +2,9 @@
 including imports inside functions and under TYPE_CHECKING):
 
 * kpis imports polars and the standard library only;
-* etl never imports dashboard; dashboard never imports etl.
+* etl never imports dashboard; dashboard never imports etl;
+* the dashboard uses only the worker's state files (worker.jobs, worker.queue,
+  worker.report_listing), which import the standard library and customs_kpi core only.
 """
 
 from __future__ import annotations
@@ -71,6 +73,41 @@ def test_etl_never_imports_dashboard() -> None:
 
 def test_dashboard_never_imports_etl() -> None:
     assert violations("dashboard", None, frozenset({"etl"})) == []
+
+
+# What the web app may use of the worker: its state files, never the scheduler.
+WORKER_SHARED = frozenset({"worker.jobs", "worker.queue", "worker.report_listing"})
+
+
+def test_the_dashboard_uses_only_the_worker_state_files() -> None:
+    found = []
+    for path in python_files("dashboard"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == "worker":
+                names = [f"worker.{alias.name}" for alias in node.names]  # from worker import x
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if top_level(name) == "worker"
+                and ".".join(name.split(".")[:2]) not in WORKER_SHARED
+            ]
+    assert found == []
+
+
+def test_the_worker_state_files_import_only_the_standard_library_and_core() -> None:
+    allowed = frozenset({"__future__", "customs_kpi.clock", "customs_kpi.settings", *WORKER_SHARED})
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in (ROOT / f"{name.replace('.', '/')}.py" for name in WORKER_SHARED)
+        for line, module in imported_modules(path)
+        if module not in allowed and top_level(module) not in sys.stdlib_module_names
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize(

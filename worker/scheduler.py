@@ -7,7 +7,7 @@ schedule anything; they read ``HOME/jobs.json`` (:mod:`worker.jobs`) and queue r
 
 Jobs are plain functions ``(settings, now) -> message`` so tests call them with an injected clock;
 the ETL and snapshot functions they use are injected through :class:`Actions` (the defaults import
-the real ones lazily, keeping ``customs-kpi --help`` fast).
+the ETL lazily).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
 from customs_kpi.clock import month_label, parse_month
-from customs_kpi.published import RunStatus
+from customs_kpi.published import RunStatus, current_snapshot
 from customs_kpi.settings import Settings
 from worker import jobs, queue
 from worker.housekeeping import freshness_message, prune_audit, remove_superseded_versions
@@ -92,15 +92,11 @@ def _default_produce_snapshot(
 
 
 def _default_published_months(settings: Settings) -> list[date]:
-    from customs_kpi.published import current_snapshot
-
     snap = current_snapshot(settings)
     return [] if snap is None else [_as_month(m) for m in snap.months()]
 
 
 def _default_last_successful_load(settings: Settings) -> datetime | None:
-    from customs_kpi.published import current_snapshot
-
     snap = current_snapshot(settings)
     # data_as_of = when the latest successful load finished (customs_kpi.published).
     return None if snap is None else snap.data_as_of

@@ -210,11 +210,11 @@ def serve(home: Path) -> Iterator[Served]:
     from argon2 import PasswordHasher
     from werkzeug.serving import make_server
 
+    from appstate import AppState
+    from appstate.passwords import Passwords
+    from appstate.roles import Role
     from customs_kpi.settings import load_settings
     from dashboard.app import create_app
-    from dashboard.appstate import AppState
-    from dashboard.auth.passwords import Passwords
-    from dashboard.roles import Role
 
     # One access-log line per request would cost more than some callbacks.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -29,8 +29,8 @@ import dash
 from flask import abort, has_request_context
 from flask_login import current_user
 
+from appstate.roles import Role, parse_role
 from dashboard.context import current_settings
-from dashboard.roles import Role, parse_role
 
 if TYPE_CHECKING:
     from customs_kpi.settings import Settings
@@ -50,13 +50,6 @@ def current_role() -> Role | None:
         return None
     role: Role = current_user.role
     return role
-
-
-def current_user_name() -> str | None:
-    if not has_request_context() or not current_user.is_authenticated:
-        return None
-    name: str = current_user.name
-    return name
 
 
 def user_may(required: Role | str) -> bool:

@@ -29,15 +29,15 @@ from dash import Input, Output, dcc, html
 from flask import Flask, has_request_context, request
 from flask_login import current_user
 
+from appstate import AppState
+from appstate.passwords import Passwords
+from appstate.roles import Role, parse_role
 from customs_kpi.settings import Settings
 from dashboard.access import page_entry
-from dashboard.appstate import AppState
 from dashboard.auth.account import PASSWORD_PATH
 from dashboard.auth.csrf import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER
-from dashboard.auth.passwords import Passwords
 from dashboard.auth.setup import install_auth
 from dashboard.auth.views import LOGOUT_PATH, PRODUCT_NAME
-from dashboard.roles import Role, parse_role
 
 log = logging.getLogger(__name__)
 

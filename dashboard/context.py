@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 if TYPE_CHECKING:
+    from appstate import AppState
+    from appstate.passwords import Passwords
     from customs_kpi.settings import Settings
-    from dashboard.appstate import AppState
-    from dashboard.auth.passwords import Passwords
 
 _SETTINGS = "customs_kpi.settings"
 _STATE = "customs_kpi.appstate"

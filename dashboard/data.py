@@ -23,11 +23,11 @@ import polars as pl
 from dash.exceptions import PreventUpdate
 from flask import abort
 
+from appstate.roles import Role
 from customs_kpi.settings import Settings
 from dashboard import access
 from dashboard.components import states
 from dashboard.filters import DEFAULT_TREND_MONTHS, Filters, resolve
-from dashboard.roles import Role
 from kpis import catalogue
 from kpis.cube import CubeFrames
 from kpis.cube import Filters as KpiFilters

@@ -12,10 +12,11 @@ from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from appstate import AppState
+from appstate.passwords import Passwords
+from appstate.roles import Role
+from appstate.throttle import ThrottlePolicy
 from customs_kpi.settings import Settings
-from dashboard.appstate import AppState, ThrottlePolicy
-from dashboard.auth.passwords import Passwords
-from dashboard.roles import Role
 
 PASSWORD = "a long test passphrase"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 
+from appstate import AppState
+from appstate.roles import Role
 from customs_kpi.settings import Settings, load_settings
-from dashboard.appstate import AppState
-from dashboard.roles import Role
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -76,8 +76,8 @@ def serve_app(
     from argon2 import PasswordHasher
     from werkzeug.serving import make_server
 
+    from appstate.passwords import Passwords
     from dashboard.app import create_app
-    from dashboard.auth.passwords import Passwords
 
     settings.ensure_home()
     passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))

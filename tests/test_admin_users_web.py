@@ -23,10 +23,10 @@ from auth_helpers import (
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from appstate import AppState
+from appstate.roles import Role
 from customs_kpi.settings import Settings
 from dashboard.access import callback_role
-from dashboard.appstate import AppState
-from dashboard.roles import Role
 
 ACCOUNT = "admin-password-once.children...admin-new-name.value"  # add, reset, set offices
 SHOW_OFFICES = "admin-offices.value"

@@ -15,8 +15,8 @@ import pytest
 from auth_helpers import SHELL_OUTPUT, call, client_from, find_prop, login, make_app
 from typer.testing import CliRunner
 
+from appstate.roles import Role
 from customs_kpi.settings import Settings
-from dashboard.roles import Role
 
 USERS = {
     "vera": (Role.VIEWER, ()),

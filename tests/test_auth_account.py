@@ -16,9 +16,9 @@ from auth_helpers import (
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.settings import Settings
-from dashboard.auth.passwords import Passwords
-from dashboard.roles import Role
 
 NEW = "a brand new passphrase"
 

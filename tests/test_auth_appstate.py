@@ -14,18 +14,15 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from dashboard.appstate import (
-    _MIGRATIONS,
-    SCHEMA_VERSION,
-    AppState,
-    AppStateError,
-    ThrottlePolicy,
-    _split_sql,
-    hash_session_token,
-    pair_key,
-    state_label,
-)
-from dashboard.roles import Role, parse_role
+from appstate import AppState
+from appstate.audit import Actor
+from appstate.db import MIGRATIONS, SCHEMA_VERSION, AppStateError, split_sql
+from appstate.review import Decision, ReviewStore
+from appstate.review import State as ReviewState
+from appstate.roles import Role, parse_role
+from appstate.sessions import hash_session_token
+from appstate.throttle import ThrottlePolicy, pair_key
+from appstate.users import AdminRefused, state_label
 
 HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # never verified here
 
@@ -33,13 +30,16 @@ HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # never verifi
 def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     state = AppState(path)
-    assert state.schema_version() == SCHEMA_VERSION == 3
+    assert state.schema_version() == SCHEMA_VERSION == 4
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"users", "user_offices", "sessions", "login_throttle", "audit", "app_meta"}
+    assert tables == {
+        "users", "user_offices", "sessions", "login_throttle", "audit", "app_meta",
+        "review_state", "review_events",
+    }  # fmt: skip
     AppState(path)  # opening again migrates nothing and loses nothing
-    assert state.schema_version() == 3
+    assert state.schema_version() == 4
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -67,11 +67,11 @@ def test_database_files_are_private(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from dashboard.appstate import AppState
+from appstate import AppState
+from appstate.audit import Actor
 state = AppState(sys.argv[1])
 for i in range(int(sys.argv[3])):
-    state.record_audit("export.csv", user_name=sys.argv[2], role="viewer",
-                       remote_addr="10.0.0.1", target=f"view-{i}")
+    state.record_audit("export.csv", Actor(sys.argv[2], "viewer", "10.0.0.1"), f"view-{i}")
     state.record_login_failure("address", "10.0.0.1", float(i))
 """
 
@@ -214,7 +214,7 @@ def test_a_version_2_database_keeps_its_failures_but_not_its_permanent_locks(
     path = tmp_path / "app.db"
     con = sqlite3.connect(path, isolation_level=None)
     for target in range(2):
-        for statement in _split_sql(_MIGRATIONS[target]):
+        for statement in split_sql(MIGRATIONS[target]):
             con.execute(statement)
     con.execute("PRAGMA user_version = 2")
     con.execute(
@@ -223,12 +223,77 @@ def test_a_version_2_database_keeps_its_failures_but_not_its_permanent_locks(
     )
     con.close()
     state = AppState(path)
-    assert state.schema_version() == 3
+    assert state.schema_version() == 4
     rows = {(t.kind, t.key): t for t in state.throttled_keys(now=100.0)}
     assert set(rows) == {("account", "kim"), ("address", "10.0.0.1")}
     assert rows[("account", "kim")].failures == 10
     assert rows[("account", "kim")].locked_until is None
     assert state.locked_accounts(now=100.0) == frozenset()
+
+
+OLD_V3_DUMP = Path(__file__).parent / "data" / "app_db_v3.sql"
+
+
+def test_a_version_3_database_with_review_tables_made_outside_the_migrations_migrates(
+    tmp_path: Path,
+) -> None:
+    """Before the review tables were a migration step, the review module created them itself:
+    such a file (tests/data/app_db_v3.sql, dumped from it) reaches version 4 with its data."""
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.executescript(OLD_V3_DUMP.read_text(encoding="utf-8"))
+    con.close()
+    state = AppState(path)
+    assert state.schema_version() == 4
+    assert [(u.name, u.role, u.offices) for u in state.list_users()] == [
+        ("adam", Role.ADMIN, ()),
+        ("ana", Role.ANALYST, ("DKR01",)),
+    ]
+    store = ReviewStore(path)
+    decided = store.get("P7")
+    assert (decided.state, decided.decision, decided.rationale) == (
+        ReviewState.DECIDED, Decision.RETIRE, "Hit rate too low",
+    )  # fmt: skip
+    assert [(e.from_state, e.to_state, e.audit_id) for e in store.history("P7")] == [
+        (ReviewState.FLAGGED, ReviewState.UNDER_REVIEW, 1),
+        (ReviewState.UNDER_REVIEW, ReviewState.DECIDED, 2),
+    ]
+    reopened = store.transition("P7", ReviewState.UNDER_REVIEW, Actor("adam", "admin"))
+    assert (reopened.event_id, reopened.audit_id) == (3, 3)
+    assert [e.action for e in state.audit_entries()] == [
+        "review.reopen", "review.decide", "review.start",
+    ]  # fmt: skip
+
+
+def test_a_version_3_database_without_review_tables_gets_them(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    for target in range(3):
+        for statement in split_sql(MIGRATIONS[target]):
+            con.execute(statement)
+    con.execute("PRAGMA user_version = 3")
+    con.close()
+    assert AppState(path).schema_version() == 4
+    store = ReviewStore(path)
+    store.transition("P1", ReviewState.UNDER_REVIEW, Actor("ana", "analyst"))
+    assert store.get("P1").state is ReviewState.UNDER_REVIEW
+
+
+def test_the_store_never_demotes_or_disables_the_last_active_admin(tmp_path: Path) -> None:
+    """Whoever calls it (the Users page and the CLI go through appstate.users' rules first)."""
+    state = AppState(tmp_path / "app.db")
+    state.add_user("ann", Role.ADMIN, HASH)
+    state.add_user("bob", Role.ADMIN, HASH)
+    state.set_disabled("bob", True)
+    with pytest.raises(AdminRefused, match="ann is the last active administrator"):
+        state.set_role("ann", Role.VIEWER)
+    with pytest.raises(AdminRefused, match="ann is the last active administrator"):
+        state.set_disabled("ann", True)
+    assert state.set_role("ann", Role.ADMIN).role is Role.ADMIN  # staying admin is fine
+    assert state.set_role("bob", Role.ANALYST).role is Role.ANALYST  # bob is not active
+    state.set_disabled("bob", False)
+    state.set_role("bob", Role.ADMIN)
+    assert state.set_disabled("ann", True).is_disabled
 
 
 def test_parse_role() -> None:
@@ -242,7 +307,7 @@ def _version_1_database(path: Path) -> None:
     """An app.db as the previous release left it: schema 1, a user with a session and a row."""
     con = sqlite3.connect(path)
     try:
-        for statement in _split_sql(_MIGRATIONS[0]):
+        for statement in split_sql(MIGRATIONS[0]):
             con.execute(statement)
         con.execute("PRAGMA user_version = 1")
         con.execute(
@@ -265,7 +330,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_users(tmp_path: Path) ->
     path = tmp_path / "app.db"
     _version_1_database(path)
     state = AppState(path)
-    assert state.schema_version() == 3
+    assert state.schema_version() == 4
     user = state.get_user("old.admin")
     assert (user.role, user.offices, user.password_hash) == (Role.ADMIN, ("DKR", "THS"), HASH)
     assert user.must_change_password is False  # existing users are not forced to change
@@ -308,7 +373,7 @@ def test_prune_audit_deletes_rows_older_than_a_timestamp(tmp_path: Path) -> None
     state = AppState(tmp_path / "app.db")
     for day in (1, 2, 3, 4):
         with time_machine.travel(datetime(2026, 3, day, 12, 0, tzinfo=UTC), tick=False):
-            state.record_audit("export.csv", user_name="amy", role="viewer", remote_addr=None)
+            state.record_audit("export.csv", Actor("amy", "viewer"))
     assert state.prune_audit("2026-03-01T12:00:00+00:00") == 0  # not older: kept
     # A local time with an offset is compared in UTC (14:00 at +02:00 is 12:00 UTC).
     assert state.prune_audit("2026-03-02T14:00:00.001+02:00") == 2

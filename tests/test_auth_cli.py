@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
+from appstate import AppState
+from appstate.audit import Actor
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.cli import app
 from customs_kpi.settings import Settings
-from dashboard.appstate import AppState
-from dashboard.auth.passwords import Passwords
-from dashboard.roles import Role
 
 runner = CliRunner()
 GENERATED = re.compile(r"password for (\S+): (\S+)")
@@ -128,8 +129,8 @@ def test_unlock_lifts_a_lock_out(settings: Settings) -> None:
         state.record_login_failure("pair", "10.9.9.8|kim", now)
         state.record_login_failure("account", "kim", now)
         state.record_login_failure("address", "10.9.9.9", now)
-    assert state.throttle_state("pair", "10.9.9.8|kim").is_locked  # type: ignore[union-attr]
-    assert state.throttle_state("address", "10.9.9.9").is_locked  # type: ignore[union-attr]
+    assert state.throttle_state("pair", "10.9.9.8|kim").is_locked_at(now)  # type: ignore[union-attr]
+    assert state.throttle_state("address", "10.9.9.9").is_locked_at(now)  # type: ignore[union-attr]
     code, out = run(settings, "users", "list")
     assert code == 0 and "active, locked out" in out
 
@@ -204,10 +205,9 @@ def test_audit_filters(settings: Settings) -> None:
     state = AppState(settings.app_db_path)
     for i in range(5):
         state.record_audit(
-            "export.csv", user_name="amy", role="viewer", remote_addr="10.0.0.1",
-            target=f"view-{i}", details={"rows": i},
-        )  # fmt: skip
-    state.record_audit("login.success", user_name="bob", role="admin", remote_addr="10.0.0.2")
+            "export.csv", Actor("amy", "viewer", "10.0.0.1"), f"view-{i}", {"rows": i}
+        )
+    state.record_audit("login.success", Actor("bob", "admin", "10.0.0.2"))
     code, out = run(settings, "audit", "--user", "amy", "--limit", "2")
     assert code == 0, out
     assert "view-4" in out and "view-3" in out and "view-2" not in out and "bob" not in out
@@ -260,3 +260,29 @@ def test_demo_accounts_need_no_password_change(settings: Settings) -> None:
     users = AppState(settings.app_db_path).list_users()
     assert len(users) == 4
     assert [u.must_change_password for u in users] == [False] * 4
+
+
+def test_the_last_active_admin_is_neither_demoted_nor_disabled(settings: Settings) -> None:
+    """The user-admin rules of appstate.users, which the Users page applies too."""
+    assert run(settings, "users", "add", "boss", "--role", "admin")[0] == 0
+    refused = "boss is the last active administrator: make another user an administrator first."
+    for args in (("set-role", "boss", "analyst"), ("disable", "boss")):
+        code, out = run(settings, "users", *args)
+        assert (code, out.strip()) == (1, f"error: {refused}"), args
+    state = AppState(settings.app_db_path)
+    boss = state.get_user("boss")
+    assert (boss.role, boss.is_disabled) == (Role.ADMIN, False)
+    assert [e.action for e in state.audit_entries()] == ["user.create"]  # refusals change nothing
+
+    assert run(settings, "users", "set-role", "boss", "admin") == (
+        0,
+        "boss already has the role admin\n",
+    )
+    run(settings, "users", "add", "deputy", "--role", "admin")
+    code, out = run(settings, "users", "disable", "boss")
+    assert code == 0 and "boss: disabled" in out
+    # A disabled administrator is not an active one: demoting boss leaves deputy in charge.
+    code, out = run(settings, "users", "set-role", "boss", "viewer")
+    assert code == 0 and "boss: admin → viewer" in out
+    code, out = run(settings, "users", "disable", "deputy")
+    assert code == 1 and "deputy is the last active administrator" in out

@@ -15,10 +15,10 @@ from dash import Input, Output
 from werkzeug.exceptions import Forbidden
 from werkzeug.routing import Rule
 
+from appstate import AppState
+from appstate.roles import Role
 from customs_kpi.settings import Settings, load_settings
 from dashboard.access import callback_role, require_role
-from dashboard.appstate import AppState
-from dashboard.roles import Role
 
 # Reachable without signing in: the sign-in form, and what it needs to look right.
 PUBLIC = {("/login", "GET"), ("/assets/app.css", "GET"), ("/_favicon.ico", "GET")}

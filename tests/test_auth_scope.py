@@ -13,9 +13,9 @@ from auth_helpers import call, login, make_app
 from flask.testing import FlaskClient
 from werkzeug.exceptions import Forbidden
 
+from appstate.roles import Role
 from customs_kpi.settings import load_settings
 from dashboard.access import current_scope, current_viewer, scoped_filters
-from dashboard.roles import Role
 
 OVERVIEW = "overview-content.children"
 USERS = {

@@ -4,7 +4,9 @@ including imports inside functions and under TYPE_CHECKING):
 * kpis imports polars and the standard library only;
 * etl never imports dashboard; dashboard never imports etl;
 * the dashboard uses only the worker's state files (worker.jobs, worker.queue,
-  worker.report_listing), which import the standard library and customs_kpi core only.
+  worker.report_listing), which import the standard library and customs_kpi core only;
+* appstate (the app-state database) never imports dashboard, etl, worker or monthly_report,
+  and etl never imports appstate.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def violations(
 
 
 def test_the_packages_exist() -> None:
-    for package in ("kpis", "etl", "dashboard"):
+    for package in ("kpis", "etl", "appstate", "dashboard"):
         assert python_files(package), package
 
 
@@ -108,6 +110,15 @@ def test_the_worker_state_files_import_only_the_standard_library_and_core() -> N
         if module not in allowed and top_level(module) not in sys.stdlib_module_names
     ]
     assert found == []
+
+
+def test_appstate_imports_no_side_that_uses_it() -> None:
+    forbidden = frozenset({"dashboard", "etl", "worker", "monthly_report"})
+    assert violations("appstate", None, forbidden) == []
+
+
+def test_etl_never_imports_appstate() -> None:
+    assert violations("etl", None, frozenset({"appstate"})) == []
 
 
 @pytest.mark.parametrize(

@@ -194,9 +194,9 @@ def test_the_data_page_says_when_the_last_publish_failed(
     publish succeeds."""
     import sys
 
+    from appstate.roles import Role
     from dashboard.app import create_app
     from dashboard.data import Viewer, build_context
-    from dashboard.roles import Role
 
     app = create_app(settings)
     data_page = sys.modules["dashboard.pages.data"]  # imported by the app, as Dash wants

@@ -19,8 +19,8 @@ import pytest
 from auth_helpers import call, csrf_headers, login, make_app
 from flask.testing import FlaskClient
 
+from appstate.roles import Role
 from customs_kpi.settings import load_settings
-from dashboard.roles import Role
 
 DATA = "data-content.children"
 REPORTS = "..reports-content.children...reports-poll.disabled.."

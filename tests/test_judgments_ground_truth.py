@@ -150,8 +150,8 @@ def pages(loaded: Loaded) -> dict[str, Any]:
     """The dashboard's page modules, over this seed's published data (one seed)."""
     import sys
 
+    from appstate.passwords import Passwords
     from dashboard.app import create_app
-    from dashboard.auth.passwords import Passwords
 
     create_app(
         loaded.settings,
@@ -165,9 +165,9 @@ def pages(loaded: Loaded) -> dict[str, Any]:
 @pytest.mark.parametrize("loaded", [SEEDS[1]], indirect=True, ids=[f"seed{SEEDS[1]}"])
 def test_every_surface_gives_the_same_verdicts(loaded: Loaded, pages: dict[str, Any]) -> None:
     """On one seed (the pages are the same code whatever the data)."""
+    from appstate.roles import Role
     from dashboard import filters as flt
     from dashboard.data import Viewer, build_context
-    from dashboard.roles import Role
     from etl.snapshot.content import month_period
     from etl.snapshot.producer import build_content
 

@@ -16,10 +16,10 @@ from auth_helpers import call_json as call
 from auth_helpers import find_prop as _find_prop
 from flask.testing import FlaskClient
 
+from appstate import AppState
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.settings import Settings, load_settings
-from dashboard.appstate import AppState
-from dashboard.auth.passwords import Passwords
-from dashboard.roles import Role
 
 PASSWORD = "a long test passphrase"
 PAGES = {

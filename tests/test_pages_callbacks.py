@@ -19,12 +19,12 @@ import polars as pl
 import pytest
 from argon2 import PasswordHasher
 
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
-from dashboard.auth.passwords import Passwords
 from dashboard.data import PageContext, Viewer, build_context
-from dashboard.roles import Role
 from kpis.domain import Channel
 from kpis.grain import add_months
 

@@ -17,11 +17,11 @@ import pytest
 from auth_helpers import call, login, make_app
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
-from dashboard.roles import Role
 from kpis import catalogue
 
 

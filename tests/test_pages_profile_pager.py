@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from auth_helpers import call, login, make_app
 
+from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
@@ -28,7 +29,6 @@ from dashboard.pages._profile_facts import (
     declarations_frame,
     page_months,
 )
-from dashboard.roles import Role
 from kpis.domain import Channel
 
 PAGER = "..profile-declarations.children...profile-declarations-page.data.."

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from appstate import AppState
+from appstate.audit import Actor, prune_audit_trail
 from customs_kpi.cli import app
-from customs_kpi.cli.retention import prune_audit_trail
 from customs_kpi.settings import Settings
-from dashboard.appstate import AppState
 from worker.jobs import read_jobs
 from worker.scheduler import Actions, build_worker
 
@@ -31,9 +31,7 @@ STAMPS = {
 def _audit(settings: Settings) -> AppState:
     app_state = AppState(settings.app_db_path)
     for target in STAMPS:
-        app_state.record_audit(
-            "test.event", user_name="x", role=None, remote_addr=None, target=target
-        )
+        app_state.record_audit("test.event", Actor("x"), target)
     with sqlite3.connect(settings.app_db_path) as con:
         for target, at in STAMPS.items():
             con.execute("UPDATE audit SET at = ? WHERE target = ?", (at, target))

@@ -22,11 +22,11 @@ from auth_helpers import call_json as call
 from auth_helpers import find_prop
 from flask.testing import FlaskClient
 
+from appstate import AppState
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
-from dashboard.appstate import AppState
-from dashboard.auth.passwords import Passwords
-from dashboard.roles import Role
 from etl.load import load_files, load_profiles
 from etl.sample import generate_sample, write_sample
 
@@ -144,7 +144,7 @@ def test_viewer_cannot_take_a_decision(web: App) -> None:
     status, _ = act(viewer, web.app, "review-decide", "P003", "under_review", "retire", "x")
     assert status == 403
     assert len(web.state.audit_entries(action_prefix="review.")) == before
-    from dashboard.review_state import store_for
+    from appstate.review import store_for
 
     assert store_for(web.settings.app_db_path).get("P003").state.value == "flagged"
 
@@ -295,14 +295,22 @@ def test_whatif_page_shows_the_hand_counted_savings(web: App) -> None:
 
 
 def test_changes_page_lists_change_log_and_decisions(web: App) -> None:
-    from dashboard.review_state import Actor, store_for
+    from appstate.audit import Actor
+    from appstate.review import State as ReviewState
+    from appstate.review import store_for
 
     truth = {p["profile_id"]: p["changes"][0] for p in web.truth["profiles"] if p["changes"]}
     decided_on = sorted(truth)[0]
     store = store_for(web.settings.app_db_path)
     if store.get(decided_on).state.value == "flagged":
-        store.start_review(decided_on, Actor("analyst", "analyst"))
-        store.decide(decided_on, "keep", "judged after the recorded change", Actor("analyst"))
+        store.transition(decided_on, ReviewState.UNDER_REVIEW, Actor("analyst", "analyst"))
+        store.transition(
+            decided_on,
+            ReviewState.DECIDED,
+            Actor("analyst"),
+            decision="keep",
+            rationale="judged after the recorded change",
+        )
     client = login(web.app, "viewer")
     layout = layout_of(client, web.app, "/changes")
     output = "changes-content.children"
@@ -429,7 +437,9 @@ def web_cube(web: App) -> Any:
 def test_an_old_decision_does_not_hide_a_profile_flagged_again(web: App) -> None:
     import time_machine
 
-    from dashboard.review_state import Actor, store_for
+    from appstate.audit import Actor
+    from appstate.review import State as ReviewState
+    from appstate.review import store_for
 
     client = login(web.app, "analyst")
     _, options = review_content(client, web.app)
@@ -438,14 +448,18 @@ def test_an_old_decision_does_not_hide_a_profile_flagged_again(web: App) -> None
     analyst = Actor("analyst", "analyst")
     # Decided in December 2024: the queue's window (Jan–Dec 2025) is all after the decision.
     with time_machine.travel(datetime(2024, 12, 2, 9, 0, tzinfo=UTC), tick=False):
-        store.start_review(pid, analyst)
-        store.decide(pid, "keep", "fine at the June meeting", analyst)
+        store.transition(pid, ReviewState.UNDER_REVIEW, analyst)
+        store.transition(
+            pid, ReviewState.DECIDED, analyst, decision="keep", rationale="fine at the June meeting"
+        )
     grid, _ = review_content(client, web.app)
     row = next(r for r in find_prop(grid, "review-grid", "rowData") if r["profile"] == pid)
     assert row["state"] == "decided: keep (flagged again)"
     # A decision taken now hides the profile until a later window flags it again.
-    store.reopen(pid, analyst)
-    store.decide(pid, "modify", "narrow the value band", analyst)
+    store.transition(pid, ReviewState.UNDER_REVIEW, analyst)
+    store.transition(
+        pid, ReviewState.DECIDED, analyst, decision="modify", rationale="narrow the value band"
+    )
     grid, _ = review_content(client, web.app)
     assert pid not in [r["profile"] for r in find_prop(grid, "review-grid", "rowData")]
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.appstate import AppState
-from dashboard.review_state import Actor, Decision, ReviewError, ReviewStore, State
+from appstate import AppState
+from appstate.audit import Actor
+from appstate.review import Decision, ReviewError, ReviewStore, State
 
 ANA = Actor("ana", "analyst", "10.0.0.5")
 BOB = Actor("bob", "admin", "10.0.0.6")
@@ -21,8 +22,14 @@ def store(tmp_path: Path) -> ReviewStore:
 
 def test_full_cycle_is_recorded_and_audited(store: ReviewStore) -> None:
     assert store.get("P7").state is State.FLAGGED
-    start = store.start_review("P7", ANA, "committee of 3 March")
-    decided = store.decide("P7", "retire", "Hit rate 1.2 % over 240 controls; random 3 %.", BOB)
+    start = store.transition("P7", State.UNDER_REVIEW, ANA, rationale="committee of 3 March")
+    decided = store.transition(
+        "P7",
+        State.DECIDED,
+        BOB,
+        decision="retire",
+        rationale="Hit rate 1.2 % over 240 controls; random 3 %.",
+    )
     review = store.get("P7")
     assert review.state is State.DECIDED
     assert review.decision is Decision.RETIRE
@@ -62,7 +69,7 @@ def test_refused_transitions_change_nothing(
 ) -> None:
     for step in setup:
         assert step == "start"
-        store.start_review("P1", ANA)
+        store.transition("P1", State.UNDER_REVIEW, ANA)
     before = (store.get("P1"), len(store.history()), len(AppState(store.path).audit_entries()))
     with pytest.raises(ReviewError, match=message):
         store.transition("P1", target, ANA, **kwargs)  # type: ignore[arg-type]
@@ -71,7 +78,7 @@ def test_refused_transitions_change_nothing(
 
 
 def test_stale_screen_is_refused(store: ReviewStore) -> None:
-    store.start_review("P2", ANA)
+    store.transition("P2", State.UNDER_REVIEW, ANA)
     # Bob's screen still shows "flagged": his start is refused, the state is Ana's.
     with pytest.raises(ReviewError, match="changed by someone else"):
         store.transition("P2", State.UNDER_REVIEW, BOB, expected=State.FLAGGED)
@@ -81,12 +88,14 @@ def test_stale_screen_is_refused(store: ReviewStore) -> None:
 
 
 def test_reopen_and_release(store: ReviewStore) -> None:
-    store.start_review("P3", ANA)
+    store.transition("P3", State.UNDER_REVIEW, ANA)
     store.transition("P3", State.FLAGGED, ANA, rationale="not this month")
     assert store.get("P3").state is State.FLAGGED
-    store.start_review("P3", ANA)
-    store.decide("P3", Decision.KEEP, "recent change needs time", ANA)
-    store.reopen("P3", BOB, "new data")
+    store.transition("P3", State.UNDER_REVIEW, ANA)
+    store.transition(
+        "P3", State.DECIDED, ANA, decision=Decision.KEEP, rationale="recent change needs time"
+    )
+    store.transition("P3", State.UNDER_REVIEW, BOB, rationale="new data")
     assert store.get("P3").state is State.UNDER_REVIEW
     assert store.get("P3").decision is None
     actions = [a.action for a in AppState(store.path).audit_entries(action_prefix="review.")]
@@ -96,11 +105,11 @@ def test_reopen_and_release(store: ReviewStore) -> None:
     assert store.decisions_frame("P3")["change_type"].to_list() == ["keep"]
 
 
-def test_tables_are_created_idempotently_next_to_the_app_state(tmp_path: Path) -> None:
+def test_the_tables_come_from_the_app_state_migrations(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     AppState(path).add_user("carol", "viewer", "x")
     first = ReviewStore(path)
-    first.start_review("P4", ANA)
+    first.transition("P4", State.UNDER_REVIEW, ANA)
     second = ReviewStore(path)  # a second process or a restart
     assert second.get("P4").state is State.UNDER_REVIEW
     assert AppState(path).get_user("carol").name == "carol"
@@ -111,7 +120,7 @@ def test_tables_are_created_idempotently_next_to_the_app_state(tmp_path: Path) -
 
 
 def test_database_refuses_an_unknown_decision(store: ReviewStore) -> None:
-    store.start_review("P5", ANA)
+    store.transition("P5", State.UNDER_REVIEW, ANA)
     with pytest.raises(ValueError):
-        store.decide("P5", "abolish", "no such decision", ANA)
+        store.transition("P5", State.DECIDED, ANA, decision="abolish", rationale="no such decision")
     assert store.get("P5").state is State.UNDER_REVIEW

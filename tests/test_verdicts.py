@@ -30,14 +30,14 @@ from kpis_handmade import FakeSnapshot, handmade_cube
 from typer.testing import CliRunner
 
 import customs_kpi.published
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.cli import app as cli_app
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
-from dashboard.auth.passwords import Passwords
 from dashboard.components.cards import STATUS_OF_LABEL, card_status, kpi_card
 from dashboard.data import PageContext, Viewer, build_context
-from dashboard.roles import Role
 from etl.snapshot.content import SnapshotContent, headline_rows, month_period
 from etl.snapshot.pdf import headline_html
 from etl.snapshot.producer import build_content

@@ -27,7 +27,7 @@ def remove_superseded_versions(settings: Settings, now: datetime) -> str:
 
 def prune_audit(settings: Settings, now: datetime) -> str:
     """The audit trail's retention (``CUSTOMS_KPI_AUDIT_RETENTION_DAYS``)."""
-    from customs_kpi.cli.retention import prune_audit_trail
+    from appstate.audit import prune_audit_trail
 
     return prune_audit_trail(settings, now)
 

@@ -1,23 +1,28 @@
-"""Access control: ``users add|list|set-role|disable|enable|unlock|reset-password|demo``, ``audit``.
+"""Access control: ``users add|list|set-role|set-offices|disable|enable|unlock|reset-password``,
+``users demo``, ``audit``.
 
-Every change is written to the audit trail with the operating-system account that ran the
-command as the actor, so changes made on the server's console are traceable like UI changes.
+The changes go through the user-admin rules of ``appstate.users``, which the Users page applies
+too (for example: never demote or disable the last active administrator). Every change is
+written to the audit trail with the operating-system account that ran the command as the actor
+(``appstate.audit.console_actor``), so changes made on the server's console are traceable like
+UI changes.
 """
 
 from __future__ import annotations
 
-import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from customs_kpi.cli.common import HomeOption, app, console, fail, settings_for
 
 if TYPE_CHECKING:
-    from dashboard.appstate import AppState
+    from appstate import AppState
 
 users_app = typer.Typer(
     help="Dashboard users: roles (viewer, analyst, admin), office scopes, passwords, lock-outs.",
@@ -36,24 +41,18 @@ PasswordStdin = Annotated[
 
 
 def _state(home: Path | None) -> AppState:
-    from dashboard.appstate import AppState
+    from appstate import AppState
 
     return AppState(settings_for(home).app_db_path)
 
 
-def _actor() -> str:
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A change the app state refuses (rules, unknown user, invalid value): its reason, exit 1."""
     try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # getuser raises when no user name can be found (containers)
-        return "cli"
-
-
-def _audit(
-    state: AppState, action: str, target: str, details: dict[str, Any] | None = None
-) -> None:
-    state.record_audit(
-        action, user_name=_actor(), role=None, remote_addr="cli", target=target, details=details
-    )
+        yield
+    except ValueError as exc:  # appstate.db.AppStateError (and users.AdminRefused) are ones
+        raise fail(str(exc)) from None
 
 
 def _read_password_stdin() -> str:
@@ -62,16 +61,14 @@ def _read_password_stdin() -> str:
 
 
 def _hash_or_fail(password: str) -> str:
-    from dashboard.auth.passwords import Passwords
+    from appstate.passwords import Passwords
 
-    try:
+    with _refusals():
         return Passwords().hash(password)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
 
 
 def _new_password(generated: bool) -> str:
-    from dashboard.auth.passwords import generate_password
+    from appstate.passwords import generate_password
 
     return generate_password() if generated else _read_password_stdin()
 
@@ -98,28 +95,23 @@ def add_user(
 ) -> None:
     """Create a user. Without --password-stdin a random password is generated and printed once,
     and the user must replace it at their first sign-in."""
-    from dashboard.appstate import AppStateError
+    from appstate import users
+    from appstate.audit import console_actor
 
     state = _state(home)
     generated = not password_stdin
     password = _new_password(generated)
     password_hash = _hash_or_fail(password)
-    try:
-        user = state.add_user(
-            name, role, password_hash, office or (), must_change_password=generated
+    with _refusals():
+        user = users.create_user(
+            state,
+            console_actor(),
+            name,
+            role,
+            office or (),
+            password_hash,
+            must_change_password=generated,
         )
-    except (AppStateError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    _audit(
-        state,
-        "user.create",
-        user.name,
-        {
-            "role": user.role.value,
-            "offices": list(user.offices),
-            "must_change_password": user.must_change_password,
-        },
-    )
     scope = ", ".join(user.offices) if user.offices else "all offices"
     console.print(f"created {user.name} ({user.role.value}, {scope})", highlight=False)
     if generated:
@@ -131,7 +123,7 @@ def list_users(home: HomeOption = None) -> None:
     """Every user with role, office scope, state and last login."""
     from rich.table import Table
 
-    from dashboard.appstate import state_label
+    from appstate.users import state_label
 
     state = _state(home)
     locked = state.locked_accounts()
@@ -154,17 +146,18 @@ def set_role(
     role: Annotated[str, typer.Argument(help="viewer, analyst or admin.")],
     home: HomeOption = None,
 ) -> None:
-    """Change a user's role (effective on their next request)."""
-    from dashboard.appstate import AppStateError
+    """Change a user's role (effective on their next request). The last active administrator
+    keeps the role."""
+    from appstate import users
+    from appstate.audit import console_actor
 
-    state = _state(home)
-    try:
-        before = state.get_user(name)
-        user = state.set_role(name, role)
-    except (AppStateError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    _audit(state, "user.role_change", user.name, {"from": before.role.value, "to": user.role.value})
-    console.print(f"{user.name}: {before.role.value} → {user.role.value}", highlight=False)
+    with _refusals():
+        change = users.change_role(_state(home), console_actor(), name, role)
+    before, after = change.before.role.value, change.after.role.value
+    if not change.changed:
+        console.print(f"{change.before.name} already has the role {before}", highlight=False)
+        return
+    console.print(f"{change.before.name}: {before} → {after}", highlight=False)
 
 
 @users_app.command("set-offices")
@@ -177,40 +170,36 @@ def set_offices(
     home: HomeOption = None,
 ) -> None:
     """Replace a user's office scope (no --office: every office)."""
-    from dashboard.appstate import AppStateError
+    from appstate import users
+    from appstate.audit import console_actor
 
-    state = _state(home)
-    try:
-        before = state.get_user(name)
-        user = state.set_offices(name, office or ())
-    except AppStateError as exc:
-        raise fail(str(exc)) from None
-    _audit(
-        state,
-        "user.scope_change",
-        user.name,
-        {"from": list(before.offices), "to": list(user.offices)},
-    )
-    console.print(f"{user.name}: offices {', '.join(user.offices) or 'all'}", highlight=False)
+    with _refusals():
+        change = users.change_offices(_state(home), console_actor(), name, office or ())
+    offices = ", ".join(change.after.offices) or "all"
+    if not change.changed:
+        console.print(f"{change.before.name} already has the offices {offices}", highlight=False)
+        return
+    console.print(f"{change.before.name}: offices {offices}", highlight=False)
 
 
 def _set_disabled(name: str, disabled: bool, home: Path | None) -> None:
-    from dashboard.appstate import AppStateError
+    from appstate import users
+    from appstate.audit import console_actor
 
-    state = _state(home)
-    try:
-        user = state.set_disabled(name, disabled)
-    except AppStateError as exc:
-        raise fail(str(exc)) from None
-    _audit(state, "user.disable" if disabled else "user.enable", user.name)
-    console.print(f"{user.name}: {'disabled' if disabled else 'enabled'}", highlight=False)
+    with _refusals():
+        change = users.set_disabled(_state(home), console_actor(), name, disabled)
+    word = "disabled" if disabled else "enabled"
+    if not change.changed:
+        console.print(f"{change.before.name}: already {word}", highlight=False)
+        return
+    console.print(f"{change.before.name}: {word}", highlight=False)
 
 
 @users_app.command("disable")
 def disable_user(
     name: Annotated[str, typer.Argument(help="Login name.")], home: HomeOption = None
 ) -> None:
-    """Disable a user and end their sessions at once."""
+    """Disable a user and end their sessions at once (not the last active administrator)."""
     _set_disabled(name, True, home)
 
 
@@ -235,18 +224,17 @@ def unlock(
     """Lift a lock-out or delay after repeated failed logins, before it ends by itself: of an
     account (from every address), or of an address (its ceiling and every account tried from
     it)."""
-    from dashboard.appstate import normalise_name
+    from appstate import users
+    from appstate.audit import console_actor
 
     if not name and not address:
         raise fail("give a user NAME or --address ADDR")
     state = _state(home)
     if name:
-        lifted = state.unlock_account(normalise_name(name))
-        _audit(state, "user.unlock", name, {"had_failures": lifted})
+        lifted = users.unlock_account(state, console_actor(), name)
         console.print(f"{name}: {'unlocked' if lifted else 'was not locked'}", highlight=False)
     if address:
-        lifted = state.unlock_address(address.strip())
-        _audit(state, "address.unlock", address, {"had_failures": lifted})
+        lifted = users.unlock_address(state, console_actor(), address.strip())
         console.print(f"{address}: {'unlocked' if lifted else 'was not locked'}", highlight=False)
 
 
@@ -258,26 +246,17 @@ def reset_password(
 ) -> None:
     """Set a new password (random and printed once, or from stdin); ends the user's sessions and
     lifts their lock-out. A random one must be replaced at the user's next sign-in."""
-    from dashboard.appstate import AppStateError
+    from appstate import users
+    from appstate.audit import console_actor
 
     state = _state(home)
     generated = not password_stdin
     password = _new_password(generated)
     password_hash = _hash_or_fail(password)
-    try:
-        reset = state.reset_password(name, password_hash, must_change_password=generated)
-    except AppStateError as exc:
-        raise fail(str(exc)) from None
-    _audit(
-        state,
-        "user.password_reset",
-        reset.user.name,
-        {
-            "sessions_ended": reset.sessions_ended,
-            "lockout_cleared": reset.lockout_cleared,
-            "must_change_password": generated,
-        },
-    )
+    with _refusals():
+        reset = users.reset_password(
+            state, console_actor(), name, password_hash, must_change_password=generated
+        )
     console.print(f"{reset.user.name}: password reset, sessions ended", highlight=False)
     if generated:
         _print_once(reset.user.name, password)
@@ -319,7 +298,9 @@ def demo_users(
     home: HomeOption = None,
 ) -> None:
     """Create the demo accounts that are missing, with random passwords printed once."""
-    from dashboard.auth.passwords import generate_password
+    from appstate import users
+    from appstate.audit import console_actor
+    from appstate.passwords import generate_password
 
     state = _state(home)
     office = office or _first_published_office(home)
@@ -330,14 +311,15 @@ def demo_users(
         scope = (office,) if (offices and office) else offices
         password = generate_password()
         # Demo passwords are for trying the app at once: no forced change at first sign-in.
-        user = state.add_user(
-            name, role, _hash_or_fail(password), scope, must_change_password=False
-        )
-        _audit(
+        user = users.create_user(
             state,
-            "user.create",
-            user.name,
-            {"role": user.role.value, "offices": list(user.offices), "demo": True},
+            console_actor(),
+            name,
+            role,
+            scope,
+            _hash_or_fail(password),
+            must_change_password=False,
+            demo=True,
         )
         created.append((user.name, user.role.value, ", ".join(user.offices) or "all", password))
     if not created:

@@ -48,7 +48,7 @@ def serve(
     home: HomeOption = None,
 ) -> None:
     """Serve the dashboard (sign in with an account from `users add` or `users demo`)."""
-    from dashboard.appstate import AppState
+    from appstate import AppState
 
     settings = settings_for(home, host=host, port=port, web_workers=workers)
     if debug and settings.web_workers:

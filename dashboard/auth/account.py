@@ -12,10 +12,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
 
+from appstate.passwords import MIN_PASSWORD_LENGTH, check_new_password
 from dashboard.audit import audit
 from dashboard.auth.csrf import CSRF_FIELD
 from dashboard.auth.login import Outcome, attempt_login
-from dashboard.auth.passwords import MIN_PASSWORD_LENGTH, check_new_password
 from dashboard.auth.views import LOGOUT_PATH, PASSWORD_PATH, PRODUCT_NAME
 from dashboard.context import current_passwords, current_state
 

@@ -25,13 +25,13 @@ from flask import Response, jsonify, redirect, request
 from flask_login import current_user
 from werkzeug.exceptions import MethodNotAllowed
 
+from appstate.roles import Role
 from dashboard.access import callback_role, page_role
 from dashboard.audit import audit
 from dashboard.auth.account import HTML_ENDPOINTS, PASSWORD_PATH
 from dashboard.auth.csrf import SAFE_METHODS, origin_is_same, token_is_valid
 from dashboard.auth.session import session_just_expired
 from dashboard.auth.views import LOGIN_PATH, LOGOUT_PATH, login_url, render_message
-from dashboard.roles import Role
 
 log = logging.getLogger(__name__)
 

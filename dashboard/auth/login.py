@@ -1,5 +1,5 @@
 """Checking a login attempt: throttling per (address, account), per account and per address,
-locks that expire, audit rows (the policy: ``dashboard.appstate.ThrottlePolicy``).
+locks that expire, audit rows (the policy: ``appstate.throttle.ThrottlePolicy``).
 
 Growing delays are enforced by refusing attempts that come too early, answered "try again in
 N s" (no sleeping in the server, which would let a few clients tie up every worker). Unknown
@@ -16,7 +16,9 @@ from enum import StrEnum
 
 from flask import request
 
-from dashboard.appstate import AppState, User, normalise_name, pair_key
+from appstate import AppState
+from appstate.throttle import normalise_name, pair_key
+from appstate.users import User
 from dashboard.audit import audit
 from dashboard.context import current_passwords, current_state
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from flask import g, request
 from flask_login import UserMixin
 
-from dashboard.appstate import SessionRecord, User
+from appstate.audit import Actor
+from appstate.roles import Role
+from appstate.sessions import SessionRecord
+from appstate.users import User
 from dashboard.context import current_settings, current_state
-from dashboard.roles import Role
 
 # last_seen_at is written at most this often per session (fewer SQLite writes per callback
 # burst); idle time-outs are therefore exact to within this many seconds.
@@ -104,11 +106,9 @@ def load_session_user(token: str) -> SessionUser | None:
         if state.end_session(record.session_hash, reason) and user is not None:
             state.record_audit(
                 "session.expired" if "timeout" in reason else "session.ended",
-                user_name=user.name,
-                role=user.role.value,
-                remote_addr=request.remote_addr,
-                target=user.name,
-                details={"reason": reason},
+                Actor(user.name, user.role.value, request.remote_addr),
+                user.name,
+                {"reason": reason},
             )
         g.session_expired = True
         return None

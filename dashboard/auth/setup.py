@@ -12,13 +12,13 @@ from flask_login import LoginManager, current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import WSGIRequestHandler
 
+from appstate import AppState
+from appstate.passwords import Passwords
 from customs_kpi.settings import Settings
-from dashboard.appstate import AppState
 from dashboard.auth.account import account_bp
 from dashboard.auth.csrf import CSRF_COOKIE
 from dashboard.auth.guard import make_guard
 from dashboard.auth.headers import apply_security_headers, content_security_policy
-from dashboard.auth.passwords import Passwords
 from dashboard.auth.secret import load_or_create_secret_key
 from dashboard.auth.session import load_session_user
 from dashboard.auth.views import bp

@@ -12,7 +12,6 @@ is audited like its CLI equivalent.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -22,22 +21,16 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.access import current_user_name, require_role, user_may
-from dashboard.appstate import (
-    UNKNOWN_NAME_PREFIX,
-    AppState,
-    AppStateError,
-    User,
-    normalise_name,
-    state_label,
-    validate_name,
-    validate_offices,
-)
-from dashboard.audit import audit
-from dashboard.auth.passwords import generate_password
+from appstate import AppState, users
+from appstate.db import AppStateError
+from appstate.passwords import generate_password
+from appstate.roles import Role
+from appstate.throttle import UNKNOWN_NAME_PREFIX
+from appstate.users import state_label
+from dashboard.access import require_role, user_may
+from dashboard.audit import request_actor
 from dashboard.components.format import format_stamp
 from dashboard.context import current_passwords, current_state
-from dashboard.roles import Role, parse_role
 
 log = logging.getLogger(__name__)
 
@@ -248,57 +241,32 @@ def audit_rows(
     ]
 
 
-# --- Changes (checked, audited) ---------------------------------------------------------------
+# --- Changes (the rules and the audit rows: appstate.users) --------------------------------------
 class ChangeRefused(ValueError):
-    """A change the page refuses, with the reason shown to the administrator."""
+    """A request the page refuses before asking for a change (nothing chosen)."""
 
 
-def _active_admins(state: AppState) -> list[User]:
-    return [u for u in state.list_users() if u.role is Role.ADMIN and not u.is_disabled]
+def change_role(state: AppState, name: str, role: str) -> str:
+    change = users.change_role(state, request_actor(), name, role)
+    before, after = change.before.role.value, change.after.role.value
+    if not change.changed:
+        return f"{change.before.name} already has the role {before}."
+    return f"{change.before.name}: role {before} → {after}."
 
 
-def _check_not_self(user: User, acting: str, message: str) -> None:
-    if normalise_name(user.name) == normalise_name(acting):
-        raise ChangeRefused(message)
-
-
-def _check_not_last_admin(state: AppState, user: User, acting: str) -> None:
-    _check_not_self(user, acting, "You cannot change or disable your own account here.")
-    if user.role is Role.ADMIN and len(_active_admins(state)) <= 1:
-        raise ChangeRefused("This is the last active administrator.")
-
-
-def change_role(state: AppState, name: str, role: str, acting: str) -> str:
-    user = state.get_user(name)
-    new_role = parse_role(role)
-    if new_role is user.role:
-        return f"{user.name} already has the role {new_role.value}."
-    if user.role is Role.ADMIN:
-        _check_not_last_admin(state, user, acting)
-    else:
-        _check_not_self(user, acting, "You cannot change your own role.")
-    state.set_role(user.name, new_role)
-    audit("user.role_change", user.name, {"from": user.role.value, "to": new_role.value})
-    return f"{user.name}: role {user.role.value} → {new_role.value}."
-
-
-def set_disabled(state: AppState, name: str, disabled: bool, acting: str) -> str:
-    user = state.get_user(name)
+def set_disabled(state: AppState, name: str, disabled: bool) -> str:
+    change = users.set_disabled(state, request_actor(), name, disabled)
+    user = change.before.name
+    if not change.changed:
+        return f"{user} is already {'disabled' if disabled else 'enabled'}."
     if disabled:
-        _check_not_last_admin(state, user, acting)
-    if user.is_disabled == disabled:
-        return f"{user.name} is already {'disabled' if disabled else 'enabled'}."
-    state.set_disabled(user.name, disabled)
-    audit("user.disable" if disabled else "user.enable", user.name)
-    if disabled:
-        return f"{user.name} is disabled; their sessions have ended."
-    return f"{user.name} is enabled."
+        return f"{user} is disabled; their sessions have ended."
+    return f"{user} is enabled."
 
 
 def unlock_account(state: AppState, name: str) -> str:
     user = state.get_user(name)
-    lifted = state.unlock_account(normalise_name(user.name))
-    audit("user.unlock", user.name, {"had_failures": lifted})
+    lifted = users.unlock_account(state, request_actor(), user.name)
     return f"{user.name}: {'sign-in unlocked' if lifted else 'was not locked'}."
 
 
@@ -306,35 +274,17 @@ def _sessions(count: int) -> str:
     return f"{count} session{'s' if count != 1 else ''}"
 
 
-def end_sessions(state: AppState, name: str, acting: str) -> str:
-    """Sign a user out everywhere (a lost laptop, a shared PC left signed in)."""
-    user = state.get_user(name)
-    _check_not_self(user, acting, "Use Sign out to end your own session.")
-    ended = state.end_user_sessions(user.user_id, "ended by an administrator")
-    audit("user.sessions_ended", user.name, {"sessions": ended})
-    return f"{user.name}: {_sessions(ended)} ended."
+def end_sessions(state: AppState, name: str) -> str:
+    ended = users.end_sessions(state, request_actor(), name)
+    return f"{state.get_user(name).name}: {_sessions(ended)} ended."
 
 
-def unlock_address(state: AppState, address: str) -> str:
-    lifted = state.unlock_address(address)
-    audit("address.unlock", address, {"had_failures": lifted})
-    return f"{address}: {'unlocked' if lifted else 'was not locked'}."
-
-
-def office_codes(text: str | None) -> tuple[str, ...]:
-    """Office codes typed in a field ('DKR01, THS' or 'DKR01 THS'), checked like the CLI's."""
-    return validate_offices(re.split(r"[\s,;]+", text or ""))
-
-
-def change_offices(state: AppState, name: str, offices_text: str | None, acting: str) -> str:
-    user = state.get_user(name)
-    _check_not_self(user, acting, "You cannot change your own office scope.")
-    codes = office_codes(offices_text)
-    if codes == user.offices:
-        return f"{user.name} already has the offices {', '.join(codes) or 'all'}."
-    state.set_offices(user.name, codes)
-    audit("user.scope_change", user.name, {"from": list(user.offices), "to": list(codes)})
-    return f"{user.name}: offices {', '.join(user.offices) or 'all'} → {', '.join(codes) or 'all'}."
+def change_offices(state: AppState, name: str, offices_text: str | None) -> str:
+    change = users.change_offices(state, request_actor(), name, users.split_offices(offices_text))
+    before = ", ".join(change.before.offices) or "all"
+    if not change.changed:
+        return f"{change.before.name} already has the offices {before}."
+    return f"{change.before.name}: offices {before} → {', '.join(change.after.offices) or 'all'}."
 
 
 class IssuedPassword(NamedTuple):
@@ -358,47 +308,31 @@ def create_user(
     state: AppState, name: str | None, role: str | None, offices_text: str | None
 ) -> IssuedPassword:
     """A new user with a random password to be replaced at the first sign-in."""
-    if not (name or "").strip():
-        raise ChangeRefused("Enter the new user's name.")
-    if not role:
-        raise ChangeRefused("Choose the new user's role.")
-    checked_name, checked_role = validate_name(name or ""), parse_role(role)
-    codes = office_codes(offices_text)
-    if state.find_user(checked_name) is not None:
-        raise ChangeRefused(f"A user named {checked_name} already exists.")
     password, password_hash = _new_password_hash()
-    user = state.add_user(
-        checked_name, checked_role, password_hash, codes, must_change_password=True
-    )
-    audit(
-        "user.create",
-        user.name,
-        {"role": user.role.value, "offices": list(user.offices), "must_change_password": True},
+    user = users.create_user(
+        state,
+        request_actor(),
+        name,
+        role,
+        users.split_offices(offices_text),
+        password_hash,
+        must_change_password=True,
     )
     scope = ", ".join(user.offices) or "all offices"
     return IssuedPassword(user.name, password, f"Created {user.name} ({user.role.value}, {scope}).")
 
 
-def reset_password(state: AppState, name: str, acting: str) -> IssuedPassword:
+def reset_password(state: AppState, name: str) -> IssuedPassword:
     """Like ``customs-kpi users reset-password``: new random password, sessions ended,
     lock-out lifted; the user must replace the password at the next sign-in."""
-    user = state.get_user(name)
-    _check_not_self(user, acting, "Change your own password with Password, top right.")
     password, password_hash = _new_password_hash()
-    reset = state.reset_password(user.name, password_hash, must_change_password=True)
-    audit(
-        "user.password_reset",
-        user.name,
-        {
-            "sessions_ended": reset.sessions_ended,
-            "lockout_cleared": reset.lockout_cleared,
-            "must_change_password": True,
-        },
+    reset = users.reset_password(
+        state, request_actor(), name, password_hash, must_change_password=True
     )
-    message = f"{user.name}: password reset, {_sessions(reset.sessions_ended)} ended."
-    if user.is_disabled:
+    message = f"{reset.user.name}: password reset, {_sessions(reset.sessions_ended)} ended."
+    if reset.user.is_disabled:
         message += " The account is still disabled: enable it to let them sign in."
-    return IssuedPassword(user.name, password, message)
+    return IssuedPassword(reset.user.name, password, message)
 
 
 def password_notice(issued: IssuedPassword) -> html.Div:
@@ -578,8 +512,8 @@ def layout(**_query: Any) -> html.Div:
 @require_role(Role.ADMIN)
 def refresh_tables(_version: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     state = current_state()
-    users = user_rows(state)
-    return users, lock_rows(state), [row["name"] for row in users]
+    accounts = user_rows(state)
+    return accounts, lock_rows(state), [row["name"] for row in accounts]
 
 
 @callback(Output(LOCK_NOTICE_ID, "children"), Input(VERSION_ID, "data"))
@@ -625,9 +559,8 @@ def apply_change(
 ) -> tuple[str, str, int]:
     trigger = ctx.triggered_id
     state = current_state()
-    acting = current_user_name() or ""
     try:
-        message = _dispatch(state, trigger, name, role, selected_locks, acting)
+        message = _dispatch(state, trigger, name, role, selected_locks)
     except (ChangeRefused, AppStateError, ValueError) as exc:
         return str(exc), RESULT_ERROR, (version or 0) + 1
     return message, RESULT_OK, (version or 0) + 1
@@ -639,36 +572,32 @@ def _dispatch(
     name: str | None,
     role: str | None,
     selected_locks: list[dict[str, Any]] | None,
-    acting: str,
 ) -> str:
     if trigger == UNLOCK_ADDRESS_ID:
         if not selected_locks:
             raise ChangeRefused("Select a lock-out in the table first.")
         row = selected_locks[0]
         key = str(row.get("key"))
-        if row.get("kind") == "account":
-            lifted = state.unlock_account(key)
-            audit("user.unlock", key, {"had_failures": lifted})
+        if row.get("kind") in ("account", "pair"):
+            unlock = users.unlock_account if row.get("kind") == "account" else users.unlock_pair
+            lifted = unlock(state, request_actor(), key)
             return f"{_key_text(key)}: {'sign-in unlocked' if lifted else 'was not locked'}."
-        if row.get("kind") == "pair":
-            lifted = state.clear_login_failures("pair", key)
-            audit("user.unlock", key, {"had_failures": lifted})
-            return f"{_key_text(key)}: {'sign-in unlocked' if lifted else 'was not locked'}."
-        return unlock_address(state, key)
+        lifted = users.unlock_address(state, request_actor(), key)
+        return f"{key}: {'unlocked' if lifted else 'was not locked'}."
     if not name:
         raise ChangeRefused("Choose a user first.")
     if trigger == SET_ROLE_ID:
         if not role:
             raise ChangeRefused("Choose a role first.")
-        return change_role(state, name, role, acting)
+        return change_role(state, name, role)
     if trigger == DISABLE_ID:
-        return set_disabled(state, name, True, acting)
+        return set_disabled(state, name, True)
     if trigger == ENABLE_ID:
-        return set_disabled(state, name, False, acting)
+        return set_disabled(state, name, False)
     if trigger == UNLOCK_ID:
         return unlock_account(state, name)
     if trigger == END_SESSIONS_ID:
-        return end_sessions(state, name, acting)
+        return end_sessions(state, name)
     raise PreventUpdate
 
 
@@ -732,7 +661,6 @@ def apply_account_change(
     """Add a user, reset a password (both show a new password once) or set a user's offices."""
     trigger = ctx.triggered_id
     state = current_state()
-    acting = current_user_name() or ""
     bumped = (version or 0) + 1
     try:
         if trigger == ADD_USER_ID:
@@ -741,10 +669,10 @@ def apply_account_change(
         if not name:
             raise ChangeRefused("Choose a user first.")
         if trigger == RESET_CONFIRM_ID:
-            issued = reset_password(state, name, acting)
+            issued = reset_password(state, name)
             return password_notice(issued), no_update, issued.message, RESULT_OK, bumped
         if trigger == SET_OFFICES_ID:
-            return None, no_update, change_offices(state, name, offices, acting), RESULT_OK, bumped
+            return None, no_update, change_offices(state, name, offices), RESULT_OK, bumped
     except (ChangeRefused, AppStateError, ValueError) as exc:
         return None, no_update, str(exc), RESULT_ERROR, bumped
     raise PreventUpdate

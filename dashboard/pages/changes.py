@@ -15,6 +15,8 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.review import store_for
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
@@ -30,8 +32,6 @@ from dashboard.components.tables import data_table
 from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.review_state import store_for
-from dashboard.roles import Role
 from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
 from kpis.definitions import Unit
 from kpis.grain import period_end_day

@@ -17,6 +17,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
@@ -31,7 +32,6 @@ from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from kpis import catalogue, engine
 from kpis.definitions import Unit
 from kpis.domain import Channel

@@ -26,6 +26,7 @@ from dash import ALL, Input, Output, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from customs_kpi.published import Freshness, RunStatus, publish_failure
 from customs_kpi.published import freshness as published_freshness
 from dashboard.audit import audit
@@ -36,7 +37,6 @@ from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from worker import queue
 from worker.jobs import job_rows, read_jobs, worker_status
 from worker.queue import RequestKind

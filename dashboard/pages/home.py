@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.cards import CardData, card_status, kpi_card
@@ -25,7 +26,6 @@ from dashboard.components.format import format_month
 from dashboard.components.layout import graph, section
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
 from kpis.domain import Channel, SelectionSource

@@ -14,6 +14,7 @@ from dash import ALL, Input, Output, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.cards import STATUS_OF_LABEL, status_mark
@@ -24,7 +25,6 @@ from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
 from kpis.targets import TargetStatus, kpi_status, status_label

@@ -19,6 +19,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
@@ -27,7 +28,6 @@ from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from kpis.grain import period_end_day
 from kpis.overlap import facts_queries, overlap_matrix, overlap_pairs, rank_pairs
 

@@ -21,6 +21,8 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.review import timeline_events
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette, states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
@@ -49,8 +51,6 @@ from dashboard.pages._profile_facts import (
     offence_frame,
     overlap_frame,
 )
-from dashboard.review_state import timeline_events
-from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
 from kpis.grain import period_end_day
@@ -462,7 +462,7 @@ def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
 def _with_decisions(
     ctx: PageContext, fig: go.Figure, monthly: pl.DataFrame, profile_id: str
 ) -> go.Figure:
-    """Review decisions (dashboard.review_state) on the timeline next to the change log. A
+    """Review decisions (appstate.review) on the timeline next to the change log. A
     meeting decides after the latest month of data, so when the trend reaches that month the
     decisions after it are drawn too (the axis extends to them)."""
     if monthly.is_empty():

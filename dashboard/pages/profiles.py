@@ -19,6 +19,7 @@ from dash import ALL, Input, Output, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_interval, format_p_value
@@ -27,7 +28,6 @@ from dashboard.components.sparkline import spark_text
 from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from kpis import catalogue
 from kpis.definitions import Unit
 from kpis.grain import add_months, period_end_day

@@ -23,6 +23,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from customs_kpi.clock import month_label
 from dashboard.audit import audit
 from dashboard.components import states
@@ -31,7 +32,6 @@ from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from worker import queue
 from worker.jobs import WorkerInfo, read_jobs
 from worker.queue import Request, RequestKind, RequestStatus

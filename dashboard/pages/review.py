@@ -3,7 +3,7 @@
 Flagged by the underperformance rules, stale, validity ending within 30 days or review overdue;
 ranked by what they cost (severity: inspections wasted); each with its evidence and workflow state
 (flagged → under review → decided: keep, modify, suspend, retire, with the rationale). Every
-transition is recorded with the audit trail (dashboard.review_state) and drawn on the profile's
+transition is recorded with the audit trail (appstate.review) and drawn on the profile's
 timeline. The queue exports to Excel for the committee (role-checked and audited).
 """
 
@@ -22,6 +22,10 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
+from appstate.audit import Actor
+from appstate.review import Decision, ReviewError, store_for
+from appstate.review import State as ReviewState
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.audit import audit
 from dashboard.components import states
@@ -33,16 +37,6 @@ from dashboard.components.tables import data_table
 from dashboard.context import current_settings
 from dashboard.data import PageContext, Viewer, guarded
 from dashboard.pages import _frame as frame
-from dashboard.review_state import (
-    Actor,
-    Decision,
-    ReviewError,
-    store_for,
-)
-from dashboard.review_state import (
-    State as ReviewState,
-)
-from dashboard.roles import Role
 from kpis.definitions import Unit
 from kpis.formatting import WORKBOOK_OPTIONS
 from kpis.grain import period_end_day

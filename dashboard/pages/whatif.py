@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
@@ -24,7 +25,6 @@ from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
-from dashboard.roles import Role
 from kpis.definitions import Unit
 from kpis.grain import period_end_day
 from kpis.whatif import Action, Scenario, WhatIfResult, hits_query, what_if

@@ -9,18 +9,14 @@ lists it. Allowed moves::
                  └─────────┘                        └──────► under_review
 
 Every transition is one SQLite transaction that updates the state, appends to the history
-(``review_events``) and writes the audit-trail row (the app shell's ``audit`` table, same
-database), so the three can never disagree. The tables are this module's own, created
-idempotently; the audit table comes from :class:`dashboard.appstate.AppState`'s migrations.
+(``review_events``) and writes the audit-trail row (``appstate.audit``, same database), so the
+three can never disagree. The tables come from the migrations (``appstate.db``).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,38 +25,10 @@ from typing import Any
 
 import polars as pl
 
-from dashboard.appstate import AppState, utc_now_iso
+from appstate.audit import Actor, insert_audit
+from appstate.db import Database, utc_now_iso
 
 MAX_RATIONALE = 4000
-AUDIT_PREFIX = "review."
-
-_SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS review_state (
-        profile_id TEXT PRIMARY KEY,
-        state TEXT NOT NULL CHECK (state IN ('flagged', 'under_review', 'decided')),
-        decision TEXT CHECK (decision IN ('keep', 'modify', 'suspend', 'retire')),
-        rationale TEXT,
-        updated_by TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS review_events (
-        event_id INTEGER PRIMARY KEY,
-        profile_id TEXT NOT NULL,
-        from_state TEXT NOT NULL,
-        to_state TEXT NOT NULL,
-        decision TEXT,
-        rationale TEXT,
-        user_name TEXT NOT NULL,
-        role TEXT,
-        at TEXT NOT NULL,
-        audit_id INTEGER NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS review_events_profile ON review_events(profile_id, event_id)",
-)
 
 
 class State(StrEnum):
@@ -87,13 +55,6 @@ TRANSITIONS: dict[tuple[State, State], str] = {
 
 class ReviewError(ValueError):
     """A transition the workflow refuses (the message says why, for the analyst)."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str | None = None
-    remote_addr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,29 +88,12 @@ def _clean_profile(profile_id: str) -> str:
     return pid
 
 
-class ReviewStore:
-    """The workflow tables; cheap to create (idempotent DDL), safe across threads/processes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        AppState(self.path)  # the audit table every transition writes to
-        with self._connect() as con:
-            for statement in _SCHEMA:
-                con.execute(statement)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA busy_timeout = 10000")
-        try:
-            yield con
-        finally:
-            con.close()
+class ReviewStore(Database):
+    """The workflow tables; safe across threads and processes."""
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, profile_id: str) -> ProfileReview:
-        with self._connect() as con:
+        with self._read() as con:
             row = con.execute(
                 "SELECT * FROM review_state WHERE profile_id = ?", (profile_id,)
             ).fetchone()
@@ -157,14 +101,14 @@ class ReviewStore:
 
     def states(self) -> dict[str, ProfileReview]:
         """Every profile with a recorded state (others are flagged when queued)."""
-        with self._connect() as con:
+        with self._read() as con:
             rows = con.execute("SELECT * FROM review_state ORDER BY profile_id").fetchall()
         return {r["profile_id"]: _review(r) for r in rows}
 
     def history(self, profile_id: str | None = None) -> list[ReviewEvent]:
         """Transitions, oldest first (one profile, or all)."""
         where, params = ("WHERE profile_id = ?", (profile_id,)) if profile_id else ("", ())
-        with self._connect() as con:
+        with self._read() as con:
             rows = con.execute(
                 f"SELECT * FROM review_events {where} ORDER BY event_id", params
             ).fetchall()
@@ -222,15 +166,8 @@ class ReviewStore:
             raise ReviewError("only a decision carries keep / modify / suspend / retire")
         if not actor.name:
             raise ReviewError("no user")
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                event = self._apply(con, pid, target, actor, chosen, text, expected)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        return event
+        with self._write() as con:
+            return self._apply(con, pid, target, actor, chosen, text, expected)
 
     def _apply(
         self,
@@ -263,13 +200,7 @@ class ReviewStore:
             "decision": chosen.value if chosen else None,
             "rationale": text,
         }
-        audit = con.execute(
-            "INSERT INTO audit (at, user_name, role, remote_addr, action, target, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, actor.name, actor.role, actor.remote_addr, action, f"profile:{pid}",
-             json.dumps(details, sort_keys=True, default=str)),
-        )  # fmt: skip
-        audit_id = int(audit.lastrowid or 0)
+        audit_id = insert_audit(con, action, actor, f"profile:{pid}", details, at)
         con.execute(
             "INSERT INTO review_state (profile_id, state, decision, rationale, updated_by, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (profile_id) DO UPDATE SET "
@@ -291,24 +222,11 @@ class ReviewStore:
             to_state=target,
             decision=chosen,
             rationale=text,
-            user_name=actor.name,
+            user_name=str(actor.name),  # checked by transition
             role=actor.role,
             at=at,
             audit_id=audit_id,
         )
-
-    def start_review(self, profile_id: str, actor: Actor, note: str | None = None) -> ReviewEvent:
-        return self.transition(profile_id, State.UNDER_REVIEW, actor, rationale=note)
-
-    def decide(
-        self, profile_id: str, decision: Decision | str, rationale: str, actor: Actor
-    ) -> ReviewEvent:
-        return self.transition(
-            profile_id, State.DECIDED, actor, decision=decision, rationale=rationale
-        )
-
-    def reopen(self, profile_id: str, actor: Actor, note: str | None = None) -> ReviewEvent:
-        return self.transition(profile_id, State.UNDER_REVIEW, actor, rationale=note)
 
 
 def _review(row: sqlite3.Row) -> ProfileReview:
@@ -347,8 +265,8 @@ _STORES_LOCK = threading.Lock()
 
 
 def store_for(path: Path) -> ReviewStore:
-    """The store of an app-state database, created once per process (the DDL and the app
-    state's migration check run on first use, not on every callback)."""
+    """The store of an app-state database, created once per process (the migration check
+    runs on first use, not on every callback)."""
     key = Path(path).resolve()
     with _STORES_LOCK:
         store = _STORES.get(key)
@@ -366,30 +284,3 @@ def timeline_events(path: Path, profile_id: str) -> pl.DataFrame:
         ("decision: " + pl.col("change_type")).alias("change_type"),
         (pl.col("summary") + " (" + pl.col("changed_by") + ")").alias("summary"),
     )
-
-
-def current_actor() -> Actor:
-    """The logged-in user of the current request (callbacks only)."""
-    from flask import request
-    from flask_login import current_user
-
-    return Actor(
-        name=str(current_user.name),
-        role=current_user.role.value,
-        remote_addr=request.remote_addr,
-    )
-
-
-__all__ = [
-    "TRANSITIONS",
-    "Actor",
-    "Decision",
-    "ProfileReview",
-    "ReviewError",
-    "ReviewEvent",
-    "ReviewStore",
-    "State",
-    "current_actor",
-    "store_for",
-    "timeline_events",
-]

@@ -181,25 +181,14 @@ class Database:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction that holds the write lock from its first statement."""
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+        with self._read() as con, _immediate(con):
+            yield con
 
     def _migrate(self) -> None:
-        con = self._connect()
-        try:
+        with self._read() as con:
             # WAL lets readers in other processes proceed while one process writes.
             con.execute("PRAGMA journal_mode = WAL")
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(con):
                 version = con.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise AppStateError(
@@ -210,16 +199,22 @@ class Database:
                     for statement in split_sql(MIGRATIONS[target]):
                         con.execute(statement)
                     con.execute(f"PRAGMA user_version = {target + 1}")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
 
     def schema_version(self) -> int:
         with self._read() as con:
             return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+
+@contextmanager
+def _immediate(con: sqlite3.Connection) -> Iterator[None]:
+    """A transaction that takes the write lock at once, committed unless the body raises."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def _create_private(path: Path) -> None:

@@ -208,15 +208,21 @@ def test_unknown_names_share_salted_buckets(tmp_path: Path) -> None:
     assert mine.unknown_name_key("guess1") != other.unknown_name_key("guess1")
 
 
+def _database_at(path: Path, version: int) -> sqlite3.Connection:
+    """A connection to a new app.db built by the first ``version`` migrations."""
+    con = sqlite3.connect(path, isolation_level=None)
+    for target in range(version):
+        for statement in split_sql(MIGRATIONS[target]):
+            con.execute(statement)
+    con.execute(f"PRAGMA user_version = {version}")
+    return con
+
+
 def test_a_version_2_database_keeps_its_failures_but_not_its_permanent_locks(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "app.db"
-    con = sqlite3.connect(path, isolation_level=None)
-    for target in range(2):
-        for statement in split_sql(MIGRATIONS[target]):
-            con.execute(statement)
-    con.execute("PRAGMA user_version = 2")
+    con = _database_at(path, 2)
     con.execute(
         "INSERT INTO login_throttle VALUES ('account', 'kim', 10, 50.0, 178.0, 50.0), "
         "('address', '10.0.0.1', 3, 60.0, 62.0, NULL)"
@@ -267,12 +273,7 @@ def test_a_version_3_database_with_review_tables_made_outside_the_migrations_mig
 
 def test_a_version_3_database_without_review_tables_gets_them(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    con = sqlite3.connect(path, isolation_level=None)
-    for target in range(3):
-        for statement in split_sql(MIGRATIONS[target]):
-            con.execute(statement)
-    con.execute("PRAGMA user_version = 3")
-    con.close()
+    _database_at(path, 3).close()
     assert AppState(path).schema_version() == 4
     store = ReviewStore(path)
     store.transition("P1", ReviewState.UNDER_REVIEW, Actor("ana", "analyst"))
@@ -305,11 +306,8 @@ def test_parse_role() -> None:
 
 def _version_1_database(path: Path) -> None:
     """An app.db as the previous release left it: schema 1, a user with a session and a row."""
-    con = sqlite3.connect(path)
+    con = _database_at(path, 1)
     try:
-        for statement in split_sql(MIGRATIONS[0]):
-            con.execute(statement)
-        con.execute("PRAGMA user_version = 1")
         con.execute(
             "INSERT INTO users (name, role, password_hash, created_at, updated_at, "
             "password_changed_at) VALUES ('old.admin', 'admin', ?, 'c', 'u', 'p')",
@@ -321,7 +319,6 @@ def _version_1_database(path: Path) -> None:
             "VALUES ('h', 1, 'c', 1.0, 1.0)"
         )
         con.execute("INSERT INTO audit (at, action) VALUES ('2026-01-01T00:00:00.000+00:00', 'x')")
-        con.commit()
     finally:
         con.close()
 

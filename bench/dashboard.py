@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kpis.measures import controlled_sql, irregular_sql, seizure_sql
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -541,11 +543,10 @@ def _component_props(tree: Any) -> dict[str, dict[str, Any]]:
 
 
 # --- References: plain DuckDB on the raw declarations ------------------------------------------
-CONTROLLED = (
-    "channel IN ('yellow','red','blue') "
-    "AND control_result IN ('no_finding','irregularity','seizure')"
-)
-HIT = "control_result IN ('irregularity','seizure')"
+# The one SQL spelling of the control outcome (kpis.measures), as the ETL's cube uses it.
+CONTROLLED = controlled_sql()
+IRREGULAR = irregular_sql()
+SEIZURE = seizure_sql()
 RELEASE_HOURS = "epoch(released_at - lodged_at) / 3600.0"
 
 
@@ -560,8 +561,8 @@ def ref_overview(con: Any, period: tuple[str, str], _profile: str) -> Any:
     monthly = con.sql(f"""
         SELECT lodged_month, count(*), count(*) FILTER (WHERE channel = 'red'),
                count(*) FILTER (WHERE {CONTROLLED}),
-               count(*) FILTER (WHERE {CONTROLLED} AND {HIT}),
-               count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure'),
+               count(*) FILTER (WHERE {IRREGULAR}),
+               count(*) FILTER (WHERE {SEIZURE}),
                sum(additional_revenue), count(*) FILTER (WHERE selection_source = 'random'),
                count(*) FILTER (WHERE channel = 'red' AND selection_source = 'officer'),
                quantile_cont({RELEASE_HOURS}, [0.5, 0.9]),
@@ -572,7 +573,7 @@ def ref_overview(con: Any, period: tuple[str, str], _profile: str) -> Any:
         GROUP BY 1, 2 ORDER BY 1, 2""").fetchall()
     detections = con.sql(f"""
         SELECT lodged_month, selection_source, count(*) FROM declarations
-        WHERE {w} AND {CONTROLLED} AND {HIT} GROUP BY 1, 2 ORDER BY 1, 2""").fetchall()
+        WHERE {w} AND {IRREGULAR} GROUP BY 1, 2 ORDER BY 1, 2""").fetchall()
     cards = con.sql(f"""
         SELECT count(*), quantile_cont({RELEASE_HOURS}, [0.5, 0.9]) FROM declarations
         WHERE lodged_month = DATE '{end}'""").fetchall()
@@ -583,12 +584,12 @@ def ref_profiles(con: Any, period: tuple[str, str], _profile: str) -> Any:
     w = _window(period).replace("lodged_month", "d.lodged_month")
     return con.sql(f"""
         WITH r AS (SELECT count(*) FILTER (WHERE {CONTROLLED}) AS c,
-                          count(*) FILTER (WHERE {CONTROLLED} AND {HIT}) AS h
+                          count(*) FILTER (WHERE {IRREGULAR}) AS h
                    FROM declarations d WHERE selection_source = 'random' AND {w})
         SELECT h.profile_id, count(*) AS volume,
                count(*) FILTER (WHERE {CONTROLLED}) AS controls,
-               count(*) FILTER (WHERE {CONTROLLED} AND {HIT}) AS hits,
-               count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure') AS seiz,
+               count(*) FILTER (WHERE {IRREGULAR}) AS hits,
+               count(*) FILTER (WHERE {SEIZURE}) AS seiz,
                sum(additional_revenue) AS revenue,
                any_value(r.h) / nullif(any_value(r.c), 0) AS random_rate
         FROM declarations d JOIN profile_hits h USING (declaration_id), r
@@ -599,7 +600,7 @@ def ref_profile_detail(con: Any, period: tuple[str, str], profile: str) -> Any:
     w = _window(period).replace("lodged_month", "d.lodged_month")
     monthly = con.sql(
         f"""SELECT d.lodged_month, count(*), count(*) FILTER (WHERE {CONTROLLED}),
-                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}), sum(additional_revenue)
+                   count(*) FILTER (WHERE {IRREGULAR}), sum(additional_revenue)
             FROM declarations d JOIN profile_hits h USING (declaration_id)
             WHERE h.profile_id = ? GROUP BY 1 ORDER BY 1""",
         params=[profile],
@@ -655,8 +656,8 @@ def ref_offices(con: Any, period: tuple[str, str], _profile: str) -> Any:
     return con.sql(f"""
         SELECT office_code, count(*), count(*) FILTER (WHERE channel = 'red'),
                count(*) FILTER (WHERE {CONTROLLED}),
-               count(*) FILTER (WHERE {CONTROLLED} AND {HIT}),
-               count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure'),
+               count(*) FILTER (WHERE {IRREGULAR}),
+               count(*) FILTER (WHERE {SEIZURE}),
                sum(additional_revenue),
                quantile_cont({RELEASE_HOURS}, [0.5, 0.9]),
                count(*) FILTER (WHERE channel = 'red' AND selection_source = 'officer')

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kpis.measures import controlled_sql, irregular_sql, seizure_sql
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -139,11 +141,10 @@ def _timed(fn: Any, repeat: int) -> tuple[float, float, Any]:
     return first, times[len(times) // 2], result
 
 
-CONTROLLED = (
-    "channel IN ('yellow','red','blue') "
-    "AND control_result IN ('no_finding','irregularity','seizure')"
-)
-HIT = "control_result IN ('irregularity','seizure')"
+# The one SQL spelling of the control outcome (kpis.measures), as the ETL's cube uses it.
+CONTROLLED = controlled_sql()
+IRREGULAR = irregular_sql()
+SEIZURE = seizure_sql()
 
 
 def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
@@ -195,12 +196,12 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
     def ref_profiles() -> Any:
         return con.sql(f"""
             WITH r AS (SELECT count(*) FILTER (WHERE {CONTROLLED}) AS c,
-                              count(*) FILTER (WHERE {CONTROLLED} AND {HIT}) AS h
+                              count(*) FILTER (WHERE {IRREGULAR}) AS h
                        FROM declarations d WHERE selection_source = 'random' AND {window})
             SELECT h.profile_id, count(*) AS volume,
                    count(*) FILTER (WHERE {CONTROLLED}) AS controls,
-                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}) AS hits,
-                   count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure') AS seiz,
+                   count(*) FILTER (WHERE {IRREGULAR}) AS hits,
+                   count(*) FILTER (WHERE {SEIZURE}) AS seiz,
                    sum(additional_revenue) AS revenue,
                    count(*) FILTER (WHERE len(profile_ids) = 1 AND {CONTROLLED}) AS sole_controls,
                    any_value(r.h) / nullif(any_value(r.c), 0) AS random_rate
@@ -211,8 +212,8 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
         return con.sql(f"""
             SELECT lodged_month, count(*), count(*) FILTER (WHERE channel = 'red'),
                    count(*) FILTER (WHERE {CONTROLLED}),
-                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}),
-                   count(*) FILTER (WHERE {CONTROLLED} AND control_result = 'seizure'),
+                   count(*) FILTER (WHERE {IRREGULAR}),
+                   count(*) FILTER (WHERE {SEIZURE}),
                    sum(additional_revenue), count(*) FILTER (WHERE selection_source = 'random'),
                    count(*) FILTER (WHERE channel = 'red' AND selection_source = 'officer')
             FROM declarations GROUP BY 1 ORDER BY 1""").fetchall()
@@ -220,7 +221,7 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
     def ref_detail() -> Any:
         monthly = con.sql(f"""
             SELECT d.lodged_month, count(*), count(*) FILTER (WHERE {CONTROLLED}),
-                   count(*) FILTER (WHERE {CONTROLLED} AND {HIT}), sum(additional_revenue)
+                   count(*) FILTER (WHERE {IRREGULAR}), sum(additional_revenue)
             FROM declarations d JOIN profile_hits h USING (declaration_id)
             WHERE h.profile_id = '{busiest}' GROUP BY 1 ORDER BY 1""").fetchall()
         by_office = con.sql(f"""

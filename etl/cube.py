@@ -18,7 +18,8 @@ from datetime import date, datetime
 
 import duckdb
 
-from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS, Channel, ControlResult
+from kpis.domain import Channel
+from kpis.durations import DURATIONS
 from kpis.measures import (
     DECLARATION_DIMENSIONS,
     HIST_GAMMA,
@@ -26,8 +27,12 @@ from kpis.measures import (
     HIST_MIN_HOURS,
     HIST_ZERO_BIN,
     MEASURE_NAMES,
-    RELEASED_WITHIN_HOURS,
+    RELEASED_WITHIN,
     SOLE_MEASURE_NAMES,
+    controlled_sql,
+    irregular_sql,
+    pending_sql,
+    seizure_sql,
 )
 
 CUBE_TABLES: tuple[str, ...] = (
@@ -38,30 +43,19 @@ CUBE_TABLES: tuple[str, ...] = (
 )
 
 
-def _sql_set(values: Iterable[str]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
-
-
 def _hours(start: str, end: str) -> str:
     # Hours = epoch difference / 3600.0; NULL when either end is missing, so that count() of the
     # expression is the "both set" measure and sum() the hours measure.
     return f"(epoch({end}) - epoch({start})) / 3600.0"
 
 
-_CONTROL_CHANNELS = _sql_set(CONTROL_CHANNELS)
-_FINAL = _sql_set(FINAL_RESULTS)
-_HITS = _sql_set(HIT_RESULTS)
-
 # Per-declaration columns computed once in the base relation; the measures aggregate them.
 _BASE_COLUMNS: dict[str, str] = {
-    # Two-valued flags (coalesce): a NULL result must count as "not controlled", not unknown.
-    "is_controlled": f"channel IN {_CONTROL_CHANNELS} AND coalesce(control_result, '') IN {_FINAL}",
-    "is_irregular": f"channel IN {_CONTROL_CHANNELS} AND coalesce(control_result, '') IN {_HITS}",
-    "is_seizure": f"channel IN {_CONTROL_CHANNELS} "
-    f"AND coalesce(control_result, '') = '{ControlResult.SEIZURE}'",
-    # "pending or empty": an unfinished control (NULL, '' or an explicit pending).
-    "is_pending": f"channel IN {_CONTROL_CHANNELS} "
-    f"AND coalesce(control_result, '') IN ('', '{ControlResult.PENDING}')",
+    # Two-valued flags (kpis.measures): a NULL result counts as "not controlled", not unknown.
+    "is_controlled": controlled_sql(),
+    "is_irregular": irregular_sql(),
+    "is_seizure": seizure_sql(),
+    "is_pending": pending_sql(),
     "rev": "coalesce(additional_revenue, 0)::DOUBLE",
     "h_release": _hours("lodged_at", "released_at"),
     "h_release_arrival": _hours("arrived_at", "released_at"),
@@ -95,7 +89,7 @@ _MEASURE_SQL: dict[str, str] = {
     "stage_channel_result_hours": "sum(h_channel_result)",
     "stage_result_release": "count(h_result_release)",
     "stage_result_release_hours": "sum(h_result_release)",
-    **{f"released_within_{h}h": f"count_if(h_release <= {h})" for h in RELEASED_WITHIN_HOURS},
+    **{name: f"count_if(h_release <= {h})" for h, name in RELEASED_WITHIN},
 }
 # Sole measures: the measure itself, counted only where the profile set is exactly one profile.
 _SOLE_OF: dict[str, str] = {
@@ -108,13 +102,12 @@ _SOLE_OF: dict[str, str] = {
 assert tuple(_MEASURE_SQL) == MEASURE_NAMES, "etl.cube is out of step with kpis.measures"
 assert tuple(_SOLE_OF) == SOLE_MEASURE_NAMES, "etl.cube is out of step with kpis.measures"
 
-# Which duration each histogram metric bins (kpis.measures.HIST_METRICS).
+# Which duration each histogram metric bins (kpis.durations): the column its hours measure sums.
 _HIST_COLUMNS: dict[str, str] = {
-    "release": "h_release",
-    "release_from_arrival": "h_release_arrival",
-    "inspection": "h_inspection",
+    d.name: _MEASURE_SQL[d.hours].removeprefix("sum(").removesuffix(")") for d in DURATIONS
 }
 assert tuple(_HIST_COLUMNS) == HIST_METRICS, "etl.cube is out of step with kpis.measures"
+assert all(c in _BASE_COLUMNS for c in _HIST_COLUMNS.values()), "etl.cube: unknown hours column"
 
 
 def _is_count(name: str) -> bool:

@@ -23,7 +23,8 @@ from kpis.definitions import (
 )
 from kpis.definitions import KPI as KPI
 from kpis.domain import Channel, SelectionSource
-from kpis.measures import RELEASED_WITHIN_HOURS
+from kpis.durations import INSPECTION, RELEASE, RELEASE_FROM_ARRIVAL, Duration
+from kpis.measures import RELEASED_WITHIN
 
 COMCEC = (
     "COMCEC (2018), Facilitating Trade: Improving Customs Risk Management Systems in the OIC "
@@ -112,9 +113,15 @@ def _selection() -> Iterator[KPI]:
         Channel.RED: "physical examination",
         Channel.BLUE: "post-clearance audit",
     }
+    channel_ids = {
+        Channel.GREEN: "channel_rate_green",
+        Channel.YELLOW: "channel_rate_yellow",
+        Channel.RED: "channel_rate_red",
+        Channel.BLUE: "channel_rate_blue",
+    }
     for ch in Channel:
         yield KPI(
-            id=f"channel_rate_{ch.value}",
+            id=channel_ids[ch],
             label=f"{ch.value.capitalize()} channel share",
             description=f"Share of declarations in the {ch.value} channel ({meanings[ch]}).",
             formula=f"declarations in the {ch.value} channel / declarations",
@@ -225,18 +232,19 @@ def _effectiveness() -> Iterator[KPI]:
     eff = Category.EFFECTIVENESS
     yield _hit_rate("hit_rate", "Hit rate", "", (), GRAINS)
     # Only the red lane is a physical inspection: the yellow and blue lanes have no target.
-    for ch, what, target, note in (
+    for id_, ch, what, target, note in (
         (
+            "hit_rate_red",
             Channel.RED,
             "physical examinations",
             PHYSICAL_INSPECTION_TARGET,
             PHYSICAL_INSPECTION_NOTE,
         ),
-        (Channel.YELLOW, "documentary checks", None, NO_LANE_BENCHMARK),
-        (Channel.BLUE, "post-clearance audits", None, NO_LANE_BENCHMARK),
+        ("hit_rate_yellow", Channel.YELLOW, "documentary checks", None, NO_LANE_BENCHMARK),
+        ("hit_rate_blue", Channel.BLUE, "post-clearance audits", None, NO_LANE_BENCHMARK),
     ):
         yield _hit_rate(
-            f"hit_rate_{ch.value}",
+            id_,
             f"Hit rate of {what}",
             f" in the {ch.value} channel",
             (_channel(ch),),
@@ -393,46 +401,38 @@ def _effectiveness() -> Iterator[KPI]:
     )
 
 
-def _time_kpis(
-    id_: str,
-    label: str,
-    what: str,
-    hours: str,
-    count: str,
-    metric: str,
-    source: str,
-    extra: tuple[str, ...] = (),
-) -> Iterator[KPI]:
+def _time_kpis(d: Duration, source: str) -> Iterator[KPI]:
+    """Mean, median and 90th percentile of one duration (kpis.durations)."""
     tim = Category.TIME
     yield KPI(
-        id=id_,
-        label=f"{label} (mean)",
-        description=f"Mean {what}. Red-lane tails dominate a mean: read it with the median and "
-        "90th percentile.",
-        formula=f"sum of hours {what} / number timed",
+        id=d.mean_kpi,
+        label=f"{d.label} (mean)",
+        description=f"Mean {d.what}. Red-lane tails dominate a mean: read it with the median "
+        "and 90th percentile.",
+        formula=f"sum of hours {d.what} / number timed",
         category=tim,
         unit=Unit.HOURS,
         direction=Direction.LOWER,
         kind=Kind.MEAN,
         source=source,
-        numerator=hours,
-        denominator=count,
-        extra_columns=extra,
+        numerator=d.hours,
+        denominator=d.count,
+        extra_columns=("open",) if d.counts_open else (),
     )
-    for suffix, q, name in (("median", 0.5, "median"), ("p90", 0.9, "90th percentile")):
+    for id_, q, name in ((d.median_kpi, 0.5, "median"), (d.p90_kpi, 0.9, "90th percentile")):
         yield KPI(
-            id=f"{id_}_{suffix}",
-            label=f"{label} ({name})",
-            description=f"{name.capitalize()} of {what}, from the mergeable histogram "
+            id=id_,
+            label=f"{d.label} ({name})",
+            description=f"{name.capitalize()} of {d.what}, from the mergeable histogram "
             "(within 1 % relative error).",
-            formula=f"{name} of hours {what}",
+            formula=f"{name} of hours {d.what}",
             category=tim,
             unit=Unit.HOURS,
             direction=Direction.LOWER,
             kind=Kind.PERCENTILE,
             source=source,
             table=CubeTable.TIME_HIST,
-            hist_metric=metric,
+            hist_metric=d.name,
             quantile=q,
             allowed_dimensions=HIST_DIMENSIONS,
         )
@@ -451,34 +451,9 @@ PRE_RELEASE_STAGES = frozenset({"stage_channel_result", "stage_result_release"})
 
 def _time() -> Iterator[KPI]:
     tim = Category.TIME
-    yield from _time_kpis(
-        "inspection_time",
-        "Physical inspection time",
-        "from red-channel assignment to the recorded result",
-        "inspection_hours",
-        "inspections_timed",
-        "inspection",
-        COMCEC,
-    )
-    yield from _time_kpis(
-        "release_time",
-        "Release time",
-        "from lodgement to release",
-        "release_hours",
-        "released",
-        "release",
-        WCO_TRS,
-        extra=("open",),
-    )
-    yield from _time_kpis(
-        "release_time_from_arrival",
-        "Release time from arrival",
-        "from arrival of the goods to release",
-        "release_from_arrival_hours",
-        "released_from_arrival",
-        "release_from_arrival",
-        WCO_TRS,
-    )
+    yield from _time_kpis(INSPECTION, COMCEC)
+    yield from _time_kpis(RELEASE, WCO_TRS)
+    yield from _time_kpis(RELEASE_FROM_ARRIVAL, WCO_TRS)
     for stage_id, what in STAGES:
         # A blue-channel audit happens after release: its "result" would give a negative
         # result→release time. The control stages are about controls before release.
@@ -513,9 +488,9 @@ def _time() -> Iterator[KPI]:
         source=WCO_TRS,
         parts=tuple(s for s, _ in STAGES),
     )
-    for h in RELEASED_WITHIN_HOURS:
+    for h, within_id in RELEASED_WITHIN:
         yield KPI(
-            id=f"released_within_{h}h",
+            id=within_id,
             label=f"% released within {h} h",
             description=f"Share of released declarations released within {h} hours of "
             "lodgement. Declarations not yet released are open, not counted here.",
@@ -525,7 +500,7 @@ def _time() -> Iterator[KPI]:
             direction=Direction.HIGHER,
             kind=Kind.PROPORTION,
             source=WCO_TRS,
-            numerator=f"released_within_{h}h",
+            numerator=within_id,
             denominator="released",
             default_target=0.95 if h == 1 else None,
             target_note="EU: about 95 % of import declarations cleared within 1 hour"
@@ -544,7 +519,7 @@ def _time() -> Iterator[KPI]:
         direction=Direction.HIGHER,
         kind=Kind.COMPOSITE,
         source=WCO_TRS,
-        parts=tuple(f"released_within_{h}h" for h in RELEASED_WITHIN_HOURS),
+        parts=tuple(within_id for _, within_id in RELEASED_WITHIN),
     )
 
 

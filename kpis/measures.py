@@ -21,6 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS, ControlResult
+from kpis.durations import DURATIONS
+
 DECLARATION_DIMENSIONS: tuple[str, ...] = (
     "lodged_month",  # date: first day of the month of lodgement
     "office_code",
@@ -29,8 +32,16 @@ DECLARATION_DIMENSIONS: tuple[str, ...] = (
 )
 PROFILE_DIMENSIONS: tuple[str, ...] = ("profile_id", *DECLARATION_DIMENSIONS)
 
-# Thresholds (hours) for which the cube counts releases exactly ("% released within X hours").
-RELEASED_WITHIN_HOURS: tuple[int, ...] = (1, 3, 6, 24, 48, 72)
+# Thresholds (hours) for which the cube counts releases exactly ("% released within X hours"),
+# with the measure counting them (also the id of the catalogue entry of that share).
+RELEASED_WITHIN: tuple[tuple[int, str], ...] = (
+    (1, "released_within_1h"),
+    (3, "released_within_3h"),
+    (6, "released_within_6h"),
+    (24, "released_within_24h"),
+    (48, "released_within_48h"),
+    (72, "released_within_72h"),
+)
 
 
 @dataclass(frozen=True)
@@ -68,10 +79,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("stage_channel_result_hours", "hours channel_assigned_at → result_recorded_at"),
     Measure("stage_result_release", "result_recorded_at and released_at set"),
     Measure("stage_result_release_hours", "hours result_recorded_at → released_at"),
-    *(
-        Measure(f"released_within_{h}h", f"released and release_hours <= {h}")
-        for h in RELEASED_WITHIN_HOURS
-    ),
+    *(Measure(name, f"released and release_hours <= {h}") for h, name in RELEASED_WITHIN),
 )
 
 # Only in cube_profiles: the declaration's profile set is exactly {this profile} (what-if and
@@ -87,7 +95,7 @@ MEASURE_NAMES: tuple[str, ...] = tuple(m.name for m in MEASURES)
 SOLE_MEASURE_NAMES: tuple[str, ...] = tuple(m.name for m in SOLE_MEASURES)
 
 # --- Mergeable time histogram ------------------------------------------------------------------
-HIST_METRICS: tuple[str, ...] = ("release", "release_from_arrival", "inspection")
+HIST_METRICS: tuple[str, ...] = tuple(d.name for d in DURATIONS)  # see kpis.durations
 HIST_RELATIVE_ERROR = 0.01
 HIST_GAMMA = (1 + HIST_RELATIVE_ERROR) / (1 - HIST_RELATIVE_ERROR)
 HIST_ZERO_BIN = -(2**31) + 1  # durations <= HIST_MIN_HOURS (incl. 0) land here, value 0
@@ -108,3 +116,40 @@ def hist_value(bin_index: int) -> float:
     if bin_index == HIST_ZERO_BIN:
         return 0.0
     return 2 * HIST_GAMMA**bin_index / (HIST_GAMMA + 1)
+
+
+# --- The control outcome in SQL ------------------------------------------------------------------
+# The one SQL spelling of the per-declaration conditions behind the measures ``controlled``,
+# ``irregular``, ``seizure`` and ``pending`` (see MEASURES), for every query over declaration rows:
+# the ETL's cube, the pages' fact queries, the overlap and what-if queries, the benchmarks.
+# Two-valued (coalesce): a NULL result is "not controlled", never unknown.
+def _sql_set(values: frozenset[str] | set[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
+def _control_condition(table: str, results: str) -> str:
+    prefix = f"{table}." if table else ""
+    return (
+        f"({prefix}channel IN {_sql_set({c.value for c in CONTROL_CHANNELS})} "
+        f"AND coalesce({prefix}control_result, '') IN {results})"
+    )
+
+
+def controlled_sql(table: str = "") -> str:
+    """SQL condition of measure ``controlled`` on a declarations row (``table``: its alias)."""
+    return _control_condition(table, _sql_set({r.value for r in FINAL_RESULTS}))
+
+
+def irregular_sql(table: str = "") -> str:
+    """SQL condition of measure ``irregular`` (a completed control with a finding)."""
+    return _control_condition(table, _sql_set({r.value for r in HIT_RESULTS}))
+
+
+def seizure_sql(table: str = "") -> str:
+    """SQL condition of measure ``seizure``."""
+    return _control_condition(table, f"('{ControlResult.SEIZURE.value}')")
+
+
+def pending_sql(table: str = "") -> str:
+    """SQL condition of measure ``pending`` (control unfinished: pending, NULL or empty)."""
+    return _control_condition(table, f"('', '{ControlResult.PENDING.value}')")

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import polars as pl
 
 from kpis.cube import CubeFrames
-from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS
 from kpis.grain import Period, month_floor, period_conditions, restrict
+from kpis.measures import controlled_sql, irregular_sql
 
 Query = tuple[str, list[object]]
 
@@ -145,14 +145,6 @@ def facts_queries(period: Period, offices: Sequence[str]) -> tuple[Query, Query]
     scope = f"d.office_code IN ({placeholders})" if offices else "TRUE"
     base: list[object] = [first, last, *offices]
 
-    def quoted(values: Sequence[str]) -> str:
-        return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
-
-    controlled = (
-        f"d.channel IN {quoted([c.value for c in CONTROL_CHANNELS])} "
-        f"AND d.control_result IN {quoted([r.value for r in FINAL_RESULTS])}"
-    )
-    hit = f"{controlled} AND d.control_result IN {quoted([r.value for r in HIT_RESULTS])}"
     scoped_hits = (
         "SELECT h.declaration_id, h.lodged_month, h.profile_id, d.channel, d.control_result "
         "FROM profile_hits h JOIN declarations d ON d.declaration_id = h.declaration_id "
@@ -161,8 +153,8 @@ def facts_queries(period: Period, offices: Sequence[str]) -> tuple[Query, Query]
     pairs = (
         f"WITH s AS ({scoped_hits}) SELECT a.profile_id AS profile_a, b.profile_id AS profile_b, "
         "count(*) AS shared_declarations, "
-        f"count(*) FILTER (WHERE {controlled.replace('d.', 'a.')}) AS shared_controlled, "
-        f"count(*) FILTER (WHERE {hit.replace('d.', 'a.')}) AS shared_irregular "
+        f"count(*) FILTER (WHERE {controlled_sql('a')}) AS shared_controlled, "
+        f"count(*) FILTER (WHERE {irregular_sql('a')}) AS shared_irregular "
         "FROM s a JOIN s b ON a.declaration_id = b.declaration_id "
         "AND a.lodged_month = b.lodged_month AND a.profile_id < b.profile_id GROUP BY 1, 2"
     )

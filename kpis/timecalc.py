@@ -12,18 +12,13 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from kpis import catalogue
 from kpis.additive import compute_additive, scoped_frame
 from kpis.cube import CubeFrames, Filters
-from kpis.definitions import KPI, Category, CubeTable, Direction, Kind, Unit
+from kpis.definitions import KPI
+from kpis.durations import duration
 from kpis.grain import Period, spine
-from kpis.measures import HIST_GAMMA, HIST_METRICS, HIST_ZERO_BIN
-
-# Mean = sum of hours / count, from the additive measures of cube_declarations.
-METRIC_MEASURES: dict[str, tuple[str, str]] = {
-    "release": ("release_hours", "released"),
-    "release_from_arrival": ("release_from_arrival_hours", "released_from_arrival"),
-    "inspection": ("inspection_hours", "inspections_timed"),
-}
+from kpis.measures import HIST_GAMMA, HIST_ZERO_BIN
 
 
 def bin_value_expression(bin_column: pl.Expr) -> pl.Expr:
@@ -108,24 +103,6 @@ def compute_percentile(
     return table.sort(list(grain)) if grain else table
 
 
-def _mean_kpi(metric: str) -> KPI:
-    hours, count = METRIC_MEASURES[metric]
-    return KPI(
-        id=f"_{metric}_mean",
-        label=metric,
-        description="",
-        formula="",
-        category=Category.TIME,
-        unit=Unit.HOURS,
-        direction=Direction.LOWER,
-        kind=Kind.MEAN,
-        source="",
-        numerator=hours,
-        denominator=count,
-        extra_columns=("open",) if metric == "release" else (),
-    )
-
-
 def time_summary(
     cube: CubeFrames,
     metric: str,
@@ -137,29 +114,16 @@ def time_summary(
     """Grain columns (always including ``channel``), ``count``, ``mean_hours`` (exact, from
     sums), ``median_hours`` and ``p90_hours`` (histogram), ``sufficient``; for the release
     metric also ``open`` (declarations not yet released, counted, not dropped)."""
-    if metric not in HIST_METRICS:
-        raise ValueError(f"unknown duration metric {metric!r}; one of {', '.join(HIST_METRICS)}")
+    d = duration(metric)
     filters = filters or Filters()
     grain = [*by, "channel"] if "channel" not in by else list(by)
-    means = compute_additive(cube, _mean_kpi(metric), grain, filters, period, min_sample)
-    hist_kpi = KPI(
-        id=f"_{metric}_hist",
-        label=metric,
-        description="",
-        formula="",
-        category=Category.TIME,
-        unit=Unit.HOURS,
-        direction=Direction.LOWER,
-        kind=Kind.PERCENTILE,
-        source="",
-        table=CubeTable.TIME_HIST,
-        hist_metric=metric,
-        quantile=0.5,
-    )
+    # The catalogue's mean entry (exact, from sums); its median entry locates the histogram.
+    means = compute_additive(cube, catalogue.get(d.mean_kpi), grain, filters, period, min_sample)
+    hist_kpi = catalogue.get(d.median_kpi)
     frame = scoped_frame(cube, hist_kpi, grain, filters, period)
     percentiles = hist_percentiles(frame, grain, [0.5, 0.9])
     result = means.join(percentiles.drop("n"), on=grain, how="left")
-    extra = ["open"] if metric == "release" else []
+    extra = ["open"] if d.counts_open else []
     result = result.select(
         *grain,
         pl.col("denominator").alias("count"),
@@ -170,6 +134,44 @@ def time_summary(
         *extra,
     )
     return result.sort(grain)
+
+
+# Duration bands of a distribution (hours, upper bound inclusive), as the Clearance page shows it.
+DURATION_BANDS: tuple[tuple[float, str], ...] = (
+    (1, "≤ 1 h"), (3, "1–3 h"), (6, "3–6 h"), (12, "6–12 h"), (24, "12–24 h"),
+    (48, "1–2 d"), (72, "2–3 d"), (168, "3–7 d"), (float("inf"), "> 7 d"),
+)  # fmt: skip
+
+
+def duration_distribution(
+    cube: CubeFrames,
+    metric: str,
+    filters: Filters | None = None,
+    period: Period | None = None,
+    bands: Sequence[tuple[float, str]] = DURATION_BANDS,
+) -> pl.DataFrame:
+    """Share of a duration's timed declarations in each band, per channel, from the merged
+    histogram of its catalogue entry: columns ``channel``, ``bucket`` (band label), ``count``,
+    ``total`` (the channel's count), ``share``, ``bucket_order``; sorted by channel and band.
+    Bands without any duration are left out."""
+    d = duration(metric)
+    filters = filters or Filters()
+    frame = scoped_frame(cube, catalogue.get(d.median_kpi), ["channel"], filters, period)
+    hours = bin_value_expression(pl.col("bin"))
+    bucket = pl.lit(bands[-1][1])
+    for bound, label in reversed(bands[:-1]):
+        bucket = pl.when(hours <= bound).then(pl.lit(label)).otherwise(bucket)
+    counts = frame.group_by("channel", bucket.alias("bucket")).agg(pl.col("count").sum())
+    totals = counts.group_by("channel").agg(pl.col("count").sum().alias("total"))
+    order = {label: i for i, (_b, label) in enumerate(bands)}
+    return (
+        counts.join(totals, on="channel")
+        .with_columns(
+            (pl.col("count") / pl.col("total")).alias("share"),
+            pl.col("bucket").replace_strict(order, return_dtype=pl.Int32).alias("bucket_order"),
+        )
+        .sort("channel", "bucket_order")
+    )
 
 
 def quantile_from_counts(bins: Sequence[int], counts: Sequence[int], q: float) -> float | None:

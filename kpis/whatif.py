@@ -32,12 +32,11 @@ import polars as pl
 from kpis.cube import CubeFrames, Filters
 from kpis.domain import (
     CONTROL_CHANNELS,
-    FINAL_RESULTS,
-    HIT_RESULTS,
     Channel,
     SelectionSource,
 )
 from kpis.grain import Period, month_floor, month_range, period_conditions, restrict
+from kpis.measures import controlled_sql, irregular_sql
 from kpis.stats import wilson_interval
 
 # Controls that do not depend on the profiles: they would happen without them.
@@ -358,10 +357,6 @@ def _cube_removed(
 
 
 # --- Figures from the facts -----------------------------------------------------------------
-def _sql_list(values: Sequence[str]) -> str:
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
-
-
 def hits_query(
     profiles: Sequence[str], period: Period, offices: Sequence[str] | None = None
 ) -> tuple[str, list[Any]]:
@@ -377,11 +372,7 @@ def hits_query(
     if offices:
         office_sql = f" AND d.office_code IN ({', '.join('?' for _ in offices)})"
         params.extend(offices)
-    controlled = (
-        f"d.channel IN {_sql_list(_CONTROL_CHANNELS)} "
-        f"AND d.control_result IN {_sql_list(sorted(r.value for r in FINAL_RESULTS))}"
-    )
-    hit = f"{controlled} AND d.control_result IN {_sql_list(sorted(r.value for r in HIT_RESULTS))}"
+    controlled, hit = controlled_sql("d"), irregular_sql("d")
     sql = (
         "WITH chosen AS (SELECT DISTINCT declaration_id, lodged_month FROM profile_hits "
         f"WHERE profile_id IN ({ids}) AND lodged_month BETWEEN ? AND ?) "

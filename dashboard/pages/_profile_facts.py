@@ -11,8 +11,8 @@ import polars as pl
 
 from dashboard import filters as flt
 from dashboard.data import PageContext
-from kpis.domain import CONTROL_CHANNELS, FINAL_RESULTS, HIT_RESULTS
 from kpis.grain import period_conditions, period_end_day, restrict
+from kpis.measures import controlled_sql, irregular_sql
 from kpis.profiles import profile_overlaps
 
 PAGE_SIZE = 25
@@ -55,18 +55,13 @@ _FACTS = (
 )
 
 
-def _sql_set(values: frozenset[Any]) -> str:
-    return "(" + ", ".join(f"'{v.value}'" for v in sorted(values)) + ")"
-
-
 def offence_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
     """Hits by offence type (facts, filtered to the profile, period and scope)."""
     where, params = _fact_scope(ctx, filters, profile_id)
     return ctx.query(
         f"SELECT coalesce(nullif(d.offence_type, ''), 'not recorded') AS offence_type, "
         f"count(*) AS hits, sum(d.additional_revenue)::DOUBLE AS revenue "
-        f"FROM {_FACTS} WHERE {where} AND d.channel IN {_sql_set(CONTROL_CHANNELS)} "
-        f"AND d.control_result IN {_sql_set(HIT_RESULTS)} "
+        f"FROM {_FACTS} WHERE {where} AND {irregular_sql('d')} "
         f"GROUP BY 1 ORDER BY hits DESC, offence_type LIMIT 50",
         params,
     )
@@ -81,10 +76,8 @@ def overlap_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl
     where, params = _fact_scope(ctx, filters, profile_id)
     return ctx.query(
         f"SELECT o.profile_id AS other_profile, count(*) AS declarations, "
-        f"count(*) FILTER (WHERE d.channel IN {_sql_set(CONTROL_CHANNELS)} "
-        f"AND d.control_result IN {_sql_set(FINAL_RESULTS)}) AS controlled, "
-        f"count(*) FILTER (WHERE d.channel IN {_sql_set(CONTROL_CHANNELS)} "
-        f"AND d.control_result IN {_sql_set(HIT_RESULTS)}) AS irregular "
+        f"count(*) FILTER (WHERE {controlled_sql('d')}) AS controlled, "
+        f"count(*) FILTER (WHERE {irregular_sql('d')}) AS irregular "
         f"FROM {_FACTS} JOIN profile_hits o ON o.declaration_id = d.declaration_id "
         f"AND o.lodged_month = d.lodged_month AND o.profile_id <> h.profile_id "
         f"WHERE {where} GROUP BY 1 ORDER BY declarations DESC, other_profile LIMIT 20",
@@ -152,10 +145,7 @@ def declarations_frame(
         where, params = _scope_between(ctx, filters, profile_id, min(months), max(months))
     else:
         where, params = "FALSE", []  # past the end: no rows, same columns
-    controlled = (
-        f"d.channel IN {_sql_set(CONTROL_CHANNELS)} AND d.control_result IN "
-        f"{_sql_set(FINAL_RESULTS)}"
-    )
+    controlled = controlled_sql("d")
     columns = ", ".join(f"d.{c}" for c in DECLARATION_COLUMNS)
     rows = ctx.query(
         f"SELECT {columns} FROM {_FACTS} WHERE {where} AND {controlled} "

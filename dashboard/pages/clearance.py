@@ -35,8 +35,9 @@ from dashboard.pages import _frame as frame
 from kpis import catalogue, engine
 from kpis.definitions import Unit
 from kpis.domain import Channel
+from kpis.durations import DURATIONS, RELEASE, duration
 from kpis.grain import period_end_day
-from kpis.timecalc import bin_value_expression
+from kpis.timecalc import DURATION_BANDS, duration_distribution
 
 dash.register_page(
     __name__,
@@ -53,15 +54,8 @@ METRIC_ID = "clearance-metric"
 CHANNEL_ORDER = [c.value for c in Channel]
 HOURS = Unit.HOURS
 
-# Display buckets of the distribution (hours, upper bound inclusive).
-BUCKETS: tuple[tuple[float, str], ...] = (
-    (1, "≤ 1 h"), (3, "1–3 h"), (6, "3–6 h"), (12, "6–12 h"), (24, "12–24 h"),
-    (48, "1–2 d"), (72, "2–3 d"), (168, "3–7 d"), (float("inf"), "> 7 d"),
-)  # fmt: skip
-METRICS: dict[str, str] = {
-    "release": "Lodgement → release",
-    "release_from_arrival": "Arrival → release",
-}
+# The "measured from" choice: the durations that end at release (kpis.durations).
+METRICS: dict[str, str] = {d.name: d.interval.capitalize() for d in DURATIONS if d.to_release}
 STAGES: dict[str, str] = {
     "stage_arrival_lodgement": "Arrival → lodgement",
     "stage_lodgement_channel": "Lodgement → channel",
@@ -92,27 +86,10 @@ def stats_frame(
 
 
 def distribution_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> pl.DataFrame:
-    """Share of releases per duration bucket and channel, merged from the cube's histogram."""
-    assert ctx.cube is not None and filters.start is not None and filters.end is not None
-    hist = ctx.cube.time_hist.filter(
-        pl.col("metric") == metric,
-        pl.col("lodged_month").is_between(filters.start, filters.end),
-        *ctx.kpi_filters(filters).conditions(with_profiles=False),
-    )
-    hours = bin_value_expression(pl.col("bin"))
-    bucket = pl.lit(BUCKETS[-1][1])
-    for bound, label in reversed(BUCKETS[:-1]):
-        bucket = pl.when(hours <= bound).then(pl.lit(label)).otherwise(bucket)
-    counts = hist.group_by("channel", bucket.alias("bucket")).agg(pl.col("count").sum())
-    totals = counts.group_by("channel").agg(pl.col("count").sum().alias("total"))
-    order = {label: i for i, (_b, label) in enumerate(BUCKETS)}
-    return (
-        counts.join(totals, on="channel")
-        .with_columns(
-            (pl.col("count") / pl.col("total")).alias("share"),
-            pl.col("bucket").replace_strict(order, return_dtype=pl.Int32).alias("bucket_order"),
-        )
-        .sort("channel", "bucket_order")
+    """Share of releases per duration band and channel (kpis.timecalc.duration_distribution)."""
+    assert ctx.cube is not None
+    return duration_distribution(
+        ctx.cube, metric, filters=ctx.kpi_filters(filters), period=_period(filters)
     )
 
 
@@ -133,14 +110,7 @@ def inspection_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
 
 def office_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> pl.DataFrame:
     """Per office (every channel together): released, mean, median, p90, open."""
-    kpi_ids = {
-        "release": ("release_time", "release_time_median", "release_time_p90"),
-        "release_from_arrival": (
-            "release_time_from_arrival",
-            "release_time_from_arrival_median",
-            "release_time_from_arrival_p90",
-        ),
-    }[metric]
+    kpi_ids = duration(metric).kpi_ids
     mean = ctx.compute(kpi_ids[0], filters, by=("office",))
     keep = [
         "office",
@@ -164,7 +134,7 @@ def distribution_graph(dist: pl.DataFrame) -> go.Figure:
     if dist.is_empty():
         return empty_figure("No release recorded for the selected filters")
     fig = go.Figure()
-    labels = [label for _b, label in BUCKETS]
+    labels = [label for _b, label in DURATION_BANDS]
     for channel in CHANNEL_ORDER:
         part = dist.filter(pl.col("channel") == channel)
         if part.is_empty():
@@ -304,7 +274,7 @@ def _office_table(offices: pl.DataFrame, min_sample: int) -> Any:
 
 # --- Layout and callbacks ------------------------------------------------------------------
 def layout(**query: Any) -> html.Div:
-    metric = query.get("metric") if query.get("metric") in METRICS else "release"
+    metric = query.get("metric") if query.get("metric") in METRICS else RELEASE.name
     return frame.page_layout(
         PAGE,
         title="Clearance times",
@@ -433,7 +403,7 @@ def update_content(
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         return frame.no_data(ctx)
-    return content(ctx, filters, metric if metric in METRICS else "release")
+    return content(ctx, filters, metric if metric in METRICS else RELEASE.name)
 
 
 def download_frame(ctx: PageContext, filters: flt.Filters, view: str, metric: str) -> pl.DataFrame:
@@ -470,7 +440,7 @@ def download(
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         raise PreventUpdate
-    metric = metric if metric in METRICS else "release"
+    metric = metric if metric in METRICS else RELEASE.name
     return frame.csv_download(
         download_frame(ctx, filters, view, metric),
         filename(f"{PAGE}-{view}", month=filters.end),

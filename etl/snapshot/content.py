@@ -18,6 +18,7 @@ import polars as pl
 from kpis import catalogue
 from kpis.cube import CubeFrames
 from kpis.definitions import KPI
+from kpis.durations import DURATIONS
 from kpis.engine import compute, profile_table, release_time_stats
 from kpis.flags import FlagConfig
 from kpis.grain import Period, add_months, period_end_day
@@ -49,14 +50,7 @@ BY_OFFICE: tuple[str, ...] = (
 )
 TREND_KPIS: tuple[str, ...] = ("physical_inspection_rate", "hit_rate", "release_time_median")
 TREND_MONTHS = 12
-RELEASED_WITHIN: tuple[str, ...] = tuple(
-    k.id for k in catalogue.CATALOGUE if k.id.startswith("released_within_")
-)
-TIME_METRICS: tuple[tuple[str, str], ...] = (
-    ("release", "lodgement → release"),
-    ("release_from_arrival", "arrival → release"),
-    ("inspection", "physical inspection (channel assigned → result)"),
-)
+RELEASED_WITHIN: tuple[str, ...] = catalogue.get("released_within").parts
 # Window of the underperformance rules (KPIS.md default: last 3 months).
 
 LONG_COLUMNS: tuple[str, ...] = (
@@ -217,12 +211,12 @@ def headline_rows(
 def clearance_rows(cube: CubeFrames, period: Period, min_sample: int) -> pl.DataFrame:
     """Mean, median and 90th percentile per channel for each duration the cube measures."""
     frames = []
-    for metric, label in TIME_METRICS:
-        out = release_time_stats(cube, by=(), period=period, metric=metric, min_sample=min_sample)
+    for d in DURATIONS:
+        out = release_time_stats(cube, by=(), period=period, metric=d.name, min_sample=min_sample)
         frames.append(
             out.select(
-                pl.lit(metric).alias("metric"),
-                pl.lit(label).alias("interval"),
+                pl.lit(d.name).alias("metric"),
+                pl.lit(d.interval).alias("interval"),
                 pl.col("channel").cast(pl.String),
                 _col(out, "count", pl.Int64()),
                 _col(out, "mean_hours", pl.Float64()),

@@ -17,10 +17,11 @@ import polars as pl
 
 from customs_kpi.clock import local_text
 from etl.snapshot.charts import build_figures, render_svgs
-from etl.snapshot.content import TIME_METRICS, SnapshotContent
+from etl.snapshot.content import SnapshotContent
 from etl.snapshot.workbook import SHEETS
 from kpis import catalogue
 from kpis.definitions import KPI, Unit
+from kpis.durations import DURATIONS
 from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
 from kpis.targets import TargetStatus, status_label
 
@@ -314,7 +315,7 @@ def methodology_html(content: SnapshotContent) -> str:
         f"<b>{esc(rule.value.replace('_', ' '))}</b>: {esc(text)}"
         for rule, text in config.rule_descriptions()
     )
-    times = ", ".join(label for _, label in TIME_METRICS)
+    times = ", ".join(d.interval for d in DURATIONS)
     sheets = "".join(f"<li><b>{esc(n)}</b>: {esc(c)}</li>" for n, c in SHEETS.items())
     return f"""
 <p>Every figure is computed by the product's KPI engine from the published data version

@@ -27,10 +27,9 @@ from appstate.roles import Role
 from customs_kpi.settings import Settings
 from dashboard import access
 from dashboard.components import states
-from dashboard.filters import DEFAULT_TREND_MONTHS, Filters, resolve
+from dashboard.filters import DEFAULT_TREND_MONTHS, PageFilters, resolve
 from kpis import catalogue
-from kpis.cube import CubeFrames
-from kpis.cube import Filters as KpiFilters
+from kpis.cube import CubeFrames, Filters
 
 log = logging.getLogger(__name__)
 
@@ -154,20 +153,22 @@ class PageContext:
             return present
         return sorted(set(self.viewer.offices))
 
-    def resolve(self, filters: Filters, default_months: int = DEFAULT_TREND_MONTHS) -> Filters:
+    def resolve(
+        self, filters: PageFilters, default_months: int = DEFAULT_TREND_MONTHS
+    ) -> PageFilters:
         return resolve(filters, self.months(), self.offices(), default_months)
 
-    def office_filter(self, filters: Filters) -> tuple[str, ...] | None:
+    def office_filter(self, filters: PageFilters) -> tuple[str, ...] | None:
         """Offices to filter on: the user's pick, within their scope (None = no filter)."""
         if filters.offices:
             allowed = set(self.offices())
             return tuple(o for o in filters.offices if o in allowed) or None
         return None
 
-    def kpi_filters(self, filters: Filters, **extra: tuple[str, ...]) -> KpiFilters:
+    def kpi_filters(self, filters: PageFilters, **extra: tuple[str, ...]) -> Filters:
         """The engine's filters for the user's pick (the cube is already cut to their scope)."""
         channels = (filters.channel.value,) if filters.channel is not None else ()
-        return KpiFilters(
+        return Filters(
             offices=self.office_filter(filters) or (),
             channels=extra.pop("channels", channels),
             **extra,
@@ -176,7 +177,7 @@ class PageContext:
     def compute(
         self,
         kpi_id: str,
-        filters: Filters,
+        filters: PageFilters,
         *,
         by: Sequence[str] = (),
         period: tuple[date, date] | bool | None = True,
@@ -208,7 +209,9 @@ class PageContext:
             raise LookupError("nothing is published")
         return self.snapshot.query(sql, list(params or []))
 
-    def office_clause(self, filters: Filters, column: str = "office_code") -> tuple[str, list[Any]]:
+    def office_clause(
+        self, filters: PageFilters, column: str = "office_code"
+    ) -> tuple[str, list[Any]]:
         """SQL condition and parameters restricting rows to the user's scope and pick."""
         picked = self.office_filter(filters)
         if picked is not None:

@@ -1,7 +1,7 @@
 """Global filters (period, offices, channel), kept in the URL query string so a view can be shared.
 
 The URL is the source of truth: a page's ``layout(**query)`` parses the query string into
-:class:`Filters`, builds the filter bar with those values, and every content callback takes the
+:class:`PageFilters`, builds the filter bar with those values, and every content callback takes the
 filter controls as inputs. When a control changes, a client-side function (assets/dashboard.js)
 rewrites the query string with ``history.pushState`` so the address bar always shows a link to
 the current view and the browser's back button returns to the previous one, without
@@ -40,7 +40,7 @@ ALL_CHANNELS = "all"
 
 
 @dataclass(frozen=True)
-class Filters:
+class PageFilters:
     """What the user selected. ``end`` is "the selected month" of the Overview cards."""
 
     start: date | None = None  # first day of the first month of the period
@@ -96,22 +96,22 @@ def parse_channel(raw: object) -> Channel | None:
         return None
 
 
-def parse_query(query: Mapping[str, object]) -> Filters:
-    """Filters from the keyword arguments Dash passes to ``layout(**query)``."""
+def parse_query(query: Mapping[str, object]) -> PageFilters:
+    """The page filters from the keyword arguments Dash passes to ``layout(**query)``."""
     start = parse_month(query.get("from"))
     end = parse_month(query.get("to"))
     offices = tuple(dict.fromkeys(_as_list(query.get("office"))))
-    return Filters(
+    return PageFilters(
         start=start, end=end, offices=offices, channel=parse_channel(query.get("channel"))
     )
 
 
-def from_controls(start: object, end: object, offices: object, channel: object) -> Filters:
-    """Filters from the values of the filter-bar controls (callback inputs)."""
+def from_controls(start: object, end: object, offices: object, channel: object) -> PageFilters:
+    """The page filters from the values of the filter-bar controls (callback inputs)."""
     return parse_query({"from": start, "to": end, "office": offices, "channel": channel})
 
 
-def to_query(filters: Filters) -> str:
+def to_query(filters: PageFilters) -> str:
     """``?from=…&to=…&office=…&channel=…`` (empty string when nothing is set)."""
     params: list[tuple[str, str]] = []
     if filters.start is not None:
@@ -131,11 +131,11 @@ def add_months(month: date, n: int) -> date:
 
 
 def resolve(
-    filters: Filters,
+    filters: PageFilters,
     months: Sequence[date],
     offices: Sequence[str],
     default_months: int = DEFAULT_TREND_MONTHS,
-) -> Filters:
+) -> PageFilters:
     """Make the filters valid for what is published and what the user may see.
 
     * no end month, or one outside the data → the latest published month;
@@ -154,11 +154,11 @@ def resolve(
         start, end = end, start
     allowed = set(offices)
     kept = tuple(o for o in filters.offices if o in allowed)
-    return Filters(start=start, end=end, offices=kept, channel=filters.channel)
+    return PageFilters(start=start, end=end, offices=kept, channel=filters.channel)
 
 
 def filter_bar(
-    filters: Filters,
+    filters: PageFilters,
     months: Sequence[date],
     offices: Sequence[str],
     *,

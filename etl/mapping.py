@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl.contract import BY_NAME, CANONICAL_NAMES, FALSE_WORDS, TRUE_WORDS, Kind
+from etl.contract import BY_NAME, CANONICAL_NAMES, FALSE_WORDS, TRUE_WORDS, ValueType
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "xlsx", "json")
 CANONICAL_SOURCE_NAME = "canonical"
@@ -151,12 +151,13 @@ def _parse_values(path: Path, raw: Any) -> dict[str, dict[str, str]]:
         for source_value, target in table.items():
             where = f'[values.{column}]."{source_value}"'
             text = _string(path, where, target)
-            if spec.kind is Kind.CODE and text not in spec.codes:
+            if spec.value_type is ValueType.CODE and text not in spec.codes:
                 raise MappingError(
                     f"{path.name}: {where} maps to '{text}', which is not a {column} "
                     f"(one of {', '.join(spec.codes)})"
                 )
-            if spec.kind is Kind.BOOLEAN and text.lower() not in TRUE_WORDS + FALSE_WORDS:
+            is_bool = spec.value_type is ValueType.BOOLEAN
+            if is_bool and text.lower() not in TRUE_WORDS + FALSE_WORDS:
                 raise MappingError(f"{path.name}: {where} maps to '{text}', not a boolean")
             mapped[source_value.strip().lower()] = text
         out[column] = mapped
@@ -200,7 +201,7 @@ def parse_mapping(text: str, path: Path) -> Mapping:
     formats: dict[str, tuple[str, ...]] = {}
     for key, value in doc.get("datetime_formats", {}).items():
         _canonical_key(path, "datetime_formats", key)
-        if BY_NAME[key].kind is not Kind.DATETIME:
+        if BY_NAME[key].value_type is not ValueType.DATETIME:
             raise MappingError(
                 f"{path.name}: [datetime_formats].{key}: '{key}' is not a date/time column"
             )

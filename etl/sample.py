@@ -1092,7 +1092,7 @@ def _register(
         })  # fmt: skip
     profiles_df = pl.DataFrame(
         register,
-        schema={c.name: _polars_type(c.kind) for c in PROFILE_COLUMNS},
+        schema={c.name: _polars_type(c.value_type) for c in PROFILE_COLUMNS},
     )
     changes_df = (
         pl.DataFrame(events)

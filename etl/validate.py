@@ -29,7 +29,7 @@ from etl.contract import (
     RESULT_SEVERITY_ORDER,
     TRUE_WORDS,
     Column,
-    Kind,
+    ValueType,
 )
 from etl.extract import Source, quote_ident, quote_literal, staged_rows
 from etl.mapping import Mapping
@@ -89,19 +89,19 @@ def _source_expr(col: Column, resolved: dict[str, tuple[str, ...]], mapping: Map
 
 def _typed_expr(col: Column, mapping: Mapping) -> str:
     s = _raw(col.name)
-    if col.kind is Kind.STRING:
+    if col.value_type is ValueType.STRING:
         return s
-    if col.kind is Kind.CODE:
+    if col.value_type is ValueType.CODE:
         return _case_of(s, {code: quote_literal(code) for code in col.codes})
-    if col.kind is Kind.DATETIME:
+    if col.value_type is ValueType.DATETIME:
         return _datetime_expr(s, mapping.datetime_formats.get(col.name), mapping.timezone)
-    if col.kind is Kind.DATE:
+    if col.value_type is ValueType.DATE:
         return f"try_cast(try_cast({s} AS TIMESTAMP) AS DATE)"
-    if col.kind is Kind.DECIMAL:
+    if col.value_type is ValueType.DECIMAL:
         return f"try_cast({s} AS DECIMAL(18, 2))"
-    if col.kind is Kind.INTEGER:
+    if col.value_type is ValueType.INTEGER:
         return f"try_cast({s} AS INTEGER)"
-    if col.kind is Kind.BOOLEAN:
+    if col.value_type is ValueType.BOOLEAN:
         return _case_of(
             s, {**dict.fromkeys(TRUE_WORDS, "true"), **dict.fromkeys(FALSE_WORDS, "false")}
         )
@@ -146,19 +146,19 @@ def _datetime_expr(s: str, formats: tuple[str, ...] | None, timezone: str | None
 
 
 def _expected(col: Column, mapping: Mapping) -> str:
-    if col.kind is Kind.DATETIME:
+    if col.value_type is ValueType.DATETIME:
         formats = mapping.datetime_formats.get(col.name)
         if formats:
             return "is not a date/time in the format " + " or ".join(formats)
         return "is not an ISO 8601 date/time (e.g. 2024-03-31 14:05:00)"
-    if col.kind is Kind.DATE:
+    if col.value_type is ValueType.DATE:
         return "is not an ISO 8601 date (e.g. 2024-03-31)"
-    if col.kind is Kind.CODE:
+    if col.value_type is ValueType.CODE:
         mapped = " after mapping" if col.name in mapping.values else ""
         return f"is not one of {', '.join(col.codes)}{mapped}"
-    if col.kind is Kind.BOOLEAN:
+    if col.value_type is ValueType.BOOLEAN:
         return "is not a boolean (true/false, yes/no, 1/0)"
-    if col.kind is Kind.INTEGER:
+    if col.value_type is ValueType.INTEGER:
         return "is not a whole number"
     return "is not a number"
 
@@ -202,7 +202,7 @@ def _error_checks(
                     quote_literal(f"{col.name} is empty{origin}"),
                 )
             )
-        if col.kind not in (Kind.STRING, Kind.LIST):
+        if col.value_type not in (ValueType.STRING, ValueType.LIST):
             reason = (
                 f"{quote_literal(col.name + ' ')} || {_quoted(s)} || "
                 f"{quote_literal(' ' + _expected(col, mapping) + origin)}"

@@ -172,7 +172,7 @@ def test_every_surface_gives_the_same_verdicts(loaded: Loaded, pages: dict[str, 
     from etl.snapshot.producer import build_content
 
     ctx = build_context(loaded.settings, Viewer("t", Role.ANALYST, None), loaded.snapshot)
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     engine = {
         r["profile_id"]: (r["flags"], r["flag_reasons"], r["severity"])
         for r in profile_table(loaded.cube, flag_config=loaded.settings.flag_config())

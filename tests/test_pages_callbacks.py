@@ -65,8 +65,8 @@ def _ctx(
     return build_context(settings, Viewer("tester", role, offices), current_snapshot(settings))
 
 
-def _filters(ctx: PageContext, **changes: Any) -> flt.Filters:
-    return ctx.resolve(replace(flt.Filters(), **changes))
+def _filters(ctx: PageContext, **changes: Any) -> flt.PageFilters:
+    return ctx.resolve(replace(flt.PageFilters(), **changes))
 
 
 def _controlled(frame: pl.DataFrame) -> pl.DataFrame:

@@ -21,7 +21,7 @@ from kpis.targets import TargetStatus
 
 # --- Filters in the URL -----------------------------------------------------------------------
 def test_query_round_trip() -> None:
-    filters = flt.Filters(
+    filters = flt.PageFilters(
         start=date(2025, 1, 1), end=date(2026, 3, 1), offices=("DKR", "ZIG"), channel=Channel.RED
     )
     query = flt.to_query(filters)
@@ -34,24 +34,24 @@ def test_parse_tolerates_bad_and_repeated_values() -> None:
     parsed = flt.parse_query(
         {"from": "2025-13", "to": "garbage", "office": ["DKR", "THS,DKR"], "channel": "purple"}
     )
-    assert parsed == flt.Filters(start=None, end=None, offices=("DKR", "THS"), channel=None)
+    assert parsed == flt.PageFilters(start=None, end=None, offices=("DKR", "THS"), channel=None)
     assert flt.parse_query({"channel": "all"}).channel is None
-    assert flt.to_query(flt.Filters()) == ""
+    assert flt.to_query(flt.PageFilters()) == ""
 
 
 def test_resolve_defaults_clamps_and_drops_offices_outside_scope() -> None:
     months = [date(2024, m, 1) for m in range(1, 13)] + [date(2025, m, 1) for m in range(1, 13)]
     months += [date(2026, 1, 1)]
-    resolved = flt.resolve(flt.Filters(offices=("DKR", "SECRET")), months, ["DKR", "THS"])
+    resolved = flt.resolve(flt.PageFilters(offices=("DKR", "SECRET")), months, ["DKR", "THS"])
     # Default: the latest month and 24 months of trend; an office outside scope is dropped.
     assert resolved.end == date(2026, 1, 1)
     assert resolved.start == date(2024, 2, 1)
     assert resolved.offices == ("DKR",)
-    swapped = flt.resolve(flt.Filters(start=date(2025, 6, 1), end=date(2025, 2, 1)), months, [])
+    swapped = flt.resolve(flt.PageFilters(start=date(2025, 6, 1), end=date(2025, 2, 1)), months, [])
     assert (swapped.start, swapped.end) == (date(2025, 2, 1), date(2025, 6, 1))
-    outside = flt.resolve(flt.Filters(end=date(2030, 1, 1)), months, [], default_months=3)
+    outside = flt.resolve(flt.PageFilters(end=date(2030, 1, 1)), months, [], default_months=3)
     assert (outside.start, outside.end) == (date(2025, 11, 1), date(2026, 1, 1))
-    assert flt.resolve(flt.Filters(end=date(2025, 1, 1)), [], ["DKR"]).end is None
+    assert flt.resolve(flt.PageFilters(end=date(2025, 1, 1)), [], ["DKR"]).end is None
 
 
 # --- Formats and statuses ---------------------------------------------------------------------

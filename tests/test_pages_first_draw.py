@@ -88,7 +88,7 @@ def _ids(tree: Any) -> set[str]:
 
 
 def _content(name: str, ctx: PageContext) -> Any:
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     page = _page(name)
     if name == "home":
         return page.content(ctx, filters)

@@ -55,7 +55,7 @@ def _ctx(settings: Settings, offices: tuple[str, ...] | None = None) -> PageCont
 
 
 def _by_hand(
-    ctx: PageContext, profile: str, filters: flt.Filters, offices: tuple[str, ...] | None
+    ctx: PageContext, profile: str, filters: flt.PageFilters, offices: tuple[str, ...] | None
 ) -> pl.DataFrame:
     """Every controlled declaration of the profile, latest first: one query over all months."""
     assert filters.start is not None and filters.end is not None
@@ -107,7 +107,7 @@ def test_every_page_equals_one_query_over_all_months(
 ) -> None:
     _, settings = app_home
     ctx = _ctx(settings, offices)
-    filters = ctx.resolve(replace(flt.Filters(), offices=pick, channel=channel))
+    filters = ctx.resolve(replace(flt.PageFilters(), offices=pick, channel=channel))
     expected = _by_hand(ctx, "P-GOOD", filters, offices or pick or None)
     assert expected.height > 2 * PAGE_SIZE  # several pages, across month boundaries
     newest = controlled_by_month(ctx, filters, "P-GOOD")["controlled"][0]
@@ -128,7 +128,7 @@ def test_every_page_equals_one_query_over_all_months(
 def test_no_controlled_declaration_gives_an_empty_page(app_home: Any) -> None:
     _, settings = app_home
     ctx = _ctx(settings)
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     rows, total = declarations_frame(ctx, filters, "NO-SUCH", 0)
     assert total == 0 and rows.is_empty() and rows.columns == list(DECLARATION_COLUMNS)
 
@@ -136,7 +136,7 @@ def test_no_controlled_declaration_gives_an_empty_page(app_home: Any) -> None:
 def test_first_page_is_drawn_with_the_content(app_home: Any, detail: ModuleType) -> None:
     _, settings = app_home
     ctx = _ctx(settings)
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     expected = _by_hand(ctx, "P-GOOD", filters, None)
     text = json.dumps(detail.content(ctx, filters, "P-GOOD"), default=str, ensure_ascii=False)
     assert f"1–25 of {expected.height:,}" in text
@@ -177,7 +177,9 @@ def test_a_failing_first_page_leaves_the_rest_of_the_page(
 
     monkeypatch.setattr(detail, "declarations_frame", broken)
     text = json.dumps(
-        detail.content(ctx, ctx.resolve(flt.Filters()), "P-GOOD"), default=str, ensure_ascii=False
+        detail.content(ctx, ctx.resolve(flt.PageFilters()), "P-GOOD"),
+        default=str,
+        ensure_ascii=False,
     )
     assert "could not be computed" in text
     assert "Hit rate, interval and random baseline" in text and "Random baseline" in text

@@ -76,7 +76,7 @@ def test_every_page_computes_on_sample_data(
     settings, truth = sample_home
     office = truth["offices"][0]["code"]
     ctx = _ctx(settings, role, (office,) if scoped else None)
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     profile = ctx.cube.profiles["profile_id"].unique().sort()[0]  # type: ignore[union-attr]
     outputs = [
         pages["home"].content(ctx, filters),
@@ -99,7 +99,7 @@ def test_headline_numbers_equal_sql_over_raw_declarations(
 ) -> None:
     settings, _ = sample_home
     ctx = _ctx(settings, Role.ADMIN)
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     month = filters.end
     home = pages["home"]
     declarations = _sql_one(
@@ -137,7 +137,7 @@ def test_profile_grid_equals_sql_and_finds_the_poor_profiles(
 ) -> None:
     settings, truth = sample_home
     ctx = _ctx(settings, Role.ANALYST)
-    filters = ctx.resolve(flt.Filters(), default_months=14)
+    filters = ctx.resolve(flt.PageFilters(), default_months=14)
     table = pages["profiles"].profile_frame(ctx, filters)
     expected = ctx.query(
         f"SELECT h.profile_id, count(*) AS declarations, "

@@ -24,7 +24,7 @@ from customs_kpi.cli import app
 from customs_kpi.cli.sample_cmds import default_start
 from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
-from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, Kind
+from etl.contract import CANONICAL, PROFILE_CHANGE_COLUMNS, PROFILE_COLUMNS, ValueType
 from etl.sample import (
     Sample,
     _archetype_counts,
@@ -132,7 +132,7 @@ def test_row_count_is_exact_and_each_month_file_holds_its_month(gen: Generated) 
 
 def _read_canonical(con: duckdb.DuckDBPyConnection, path: Path, columns: tuple[Any, ...]) -> str:
     """Read with the contract's SQL types and no sniffing: a value that does not parse fails."""
-    types = {c.name: ("VARCHAR" if c.kind == Kind.LIST else c.sql_type) for c in columns}
+    types = {c.name: ("VARCHAR" if c.value_type == ValueType.LIST else c.sql_type) for c in columns}
     spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
     header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
     assert header == [c.name for c in columns], path.name

@@ -210,11 +210,11 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     return Published(settings, ctx)
 
 
-def _month_filters(ctx: PageContext, month: date, **changes: Any) -> flt.Filters:
-    return ctx.resolve(replace(flt.Filters(start=month, end=month), **changes))
+def _month_filters(ctx: PageContext, month: date, **changes: Any) -> flt.PageFilters:
+    return ctx.resolve(replace(flt.PageFilters(start=month, end=month), **changes))
 
 
-def _card_words(home: ModuleType, ctx: PageContext, filters: flt.Filters) -> dict[str, str]:
+def _card_words(home: ModuleType, ctx: PageContext, filters: flt.PageFilters) -> dict[str, str]:
     """Each headline card's status words, read from the rendered card."""
     words = {}
     for kpi_id in catalogue.HEADLINE_KPIS:
@@ -502,7 +502,7 @@ def test_published_offices_without_controls_say_no_data(
     "no data", never "insufficient data"; its inspection rate is a number (0 %)."""
     ctx = published.ctx
     offices = pages["offices"]
-    filters = ctx.resolve(flt.Filters(channel=Channel.GREEN))
+    filters = ctx.resolve(flt.PageFilters(channel=Channel.GREEN))
     frame = offices.office_frame(ctx, filters)
     assert frame.height == len(pages_snapshot.OFFICES)
     assert set(frame["hit_rate_status"]) == {"no data"}
@@ -558,7 +558,7 @@ def test_kpis_show_register_kpis_equal_the_pages(
     pages: dict[str, ModuleType], published: Published
 ) -> None:
     ctx = published.ctx
-    filters = ctx.resolve(flt.Filters())
+    filters = ctx.resolve(flt.PageFilters())
     assert filters.end is not None
     for kpi_id in REGISTER_KPIS:
         page_value = ctx.compute(kpi_id, filters)["value"][0]

@@ -93,7 +93,7 @@ def page_layout(
 
 def filters_for(
     ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any
-) -> flt.Filters | None:
+) -> flt.PageFilters | None:
     """Filters from the controls, validated against the snapshot and the user's scope; None
     when nothing is published."""
     if not ctx.published:
@@ -107,7 +107,7 @@ def no_data(ctx: PageContext) -> html.Div:
 
 
 def csv_download(
-    table: pl.DataFrame, name: str, filters: flt.Filters | None = None
+    table: pl.DataFrame, name: str, filters: flt.PageFilters | None = None
 ) -> dict[str, Any]:
     """The CSV for a ``dcc.Download``, recorded in the audit trail (who exported what, with
     which filters): exports of KPI data are traceable."""

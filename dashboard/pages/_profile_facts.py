@@ -18,12 +18,14 @@ from kpis.profiles import profile_overlaps
 PAGE_SIZE = 25
 
 
-def _period(filters: flt.Filters) -> tuple[date, date]:
+def _period(filters: flt.PageFilters) -> tuple[date, date]:
     assert filters.start is not None and filters.end is not None
     return filters.start, period_end_day(filters.end)
 
 
-def _fact_scope(ctx: PageContext, filters: flt.Filters, profile_id: str) -> tuple[str, list[Any]]:
+def _fact_scope(
+    ctx: PageContext, filters: flt.PageFilters, profile_id: str
+) -> tuple[str, list[Any]]:
     """WHERE clause over ``declarations d JOIN profile_hits h``: profile, period, the user's
     offices (server-side scope) and channel. The period is stated on both sides of the join so
     both views read only the period's lodged_month partitions."""
@@ -32,7 +34,7 @@ def _fact_scope(ctx: PageContext, filters: flt.Filters, profile_id: str) -> tupl
 
 
 def _scope_between(
-    ctx: PageContext, filters: flt.Filters, profile_id: str, first: date, last: date
+    ctx: PageContext, filters: flt.PageFilters, profile_id: str, first: date, last: date
 ) -> tuple[str, list[Any]]:
     """:func:`_fact_scope` over the lodged months ``first``..``last`` (within the period)."""
     office_sql, office_params = ctx.office_clause(filters, "d.office_code")
@@ -55,7 +57,7 @@ _FACTS = (
 )
 
 
-def offence_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+def offence_frame(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> pl.DataFrame:
     """Hits by offence type (facts, filtered to the profile, period and scope)."""
     where, params = _fact_scope(ctx, filters, profile_id)
     return ctx.query(
@@ -67,7 +69,7 @@ def offence_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl
     )
 
 
-def overlap_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+def overlap_frame(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> pl.DataFrame:
     """Profiles firing on the same declarations. Unscoped users: the cube's pair table.
     Office-scoped users: counted from their own offices' facts (the pair table is national)."""
     assert ctx.cube is not None
@@ -92,7 +94,9 @@ DECLARATION_COLUMNS = (
 )  # fmt: skip
 
 
-def controlled_by_month(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+def controlled_by_month(
+    ctx: PageContext, filters: flt.PageFilters, profile_id: str
+) -> pl.DataFrame:
     """The profile's controlled declarations per lodged month, newest first, from the cube
     (``lodged_month``, ``controlled``; months without any left out). The cube's ``controlled``
     measure counts exactly the rows :func:`declarations_frame` lists (same definition, office
@@ -130,7 +134,7 @@ def page_months(counts: pl.DataFrame, offset: int, size: int) -> tuple[list[date
 
 
 def declarations_frame(
-    ctx: PageContext, filters: flt.Filters, profile_id: str, page: int
+    ctx: PageContext, filters: flt.PageFilters, profile_id: str, page: int
 ) -> tuple[pl.DataFrame, int]:
     """One page of the profile's controlled declarations, latest first, and the total.
 

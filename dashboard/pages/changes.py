@@ -69,7 +69,7 @@ VERDICT_LABELS = {
 
 
 # --- Computation ---------------------------------------------------------------------------------
-def events(ctx: PageContext, filters: flt.Filters, sources: list[str]) -> pl.DataFrame:
+def events(ctx: PageContext, filters: flt.PageFilters, sources: list[str]) -> pl.DataFrame:
     """Change-log events and review decisions made in the selected period."""
     assert ctx.cube is not None and filters.start is not None and filters.end is not None
     parts = []
@@ -93,7 +93,7 @@ def events(ctx: PageContext, filters: flt.Filters, sources: list[str]) -> pl.Dat
 
 
 def results_frame(
-    ctx: PageContext, filters: flt.Filters, months: int, sources: list[str]
+    ctx: PageContext, filters: flt.PageFilters, months: int, sources: list[str]
 ) -> pl.DataFrame:
     assert ctx.cube is not None
     window = Window(months=months, min_sample=ctx.settings.min_sample)
@@ -246,7 +246,7 @@ def detail_table(results: pl.DataFrame) -> dag.AgGrid:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters, months: int, sources: list[str]) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, months: int, sources: list[str]) -> Any:
     results = results_frame(ctx, filters, months, sources)
     if results.is_empty():
         return states.no_rows("No change or decision was recorded in the selected period.")

@@ -65,13 +65,13 @@ STAGES: dict[str, str] = {
 
 
 # --- Computations --------------------------------------------------------------------------------
-def _period(filters: flt.Filters) -> tuple[Any, Any]:
+def _period(filters: flt.PageFilters) -> tuple[Any, Any]:
     assert filters.start is not None and filters.end is not None
     return filters.start, period_end_day(filters.end)
 
 
 def stats_frame(
-    ctx: PageContext, filters: flt.Filters, by: tuple[str, ...], metric: str
+    ctx: PageContext, filters: flt.PageFilters, by: tuple[str, ...], metric: str
 ) -> pl.DataFrame:
     """Count, mean, median, p90 (and open releases) per ``by`` + channel, from the engine."""
     assert ctx.cube is not None
@@ -85,7 +85,7 @@ def stats_frame(
     )
 
 
-def distribution_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> pl.DataFrame:
+def distribution_frame(ctx: PageContext, filters: flt.PageFilters, metric: str) -> pl.DataFrame:
     """Share of releases per duration band and channel (kpis.timecalc.duration_distribution)."""
     assert ctx.cube is not None
     return duration_distribution(
@@ -93,22 +93,22 @@ def distribution_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> p
     )
 
 
-def stages_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def stages_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     return ctx.compute("stage_times", filters, by=("channel",))
 
 
-def within_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def within_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     return ctx.compute("released_within", filters, by=("channel",))
 
 
-def inspection_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def inspection_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     """COMCEC inspection time (red lane) by month: mean, median, p90."""
     return stats_frame(ctx, filters, ("month",), "inspection").filter(
         pl.col("channel") == Channel.RED.value
     )
 
 
-def office_frame(ctx: PageContext, filters: flt.Filters, metric: str) -> pl.DataFrame:
+def office_frame(ctx: PageContext, filters: flt.PageFilters, metric: str) -> pl.DataFrame:
     """Per office (every channel together): released, mean, median, p90, open."""
     kpi_ids = duration(metric).kpi_ids
     mean = ctx.compute(kpi_ids[0], filters, by=("office",))
@@ -300,7 +300,7 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters, metric: str) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
     stats = stats_frame(ctx, filters, ("month",), metric)
     overall = stats_frame(ctx, filters, (), metric)
     min_sample = ctx.settings.min_sample
@@ -406,7 +406,9 @@ def update_content(
     return content(ctx, filters, metric if metric in METRICS else RELEASE.name)
 
 
-def download_frame(ctx: PageContext, filters: flt.Filters, view: str, metric: str) -> pl.DataFrame:
+def download_frame(
+    ctx: PageContext, filters: flt.PageFilters, view: str, metric: str
+) -> pl.DataFrame:
     match view:
         case "summary":
             return stats_frame(ctx, filters, (), metric)

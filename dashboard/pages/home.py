@@ -53,7 +53,7 @@ SPARK_MONTHS = 13  # the selected month and the twelve before: sparkline and yea
 
 
 # --- Computations (what a chart shows and what its CSV contains) -----------------------------
-def card_frame(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> pl.DataFrame:
+def card_frame(ctx: PageContext, filters: flt.PageFilters, kpi_id: str) -> pl.DataFrame:
     """The KPI by month over the 13 months up to the selected month."""
     assert filters.end is not None
     span = (add_months(filters.end, -(SPARK_MONTHS - 1)), filters.end)
@@ -72,7 +72,7 @@ def _shown(row: dict[str, Any] | None) -> float | None:
     return float(row["value"])
 
 
-def card_data(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> CardData:
+def card_data(ctx: PageContext, filters: flt.PageFilters, kpi_id: str) -> CardData:
     assert filters.end is not None
     kpi = catalogue.get(kpi_id)
     frame = card_frame(ctx, filters, kpi_id)
@@ -97,16 +97,16 @@ def card_data(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> CardData:
     )
 
 
-def trend_frame(ctx: PageContext, filters: flt.Filters, kpi_id: str) -> pl.DataFrame:
+def trend_frame(ctx: PageContext, filters: flt.PageFilters, kpi_id: str) -> pl.DataFrame:
     return ctx.compute(kpi_id, filters, by=("month",))
 
 
-def channel_mix_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def channel_mix_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     # The channel filter would make the mix 100 % of one channel: the mix ignores it.
     return ctx.compute("channel_rates", filters, by=("month", "channel"), channels=())
 
 
-def detections_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def detections_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     return ctx.compute("detection_share", filters, by=("month", "selection_source"))
 
 
@@ -156,7 +156,9 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters, trend_kpi: str = DEFAULT_TREND) -> list[Any]:
+def content(
+    ctx: PageContext, filters: flt.PageFilters, trend_kpi: str = DEFAULT_TREND
+) -> list[Any]:
     trend_kpi = trend_kpi if trend_kpi in CARD_KPIS else DEFAULT_TREND
     data = [card_data(ctx, filters, k) for k in CARD_KPIS]
     cards = [kpi_card(d) for d in data]
@@ -288,7 +290,7 @@ def cards_frame(cards: list[CardData]) -> pl.DataFrame:
 
 
 def download_frame(
-    ctx: PageContext, filters: flt.Filters, view: str, trend_kpi: str | None
+    ctx: PageContext, filters: flt.PageFilters, view: str, trend_kpi: str | None
 ) -> pl.DataFrame:
     if view == "cards":
         return cards_frame([card_data(ctx, filters, k) for k in CARD_KPIS])

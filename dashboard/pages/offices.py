@@ -51,7 +51,7 @@ OFFICE_KPIS: tuple[tuple[str, str], ...] = (
 )
 
 
-def office_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def office_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     """One row per office: each KPI's value and its verdict (``<column>_status``, the words of
     :func:`kpis.targets.kpi_status`: "no data" without a single control or release,
     "insufficient data" below the minimum sample, else against the KPI's target), plus controls
@@ -165,7 +165,7 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
     offices = office_frame(ctx, filters)
     if offices.is_empty() or offices["declarations"].sum() == 0:
         return frame.no_data_rows()

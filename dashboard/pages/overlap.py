@@ -46,7 +46,7 @@ MATRIX_SIZE = 15
 
 
 # --- Computation ---------------------------------------------------------------------------------
-def pairs_frame(ctx: PageContext, filters: flt.Filters, min_shared: int) -> pl.DataFrame:
+def pairs_frame(ctx: PageContext, filters: flt.PageFilters, min_shared: int) -> pl.DataFrame:
     assert ctx.cube is not None and filters.start is not None and filters.end is not None
     period = (filters.start, period_end_day(filters.end))
     offices = ctx.office_filter(filters) or ctx.viewer.offices
@@ -169,7 +169,7 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters, min_shared: int) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, min_shared: int) -> Any:
     ranked = pairs_frame(ctx, filters, min_shared)
     if ranked.is_empty():
         return states.no_rows(

@@ -85,7 +85,7 @@ PCT = Unit.PERCENT
 
 
 # --- Computations --------------------------------------------------------------------------------
-def _period(filters: flt.Filters) -> tuple[date, date]:
+def _period(filters: flt.PageFilters) -> tuple[date, date]:
     assert filters.start is not None and filters.end is not None
     return filters.start, period_end_day(filters.end)
 
@@ -98,7 +98,7 @@ def known(ctx: PageContext, profile_id: str) -> bool:
     )
 
 
-def summary_row(ctx: PageContext, filters: flt.Filters, profile_id: str) -> dict[str, Any]:
+def summary_row(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> dict[str, Any]:
     assert ctx.cube is not None
     table = profile_table(
         ctx.cube,
@@ -109,7 +109,7 @@ def summary_row(ctx: PageContext, filters: flt.Filters, profile_id: str) -> dict
     return table.to_dicts()[0] if table.height else {}
 
 
-def monthly_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+def monthly_frame(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> pl.DataFrame:
     """Per month: volume, controls, hits, revenue, hit rate with interval, random baseline,
     lift; ``sufficient`` marks months with the minimum sample of the profile's controls,
     ``baseline_sufficient`` those of random controls (same months and offices)."""
@@ -124,7 +124,7 @@ def monthly_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl
     ).join(baseline, on="month", how="left")
 
 
-def changes_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+def changes_frame(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> pl.DataFrame:
     assert ctx.cube is not None
     config = ctx.settings.flag_config()  # the rule set's window: the flags' own verdicts
     return change_impact(
@@ -136,7 +136,7 @@ def changes_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl
     )
 
 
-def office_frame(ctx: PageContext, filters: flt.Filters, profile_id: str) -> pl.DataFrame:
+def office_frame(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> pl.DataFrame:
     assert ctx.cube is not None
     return profile_breakdown(
         ctx.cube, profile_id, "office_code", _period(filters), ctx.kpi_filters(filters)
@@ -386,7 +386,7 @@ def _office_graph(offices: pl.DataFrame) -> go.Figure:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters, profile_id: str) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> Any:
     if not profile_id or not known(ctx, profile_id):
         return states.no_rows(
             f"There is no profile “{profile_id}” in the published data.",
@@ -494,7 +494,9 @@ def _overlap_table(overlaps: pl.DataFrame) -> Any:
     return data_table(rows, numeric={"Shared declarations", "Shared controls", "Shared hits"})
 
 
-def _declarations_section(ctx: PageContext, filters: flt.Filters, profile_id: str) -> html.Section:
+def _declarations_section(
+    ctx: PageContext, filters: flt.PageFilters, profile_id: str
+) -> html.Section:
     if not ctx.viewer.may(Role.ANALYST):
         body: Any = states.forbidden("declaration-level detail (analyst role)")
         return section("Latest controlled declarations", body, wide=True)
@@ -612,7 +614,7 @@ def declarations_view(rows: pl.DataFrame, total: int, page: int) -> Any:
 
 
 def download_frame(
-    ctx: PageContext, filters: flt.Filters, profile_id: str, view: str, page: int
+    ctx: PageContext, filters: flt.PageFilters, profile_id: str, view: str, page: int
 ) -> pl.DataFrame:
     if view in ("trend", "monthly"):
         return monthly_frame(ctx, filters, profile_id)

@@ -50,12 +50,12 @@ SPARK_MONTHS = 12
 GRID_AUTO_HEIGHT_ROWS = 25
 
 
-def period_bounds(filters: flt.Filters) -> tuple[date, date]:
+def period_bounds(filters: flt.PageFilters) -> tuple[date, date]:
     assert filters.start is not None and filters.end is not None
     return filters.start, period_end_day(filters.end)
 
 
-def profile_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def profile_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     """The grid and its CSV: kpis.profiles.profile_table over the selected period (flags are
     judged over the rules' evidence window ending with the period's last month, as on every
     surface), plus a 12-month hit-rate sparkline per profile; ranked by severity
@@ -239,7 +239,7 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
     table = profile_frame(ctx, filters)
     if table.is_empty():
         return frame.no_data(ctx)
@@ -310,7 +310,7 @@ def open_profile(
     profile_id = selected[0].get("profile")
     if not profile_id:
         raise PreventUpdate
-    filters = frame.filters_for(ctx, start, end, offices, channel) or flt.Filters()
+    filters = frame.filters_for(ctx, start, end, offices, channel) or flt.PageFilters()
     return f"/profiles/{quote(str(profile_id), safe='')}{flt.to_query(filters)}"
 
 

@@ -78,7 +78,7 @@ STATE_LABELS = {
 
 
 # --- Computation ---------------------------------------------------------------------------------
-def queue_frame(ctx: PageContext, filters: flt.Filters) -> pl.DataFrame:
+def queue_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     """kpis.review.review_queue over the selected period (rules judged with the settings'
     minimum sample), with each profile's workflow state. Profiles under review stay listed
     even when no reason holds any more."""
@@ -279,7 +279,7 @@ def queue_workbook(queue: pl.DataFrame, about: list[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def about_rows(ctx: PageContext, filters: flt.Filters, rows: int) -> list[tuple[str, str]]:
+def about_rows(ctx: PageContext, filters: flt.PageFilters, rows: int) -> list[tuple[str, str]]:
     assert filters.start is not None and filters.end is not None
     config = ctx.settings.queue_config()
     return [
@@ -370,7 +370,7 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def content(ctx: PageContext, filters: flt.Filters, show_decided: bool) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, show_decided: bool) -> Any:
     queue = visible(queue_frame(ctx, filters), show_decided)
     if queue.is_empty():
         return states.no_rows("No profile needs a review over this period.")

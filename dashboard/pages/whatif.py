@@ -84,7 +84,7 @@ def scenario_for(profiles: tuple[str, ...], action: Any, keep_percent: Any) -> S
     return Scenario(profiles, chosen, _keep_percent(keep_percent) / 100)
 
 
-def estimate(ctx: PageContext, filters: flt.Filters, scenario: Scenario) -> WhatIfResult:
+def estimate(ctx: PageContext, filters: flt.PageFilters, scenario: Scenario) -> WhatIfResult:
     """kpis.whatif over the filters' period and the user's offices (picked, else their scope)."""
     assert ctx.cube is not None and filters.start is not None and filters.end is not None
     period = (filters.start, period_end_day(filters.end))
@@ -222,7 +222,7 @@ def comparison_table(frame_: pl.DataFrame) -> html.Div:
     return data_table(rows, numeric={"Observed", "Without the selections", "Change"})
 
 
-def content(ctx: PageContext, filters: flt.Filters, scenario: Scenario) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, scenario: Scenario) -> Any:
     result = estimate(ctx, filters, scenario)
     if result.own.declarations == 0:
         return states.no_rows(

@@ -4,6 +4,7 @@ the exports and the CLI so they all print a number the same way."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from html import escape
@@ -51,11 +52,38 @@ def format_number(unit: Unit, value: float | None) -> str:
             return f"{value:.2f}×"
 
 
-def format_value(kpi: KPI, value: float | None, sufficient: bool | None = None) -> str:
-    """The value as a page shows it: never 0 % or 100 % on too small a sample."""
-    if value is not None and sufficient is False:
+def is_missing(value: float | int | None) -> bool:
+    """None, NaN or infinite: shown as :data:`NO_DATA`."""
+    return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+
+
+def compact_number(value: float | int) -> str:
+    """A large count or amount shortened where space is short: 1.23 M, 45.6 k."""
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.2f} M"
+    if abs(value) >= 10_000:
+        return f"{value / 1_000:.1f} k"
+    return f"{round(value):,}"
+
+
+def format_value(
+    value: float | int | None,
+    unit: Unit,
+    *,
+    sufficient: bool | None = None,
+    compact: bool = False,
+) -> str:
+    """A KPI value as the pages, the monthly report and the CLI show it: :data:`NO_DATA` when
+    missing, :data:`INSUFFICIENT` when ``sufficient`` is False (never 0 % or 100 % on too small
+    a sample), else :func:`format_number`; ``compact`` shortens large counts and amounts."""
+    if is_missing(value):
+        return NO_DATA
+    assert value is not None
+    if sufficient is False:
         return INSUFFICIENT
-    return format_number(kpi.unit, value)
+    if compact and unit in (Unit.COUNT, Unit.CURRENCY) and abs(value) >= 10_000:
+        return compact_number(value)
+    return format_number(unit, float(value))
 
 
 def format_interval(kpi: KPI, low: float | None, high: float | None) -> str:

@@ -32,7 +32,7 @@ from enum import Enum, StrEnum
 from typing import Literal
 
 from kpis.definitions import KPI, Direction
-from kpis.formatting import displayed
+from kpis.formatting import INSUFFICIENT, displayed
 
 
 class TargetStatus(StrEnum):
@@ -54,7 +54,7 @@ _LABELS: dict[TargetStatus, str] = {
     TargetStatus.OFF: "off target",
     TargetStatus.NO_TARGET: "no target",
     TargetStatus.POLICY: "policy value",
-    TargetStatus.INSUFFICIENT: "insufficient data",
+    TargetStatus.INSUFFICIENT: INSUFFICIENT,
     TargetStatus.NO_DATA: "no data",
 }
 

@@ -9,13 +9,14 @@ import polars as pl
 from dashboard import filters as flt
 from dashboard.components.cards import CardData, card_status, delta_tone, kpi_card
 from dashboard.components.download import csv_text, filename
-from dashboard.components.format import format_delta, format_value
+from dashboard.components.format import format_delta
 from dashboard.components.sparkline import GAP, spark_text
 from dashboard.data import scope_cube
 from kpis import catalogue
 from kpis.cube import CubeFrames
 from kpis.definitions import Unit
 from kpis.domain import Channel
+from kpis.formatting import format_value
 from kpis.targets import TargetStatus
 
 

@@ -321,7 +321,7 @@ def test_pdf_text_contains_cover_and_headline_values(produced: Produced) -> None
     rows = _sheet(_workbook(produced), "summary")
     for row in rows:
         kpi = catalogue.get(row["kpi_id"])
-        shown = format_value(kpi, row["value"], row["sufficient"])
+        shown = format_value(row["value"], kpi.unit, sufficient=row["sufficient"])
         assert shown in flat, (kpi.id, shown)
     # Tables of the report: every office and every underperforming profile appears.
     for office in {r["office"] for r in _sheet(_workbook(produced), "kpis_by_office")}:

@@ -346,7 +346,7 @@ def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
     table.add_column("status")
     for row in frame.iter_rows(named=True):
         cells = [format_key(row[k]) for k in keys]
-        cells.append(format_value(kpi, row["value"], row.get("sufficient")))
+        cells.append(format_value(row["value"], kpi.unit, sufficient=row.get("sufficient")))
         if quotient:
             numerator = row["numerator"]
             is_amount = kpi.kind is Kind.MEAN or kpi.numerator == "revenue"

@@ -21,9 +21,9 @@ from dashboard.components.format import (
     format_delta,
     format_interval,
     format_month,
-    format_value,
 )
 from kpis.definitions import KPI, Direction, Unit
+from kpis.formatting import INSUFFICIENT, format_value
 from kpis.targets import TargetStatus, kpi_status, status_label
 
 
@@ -147,7 +147,7 @@ def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
     if data.value is None:
         value_text, value_class = "no data", "card-value card-value-empty"
     elif not data.sufficient:
-        value_text, value_class = "insufficient data", "card-value card-value-empty"
+        value_text, value_class = INSUFFICIENT, "card-value card-value-empty"
     else:
         value_text, value_class = format_value(data.value, kpi.unit, compact=True), "card-value"
     details: list[str] = []

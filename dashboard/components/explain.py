@@ -11,8 +11,8 @@ from typing import Any
 
 from dash import html
 
-from dashboard.components.format import format_value
 from kpis.definitions import KPI
+from kpis.formatting import format_value
 
 
 def explain_rows(kpi: KPI) -> list[tuple[str, str]]:

@@ -12,8 +12,9 @@ import plotly.io as pio
 import polars as pl
 
 from dashboard.components import palette
-from dashboard.components.format import axis_tickformat, format_value
+from dashboard.components.format import axis_tickformat
 from kpis.definitions import Unit
+from kpis.formatting import format_value
 from kpis.formatting import plot_text as plot_text  # re-exported: the pages escape data text
 from kpis.formatting import plot_texts as plot_texts
 

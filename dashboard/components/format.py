@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, tzinfo
 
 from flask import has_app_context
 
 from customs_kpi.clock import local_text
 from kpis.definitions import Unit
-from kpis.formatting import format_number
-
-MISSING = "–"
-
-
-def _is_missing(value: float | int | None) -> bool:
-    return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+from kpis.formatting import NO_DATA, compact_number, format_value, is_missing
 
 
 def format_count(value: float | int | None, *, compact: bool = False) -> str:
-    if _is_missing(value):
-        return MISSING
+    if is_missing(value):
+        return NO_DATA
     assert value is not None
-    if compact and abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:.2f} M"
-    if compact and abs(value) >= 10_000:
-        return f"{value / 1_000:.1f} k"
-    return f"{round(value):,}"
+    return compact_number(value) if compact else f"{round(value):,}"
 
 
 def format_hours(value: float | None) -> str:
     """Durations: minutes under an hour, hours under three days, then days."""
-    if _is_missing(value):
-        return MISSING
+    if is_missing(value):
+        return NO_DATA
     assert value is not None
     if abs(value) < 1:
         return f"{value * 60:.0f} min"
@@ -41,22 +30,10 @@ def format_hours(value: float | None) -> str:
     return f"{value / 24:.1f} d"
 
 
-def format_value(value: float | int | None, unit: Unit, *, compact: bool = False) -> str:
-    """A KPI value as the pages show it: the same text as the CLI and the exports
-    (:func:`kpis.formatting.format_number`); ``compact`` shortens large counts and amounts
-    (1.23 M) where space is short."""
-    if _is_missing(value):
-        return MISSING
-    assert value is not None
-    if compact and unit in (Unit.COUNT, Unit.CURRENCY) and abs(value) >= 10_000:
-        return format_count(value, compact=True)
-    return format_number(unit, float(value))
-
-
 def format_delta(delta: float | None, unit: Unit) -> str:
     """Signed change; for percentages the change is in percentage points."""
-    if _is_missing(delta):
-        return MISSING
+    if is_missing(delta):
+        return NO_DATA
     assert delta is not None
     sign = "+" if delta > 0 else ("−" if delta < 0 else "±")
     magnitude = abs(delta)
@@ -73,33 +50,33 @@ def format_delta(delta: float | None, unit: Unit) -> str:
 
 def format_relative(change: float | None) -> str:
     """Relative change (0.12 → "+12 %")."""
-    if _is_missing(change):
-        return MISSING
+    if is_missing(change):
+        return NO_DATA
     assert change is not None
     sign = "+" if change > 0 else ("−" if change < 0 else "±")
     return f"{sign}{abs(change) * 100:.0f} %"
 
 
 def format_interval(low: float | None, high: float | None, unit: Unit) -> str:
-    if _is_missing(low) or _is_missing(high):
-        return MISSING
+    if is_missing(low) or is_missing(high):
+        return NO_DATA
     return f"{format_value(low, unit)} – {format_value(high, unit)}"
 
 
 def format_p_value(p: float | None) -> str:
-    if _is_missing(p):
-        return MISSING
+    if is_missing(p):
+        return NO_DATA
     assert p is not None
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def format_month(month: date | datetime | None) -> str:
-    return MISSING if month is None else month.strftime("%b %Y")
+    return NO_DATA if month is None else month.strftime("%b %Y")
 
 
 def format_timestamp(moment: datetime | date | None) -> str:
     if moment is None:
-        return MISSING
+        return NO_DATA
     if isinstance(moment, datetime):
         return moment.strftime("%d %b %Y %H:%M")
     return moment.strftime("%d %b %Y")
@@ -124,7 +101,7 @@ def format_stamp(moment: datetime | str | float | None, fmt: str = "%d %b %Y %H:
         from dashboard.context import current_settings
 
         zone = current_settings().zone
-    return local_text(moment, zone, fmt) if moment is not None else MISSING
+    return local_text(moment, zone, fmt) if moment is not None else NO_DATA
 
 
 def axis_tickformat(unit: Unit) -> str:

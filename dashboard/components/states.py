@@ -8,6 +8,7 @@ from datetime import datetime
 from dash import html
 
 from dashboard.components.format import format_stamp
+from kpis.formatting import INSUFFICIENT
 
 LOAD_HINT = (
     "An administrator loads data with `customs-kpi load FILE --home HOME` (or drops files in "
@@ -44,7 +45,7 @@ def no_rows(
 def insufficient(label: str, count: float | int | None, min_sample: int) -> html.Div:
     shown = "no" if not count else f"{int(count):,}"
     return html.Div(
-        f"{label}: insufficient data ({shown} controls; at least {min_sample} are needed).",
+        f"{label}: {INSUFFICIENT} ({shown} controls; at least {min_sample} are needed).",
         className="state state-insufficient",
         role="status",
     )

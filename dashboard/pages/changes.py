@@ -25,7 +25,6 @@ from dashboard.components.format import (
     format_interval,
     format_p_value,
     format_timestamp,
-    format_value,
 )
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
@@ -34,6 +33,7 @@ from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
 from kpis.definitions import Unit
+from kpis.formatting import INSUFFICIENT, format_value
 from kpis.grain import period_end_day
 
 dash.register_page(
@@ -63,7 +63,7 @@ VERDICT_LABELS = {
     Verdict.IMPROVED: "improved",
     Verdict.WORSENED: "worsened",
     Verdict.NO_CHANGE: "no significant change",
-    Verdict.INSUFFICIENT: "insufficient data",
+    Verdict.INSUFFICIENT: INSUFFICIENT,
     Verdict.STOPPED: "stopped selecting",
 }
 

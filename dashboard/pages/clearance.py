@@ -27,7 +27,7 @@ from dashboard.components.figures import (
     stacked_bars,
     trend_figure,
 )
-from dashboard.components.format import format_count, format_value
+from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
@@ -36,6 +36,7 @@ from kpis import catalogue, engine
 from kpis.definitions import Unit
 from kpis.domain import Channel
 from kpis.durations import DURATIONS, RELEASE, duration
+from kpis.formatting import INSUFFICIENT, format_value
 from kpis.grain import period_end_day
 from kpis.timecalc import DURATION_BANDS, duration_distribution
 
@@ -264,7 +265,7 @@ def _office_table(offices: pl.DataFrame, min_sample: int) -> Any:
                 "Office": r["office"],
                 "Released": format_count(r["released"]),
                 "Still open": format_count(r.get("open")) if "open" in r else "–",
-                "Mean": format_value(r["mean_hours"], HOURS) if ok else "insufficient data",
+                "Mean": format_value(r["mean_hours"], HOURS) if ok else INSUFFICIENT,
                 "Median": format_value(r["median_hours"], HOURS) if ok else "–",
                 "90th percentile": format_value(r["p90_hours"], HOURS) if ok else "–",
             }
@@ -314,7 +315,7 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
                 [
                     html.Div(f"{r['channel'].capitalize()} lane", className="stat-label"),
                     html.Div(
-                        format_value(r["median_hours"], HOURS) if ok else "insufficient data",
+                        format_value(r["median_hours"], HOURS) if ok else INSUFFICIENT,
                         className="stat-value",
                     ),
                     html.Div(

@@ -20,13 +20,14 @@ from dashboard.components import palette
 from dashboard.components.cards import STATUS_OF_LABEL, status_mark
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import bar_figure, scatter_figure
-from dashboard.components.format import format_count, format_value
+from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.definitions import Unit
+from kpis.formatting import INSUFFICIENT, format_value
 from kpis.targets import TargetStatus, kpi_status, status_label
 
 dash.register_page(
@@ -193,7 +194,7 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
                 kpis=[kpi("seizure_rate"), kpi("rerouting_rate"), kpi("release_time_median")],
                 note="● on target, ▲ near target (within 10 %), ■ off target, against the "
                 "KPI's target. No data: not a single control (or release) in the period; "
-                "insufficient data: fewer than the minimum sample.",
+                f"{INSUFFICIENT}: fewer than the minimum sample.",
             ),
         ],
         className="panel-grid",

@@ -39,7 +39,6 @@ from dashboard.components.format import (
     format_interval,
     format_p_value,
     format_timestamp,
-    format_value,
 )
 from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
@@ -53,6 +52,7 @@ from dashboard.pages._profile_facts import (
 )
 from kpis import catalogue
 from kpis.definitions import Unit
+from kpis.formatting import INSUFFICIENT, format_value
 from kpis.grain import period_end_day
 from kpis.profiles import (
     change_impact,
@@ -258,7 +258,7 @@ def _p_text(p: float | None) -> str:
 
 def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
     ok = bool(row.get("sufficient"))
-    insufficient = f"insufficient data (< {min_sample} controls)"
+    insufficient = f"{INSUFFICIENT} (< {min_sample} controls)"
     rate = format_value(row.get("hit_rate"), PCT) if ok else insufficient
     interval = format_interval(row.get("ci_low"), row.get("ci_high"), PCT) if ok else None
     lift = format_value(row.get("lift"), Unit.RATIO) if ok else "–"
@@ -332,7 +332,7 @@ def _changes_table(changes: pl.DataFrame, min_sample: int) -> Any:
     (and the comparison no delta): three hits in four controls is not "75 %"."""
     if changes.is_empty():
         return states.no_rows("No entry in the change log for this profile.", hint=None)
-    insufficient = "insufficient data"
+    insufficient = INSUFFICIENT
 
     def rate(value: float | None, controls: int) -> str:
         return insufficient if controls < min_sample else format_value(value, PCT)

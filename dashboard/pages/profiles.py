@@ -30,6 +30,7 @@ from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.definitions import Unit
+from kpis.formatting import INSUFFICIENT
 from kpis.grain import add_months, period_end_day
 from kpis.profiles import by_severity, profile_table
 
@@ -106,7 +107,7 @@ def grid_rows(table: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 "hit_rate": None if rate is None else round(rate * 100, 2),
                 "interval": format_interval(r["ci_low"], r["ci_high"], pct)
                 if ok
-                else f"insufficient data (< {min_sample} controls)",
+                else f"{INSUFFICIENT} (< {min_sample} controls)",
                 "lift": None if not ok or r["lift"] is None else round(r["lift"], 2),
                 "p_value": format_p_value(r["p_value"]) if ok else "–",
                 "revenue_per_control": None

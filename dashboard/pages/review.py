@@ -38,7 +38,7 @@ from dashboard.context import current_settings
 from dashboard.data import PageContext, Viewer, guarded
 from dashboard.pages import _frame as frame
 from kpis.definitions import Unit
-from kpis.formatting import WORKBOOK_OPTIONS
+from kpis.formatting import INSUFFICIENT, WORKBOOK_OPTIONS
 from kpis.grain import period_end_day
 from kpis.review import review_queue
 
@@ -138,7 +138,7 @@ def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 "hit_rate": round(r["hit_rate"] * 100, 2) if ok and r["hit_rate"] is not None
                 else None,
                 "interval": format_interval(r["ci_low"], r["ci_high"], Unit.PERCENT)
-                if ok else f"insufficient data (< {min_sample} controls)",
+                if ok else f"{INSUFFICIENT} (< {min_sample} controls)",
                 "lift": round(r["lift"], 2) if ok and r["lift"] is not None else None,
                 "p_value": format_p_value(r["p_value"]) if ok else "–",
                 "revenue_per_control": round(r["revenue_per_control"])

@@ -131,7 +131,7 @@ def _num_class(text: str) -> str:
 def _cell(kpi: KPI, row: dict[str, Any] | None) -> str:
     if row is None:
         return NO_DATA
-    return format_value(kpi, row.get("value"), row.get("sufficient"))
+    return format_value(row.get("value"), kpi.unit, sufficient=row.get("sufficient"))
 
 
 def _signed(kpi: KPI, change: float | None) -> str:
@@ -147,7 +147,7 @@ def headline_html(content: SnapshotContent) -> str:
     rows = []
     for r in content.headline.iter_rows(named=True):
         kpi = catalogue.get(r["kpi_id"])
-        value = format_value(kpi, r["value"], r["sufficient"])
+        value = format_value(r["value"], kpi.unit, sufficient=r["sufficient"])
         parts = ""
         if r["denominator"] is not None and kpi.unit is Unit.PERCENT:
             parts = f"{r['numerator']:,.0f} / {r['denominator']:,.0f}"
@@ -248,10 +248,10 @@ def profiles_html(content: SnapshotContent) -> str:
                 f"{r['declarations']:,}",
                 f"{r['controlled']:,}",
                 f"{r['irregular']:,}",
-                format_value(hit, r["hit_rate"], ok),
+                format_value(r["hit_rate"], hit.unit, sufficient=ok),
                 format_interval(hit, r["ci_low"], r["ci_high"]) if ok else "",
-                format_value(lift, r["lift"], ok),
-                format_value(cur, r["revenue_per_control"], ok),
+                format_value(r["lift"], lift.unit, sufficient=ok),
+                format_value(r["revenue_per_control"], cur.unit, sufficient=ok),
             ]
         )
     headers = [
@@ -326,7 +326,7 @@ belong to the month in which they were lodged ({esc(content.period[0])} to
 <li>Rates are sums of numerators divided by sums of denominators at the grain shown, never
 averages of rates, so office, channel and national figures agree.</li>
 <li>Every rate carries a Wilson 95 % interval. A rate, quotient or percentile whose denominator is
-below {content.min_sample} is reported as "insufficient data", never as 0 % or 100 %.</li>
+below {content.min_sample} is reported as "{INSUFFICIENT}", never as 0 % or 100 %.</li>
 <li>Time intervals ({esc(times)}) count only completed intervals; declarations not yet
 released are counted as open. Medians and 90th percentiles come from the release-time histogram
 of the aggregate cube.</li>

@@ -6,7 +6,7 @@ gives exactly the figure computed directly at the coarser grain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
@@ -144,6 +144,36 @@ def finish(sums: pl.DataFrame, kpi: KPI, grain: Sequence[str], min_sample: int) 
     columns += [pl.col(c) for c in kpi.extra_columns]
     result = sums.select(columns)
     return result.sort(list(grain)) if grain else result
+
+
+def quotient_parts(kpi: KPI) -> tuple[str, str]:
+    """(numerator, denominator) measures of a quotient entry computed row by row from summed
+    measure columns: no filter of its own (the rows are already its scope)."""
+    if kpi.numerator is None or kpi.denominator is None or kpi.kind is Kind.SHARE:
+        raise ValueError(f"{kpi.id} is not a quotient of two measures")
+    if kpi.filters or kpi.numerator_filters or kpi.numerator_subtract:
+        raise ValueError(f"{kpi.id} has filters of its own: compute it with the engine")
+    return kpi.numerator, kpi.denominator
+
+
+def quotient_expression(kpi: KPI) -> pl.Expr:
+    """A quotient entry (hit rate, seizure rate, revenue per control...) over a frame whose
+    columns are summed measures named like the entry's: numerator / denominator, null where
+    the denominator is 0. For tables that carry the sums themselves (the profile table)."""
+    numerator, denominator = quotient_parts(kpi)
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+
+def quotient_value(kpi: KPI, sums: Mapping[str, float]) -> float | None:
+    """:func:`quotient_expression` for one set of sums (``{measure: sum}``)."""
+    numerator, denominator = quotient_parts(kpi)
+    return float(sums[numerator]) / sums[denominator] if sums[denominator] else None
+
+
+def interval_expressions(kpi: KPI) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson 95 % bounds of a proportion entry over summed measure columns."""
+    numerator, denominator = quotient_parts(kpi)
+    return wilson_expressions(pl.col(numerator), pl.col(denominator))
 
 
 def compute_additive(

@@ -8,31 +8,20 @@ population estimate those are compared with).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import polars as pl
 
+from kpis import catalogue
 from kpis.additive import scoped_frame, sum_parts, wilson_expressions
 from kpis.cube import CubeFrames, Filters
-from kpis.definitions import KPI, TIME_GRAINS, Category, CubeTable, DimFilter, Direction, Kind, Unit
-from kpis.domain import SelectionSource
+from kpis.definitions import KPI, TIME_GRAINS, CubeTable
 from kpis.grain import Period
 from kpis.stats import compare_proportions
 
-RANDOM_BASELINE = KPI(
-    id="_random_baseline",
-    label="random hit rate",
-    description="hits / controls of randomly selected declarations",
-    formula="",
-    category=Category.EFFECTIVENESS,
-    unit=Unit.PERCENT,
-    direction=Direction.NEUTRAL,
-    kind=Kind.PROPORTION,
-    source="",
-    numerator="irregular",
-    denominator="controlled",
-    filters=(DimFilter("selection_source", (SelectionSource.RANDOM.value,)),),
-    table=CubeTable.DECLARATIONS,
-)
+# The catalogue's random hit rate, always read from the declaration cube: the baseline is the
+# population estimate, never restricted to a profile.
+RANDOM_BASELINE = replace(catalogue.get("random_hit_rate"), table=CubeTable.DECLARATIONS)
 
 
 def baseline_grain(grain: Sequence[str]) -> list[str]:

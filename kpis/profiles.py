@@ -14,7 +14,13 @@ from typing import Any
 
 import polars as pl
 
-from kpis.additive import wilson_expressions
+from kpis import catalogue
+from kpis.additive import (
+    interval_expressions,
+    quotient_expression,
+    quotient_parts,
+    quotient_value,
+)
 from kpis.beforeafter import Window, before_after, change_log_events
 from kpis.cube import CubeFrames, Filters
 from kpis.domain import ChangeType
@@ -136,18 +142,20 @@ def profile_table(
             pl.col("review_overdue").fill_null(False),
         )
     )
+    # The figures are the catalogue's entries over each profile's sums (hit_rate via the lift).
+    hit_rate = catalogue.get("hit_rate")
+    hits, controls = quotient_parts(hit_rate)
     table = table.with_columns(
-        pl.col("irregular").alias("numerator"), pl.col("controlled").alias("denominator")
+        pl.col(hits).alias("numerator"), pl.col(controls).alias("denominator")
     )
     table = p_values(with_baseline(table, cube, (), filters, period))
-    low, high = wilson_expressions(pl.col("irregular"), pl.col("controlled"))
-    per_control = pl.when(pl.col("controlled") > 0)
+    low, high = interval_expressions(hit_rate)
     table = table.with_columns(
         low.alias("ci_low"),
         high.alias("ci_high"),
         (pl.col("controlled") >= config.n_min).alias("sufficient"),
-        per_control.then(pl.col("seizure") / pl.col("controlled")).alias("seizure_rate"),
-        per_control.then(pl.col("revenue") / pl.col("controlled")).alias("revenue_per_control"),
+        quotient_expression(catalogue.get("seizure_rate")).alias("seizure_rate"),
+        quotient_expression(catalogue.get("revenue_per_control")).alias("revenue_per_control"),
     )
     table = table.sort("profile_id")
     # The judgement depends on nothing else: kept with the cube for the next page or export.
@@ -251,6 +259,7 @@ def _judge(
         series = [per.get(pid, {}).get(m, zero) for m in months]
         recent = series[-config.window_months :]
         total = [sum(v[i] for v in recent) for i in range(len(_MONTHLY))]
+        sums = dict(zip(_MONTHLY, total, strict=True))
         status = row["status"]
         end = ends.get(pid) if status != "active" else None
         if row["valid_to"] is not None and row["valid_to"] <= today:
@@ -269,9 +278,9 @@ def _judge(
             profile_id=pid,
             controlled=int(total[1]),
             irregular=int(total[2]),
-            hit_rate=total[2] / total[1] if total[1] else None,
+            hit_rate=quotient_value(catalogue.get("hit_rate"), sums),
             random_hit_rate=x0 / n0 if n0 else None,
-            revenue_per_control=float(total[5]) / total[1] if total[1] else None,
+            revenue_per_control=quotient_value(catalogue.get("revenue_per_control"), sums),
             declarations=int(total[0]),
             declarations_after_end=after_end,
             status=None if status == UNREGISTERED else str(status),
@@ -398,13 +407,13 @@ def _profile_rows(
 
 
 def _rates(frame: pl.DataFrame) -> pl.DataFrame:
-    low, high = wilson_expressions(pl.col("irregular"), pl.col("controlled"))
-    per_control = pl.when(pl.col("controlled") > 0)
+    hit_rate = catalogue.get("hit_rate")
+    low, high = interval_expressions(hit_rate)
     return frame.with_columns(
-        per_control.then(pl.col("irregular") / pl.col("controlled")).alias("hit_rate"),
+        quotient_expression(hit_rate).alias("hit_rate"),
         low.alias("ci_low"),
         high.alias("ci_high"),
-        per_control.then(pl.col("revenue") / pl.col("controlled")).alias("revenue_per_control"),
+        quotient_expression(catalogue.get("revenue_per_control")).alias("revenue_per_control"),
     )
 
 

@@ -1,6 +1,7 @@
 """Changes (``/changes``): did each recorded change work? Before / after of every change-log
 event and review decision in the selected period (kpis.beforeafter), with the test and a
-summary of which changes improved results and which did not.
+summary of which changes improved results and which did not; and the change-log events per
+month and type (KPI ``profile_changes``).
 """
 
 from __future__ import annotations
@@ -20,19 +21,22 @@ from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
+from dashboard.components.figures import stacked_bars
 from dashboard.components.format import (
     format_count,
     format_interval,
     format_p_value,
     format_timestamp,
 )
-from dashboard.components.layout import section
+from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
+from kpis import catalogue
 from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
 from kpis.definitions import Unit
+from kpis.domain import ChangeType
 from kpis.formatting import INSUFFICIENT, format_value
 from kpis.grain import period_end_day
 
@@ -103,6 +107,13 @@ def results_frame(
 
 
 # --- Layout --------------------------------------------------------------------------------------
+def change_counts_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
+    """Change-log events per month and change type over the period (``profile_changes``)."""
+    assert filters.start is not None and filters.end is not None
+    period = (filters.start, period_end_day(filters.end))
+    return ctx.compute("profile_changes", filters, by=("month",), period=period)
+
+
 def layout(**query: Any) -> html.Div:
     try:
         months = int(query.get("window") or default_window())
@@ -252,30 +263,47 @@ def content(ctx: PageContext, filters: flt.PageFilters, months: int, sources: li
         return states.no_rows("No change or decision was recorded in the selected period.")
     improved = results.filter(pl.col("verdict") == Verdict.IMPROVED.value).height
     worsened = results.filter(pl.col("verdict") == Verdict.WORSENED.value).height
-    return html.Div(
-        [
+    sections = [
+        section(
+            "Which changes worked",
+            summary_table(results),
+            page=PAGE,
+            view="summary",
+            wide=True,
+            note=f"{results.height} changes: {improved} improved the hit rate, {worsened} "
+            "worsened it (two-sided test at 5 %), the rest show no significant change or "
+            f"have fewer than {ctx.settings.min_sample} controls on a side.",
+        ),
+        section(
+            f"Before and after each change ({months} full months each side)",
+            detail_table(results),
+            page=PAGE,
+            view="changes",
+            wide=True,
+            note="The month of the change is left out (it mixes both). p-value: "
+            "two-proportion test, Fisher's exact test for small counts.",
+        ),
+    ]
+    if "change_log" in sources:
+        sections.append(
             section(
-                "Which changes worked",
-                summary_table(results),
+                "Profile changes by month",
+                graph(
+                    stacked_bars(
+                        change_counts_frame(ctx, filters),
+                        x="month",
+                        series="change_type",
+                        unit=Unit.COUNT,
+                        order=[t.value for t in ChangeType],
+                    )
+                ),
                 page=PAGE,
-                view="summary",
+                view="events",
                 wide=True,
-                note=f"{results.height} changes: {improved} improved the hit rate, {worsened} "
-                "worsened it (two-sided test at 5 %), the rest show no significant change or "
-                f"have fewer than {ctx.settings.min_sample} controls on a side.",
-            ),
-            section(
-                f"Before and after each change ({months} full months each side)",
-                detail_table(results),
-                page=PAGE,
-                view="changes",
-                wide=True,
-                note="The month of the change is left out (it mixes both). p-value: "
-                "two-proportion test, Fisher's exact test for small counts.",
-            ),
-        ],
-        className="panel-grid",
-    )
+                kpis=[catalogue.get("profile_changes")],
+            )
+        )
+    return html.Div(sections, className="panel-grid")
 
 
 # --- Callbacks -----------------------------------------------------------------------------------
@@ -322,6 +350,9 @@ def download(
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         raise PreventUpdate
+    if view == "events":
+        data = change_counts_frame(ctx, filters)
+        return frame.csv_download(data, filename(f"changes-{view}", month=filters.end), filters)
     results = results_frame(ctx, filters, _months(window), list(sources or []))
     data = summary(results) if view == "summary" else results
     return frame.csv_download(data, filename(f"changes-{view}", month=filters.end), filters)

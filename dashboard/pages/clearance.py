@@ -389,6 +389,7 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
                     page=PAGE,
                     view="offices",
                     wide=True,
+                    kpis=[kpi(duration(metric).mean_kpi)],
                 ),
             ],
             className="panel-grid",

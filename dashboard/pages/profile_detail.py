@@ -405,7 +405,7 @@ def content(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> Any:
             graph(_with_decisions(ctx, trend_graph(monthly, changes), monthly, profile_id)),
             page=PAGE,
             view="trend",
-            kpis=[hit_kpi, catalogue.get("lift")],
+            kpis=[hit_kpi, catalogue.get("lift"), catalogue.get("random_hit_rate")],
             wide=True,
             note="Shaded: 95 % interval. Dashed: the random hit rate of the same months and "
             "offices. Dotted lines: change-log entries. Months with fewer than "

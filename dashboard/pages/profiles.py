@@ -3,7 +3,8 @@
 One row per profile that fired in the period (and every registered profile, even silent):
 status, volume, controls, hit rate with its 95 % interval, lift over random with its p-value,
 revenue per control, a hit-rate sparkline and the underperformance flags with their reasons.
-Sortable and filterable (dash-ag-grid); a click opens the profile.
+Sortable and filterable (dash-ag-grid); a click opens the profile. Below it, the register's
+management KPIs (active, overdue for review, no hit, controls spent on low-lift profiles).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.definitions import Unit
-from kpis.formatting import INSUFFICIENT
+from kpis.formatting import INSUFFICIENT, format_value
 from kpis.grain import add_months, period_end_day
 from kpis.profiles import by_severity, profile_table
 
@@ -85,6 +86,54 @@ def profile_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
     )
     return by_severity(
         table.join(sparks, on="profile_id", how="left").with_columns(pl.col("trend").fill_null(""))
+    )
+
+
+# The register's health at the period's end, and profiles that cost controls in the period.
+MANAGEMENT_KPIS: tuple[str, ...] = (
+    "active_profiles",
+    "review_overdue",
+    "zero_hit_profiles",
+    "controls_low_lift",
+)
+
+
+def management_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
+    """The profile-management KPIs over the period (register ones at its last day): one row
+    per KPI with ``kpi_id``, ``value``, ``sufficient``, through the engine."""
+    rows = []
+    for kpi_id in MANAGEMENT_KPIS:
+        row = ctx.compute(kpi_id, filters, period=period_bounds(filters)).row(0, named=True)
+        rows.append(
+            {"kpi_id": kpi_id, "value": row["value"], "sufficient": row.get("sufficient", True)}
+        )
+    schema = {"kpi_id": pl.String, "value": pl.Float64, "sufficient": pl.Boolean}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def management_section(ctx: PageContext, filters: flt.PageFilters) -> html.Section:
+    stats = []
+    for r in management_frame(ctx, filters).iter_rows(named=True):
+        kpi = catalogue.get(r["kpi_id"])
+        shown = format_value(r["value"], kpi.unit, sufficient=r["sufficient"])
+        stats.append(
+            html.Div(
+                [
+                    html.Div(kpi.label, className="stat-label"),
+                    html.Div(shown, className="stat-value"),
+                ],
+                className="stat",
+            )
+        )
+    return section(
+        "Profile management",
+        html.Div(stats, className="stat-list"),
+        page=PAGE,
+        view="management",
+        wide=True,
+        note="Register counts at the period's last day; no-hit and low-lift profiles over the "
+        "period.",
+        kpis=[catalogue.get(k) for k in MANAGEMENT_KPIS],
     )
 
 
@@ -275,15 +324,18 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
         "(same period and offices); p-value of the difference (Fisher's exact test for small "
         "counts)."
     )
-    return section(
+    performance = section(
         "Profile performance",
         grid,
         page=PAGE,
         view="table",
         note=note,
         wide=True,
-        kpis=[catalogue.get(k) for k in ("hit_rate", "lift", "revenue_per_control")],
+        kpis=[
+            catalogue.get(k) for k in ("hit_rate", "lift", "revenue_per_control", "profile_volume")
+        ],
     )
+    return [performance, management_section(ctx, filters)]
 
 
 @callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
@@ -325,10 +377,14 @@ def open_profile(
 def download(
     ctx: PageContext, clicks: Any, start: Any, end: Any, offices: Any, channel: Any
 ) -> dict[str, Any]:
-    frame.clicked_view(dash_ctx.triggered_id, clicks)
+    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
     filters = frame.filters_for(ctx, start, end, offices, channel)
     if filters is None:
         raise PreventUpdate
+    if view == "management":
+        return frame.csv_download(
+            management_frame(ctx, filters), filename(f"{PAGE}-{view}", month=filters.end), filters
+        )
     return frame.csv_download(
         profile_frame(ctx, filters), filename(PAGE, month=filters.end), filters
     )

@@ -92,7 +92,7 @@ class Settings:
             "housekeeping (0 = keep them forever)."
         },
     )
-    # --- The risk unit's rule set (KPIS.md defaults) -----------------------------------------
+    # --- The risk unit's rule set (docs/kpis.md defaults) ----------------------------------------
     flag_window_months: int = field(
         default=12,
         metadata={

@@ -239,7 +239,7 @@ def public_ids_present(catalogue: Sequence[KPI]) -> Iterator[tuple[str, str]]:
     ids = {k.id for k in catalogue}
     for public in PUBLIC_IDS:
         if public not in ids:
-            yield public, "public id of KPIS.md missing from the catalogue"
+            yield public, "public id missing from the catalogue"
 
 
 def validate(catalogue: Sequence[KPI] = CATALOGUE) -> list[Problem]:

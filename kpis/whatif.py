@@ -1,4 +1,4 @@
-"""What-if of a tuning decision, estimated from history (KPIS.md, "Tuning levers").
+"""What-if of a tuning decision, estimated from history (docs/kpis.md, "Tuning levers").
 
 Retiring or suspending one profile or a set, or lowering their selection percentage: how many
 inspections would have been saved over a past period, how many detections and how much revenue

@@ -389,7 +389,7 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
     assert definitions["hit_rate"] == catalogue.get("hit_rate").version
     assert set(definitions) == {r["kpi_id"] for r in _sheet(_workbook(produced), "definitions")}
     assert manifest["charts"].startswith("rendered locally")
-    # The rule set applied is recorded: the settings' (defaults here, KPIS.md).
+    # The rule set applied is recorded: the settings' (defaults here, docs/kpis.md).
     assert manifest["flag_rules"] == {
         "window_months": 12,
         "recent_months": 3,

@@ -1,4 +1,4 @@
-"""KPI catalogue and values: kpis list | explain | show.
+"""KPI catalogue and values: kpis list | explain | doc | show.
 
 ``show`` computes with the same engine call the dashboard makes, on the current published
 snapshot, so the terminal prints the numbers the pages show.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -177,6 +178,24 @@ def explain(kpi_id: Annotated[str, typer.Argument(metavar="ID", help="KPI id.")]
     for name, text in explain_lines(kpi):
         table.add_row(name, text)
     console.print(table)
+
+
+@kpis_app.command("doc")
+def doc(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write here (docs/kpis.md in the repository); else print."),
+    ] = None,
+) -> None:
+    """The KPI reference (docs/kpis.md) generated from the catalogue: definitions, where each
+    KPI is computed and shown, which tests name it."""
+    from kpis.reference import render, write
+
+    if out is None:
+        typer.echo(render(), nl=False)
+        return
+    changed = write(out)
+    console.print(f"{out}: {'written' if changed else 'already up to date'}")
 
 
 def parse_month(text: str, *, end: bool) -> date:

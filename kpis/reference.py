@@ -1,0 +1,344 @@
+"""``docs/kpis.md``, the KPI reference, generated from the catalogue.
+
+For every entry of :data:`kpis.catalogue.CATALOGUE`: definition, formula, measures, unit,
+direction, target, source, version; the function that computes it and the ``kpis`` functions
+that name it; the pages and monthly report sheets showing it (:mod:`kpis.surfaces`); the test
+files whose source names its id. Write it with ``customs-kpi kpis doc --out docs/kpis.md``;
+``tests/test_kpis_reference.py`` fails when the committed file is out of date.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from kpis import surfaces
+from kpis.catalogue import CATALOGUE, HEADLINE_KPIS, PUBLIC_IDS
+from kpis.definitions import GRAINS, KPI, Category, Kind, Unit
+from kpis.domain import Channel, SelectionSource
+from kpis.durations import DURATIONS
+from kpis.formatting import INSUFFICIENT, format_number
+from kpis.measures import MEASURES, SOLE_MEASURES
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DOC_PATH = Path("docs") / "kpis.md"
+COMMAND = "customs-kpi kpis doc --out docs/kpis.md"
+
+# Modules that declare ids rather than compute with them (not listed as "read by").
+_DECLARING = {"catalogue", "surfaces", "durations", "reference", "validation"}
+
+_CHANNEL_MEANINGS = {
+    Channel.GREEN: "released without control",
+    Channel.YELLOW: "documentary check",
+    Channel.RED: "physical examination",
+    Channel.BLUE: "post-clearance audit",
+}
+
+_INTRO = """\
+Sources are named so that each definition can be traced. The seed report is the COMCEC study
+*Facilitating Trade: Improving Customs Risk Management Systems in the OIC Member States*
+(2018): its monitoring-and-review chapter asks that every indicator carry a **target, a period
+(month or year), a unit, a measurement method and a data source**, and that its definition
+**stay the same from year to year**. So each KPI below has those fields and a definition
+version; published monthly reports record the version they were computed with. A filtered
+variant (`hit_rate_red`) is a catalogue entry of its own, not new code."""
+
+_STATISTICS = f"""\
+* Rates are sums of numerators divided by sums of denominators at the grain shown, never
+  averages of rates, so office, channel and national figures agree (`kpis/additive.py`).
+* Every rate shows its numerator and denominator; every proportion and share has a **Wilson
+  95 % interval**. Below the minimum sample (`CUSTOMS_KPI_MIN_SAMPLE`, default 30) a rate,
+  quotient or percentile reads "{INSUFFICIENT}", never 0 % or 100 %.
+* Lift is tested against the random baseline of the same period and office scope with a
+  two-proportion test (Fisher's exact test for small counts) (`kpis/lift.py`, `kpis/stats.py`).
+* Durations: mean (exact, from sums) **and** median and 90th percentile (mergeable histogram,
+  within 1 % relative error), split by channel: red-lane tails dominate a mean. Undelivered
+  releases (no `released_at`) are counted as open, not dropped (`kpis/timecalc.py`).
+* Trends: month-on-month and year-on-year deltas, and a least-squares slope over the last 6
+  months (`kpis/trends.py`)."""
+
+_UNDERPERFORMING = """\
+No published source fixes numeric thresholds, so these are defaults the risk unit can change
+(`CUSTOMS_KPI_FLAG_*` settings; rule set `kpis/flags.py`). The question a rule answers is *does
+this profile earn its inspections?* A random-like profile (no better than random selection)
+wastes them as surely as a zero-hit one, and it is never significantly *worse* than random, so
+the rules test for evidence of being **better**: (a) *no evidence of beating random*: over a
+window long enough to decide (default 12 months, at least `n_min` controls), the lower bound of
+the lift's 95 % interval is at or below 1; (b) *deteriorating*: a significant downward trend,
+or a recent window significantly below the profile's own earlier level; (c) *worse after a
+change*: the before/after test of the latest change shows a significant drop; (d) *zero hits*;
+(e) *below target*, where the target is meaningful (a hit-rate target below the random hit rate
+is reported as such, not used to pass profiles); (f) *low yield*: revenue per control below a
+configured cost of a control; (g) *expired or review overdue*. Where the evidence is not enough,
+the flag says how many more controls would decide. Each flag names its rule and its numbers.
+Severity = inspections spent beyond what the profile found relative to random (controls ×
+(1 − 1/lift)); queues sort by it."""
+
+_TUNING = """\
+Selection percentage of a profile, its target lane, narrowing or widening its conditions, value
+bands, validity period, the random rate, retirement (`kpis/whatif.py`). Retiring or suspending a
+profile is estimated from history: inspections saved = controls where only that profile fired;
+detections at risk = irregular controls where only that profile fired (others would still have
+caught the rest)."""
+
+
+def _computing_function(kpi: KPI) -> Callable[..., object]:
+    from kpis import additive, engine, lift, register, timecalc
+
+    match kpi.kind:
+        case Kind.PERCENTILE:
+            return timecalc.compute_percentile
+        case Kind.LIFT:
+            return lift.compute_lift
+        case Kind.REGISTER:
+            return register.compute_register
+        case Kind.COMPOSITE:
+            return engine.compute
+        case _:
+            return additive.compute_additive
+
+
+def _name(fn: Callable[..., object]) -> str:
+    return f"{fn.__module__}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def id_literal(kpi_id: str) -> re.Pattern[str]:
+    """The id as a string literal in Python source (``"hit_rate"`` or ``'hit_rate'``)."""
+    return re.compile(rf"[\"']{re.escape(kpi_id)}[\"']")
+
+
+def _entry_taken(node: ast.AST) -> str | None:
+    """The id in ``catalogue.get("id")`` / ``compute("id", ...)``, else None."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func, first = node.func, node.args[0]
+    if isinstance(func, ast.Attribute):
+        owner = func.value.id if isinstance(func.value, ast.Name) else ""
+        taken = (owner, func.attr) == ("catalogue", "get") or func.attr == "compute"
+    else:
+        taken = isinstance(func, ast.Name) and func.id == "compute"
+    if taken and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+def readers(root: Path = REPOSITORY) -> dict[str, list[str]]:
+    """id → ``kpis`` functions (module.function, or module for module level) that take the
+    catalogue entry by its literal id (``catalogue.get("hit_rate")``, ``compute("lift", ...)``)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((root / "kpis").glob("*.py")):
+        if path.stem in _DECLARING:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        scopes: list[tuple[str, ast.AST]] = [(f"kpis.{path.stem}", tree)]
+        scopes += [
+            (f"kpis.{path.stem}.{node.name}", node)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+        for where, scope in scopes:
+            for node in ast.walk(scope):
+                kpi_id = _entry_taken(node)
+                if kpi_id is None:
+                    continue
+                names = found.setdefault(kpi_id, [])
+                # A function's own name is more precise than its module's.
+                if where not in names and not any(n.startswith(f"{where}.") for n in names):
+                    names.append(where)
+    return {
+        k: [n for n in v if not any(m.startswith(f"{n}.") for m in v)] for k, v in found.items()
+    }
+
+
+def test_files(root: Path = REPOSITORY) -> dict[str, str]:
+    """Test file (relative path) → its source, for every ``test_*.py`` under ``tests/``."""
+    return {
+        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted((root / "tests").rglob("test_*.py"))
+    }
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code_list(items: Iterable[str]) -> str:
+    return ", ".join(f"`{i}`" for i in items) or "—"
+
+
+def _measure(name: str | None) -> str:
+    definitions = {m.name: m.definition for m in (*MEASURES, *SOLE_MEASURES)}
+    return f"`{name}` ({definitions[name]})" if name else ""
+
+
+def _target(kpi: KPI) -> str:
+    if kpi.default_target is None:
+        return f"none — {kpi.target_note}" if kpi.target_note else "none"
+    target = format_number(kpi.unit, kpi.default_target)
+    return f"{target} — {kpi.target_note}" if kpi.target_note else target
+
+
+def _surfaces(kpi: KPI) -> list[tuple[str, str]]:
+    rows = [
+        ("Pages", _code_list(surfaces.pages_of(kpi.id))),
+        ("Monthly report sheets", _code_list(surfaces.sheets_of(kpi.id))),
+    ]
+    if kpi.id in surfaces.CLI_ONLY:
+        rows.append(("CLI only", surfaces.CLI_ONLY[kpi.id]))
+    return rows
+
+
+def _entry(kpi: KPI, read_by: Sequence[str], tests: Sequence[str]) -> list[str]:
+    public = " (public)" if kpi.id in PUBLIC_IDS else ""
+    rows: list[tuple[str, str]] = [
+        ("Definition", kpi.description),
+        ("Formula", kpi.formula),
+    ]
+    if kpi.numerator:
+        numerator = _measure(kpi.numerator)
+        if kpi.numerator_subtract:
+            numerator += f" minus {_measure(kpi.numerator_subtract)}"
+        rows.append(("Numerator", numerator))
+    if kpi.denominator:
+        rows.append(("Denominator", _measure(kpi.denominator)))
+    if kpi.filters:
+        rows.append(("Filter", "; ".join(f.describe() for f in kpi.filters)))
+    if kpi.numerator_filters:
+        rows.append(("Numerator filter", "; ".join(f.describe() for f in kpi.numerator_filters)))
+    if kpi.share_dimension:
+        rows.append(("Share of", f"every value of {kpi.share_dimension}"))
+    if kpi.hist_metric:
+        rows.append(("Histogram", f"metric `{kpi.hist_metric}`, quantile {kpi.quantile}"))
+    if kpi.parts:
+        rows.append(("Parts", _code_list(kpi.parts)))
+    unit = kpi.unit.value + (" (stored as a fraction)" if kpi.unit is Unit.PERCENT else "")
+    rows += [
+        ("Unit", unit),
+        ("Better", kpi.direction.value),
+        ("Kind", kpi.kind.value),
+        ("Dimensions", ", ".join(kpi.allowed_dimensions) or "none"),
+        ("Target", _target(kpi)),
+    ]
+    if kpi.reference:
+        rows.append(("Reference values", kpi.reference))
+    rows += [
+        ("Source", kpi.source),
+        ("Version", str(kpi.version)),
+        ("Computed by", f"`kpis.engine.compute` → `{_name(_computing_function(kpi))}`"),
+    ]
+    if read_by:
+        rows.append(("Also named by", _code_list(read_by)))
+    rows += _surfaces(kpi)
+    rows.append(("Tests naming it", _code_list(tests)))
+    lines = [f'<a id="{kpi.id}"></a>', "", f"### `{kpi.id}` — {kpi.label}{public}", ""]
+    lines += ["| | |", "|---|---|"]
+    lines += [f"| {name} | {_cell(text)} |" for name, text in rows]
+    return [*lines, ""]
+
+
+def _notation() -> list[str]:
+    channels = "; ".join(f"`{c.value}` = {_CHANNEL_MEANINGS[c]}" for c in Channel)
+    sources = ", ".join(f"`{s.value}`" for s in SelectionSource)
+    lines = [
+        "## Notation",
+        "",
+        f"Per declaration: its channel ({channels}); what selected it ({sources}); the set of "
+        "profiles that fired; the control result; the additional revenue; the timestamps "
+        "`arrived_at`, `lodged_at`, `channel_assigned_at`, `result_recorded_at`, `released_at`.",
+        "",
+        f"Grains: {', '.join(f'`{g}`' for g in GRAINS)} (month, quarter and year by lodgement "
+        "month). A profile's figures count every declaration on which that profile fired (a "
+        "declaration hit by three profiles counts for each); overlap between profiles is itself "
+        "shown (Overlap page).",
+        "",
+        "Measures of the cube (`kpis/measures.py`, built by `etl/cube.py`; per declaration, "
+        "summed over the declarations of a cell):",
+        "",
+        "| measure | per declaration |",
+        "|---|---|",
+        *(f"| `{m.name}` | {_cell(m.definition)} |" for m in (*MEASURES, *SOLE_MEASURES)),
+        "",
+        "Durations (`kpis/durations.py`):",
+        "",
+        "| histogram metric | interval | mean | median | 90th percentile |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{d.name}` | {d.interval} | `{d.mean_kpi}` | `{d.median_kpi}` | `{d.p90_kpi}` |"
+            for d in DURATIONS
+        ),
+        "",
+    ]
+    return lines
+
+
+def _index() -> list[str]:
+    lines = [
+        "## Public KPIs",
+        "",
+        "Headline KPIs of a month (Overview cards and the monthly report's summary): "
+        f"{_code_list(HEADLINE_KPIS)}.",
+        "",
+        "| id | KPI | unit | better | target | pages | report sheets |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by_id = {k.id: k for k in CATALOGUE}
+    for kpi_id in PUBLIC_IDS:
+        k = by_id[kpi_id]
+        target = format_number(k.unit, k.default_target) if k.default_target is not None else ""
+        pages = surfaces.pages_of(kpi_id)
+        sheets = surfaces.sheets_of(kpi_id)
+        where = _code_list(pages) if pages or sheets else "CLI only"
+        lines.append(
+            f"| [`{kpi_id}`](#{kpi_id}) | {_cell(k.label)} | {k.unit.value} | "
+            f"{k.direction.value} | {target} | {where} | {_code_list(sheets)} |"
+        )
+    return [*lines, ""]
+
+
+def render(root: Path = REPOSITORY) -> str:
+    """The whole of ``docs/kpis.md``."""
+    named = readers(root)
+    sources = test_files(root)
+    lines = [
+        "# KPI reference",
+        "",
+        f"<!-- Generated from kpis/catalogue.py by `{COMMAND}`. Do not edit by hand: "
+        "tests/test_kpis_reference.py fails when this file is out of date. -->",
+        "",
+        _INTRO,
+        "",
+        *_notation(),
+        "## Statistics the numbers need",
+        "",
+        _STATISTICS,
+        "",
+        *_index(),
+    ]
+    for category in Category:
+        lines += [f"## {category.value.capitalize()}", ""]
+        for kpi in (k for k in CATALOGUE if k.category is category):
+            pattern = id_literal(kpi.id)
+            tests = [name for name, text in sources.items() if pattern.search(text)]
+            lines += _entry(kpi, named.get(kpi.id, []), tests)
+    lines += [
+        '## "Underperforming profile" (default rule set; thresholds configurable)',
+        "",
+        _UNDERPERFORMING,
+        "",
+        "## Tuning levers the risk unit uses (what a what-if models)",
+        "",
+        _TUNING,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, root: Path = REPOSITORY) -> bool:
+    """Write the reference to ``path``; True when the file changed."""
+    text = render(root)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True

@@ -86,10 +86,14 @@ def format_value(
     return format_number(unit, float(value))
 
 
-def format_interval(kpi: KPI, low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return ""
-    return f"{format_number(kpi.unit, low)} – {format_number(kpi.unit, high)}"
+def format_interval(
+    low: float | None, high: float | None, unit: Unit, *, missing: str = NO_DATA
+) -> str:
+    """``low – high`` in ``unit``; ``missing`` when either bound is missing."""
+    if is_missing(low) or is_missing(high):
+        return missing
+    assert low is not None and high is not None
+    return f"{format_number(unit, float(low))} – {format_number(unit, float(high))}"
 
 
 def is_improvement(kpi: KPI, change: float | None) -> bool | None:

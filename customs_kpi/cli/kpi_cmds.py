@@ -375,7 +375,9 @@ def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
         elif kpi.kind is Kind.PERCENTILE:
             cells.append(_count(row["denominator"]))
         if kpi.is_rate:
-            cells.append(format_interval(kpi, row.get("ci_low"), row.get("ci_high")))
+            cells.append(
+                format_interval(row.get("ci_low"), row.get("ci_high"), kpi.unit, missing="")
+            )
         if kpi.kind is Kind.LIFT:
             cells.append(format_number(Unit.PERCENT, row["hit_rate"]))
             cells.append(format_number(Unit.PERCENT, row["baseline_rate"]))

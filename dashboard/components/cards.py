@@ -19,11 +19,10 @@ from dashboard.components.figures import TEMPLATE
 from dashboard.components.format import (
     format_count,
     format_delta,
-    format_interval,
     format_month,
 )
 from kpis.definitions import KPI, Direction, Unit
-from kpis.formatting import INSUFFICIENT, format_value
+from kpis.formatting import INSUFFICIENT, format_interval, format_value
 from kpis.targets import TargetStatus, kpi_status, status_label
 
 

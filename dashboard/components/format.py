@@ -8,7 +8,7 @@ from flask import has_app_context
 
 from customs_kpi.clock import local_text
 from kpis.definitions import Unit
-from kpis.formatting import NO_DATA, compact_number, format_value, is_missing
+from kpis.formatting import NO_DATA, compact_number, is_missing
 
 
 def format_count(value: float | int | None, *, compact: bool = False) -> str:
@@ -55,12 +55,6 @@ def format_relative(change: float | None) -> str:
     assert change is not None
     sign = "+" if change > 0 else ("−" if change < 0 else "±")
     return f"{sign}{abs(change) * 100:.0f} %"
-
-
-def format_interval(low: float | None, high: float | None, unit: Unit) -> str:
-    if is_missing(low) or is_missing(high):
-        return NO_DATA
-    return f"{format_value(low, unit)} – {format_value(high, unit)}"
 
 
 def format_p_value(p: float | None) -> str:

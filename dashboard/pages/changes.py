@@ -24,7 +24,6 @@ from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import stacked_bars
 from dashboard.components.format import (
     format_count,
-    format_interval,
     format_p_value,
     format_timestamp,
 )
@@ -37,7 +36,7 @@ from kpis import catalogue
 from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
 from kpis.definitions import Unit
 from kpis.domain import ChangeType
-from kpis.formatting import INSUFFICIENT, format_value
+from kpis.formatting import INSUFFICIENT, format_interval, format_value
 from kpis.grain import period_end_day
 
 dash.register_page(

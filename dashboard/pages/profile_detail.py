@@ -36,7 +36,6 @@ from dashboard.components.figures import (
 )
 from dashboard.components.format import (
     format_count,
-    format_interval,
     format_p_value,
     format_timestamp,
 )
@@ -52,7 +51,7 @@ from dashboard.pages._profile_facts import (
 )
 from kpis import catalogue
 from kpis.definitions import Unit
-from kpis.formatting import INSUFFICIENT, format_value
+from kpis.formatting import INSUFFICIENT, format_interval, format_value
 from kpis.grain import period_end_day
 from kpis.profiles import (
     change_impact,

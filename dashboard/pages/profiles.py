@@ -23,7 +23,7 @@ from dash.exceptions import PreventUpdate
 from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
-from dashboard.components.format import format_interval, format_p_value
+from dashboard.components.format import format_p_value
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
 from dashboard.context import current_settings
@@ -31,7 +31,7 @@ from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.definitions import Unit
-from kpis.formatting import INSUFFICIENT, format_value
+from kpis.formatting import INSUFFICIENT, format_interval, format_value
 from kpis.grain import add_months, period_end_day
 from kpis.profiles import by_severity, profile_table
 

@@ -30,7 +30,7 @@ from dashboard import filters as flt
 from dashboard.audit import audit
 from dashboard.components import states
 from dashboard.components.download import filename
-from dashboard.components.format import format_interval, format_p_value, format_stamp
+from dashboard.components.format import format_p_value, format_stamp
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
 from dashboard.components.tables import data_table
@@ -38,7 +38,7 @@ from dashboard.context import current_settings
 from dashboard.data import PageContext, Viewer, guarded
 from dashboard.pages import _frame as frame
 from kpis.definitions import Unit
-from kpis.formatting import INSUFFICIENT, WORKBOOK_OPTIONS
+from kpis.formatting import INSUFFICIENT, WORKBOOK_OPTIONS, format_interval
 from kpis.grain import period_end_day
 from kpis.review import review_queue
 

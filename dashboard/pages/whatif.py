@@ -20,13 +20,13 @@ from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
-from dashboard.components.format import format_count, format_delta, format_interval
+from dashboard.components.format import format_count, format_delta
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis.definitions import Unit
-from kpis.formatting import format_value
+from kpis.formatting import format_interval, format_value
 from kpis.grain import period_end_day
 from kpis.whatif import Action, Scenario, WhatIfResult, hits_query, what_if
 

@@ -153,12 +153,13 @@ def headline_html(content: SnapshotContent) -> str:
             parts = f"{r['numerator']:,.0f} / {r['denominator']:,.0f}"
         target = format_number(kpi.unit, r["target"]) if r["target"] is not None else NO_DATA
         status_cls = STATUS_CLASSES.get(r["status"], "muted")
+        interval = format_interval(r["ci_low"], r["ci_high"], kpi.unit, missing="")
         rows.append(
             "<tr>"
             f"<td>{esc(kpi.label)}</td>"
             f'<td class="n"><b>{esc(value)}</b></td>'
             f'<td class="n">{esc(parts)}</td>'
-            f'<td class="n">{esc(format_interval(kpi, r["ci_low"], r["ci_high"]))}</td>'
+            f'<td class="n">{esc(interval)}</td>'
             f'<td class="n">{esc(target)}</td>'
             f'<td class="{status_cls}">{esc(r["status"])}</td>'
             f'<td class="n">{esc(_signed(kpi, r["change_vs_previous_month"]))}</td>'
@@ -249,7 +250,7 @@ def profiles_html(content: SnapshotContent) -> str:
                 f"{r['controlled']:,}",
                 f"{r['irregular']:,}",
                 format_value(r["hit_rate"], hit.unit, sufficient=ok),
-                format_interval(hit, r["ci_low"], r["ci_high"]) if ok else "",
+                format_interval(r["ci_low"], r["ci_high"], hit.unit, missing="") if ok else "",
                 format_value(r["lift"], lift.unit, sufficient=ok),
                 format_value(r["revenue_per_control"], cur.unit, sufficient=ok),
             ]

@@ -16,11 +16,18 @@ from kpis.cube import CubeFrames
 from kpis.measures import HIST_ZERO_BIN, hist_bin
 
 JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
-WITHIN = ("1h", "3h", "6h", "24h", "48h", "72h")
+WITHIN = (
+    "released_within_1h",
+    "released_within_3h",
+    "released_within_6h",
+    "released_within_24h",
+    "released_within_48h",
+    "released_within_72h",
+)
 
 
 def _within(*counts: int) -> dict[str, int]:
-    return {f"released_within_{h}": c for h, c in zip(WITHIN, counts, strict=True)}
+    return dict(zip(WITHIN, counts, strict=True))
 
 
 def _row(month: date, office: str, channel: str, source: str, **measures: Any) -> dict[str, Any]:

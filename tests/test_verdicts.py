@@ -158,7 +158,9 @@ def test_a_value_that_reads_like_its_target_is_on_target() -> None:
 
 # --- the catalogue: lane targets, policy values, one headline list ---------------------------
 def test_only_the_red_lane_carries_the_physical_inspection_benchmark() -> None:
-    red, yellow, blue = (catalogue.get(f"hit_rate_{c}") for c in ("red", "yellow", "blue"))
+    red, yellow, blue = (
+        catalogue.get(k) for k in ("hit_rate_red", "hit_rate_yellow", "hit_rate_blue")
+    )
     assert red.default_target == catalogue.get("hit_rate").default_target == 0.034
     for lane in (yellow, blue):
         assert lane.default_target is None

@@ -38,6 +38,7 @@ from kpis.domain import Channel
 from kpis.durations import DURATIONS, RELEASE, duration
 from kpis.formatting import INSUFFICIENT, format_value
 from kpis.grain import period_end_day
+from kpis.measures import RELEASED_WITHIN
 from kpis.timecalc import DURATION_BANDS, duration_distribution
 
 dash.register_page(
@@ -207,8 +208,9 @@ def stages_graph(stages: pl.DataFrame) -> go.Figure:
 def within_graph(within: pl.DataFrame) -> go.Figure:
     if within.is_empty():
         return empty_figure("No release recorded for the selected filters")
+    hours = {kpi_id: h for h, kpi_id in RELEASED_WITHIN}
     frame_ = within.with_columns(
-        pl.col("component").str.extract(r"(\d+)h$").cast(pl.Int64).alias("hours")
+        pl.col("component").replace_strict(hours, return_dtype=pl.Int64).alias("hours")
     )
     fig = go.Figure()
     for channel in CHANNEL_ORDER:

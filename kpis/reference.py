@@ -2,17 +2,17 @@
 
 For every entry of :data:`kpis.catalogue.CATALOGUE`: definition, formula, measures, unit,
 direction, target, source, version; the function that computes it and the ``kpis`` functions
-that name it; the pages and monthly report sheets showing it (:mod:`kpis.surfaces`); the test
-files whose source names its id. Write it with ``customs-kpi kpis doc --out docs/kpis.md``;
-``tests/test_kpis_reference.py`` fails when the committed file is out of date.
+that take it by id; the pages and monthly report sheets showing it (:mod:`kpis.surfaces`); the
+test files whose source names its id. Pure: the caller passes the sources (the CLI reads them:
+``customs-kpi kpis doc --out docs/kpis.md``); ``tests/test_kpis_reference.py`` fails when the
+committed file is out of date.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from kpis import surfaces
 from kpis.catalogue import CATALOGUE, HEADLINE_KPIS, PUBLIC_IDS
@@ -22,8 +22,7 @@ from kpis.durations import DURATIONS
 from kpis.formatting import INSUFFICIENT, format_number
 from kpis.measures import MEASURES, SOLE_MEASURES
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-DOC_PATH = Path("docs") / "kpis.md"
+DOC_PATH = "docs/kpis.md"  # in the repository
 COMMAND = "customs-kpi kpis doc --out docs/kpis.md"
 
 # Modules that declare ids rather than compute with them (not listed as "read by").
@@ -124,17 +123,18 @@ def _entry_taken(node: ast.AST) -> str | None:
     return None
 
 
-def readers(root: Path = REPOSITORY) -> dict[str, list[str]]:
-    """id → ``kpis`` functions (module.function, or module for module level) that take the
-    catalogue entry by its literal id (``catalogue.get("hit_rate")``, ``compute("lift", ...)``)."""
+def readers(modules: Mapping[str, str]) -> dict[str, list[str]]:
+    """id → functions (module.function, or the module for module level) that take the catalogue
+    entry by its literal id (``catalogue.get("hit_rate")``, ``compute("lift", ...)``), from
+    ``modules``: dotted module name → source."""
     found: dict[str, list[str]] = {}
-    for path in sorted((root / "kpis").glob("*.py")):
-        if path.stem in _DECLARING:
+    for module, source in sorted(modules.items()):
+        if module.rsplit(".", 1)[-1] in _DECLARING:
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        scopes: list[tuple[str, ast.AST]] = [(f"kpis.{path.stem}", tree)]
+        tree = ast.parse(source)
+        scopes: list[tuple[str, ast.AST]] = [(module, tree)]
         scopes += [
-            (f"kpis.{path.stem}.{node.name}", node)
+            (f"{module}.{node.name}", node)
             for node in ast.walk(tree)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         ]
@@ -149,14 +149,6 @@ def readers(root: Path = REPOSITORY) -> dict[str, list[str]]:
                     names.append(where)
     return {
         k: [n for n in v if not any(m.startswith(f"{n}.") for m in v)] for k, v in found.items()
-    }
-
-
-def test_files(root: Path = REPOSITORY) -> dict[str, str]:
-    """Test file (relative path) → its source, for every ``test_*.py`` under ``tests/``."""
-    return {
-        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted((root / "tests").rglob("test_*.py"))
     }
 
 
@@ -260,6 +252,10 @@ def _notation() -> list[str]:
         "|---|---|",
         *(f"| `{m.name}` | {_cell(m.definition)} |" for m in (*MEASURES, *SOLE_MEASURES)),
         "",
+        "Every SQL over declaration rows (the ETL's cube, the pages' fact queries, overlap, "
+        "what-if, benchmarks) spells `controlled`, `irregular`, `seizure` and `pending` with "
+        "`kpis.measures.controlled_sql`, `irregular_sql`, `seizure_sql`, `pending_sql`.",
+        "",
         "Durations (`kpis/durations.py`):",
         "",
         "| histogram metric | interval | mean | median | 90th percentile |",
@@ -297,10 +293,10 @@ def _index() -> list[str]:
     return [*lines, ""]
 
 
-def render(root: Path = REPOSITORY) -> str:
-    """The whole of ``docs/kpis.md``."""
-    named = readers(root)
-    sources = test_files(root)
+def render(tests: Mapping[str, str], modules: Mapping[str, str]) -> str:
+    """The whole of ``docs/kpis.md``. ``tests``: test file path (``tests/test_x.py``) → source;
+    ``modules``: the ``kpis`` modules, dotted name → source."""
+    named = readers(modules)
     lines = [
         "# KPI reference",
         "",
@@ -320,8 +316,8 @@ def render(root: Path = REPOSITORY) -> str:
         lines += [f"## {category.value.capitalize()}", ""]
         for kpi in (k for k in CATALOGUE if k.category is category):
             pattern = id_literal(kpi.id)
-            tests = [name for name, text in sources.items() if pattern.search(text)]
-            lines += _entry(kpi, named.get(kpi.id, []), tests)
+            named_by = [name for name, text in sorted(tests.items()) if pattern.search(text)]
+            lines += _entry(kpi, named.get(kpi.id, []), named_by)
     lines += [
         '## "Underperforming profile" (default rule set; thresholds configurable)',
         "",
@@ -332,13 +328,3 @@ def render(root: Path = REPOSITORY) -> str:
         _TUNING,
     ]
     return "\n".join(lines) + "\n"
-
-
-def write(path: Path, root: Path = REPOSITORY) -> bool:
-    """Write the reference to ``path``; True when the file changed."""
-    text = render(root)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True

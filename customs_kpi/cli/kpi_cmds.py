@@ -180,6 +180,29 @@ def explain(kpi_id: Annotated[str, typer.Argument(metavar="ID", help="KPI id.")]
     console.print(table)
 
 
+def repository_root() -> Path:
+    """The repository this package runs from (the KPI reference reads its tests and kpis/)."""
+    import kpis
+
+    return Path(kpis.__file__).resolve().parents[1]
+
+
+def reference_text(root: Path | None = None) -> str:
+    """docs/kpis.md as :func:`kpis.reference.render` writes it from the repository's sources."""
+    from kpis.reference import render
+
+    root = root or repository_root()
+    tests = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((root / "tests").rglob("test_*.py"))
+    }
+    modules = {
+        f"kpis.{p.stem}": p.read_text(encoding="utf-8")
+        for p in sorted((root / "kpis").glob("*.py"))
+    }
+    return render(tests, modules)
+
+
 @kpis_app.command("doc")
 def doc(
     out: Annotated[
@@ -189,13 +212,16 @@ def doc(
 ) -> None:
     """The KPI reference (docs/kpis.md) generated from the catalogue: definitions, where each
     KPI is computed and shown, which tests name it."""
-    from kpis.reference import render, write
-
+    text = reference_text()
     if out is None:
-        typer.echo(render(), nl=False)
+        typer.echo(text, nl=False)
         return
-    changed = write(out)
-    console.print(f"{out}: {'written' if changed else 'already up to date'}")
+    if out.exists() and out.read_text(encoding="utf-8") == text:
+        console.print(f"{out}: already up to date")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"{out}: written")
 
 
 def parse_month(text: str, *, end: bool) -> date:

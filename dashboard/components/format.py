@@ -1,4 +1,5 @@
-"""Number formatting from a KPI's unit: one place decides how every figure reads."""
+"""Page-only formats (counts, durations, deltas, p-values, stamps). A KPI value and its interval
+read as kpis.formatting.format_value / format_interval make them, on every surface."""
 
 from __future__ import annotations
 

@@ -160,22 +160,68 @@ def _code_list(items: Iterable[str]) -> str:
     return ", ".join(f"`{i}`" for i in items) or "—"
 
 
-def _measure(name: str | None) -> str:
+def _measure_text(name: str | None) -> str:
+    if name is None:
+        return ""
     definitions = {m.name: m.definition for m in (*MEASURES, *SOLE_MEASURES)}
-    return f"`{name}` ({definitions[name]})" if name else ""
+    return f"{name} ({definitions.get(name, 'unknown measure')})"
 
 
-def _target(kpi: KPI) -> str:
-    if kpi.default_target is None:
-        return f"none — {kpi.target_note}" if kpi.target_note else "none"
-    target = format_number(kpi.unit, kpi.default_target)
-    return f"{target} — {kpi.target_note}" if kpi.target_note else target
+def definition_lines(kpi: KPI) -> list[tuple[str, str]]:
+    """(field, text) pairs describing a catalogue entry completely: ``kpis explain ID`` prints
+    them, the reference lists them under each entry."""
+    lines = [
+        ("id", kpi.id),
+        ("label", kpi.label),
+        ("description", kpi.description),
+        ("formula", kpi.formula),
+        ("category", kpi.category.value),
+        ("unit", kpi.unit.value + (" (stored as a fraction)" if kpi.unit is Unit.PERCENT else "")),
+        ("better", kpi.direction.value),
+        ("kind", kpi.kind.value),
+    ]
+    if kpi.numerator:
+        numerator = _measure_text(kpi.numerator)
+        if kpi.numerator_subtract:
+            numerator += f" minus {_measure_text(kpi.numerator_subtract)}"
+        lines.append(("numerator", numerator))
+    if kpi.denominator:
+        lines.append(("denominator", _measure_text(kpi.denominator)))
+    if kpi.filters:
+        lines.append(("filter", "; ".join(f.describe() for f in kpi.filters)))
+    if kpi.numerator_filters:
+        lines.append(("numerator filter", "; ".join(f.describe() for f in kpi.numerator_filters)))
+    if kpi.share_dimension:
+        lines.append(("share of", f"all values of {kpi.share_dimension}"))
+    if kpi.hist_metric:
+        lines.append(("histogram", f"{kpi.hist_metric}, quantile {kpi.quantile}"))
+    if kpi.parts:
+        lines.append(("parts", ", ".join(kpi.parts)))
+    table = kpi.table.value
+    if kpi.table.value == "auto":
+        table = "cube_declarations (cube_profiles when broken down or filtered by profile)"
+    lines.append(("cube table", table))
+    lines.append(("dimensions", ", ".join(kpi.allowed_dimensions) or "none"))
+    if kpi.required_dimensions:
+        lines.append(("always by", ", ".join(kpi.required_dimensions)))
+    if kpi.is_rate:
+        lines.append(("statistics", "Wilson 95 % interval; insufficient below the minimum sample"))
+    if kpi.default_target is not None:
+        note = f" ({kpi.target_note})" if kpi.target_note else ""
+        lines.append(("default target", format_number(kpi.unit, kpi.default_target) + note))
+    elif kpi.target_note:
+        lines.append(("default target", f"none ({kpi.target_note})"))
+    if kpi.reference:
+        lines.append(("reference values", kpi.reference))
+    lines.append(("source", kpi.source))
+    lines.append(("definition version", str(kpi.version)))
+    return lines
 
 
 def _surfaces(kpi: KPI) -> list[tuple[str, str]]:
     rows = [
-        ("Pages", _code_list(surfaces.pages_of(kpi.id))),
-        ("Monthly report sheets", _code_list(surfaces.sheets_of(kpi.id))),
+        ("pages", _code_list(surfaces.pages_of(kpi.id))),
+        ("monthly report sheets", _code_list(surfaces.sheets_of(kpi.id))),
     ]
     if kpi.id in surfaces.CLI_ONLY:
         rows.append(("CLI only", surfaces.CLI_ONLY[kpi.id]))
@@ -184,46 +230,12 @@ def _surfaces(kpi: KPI) -> list[tuple[str, str]]:
 
 def _entry(kpi: KPI, read_by: Sequence[str], tests: Sequence[str]) -> list[str]:
     public = " (public)" if kpi.id in PUBLIC_IDS else ""
-    rows: list[tuple[str, str]] = [
-        ("Definition", kpi.description),
-        ("Formula", kpi.formula),
-    ]
-    if kpi.numerator:
-        numerator = _measure(kpi.numerator)
-        if kpi.numerator_subtract:
-            numerator += f" minus {_measure(kpi.numerator_subtract)}"
-        rows.append(("Numerator", numerator))
-    if kpi.denominator:
-        rows.append(("Denominator", _measure(kpi.denominator)))
-    if kpi.filters:
-        rows.append(("Filter", "; ".join(f.describe() for f in kpi.filters)))
-    if kpi.numerator_filters:
-        rows.append(("Numerator filter", "; ".join(f.describe() for f in kpi.numerator_filters)))
-    if kpi.share_dimension:
-        rows.append(("Share of", f"every value of {kpi.share_dimension}"))
-    if kpi.hist_metric:
-        rows.append(("Histogram", f"metric `{kpi.hist_metric}`, quantile {kpi.quantile}"))
-    if kpi.parts:
-        rows.append(("Parts", _code_list(kpi.parts)))
-    unit = kpi.unit.value + (" (stored as a fraction)" if kpi.unit is Unit.PERCENT else "")
-    rows += [
-        ("Unit", unit),
-        ("Better", kpi.direction.value),
-        ("Kind", kpi.kind.value),
-        ("Dimensions", ", ".join(kpi.allowed_dimensions) or "none"),
-        ("Target", _target(kpi)),
-    ]
-    if kpi.reference:
-        rows.append(("Reference values", kpi.reference))
-    rows += [
-        ("Source", kpi.source),
-        ("Version", str(kpi.version)),
-        ("Computed by", f"`kpis.engine.compute` → `{_name(_computing_function(kpi))}`"),
-    ]
+    rows = [(n, t) for n, t in definition_lines(kpi) if n not in ("id", "label")]
+    rows.append(("computed by", f"`kpis.engine.compute` → `{_name(_computing_function(kpi))}`"))
     if read_by:
-        rows.append(("Also named by", _code_list(read_by)))
+        rows.append(("also takes it by id", _code_list(read_by)))
     rows += _surfaces(kpi)
-    rows.append(("Tests naming it", _code_list(tests)))
+    rows.append(("tests naming it", _code_list(tests)))
     lines = [f'<a id="{kpi.id}"></a>', "", f"### `{kpi.id}` — {kpi.label}{public}", ""]
     lines += ["| | |", "|---|---|"]
     lines += [f"| {name} | {_cell(text)} |" for name, text in rows]

@@ -28,6 +28,7 @@ from kpis.measures import (
     HIST_ZERO_BIN,
     MEASURE_NAMES,
     PROFILE_DIMENSIONS,
+    RELEASED_WITHIN,
     SOLE_MEASURE_NAMES,
     hist_bin,
     hist_value,
@@ -147,17 +148,9 @@ SELECT d.declaration_id, d.lodged_month, d.office_code, d.channel, d.selection_s
     {within}
 FROM declarations d
 """
-WITHIN: tuple[tuple[int, str], ...] = (
-    (1, "released_within_1h"),
-    (3, "released_within_3h"),
-    (6, "released_within_6h"),
-    (24, "released_within_24h"),
-    (48, "released_within_48h"),
-    (72, "released_within_72h"),
-)
 WITHIN_SQL = ",\n    ".join(
     f"CASE WHEN released_at <= lodged_at + INTERVAL {h} HOUR THEN 1 ELSE 0 END AS {name}"
-    for h, name in WITHIN
+    for h, name in RELEASED_WITHIN
 )
 
 N_DECLARATIONS = 3000
@@ -274,7 +267,7 @@ def test_edge_rows_counted_by_hand() -> None:
     }
     assert len(cube) == 5 and all(r["declarations"] == 1 for r in cube.values())
     zeros = dict.fromkeys(MEASURE_NAMES[1:], 0)
-    all_within = {name: 1 for _, name in WITHIN}
+    all_within = {name: 1 for _, name in RELEASED_WITHIN}
     expected = {
         # Red seizure: released exactly 1 h after lodgement (counts as "within 1 h").
         ("HQ", "red"): {

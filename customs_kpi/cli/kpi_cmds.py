@@ -102,71 +102,11 @@ def list_kpis(
     console.print(table)
 
 
-def _measure_text(name: str | None) -> str:
-    from kpis.measures import MEASURES, SOLE_MEASURES
-
-    if name is None:
-        return ""
-    definitions = {m.name: m.definition for m in (*MEASURES, *SOLE_MEASURES)}
-    return f"{name} ({definitions.get(name, 'unknown measure')})"
-
-
-def explain_lines(kpi: KPI) -> list[tuple[str, str]]:
-    """(field, text) pairs describing a catalogue entry completely."""
-    from kpis.formatting import format_number
-
-    lines = [
-        ("id", kpi.id),
-        ("label", kpi.label),
-        ("description", kpi.description),
-        ("formula", kpi.formula),
-        ("category", kpi.category.value),
-        ("unit", kpi.unit.value + (" (stored as a fraction)" if kpi.unit == "percent" else "")),
-        ("better", kpi.direction.value),
-        ("kind", kpi.kind.value),
-    ]
-    if kpi.numerator:
-        numerator = _measure_text(kpi.numerator)
-        if kpi.numerator_subtract:
-            numerator += f" minus {_measure_text(kpi.numerator_subtract)}"
-        lines.append(("numerator", numerator))
-    if kpi.denominator:
-        lines.append(("denominator", _measure_text(kpi.denominator)))
-    if kpi.filters:
-        lines.append(("filter", "; ".join(f.describe() for f in kpi.filters)))
-    if kpi.numerator_filters:
-        lines.append(("numerator filter", "; ".join(f.describe() for f in kpi.numerator_filters)))
-    if kpi.share_dimension:
-        lines.append(("share of", f"all values of {kpi.share_dimension}"))
-    if kpi.hist_metric:
-        lines.append(("histogram", f"{kpi.hist_metric}, quantile {kpi.quantile}"))
-    if kpi.parts:
-        lines.append(("parts", ", ".join(kpi.parts)))
-    table = kpi.table.value
-    if kpi.table.value == "auto":
-        table = "cube_declarations (cube_profiles when broken down or filtered by profile)"
-    lines.append(("cube table", table))
-    lines.append(("dimensions", ", ".join(kpi.allowed_dimensions) or "none"))
-    if kpi.required_dimensions:
-        lines.append(("always by", ", ".join(kpi.required_dimensions)))
-    if kpi.is_rate:
-        lines.append(("statistics", "Wilson 95 % interval; insufficient below the minimum sample"))
-    if kpi.default_target is not None:
-        note = f" ({kpi.target_note})" if kpi.target_note else ""
-        lines.append(("default target", format_number(kpi.unit, kpi.default_target) + note))
-    elif kpi.target_note:
-        lines.append(("default target", f"none ({kpi.target_note})"))
-    if kpi.reference:
-        lines.append(("reference values", kpi.reference))
-    lines.append(("source", kpi.source))
-    lines.append(("definition version", str(kpi.version)))
-    return lines
-
-
 @kpis_app.command("explain")
 def explain(kpi_id: Annotated[str, typer.Argument(metavar="ID", help="KPI id.")]) -> None:
     """Everything about one KPI: definition, formula, measures, filters, target, source."""
     from kpis.catalogue import UnknownKPI, get
+    from kpis.reference import definition_lines
 
     try:
         kpi = get(kpi_id)
@@ -175,7 +115,7 @@ def explain(kpi_id: Annotated[str, typer.Argument(metavar="ID", help="KPI id.")]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    for name, text in explain_lines(kpi):
+    for name, text in definition_lines(kpi):
         table.add_row(name, text)
     console.print(table)
 

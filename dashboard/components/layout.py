@@ -84,6 +84,14 @@ def section(
     )
 
 
+def stat(label: str, value: str, detail: str | None = None) -> html.Div:
+    """One figure of a ``stat-list``: its label, the value, an optional line under it."""
+    lines = [html.Div(label, className="stat-label"), html.Div(value, className="stat-value")]
+    if detail is not None:
+        lines.append(html.Div(detail, className="stat-label"))
+    return html.Div(lines, className="stat")
+
+
 def graph(figure: go.Figure, graph_id: str | None = None) -> dcc.Graph:
     # A responsive graph fills its container's height, so the container gets the figure's:
     # without it the chart takes no room in the page flow and overlaps what follows.

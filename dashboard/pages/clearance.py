@@ -28,7 +28,7 @@ from dashboard.components.figures import (
     trend_figure,
 )
 from dashboard.components.format import format_count
-from dashboard.components.layout import graph, section
+from dashboard.components.layout import graph, section, stat
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
@@ -313,20 +313,11 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
             continue
         ok = bool(r["sufficient"])
         summary.append(
-            html.Div(
-                [
-                    html.Div(f"{r['channel'].capitalize()} lane", className="stat-label"),
-                    html.Div(
-                        format_value(r["median_hours"], HOURS) if ok else INSUFFICIENT,
-                        className="stat-value",
-                    ),
-                    html.Div(
-                        f"median · p90 {format_value(r['p90_hours'], HOURS) if ok else '–'} · "
-                        f"{format_count(r['count'])} released, {format_count(r.get('open'))} open",
-                        className="stat-label",
-                    ),
-                ],
-                className="stat",
+            stat(
+                f"{r['channel'].capitalize()} lane",
+                format_value(r["median_hours"], HOURS) if ok else INSUFFICIENT,
+                f"median · p90 {format_value(r['p90_hours'], HOURS) if ok else '–'} · "
+                f"{format_count(r['count'])} released, {format_count(r.get('open'))} open",
             )
         )
     kpi = catalogue.get

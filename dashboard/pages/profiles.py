@@ -24,7 +24,7 @@ from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_p_value
-from dashboard.components.layout import section
+from dashboard.components.layout import section, stat
 from dashboard.components.sparkline import spark_text
 from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
@@ -116,15 +116,7 @@ def management_section(ctx: PageContext, filters: flt.PageFilters) -> html.Secti
     for r in management_frame(ctx, filters).iter_rows(named=True):
         kpi = catalogue.get(r["kpi_id"])
         shown = format_value(r["value"], kpi.unit, sufficient=r["sufficient"])
-        stats.append(
-            html.Div(
-                [
-                    html.Div(kpi.label, className="stat-label"),
-                    html.Div(shown, className="stat-value"),
-                ],
-                className="stat",
-            )
-        )
+        stats.append(stat(kpi.label, shown))
     return section(
         "Profile management",
         html.Div(stats, className="stat-list"),

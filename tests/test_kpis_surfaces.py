@@ -18,11 +18,11 @@ import polars as pl
 import pytest
 from argon2 import PasswordHasher
 
+from appstate.passwords import Passwords
+from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
-from dashboard.auth.passwords import Passwords
 from dashboard.data import Viewer, build_context
-from dashboard.roles import Role
 from kpis import catalogue, surfaces
 from kpis.definitions import Kind
 from kpis.durations import DURATIONS

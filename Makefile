@@ -13,7 +13,7 @@ PORT ?= 8050
 WEB_WORKERS ?= 2
 CLI := $(BIN)/customs-kpi
 
-.PHONY: run test install demo-data load-demo serve worker bench bench-quick lint typecheck system-deps browser-deps clean
+.PHONY: run test install demo-data load-demo serve worker bench bench-quick lint typecheck deadcode system-deps browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# Dead code (settings in pyproject.toml [tool.vulture]; false positives in vulture_whitelist.py).
+deadcode: install
+	$(BIN)/vulture
 
 # Benchmarks: SCALES is a list of declaration counts (default 1 M and 10 M).
 SCALES ?= 1000000 10000000

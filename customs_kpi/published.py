@@ -249,10 +249,6 @@ class Snapshot:
     def table_names(self) -> list[str]:
         return sorted(self.manifest.get("tables", {}))
 
-    def row_count(self, name: str) -> int:
-        """Rows of a table as recorded at publish time (no I/O)."""
-        return int(self._table_info(name)["rows"])
-
     def months(self) -> list[date]:
         """The lodged_months holding declarations, oldest first."""
         return [date.fromisoformat(m) for m in self.manifest.get("months", [])]
@@ -443,11 +439,6 @@ def newest_valid_version(published_dir: Path) -> Path | None:
 def _forget(path: Path) -> None:
     with _lock:
         _snapshots.pop(path, None)
-
-
-def snapshot_age(snapshot: Snapshot, now: datetime | None = None) -> float | None:
-    """Hours since the snapshot's data_as_of (None before any load): for freshness warnings."""
-    return hours_since(snapshot.data_as_of, now)
 
 
 def hours_since(moment: datetime | None, now: datetime | None = None) -> float | None:

@@ -13,16 +13,16 @@ A callback that needs more than its page (an analyst action on a viewer page) sa
     @require_role(Role.ANALYST)
     def review_profile(...): ...
 
-Every data query applies the user's office scope on the server, whatever the browser sent::
-
-    offices = scoped_filters(requested_offices)   # None = every office, else a non-empty tuple
+Every data query applies the user's office scope on the server, whatever the browser sent:
+pages read through ``dashboard.data.request_context()``, whose cube is cut to
+:func:`current_viewer`'s offices (``dashboard.data.scope_cube``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import dash
@@ -58,43 +58,15 @@ def user_may(required: Role | str) -> bool:
     return role is not None and role.covers(parse_role(required))
 
 
-def current_scope() -> frozenset[str] | None:
-    """Offices the current user may see; None = every office.
-
-    Refuses (403) when nobody is logged in, so a query cannot silently run unscoped.
-    """
-    if not has_request_context() or not current_user.is_authenticated:
-        abort(403)
-    scope: frozenset[str] | None = current_user.scope
-    return scope
-
-
-def scoped_filters(requested_offices: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    """The offices a query may use: what the browser asked for, cut to the user's scope.
-
-    ``requested_offices``: office codes (a list, or one comma-separated string as in the URL);
-    empty or None = "all I may see". Returns None for every office (only for users without an
-    office scope), otherwise a sorted, non-empty tuple. A scoped user who asks only for offices
-    outside their scope gets their whole scope, never more and never an empty selection (an
-    empty filter reads as "no restriction" in too many places to be safe).
-    """
-    if isinstance(requested_offices, str):
-        requested_offices = requested_offices.split(",")
-    requested = {o.strip() for o in (requested_offices or ()) if o and o.strip()}
-    scope = current_scope()
-    if scope is None:
-        return tuple(sorted(requested)) if requested else None
-    allowed = requested & scope
-    return tuple(sorted(allowed or scope))
-
-
 def app_settings() -> Settings:
     """The settings of the serving app (inside a request or callback)."""
     return current_settings()
 
 
 def current_viewer() -> Any:
-    """The current user as the pages' ``dashboard.data.Viewer`` (offices None = every office)."""
+    """The current user as the pages' ``dashboard.data.Viewer`` (offices None = every office).
+
+    Refuses (401) when nobody is logged in, so a query cannot silently run unscoped."""
     from dashboard.data import Viewer  # the pages' read-side type; imported late (no cycle)
 
     if not has_request_context() or not current_user.is_authenticated:

@@ -11,7 +11,8 @@ Extension points for page authors (see ``dashboard/access.py`` for the full API)
   the request guard refuses the page (403) and every callback defined in its module to lower
   roles.
 * A callback that needs more than its page: ``@require_role(Role.ANALYST)`` under ``@callback``.
-* Every data query applies ``scoped_filters(requested_offices)`` (or ``current_scope()``).
+* Every data query reads the cube of ``dashboard.data.request_context()``, cut to the user's
+  office scope (``current_viewer()``).
 * Audited actions (exports, downloads, review decisions, loads): ``dashboard.audit.audit``.
 """
 

@@ -92,7 +92,6 @@ CANONICAL: tuple[Column, ...] = (
 )
 BY_NAME: dict[str, Column] = {c.name: c for c in CANONICAL}
 CANONICAL_NAMES: tuple[str, ...] = tuple(c.name for c in CANONICAL)
-REQUIRED_NAMES: tuple[str, ...] = tuple(c.name for c in CANONICAL if c.required)
 
 # Profile register and change log (DATA-CONTRACT.md "Profile register and change log").
 PROFILE_COLUMNS: tuple[Column, ...] = (

@@ -462,19 +462,6 @@ def stage_delivery(
     )
 
 
-def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:
-    """The delivery as a polars frame of strings plus a 1-based ``source_row`` (for tools and
-    tests; the load itself stays inside DuckDB)."""
-    con = duckdb.connect()
-    try:
-        staged = stage_delivery(con, path, mapping or Mapping())
-        return con.sql(
-            f"SELECT {staged.source_row} AS source_row, * FROM {staged.table} ORDER BY rowid"
-        ).pl()
-    finally:
-        con.close()
-
-
 def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:
     if len(names) != 1:
         return ""

@@ -60,13 +60,6 @@ def _candidates(folder: Path) -> list[Path]:
     ]
 
 
-def _is_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 def _refusal(path: Path, st: os.stat_result) -> str | None:
     """Why a delivery candidate is refused (None: a regular file, read normally)."""
     if stat.S_ISLNK(st.st_mode):

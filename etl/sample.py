@@ -1361,13 +1361,6 @@ def _add_expectations(
     truth["expected_overall"] = summary(float(controlled.sum()), float(weight.sum()))
 
 
-def final_declarations(sample: Sample) -> pl.DataFrame:
-    """The monthly deliveries with the redelivery applied: what a correct load ends up holding."""
-    later = sample.redelivery
-    kept = sample.declarations.join(later, on="declaration_id", how="anti")
-    return pl.concat([kept, later]).sort("lodged_at", "declaration_id")
-
-
 def _misreport(
     first: pl.DataFrame, rng: np.random.Generator, rows: np.ndarray, kinds: np.ndarray
 ) -> pl.DataFrame:

@@ -97,10 +97,8 @@ def _typed_expr(col: Column, mapping: Mapping) -> str:
         return _datetime_expr(s, mapping.datetime_formats.get(col.name), mapping.timezone)
     if col.value_type is ValueType.DATE:
         return f"try_cast(try_cast({s} AS TIMESTAMP) AS DATE)"
-    if col.value_type is ValueType.DECIMAL:
-        return f"try_cast({s} AS DECIMAL(18, 2))"
-    if col.value_type is ValueType.INTEGER:
-        return f"try_cast({s} AS INTEGER)"
+    if col.value_type in (ValueType.DECIMAL, ValueType.INTEGER):
+        return f"try_cast({s} AS {col.sql_type})"
     if col.value_type is ValueType.BOOLEAN:
         return _case_of(
             s, {**dict.fromkeys(TRUE_WORDS, "true"), **dict.fromkeys(FALSE_WORDS, "false")}

@@ -52,10 +52,3 @@ FINAL_RESULTS: frozenset[ControlResult] = frozenset(
 HIT_RESULTS: frozenset[ControlResult] = frozenset(
     {ControlResult.IRREGULARITY, ControlResult.SEIZURE}
 )
-# Item roll-up: the most severe result wins.
-RESULT_SEVERITY: dict[ControlResult, int] = {
-    ControlResult.PENDING: 0,
-    ControlResult.NO_FINDING: 1,
-    ControlResult.IRREGULARITY: 2,
-    ControlResult.SEIZURE: 3,
-}

@@ -11,7 +11,7 @@ from html import escape
 
 import polars as pl
 
-from kpis.definitions import KPI, Direction, Unit
+from kpis.definitions import KPI, Unit
 
 INSUFFICIENT = "insufficient data"
 NO_DATA = "–"
@@ -96,19 +96,6 @@ def format_interval(
     return f"{format_number(unit, float(low))} – {format_number(unit, float(high))}"
 
 
-def is_improvement(kpi: KPI, change: float | None) -> bool | None:
-    """True when a change is good news, False when bad, None when neutral or unknown."""
-    if change is None or change == 0:
-        return None
-    match kpi.direction:
-        case Direction.HIGHER:
-            return change > 0
-        case Direction.LOWER:
-            return change < 0
-        case Direction.NEUTRAL:
-            return None
-
-
 def format_key(value: object) -> str:
     """A grain value: months as ``2026-03``, the rest as text."""
     if isinstance(value, date):
@@ -131,18 +118,12 @@ WORKBOOK_OPTIONS: dict[str, bool] = {
 }
 
 
-def formula_safe(text: str) -> str:
-    """A text cell a spreadsheet shows as the text it is: a leading formula character gets a
-    ``'`` in front (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``, ``-2+3`` → ``'-2+3``). Only
-    for text: numbers are written as numbers and never pass through here."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def formula_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with :func:`formula_safe` applied to every text column (String, Categorical,
-    Enum; these become String). Numeric, date and boolean columns are left as they are, so a
-    negative number stays a number. Every CSV writer (dashboard downloads, snapshot CSVs)
-    passes its frame through this."""
+    """The frame with every text cell a spreadsheet shows as the text it is: a leading formula
+    character gets a ``'`` in front (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``, ``-2+3`` →
+    ``'-2+3``) in every text column (String, Categorical, Enum; these become String). Numeric,
+    date and boolean columns are left as they are, so a negative number stays a number. Every
+    CSV writer (dashboard downloads, snapshot CSVs) passes its frame through this."""
     text = [
         name
         for name, dtype in frame.schema.items()

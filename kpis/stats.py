@@ -128,7 +128,6 @@ def least_squares_slope(points: Sequence[tuple[float, float]]) -> float | None:
 
 
 # --- Lift over random, its interval, and how many controls decide it ---------------------------
-Z_80 = 0.8416212335729143  # one-sided normal quantile of 80 % power
 Z_95_ONE_SIDED = 1.6448536269514722
 
 
@@ -189,7 +188,6 @@ class LiftInterval:
     lift: float
     low: float
     high: float
-    se_log: float  # standard error of ln(lift)
 
 
 def lift_interval(x1: int, n1: int, x0: int, n0: int, z: float = Z_95) -> LiftInterval | None:
@@ -207,7 +205,7 @@ def lift_interval(x1: int, n1: int, x0: int, n0: int, z: float = Z_95) -> LiftIn
     ca, cb = (n1, n0) if x1 > 0 and x0 > 0 else (n1 + 0.5, n0 + 0.5)
     se = math.sqrt(max(0.0, 1 / a - 1 / ca) + max(0.0, 1 / b - 1 / cb))
     centre = math.log((a / ca) / (b / cb))
-    return LiftInterval(lift, math.exp(centre - z * se), math.exp(centre + z * se), se)
+    return LiftInterval(lift, math.exp(centre - z * se), math.exp(centre + z * se))
 
 
 def controls_to_show_lift(

@@ -7,7 +7,6 @@ grain is read from the merged counts, within ``HIST_RELATIVE_ERROR`` of the exac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import polars as pl
@@ -172,17 +171,3 @@ def duration_distribution(
         )
         .sort("channel", "bucket_order")
     )
-
-
-def quantile_from_counts(bins: Sequence[int], counts: Sequence[int], q: float) -> float | None:
-    """Reference (pure Python) nearest-rank quantile of a histogram; used by tests and docs."""
-    pairs = sorted((b, c) for b, c in zip(bins, counts, strict=True) if c > 0)
-    total = sum(c for _, c in pairs)
-    if total == 0:
-        return None
-    rank, cumulative = max(1, math.ceil(q * total)), 0
-    for b, c in pairs:
-        cumulative += c
-        if cumulative >= rank:
-            return 0.0 if b == HIST_ZERO_BIN else 2 * HIST_GAMMA**b / (HIST_GAMMA + 1)
-    return None

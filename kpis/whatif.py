@@ -250,12 +250,6 @@ class WhatIfResult:
         ]
         return pl.DataFrame(rows, schema=SUMMARY_SCHEMA)
 
-    def assumptions_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(
-            {"id": [x.id for x in self.assumptions], "text": [x.text for x in self.assumptions]},
-            schema={"id": pl.String, "text": pl.String},
-        )
-
 
 SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "measure": pl.String(),

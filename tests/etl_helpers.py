@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 
 from customs_kpi.settings import Settings
 from etl.contract import CANONICAL_NAMES
+from etl.extract import stage_delivery
+from etl.mapping import Mapping
 
 # Tables whose content a load may change (schema_migrations never changes in a load).
 WAREHOUSE_TABLES = (
@@ -84,6 +87,19 @@ def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:
+    """The delivery as staged by :func:`etl.extract.stage_delivery`, as a polars frame of
+    strings plus a 1-based ``source_row`` (the load itself stays inside DuckDB)."""
+    con = duckdb.connect()
+    try:
+        staged = stage_delivery(con, path, mapping or Mapping())
+        return con.sql(
+            f"SELECT {staged.source_row} AS source_row, * FROM {staged.table} ORDER BY rowid"
+        ).pl()
     finally:
         con.close()
 

@@ -11,11 +11,11 @@ import pages_snapshot
 import pytest
 from auth_helpers import call, login, make_app
 from flask.testing import FlaskClient
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Unauthorized
 
 from appstate.roles import Role
 from customs_kpi.settings import load_settings
-from dashboard.access import current_scope, current_viewer, scoped_filters
+from dashboard.access import current_viewer
 
 OVERVIEW = "overview-content.children"
 USERS = {
@@ -41,43 +41,15 @@ def _in_request(client: FlaskClient) -> FlaskClient:
     return client
 
 
-@pytest.mark.parametrize(
-    ("user", "requested", "expected"),
-    [
-        ("ths", ["DKR", "ZIG"], ("THS",)),  # only outside offices: their whole scope
-        ("ths", None, ("THS",)),
-        ("ths", [], ("THS",)),
-        ("ths", "THS,DKR", ("THS",)),  # the URL's comma-separated form
-        ("ths", ["THS", "THS "], ("THS",)),
-        ("two", ["ZIG", "DKR"], ("DKR",)),
-        ("two", None, ("DKR", "THS")),
-        ("two", ["THS", "DKR", "ZIG"], ("DKR", "THS")),
-        ("adam", None, None),  # no scope: every office
-        ("adam", ["ZIG", "DKR"], ("DKR", "ZIG")),
-        ("adam", ["", " "], None),
-    ],
-)
-def test_scoped_filters_intersect_with_the_users_scope(
-    app: dash.Dash, user: str, requested: Any, expected: tuple[str, ...] | None
-) -> None:
-    client = _in_request(login(app, user))
-    try:
-        assert scoped_filters(requested) == expected
-    finally:
-        client.__exit__(None, None, None)
-
-
-def test_current_scope_and_viewer(app: dash.Dash) -> None:
+def test_current_viewer_carries_the_scope(app: dash.Dash) -> None:
     client = _in_request(login(app, "two"))
     try:
-        assert current_scope() == frozenset({"DKR", "THS"})
         viewer = current_viewer()
         assert (viewer.name, viewer.role, viewer.offices) == ("two", Role.ANALYST, ("DKR", "THS"))
     finally:
         client.__exit__(None, None, None)
     client = _in_request(login(app, "adam"))
     try:
-        assert current_scope() is None
         assert current_viewer().offices is None
     finally:
         client.__exit__(None, None, None)
@@ -85,11 +57,8 @@ def test_current_scope_and_viewer(app: dash.Dash) -> None:
 
 def test_no_scope_without_a_user(app: dash.Dash) -> None:
     """Outside a signed-in request a query cannot run unscoped: it is refused."""
-    with app.server.test_request_context("/"):
-        with pytest.raises(Forbidden):
-            current_scope()
-        with pytest.raises(Forbidden):
-            scoped_filters(["DKR"])
+    with app.server.test_request_context("/"), pytest.raises(Unauthorized):
+        current_viewer()
 
 
 def _overview(client: FlaskClient, app: dash.Dash, offices: Any) -> str:

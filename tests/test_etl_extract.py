@@ -6,8 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from etl_helpers import read_delivery
 
-from etl.extract import DeliveryError, read_delivery
+from etl.extract import DeliveryError
 from etl.mapping import Mapping
 
 

@@ -19,7 +19,7 @@ from dashboard.components.download import csv_text, send_csv
 from etl.snapshot.content import SnapshotContent
 from etl.snapshot.workbook import SHEETS, write_csvs, write_workbook
 from kpis.flags import FlagConfig
-from kpis.formatting import FORMULA_PREFIXES, formula_safe, formula_safe_frame
+from kpis.formatting import FORMULA_PREFIXES, formula_safe_frame
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,8 @@ def _is_number(value: str) -> bool:
 
 
 def test_formula_safe_prefixes_text_only() -> None:
-    assert [formula_safe(p) for p in PAYLOADS] == ["'" + p for p in PAYLOADS]
-    assert formula_safe("THS") == "THS"
-    assert formula_safe("a=b") == "a=b"
+    cells = formula_safe_frame(pl.DataFrame({"text": [*PAYLOADS, "THS", "a=b"]}))["text"]
+    assert cells.to_list() == ["'" + p for p in PAYLOADS] + ["THS", "a=b"]
     frame = formula_safe_frame(_payload_frame())
     assert frame["name"].to_list() == ["'" + p for p in PAYLOADS]
     assert frame["kind"].to_list() == ["'" + p for p in PAYLOADS]

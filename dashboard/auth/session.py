@@ -66,10 +66,6 @@ class Expiry:
     idle_seconds_left: float
     absolute_seconds_left: float
 
-    @property
-    def seconds_left(self) -> float:
-        return min(self.idle_seconds_left, self.absolute_seconds_left)
-
 
 def expiry_of(record: SessionRecord, now: float) -> Expiry:
     settings = current_settings()

@@ -49,15 +49,6 @@ def format_delta(delta: float | None, unit: Unit) -> str:
             return f"{sign}{magnitude:.2f}"
 
 
-def format_relative(change: float | None) -> str:
-    """Relative change (0.12 → "+12 %")."""
-    if is_missing(change):
-        return NO_DATA
-    assert change is not None
-    sign = "+" if change > 0 else ("−" if change < 0 else "±")
-    return f"{sign}{abs(change) * 100:.0f} %"
-
-
 def format_p_value(p: float | None) -> str:
     if is_missing(p):
         return NO_DATA
@@ -110,7 +101,3 @@ def axis_tickformat(unit: Unit) -> str:
             return ",.1f"
         case Unit.RATIO:
             return ".2f"
-
-
-def unit_suffix(unit: Unit) -> str:
-    return {Unit.HOURS: " (hours)", Unit.RATIO: " (×)"}.get(unit, "")

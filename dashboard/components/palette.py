@@ -50,15 +50,6 @@ SOURCE_COLOURS: dict[SelectionSource, str] = {
     SelectionSource.UNKNOWN: SKY_BLUE,
 }
 
-# Card statuses: bluish green = on target, orange = near it, vermillion = off it; each also
-# has a word and a symbol on the card (see cards.py).
-STATUS_COLOURS: dict[str, str] = {
-    "good": BLUISH_GREEN,
-    "warn": ORANGE,
-    "bad": VERMILLION,
-    "none": GREY,
-}
-
 
 def channel_colour(channel: str) -> str:
     try:

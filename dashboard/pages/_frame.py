@@ -1,6 +1,7 @@
 """What every page shares: the layout skeleton (header with "data as of", filter bar, content
-area filled by the page's callback), the filter inputs of the callbacks, and the states shown
-when nothing is published or the filters match nothing.
+area filled by the page's callback), the filter inputs of the callbacks, the content and CSV
+download callbacks built on them, and the states shown when nothing is published or the filters
+match nothing.
 
 The leading underscore keeps Dash's page discovery from treating this module as a page.
 """
@@ -9,20 +10,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import polars as pl
-from dash import Input, State, html, no_update
+from dash import ALL, Input, Output, State, callback, html, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
+from appstate.roles import Role
 from customs_kpi.published import freshness
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import send_csv
+from dashboard.components.download import DOWNLOAD_BUTTON, filename, send_csv
 from dashboard.components.layout import loading, page_header
-from dashboard.data import PageContext, request_context
+from dashboard.data import PageContext, guarded, request_context
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +145,77 @@ def error_then_no_update(reference: str) -> tuple[Any, Any]:
 def download_error(reference: str) -> Any:
     """A failed download sends nothing (the error is logged with its reference)."""
     raise PreventUpdate
+
+
+# --- The callbacks most pages share ---------------------------------------------------------------
+def _as_page_function(func: Callable[..., Any], module: str, name: str) -> Callable[..., Any]:
+    """``func`` as if defined in the page ``module``: the request guard takes a callback's role
+    from its module's page (``dashboard.access.function_role``); logs name it."""
+    func.__module__, func.__name__, func.__qualname__ = module, name, name
+    return func
+
+
+def content_callback(
+    module: str,
+    content_id: str,
+    render: Callable[..., Any],
+    *extra: Input | State,
+    options: Sequence[Output] = (),
+    role: Role = Role.VIEWER,
+) -> Callable[..., Any]:
+    """Register ``module``'s content callback and return it (the page keeps it as
+    ``update_content``; tests call its ``.body(ctx, *inputs)``).
+
+    Inputs by position: the filter controls (:func:`filter_inputs`), then ``extra``, whose
+    values come after the filters in ``render(ctx, filters, *extra_values)``. With ``options``
+    (dropdown options outside the content area) the callback has those outputs too and
+    ``render`` returns them after the content; nothing published or no period gives the empty
+    state and empty option lists."""
+
+    def update_content(
+        ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, *values: Any
+    ) -> Any:
+        filters = filters_for(ctx, start, end, offices, channel)
+        if filters is None:
+            return (no_data(ctx), *([] for _ in options)) if options else no_data(ctx)
+        return render(ctx, filters, *values)
+
+    body = _as_page_function(update_content, module, "update_content")
+    on_error = error_then_no_update if options else None
+    return callback(Output(content_id, "children"), *options, *filter_inputs(), *extra)(
+        guarded(role, on_error=on_error)(body)
+    )
+
+
+def download_callback(
+    module: str,
+    page: str,
+    download_id: str,
+    table: Callable[..., tuple[pl.DataFrame, str]],
+    *extra: State,
+    role: Role = Role.VIEWER,
+) -> Callable[..., Any]:
+    """Register ``module``'s CSV download and return it (the page keeps it as ``download``).
+
+    Fired by the page's CSV buttons (``download_button(page, view)``); states by position:
+    ``extra``, then the filter controls (:func:`filter_states`). ``table(ctx, filters, view,
+    *extra_values)`` gives the frame and the file's name (without prefix, month and suffix);
+    it raises ``PreventUpdate`` for a view it does not send. Sent with :func:`csv_download`."""
+
+    def download(ctx: PageContext, clicks: Any, *values: Any) -> dict[str, Any]:
+        view = clicked_view(dash_ctx.triggered_id, clicks)
+        *chosen, start, end, offices, channel = values
+        filters = filters_for(ctx, start, end, offices, channel)
+        if filters is None:
+            raise PreventUpdate
+        data, name = table(ctx, filters, view, *chosen)
+        return csv_download(data, filename(name, month=filters.end), filters)
+
+    body = _as_page_function(download, module, "download")
+    return callback(
+        Output(download_id, "data"),
+        Input({"type": DOWNLOAD_BUTTON, "page": page, "view": ALL}, "n_clicks"),
+        *extra,
+        *filter_states(),
+        prevent_initial_call=True,
+    )(guarded(role, on_error=download_error)(body))

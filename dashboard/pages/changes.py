@@ -12,15 +12,11 @@ from urllib.parse import quote
 import dash
 import dash_ag_grid as dag
 import polars as pl
-from dash import ALL, Input, Output, State, callback, dcc, html
-from dash import ctx as dash_ctx
-from dash.exceptions import PreventUpdate
+from dash import Input, State, dcc, html
 
 from appstate.review import store_for
-from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import stacked_bars
 from dashboard.components.format import (
     format_count,
@@ -30,7 +26,7 @@ from dashboard.components.format import (
 from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
 from dashboard.context import current_settings
-from dashboard.data import PageContext, guarded
+from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
@@ -310,48 +306,31 @@ def _months(raw: Any) -> int:
     return int(raw) if raw in window_choices() else default_window()
 
 
-@callback(
-    Output(CONTENT_ID, "children"),
-    *frame.filter_inputs(),
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    lambda ctx, filters, window, sources: content(
+        ctx, filters, _months(window), list(sources or [])
+    ),
     Input(WINDOW_ID, "value"),
     Input(SOURCES_ID, "value"),
 )
-@guarded(Role.VIEWER)
-def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, window: Any, sources: Any
-) -> Any:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters, _months(window), list(sources or []))
 
 
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+def download_table(
+    ctx: PageContext, filters: flt.PageFilters, view: str, window: Any, sources: Any
+) -> tuple[pl.DataFrame, str]:
+    if view == "events":
+        return change_counts_frame(ctx, filters), f"changes-{view}"
+    results = results_frame(ctx, filters, _months(window), list(sources or []))
+    return (summary(results) if view == "summary" else results), f"changes-{view}"
+
+
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    download_table,
     State(WINDOW_ID, "value"),
     State(SOURCES_ID, "value"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
 )
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext,
-    clicks: Any,
-    window: Any,
-    sources: Any,
-    start: Any,
-    end: Any,
-    offices: Any,
-    channel: Any,
-) -> dict[str, Any]:
-    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
-    if view == "events":
-        data = change_counts_frame(ctx, filters)
-        return frame.csv_download(data, filename(f"changes-{view}", month=filters.end), filters)
-    results = results_frame(ctx, filters, _months(window), list(sources or []))
-    data = summary(results) if view == "summary" else results
-    return frame.csv_download(data, filename(f"changes-{view}", month=filters.end), filters)

@@ -13,14 +13,11 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 import polars as pl
-from dash import ALL, Input, Output, State, callback, dcc, html
-from dash import ctx as dash_ctx
+from dash import Input, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import (
     base_layout,
     empty_figure,
@@ -30,7 +27,7 @@ from dashboard.components.figures import (
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section, stat
 from dashboard.components.tables import data_table
-from dashboard.data import PageContext, guarded
+from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
 from kpis import catalogue, engine
 from kpis.definitions import Unit
@@ -390,15 +387,16 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
     ]
 
 
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), Input(METRIC_ID, "value"))
-@guarded(Role.VIEWER)
-def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, metric: Any
-) -> Any:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters, metric if metric in METRICS else RELEASE.name)
+def _metric(raw: Any) -> str:
+    return raw if raw in METRICS else RELEASE.name
+
+
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    lambda ctx, filters, metric: content(ctx, filters, _metric(metric)),
+    Input(METRIC_ID, "value"),
+)
 
 
 def download_frame(
@@ -422,24 +420,13 @@ def download_frame(
     raise PreventUpdate
 
 
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    lambda ctx, filters, view, metric: (
+        download_frame(ctx, filters, view, _metric(metric)),
+        f"{PAGE}-{view}",
+    ),
     State(METRIC_ID, "value"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
 )
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext, clicks: Any, metric: Any, start: Any, end: Any, offices: Any, channel: Any
-) -> dict[str, Any]:
-    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
-    metric = metric if metric in METRICS else RELEASE.name
-    return frame.csv_download(
-        download_frame(ctx, filters, view, metric),
-        filename(f"{PAGE}-{view}", month=filters.end),
-        filters,
-    )

@@ -12,15 +12,14 @@ from typing import Any
 
 import dash
 import polars as pl
-from dash import ALL, Input, Output, State, callback, dcc, html
-from dash import ctx as dash_ctx
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.cards import CardData, card_status, kpi_card
-from dashboard.components.download import DOWNLOAD_BUTTON, download_button, filename
+from dashboard.components.download import download_button
 from dashboard.components.figures import add_reference_line, stacked_bars, trend_figure
 from dashboard.components.format import format_month
 from dashboard.components.layout import graph, section
@@ -228,15 +227,12 @@ def content(
     ]
 
 
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), State(TREND_STORE, "data"))
-@guarded(Role.VIEWER)
-def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, trend_kpi: Any = None
-) -> list[Any] | html.Div:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters, str(trend_kpi or DEFAULT_TREND))
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    lambda ctx, filters, trend_kpi=None: content(ctx, filters, str(trend_kpi or DEFAULT_TREND)),
+    State(TREND_STORE, "data"),
+)
 
 
 @callback(
@@ -304,29 +300,13 @@ def download_frame(
     raise PreventUpdate
 
 
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
-    State(TREND_KPI_ID, "value"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
-)
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext,
-    clicks: Any,
-    trend_kpi: str | None,
-    start: Any,
-    end: Any,
-    offices: Any,
-    channel: Any,
-) -> dict[str, Any]:
-    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
-    return frame.csv_download(
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    lambda ctx, filters, view, trend_kpi: (
         download_frame(ctx, filters, view, trend_kpi),
-        filename(f"{PAGE}-{view}", month=filters.end),
-        filters,
-    )
+        f"{PAGE}-{view}",
+    ),
+    State(TREND_KPI_ID, "value"),
+)

@@ -10,20 +10,16 @@ from typing import Any
 
 import dash
 import polars as pl
-from dash import ALL, Input, Output, callback, dcc, html
-from dash import ctx as dash_ctx
-from dash.exceptions import PreventUpdate
+from dash import dcc, html
 
-from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.cards import STATUS_OF_LABEL, status_mark
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import bar_figure, scatter_figure
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
 from dashboard.components.tables import data_table
-from dashboard.data import PageContext, guarded
+from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.definitions import Unit
@@ -201,30 +197,11 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
     )
 
 
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
-@guarded(Role.VIEWER)
-def update_content(ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any) -> Any:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters)
-
-
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
+update_content = frame.content_callback(__name__, CONTENT_ID, content)
+# Every view of this page is drawn from the same office frame.
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    lambda ctx, filters, view: (office_frame(ctx, filters), f"{PAGE}-{view}"),
 )
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext, clicks: Any, start: Any, end: Any, offices: Any, channel: Any
-) -> dict[str, Any]:
-    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
-    # Every view of this page is drawn from the same office frame.
-    return frame.csv_download(
-        office_frame(ctx, filters), filename(f"{PAGE}-{view}", month=filters.end), filters
-    )

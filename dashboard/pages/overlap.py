@@ -15,18 +15,14 @@ import dash
 import dash_ag_grid as dag
 import plotly.graph_objects as go
 import polars as pl
-from dash import ALL, Input, Output, State, callback, dcc, html
-from dash import ctx as dash_ctx
-from dash.exceptions import PreventUpdate
+from dash import Input, State, dcc, html
 
-from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import base_layout, plot_texts
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
-from dashboard.data import PageContext, guarded
+from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
 from kpis.grain import period_end_day
 from kpis.overlap import facts_queries, overlap_matrix, overlap_pairs, rank_pairs
@@ -211,37 +207,19 @@ def _min_shared(raw: Any) -> int:
 
 
 # --- Callbacks -----------------------------------------------------------------------------------
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), Input(MIN_SHARED_ID, "value"))
-@guarded(Role.VIEWER)
-def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, min_shared: Any
-) -> Any:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters, _min_shared(min_shared))
-
-
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
-    State(MIN_SHARED_ID, "value"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    lambda ctx, filters, min_shared: content(ctx, filters, _min_shared(min_shared)),
+    Input(MIN_SHARED_ID, "value"),
 )
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext,
-    clicks: Any,
-    min_shared: Any,
-    start: Any,
-    end: Any,
-    offices: Any,
-    channel: Any,
-) -> dict[str, Any]:
-    frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
-    ranked = pairs_frame(ctx, filters, _min_shared(min_shared))
-    return frame.csv_download(ranked, filename("overlap", month=filters.end), filters)
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    lambda ctx, filters, _view, min_shared: (
+        pairs_frame(ctx, filters, _min_shared(min_shared)),
+        "overlap",
+    ),
+    State(MIN_SHARED_ID, "value"),
+)

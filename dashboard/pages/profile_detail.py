@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 import dash
 import plotly.graph_objects as go
 import polars as pl
-from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
@@ -25,7 +25,6 @@ from appstate.review import timeline_events
 from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette, states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.figures import (
     add_events,
     bar_figure,
@@ -532,15 +531,12 @@ def _declarations_section(
 
 
 # --- Callbacks ------------------------------------------------------------------------------------
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs(), State(PROFILE_STORE, "data"))
-@guarded(Role.VIEWER)
-def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, profile_id: Any
-) -> Any:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters, str(profile_id or ""))
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    lambda ctx, filters, profile_id: content(ctx, filters, str(profile_id or "")),
+    State(PROFILE_STORE, "data"),
+)
 
 
 @callback(
@@ -630,32 +626,18 @@ def download_frame(
     raise PreventUpdate
 
 
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+def download_table(
+    ctx: PageContext, filters: flt.PageFilters, view: str, profile_id: Any, page: Any
+) -> tuple[pl.DataFrame, str]:
+    pid = str(profile_id or "")
+    return download_frame(ctx, filters, pid, view, int(page or 0)), f"profile-{pid}-{view}"
+
+
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    download_table,
     State(PROFILE_STORE, "data"),
     State(DECL_PAGE_STORE, "data"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
 )
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext,
-    clicks: Any,
-    profile_id: Any,
-    page: Any,
-    start: Any,
-    end: Any,
-    offices: Any,
-    channel: Any,
-) -> dict[str, Any]:
-    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
-    pid = str(profile_id or "")
-    return frame.csv_download(
-        download_frame(ctx, filters, pid, view, int(page or 0)),
-        filename(f"profile-{pid}-{view}", month=filters.end),
-        filters,
-    )

@@ -16,13 +16,11 @@ from urllib.parse import quote
 import dash
 import dash_ag_grid as dag
 import polars as pl
-from dash import ALL, Input, Output, callback, dcc, html
-from dash import ctx as dash_ctx
+from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from appstate.roles import Role
 from dashboard import filters as flt
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_p_value
 from dashboard.components.layout import section, stat
 from dashboard.components.sparkline import spark_text
@@ -330,13 +328,7 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
     return [performance, management_section(ctx, filters)]
 
 
-@callback(Output(CONTENT_ID, "children"), *frame.filter_inputs())
-@guarded(Role.VIEWER)
-def update_content(ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any) -> Any:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx)
-    return content(ctx, filters)
+update_content = frame.content_callback(__name__, CONTENT_ID, content)
 
 
 @callback(
@@ -359,24 +351,12 @@ def open_profile(
     return f"/profiles/{quote(str(profile_id), safe='')}{flt.to_query(filters)}"
 
 
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
-)
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext, clicks: Any, start: Any, end: Any, offices: Any, channel: Any
-) -> dict[str, Any]:
-    view = frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        raise PreventUpdate
+def download_table(
+    ctx: PageContext, filters: flt.PageFilters, view: str
+) -> tuple[pl.DataFrame, str]:
     if view == "management":
-        return frame.csv_download(
-            management_frame(ctx, filters), filename(f"{PAGE}-{view}", month=filters.end), filters
-        )
-    return frame.csv_download(
-        profile_frame(ctx, filters), filename(PAGE, month=filters.end), filters
-    )
+        return management_frame(ctx, filters), f"{PAGE}-{view}"
+    return profile_frame(ctx, filters), PAGE
+
+
+download = frame.download_callback(__name__, PAGE, DOWNLOAD_ID, download_table)

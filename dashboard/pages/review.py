@@ -408,20 +408,9 @@ def actor_for(viewer: Viewer) -> Actor:
 # --- Callbacks -----------------------------------------------------------------------------------
 
 
-@callback(
-    Output(CONTENT_ID, "children"),
-    Output(PICK_ID, "options"),
-    *frame.filter_inputs(),
-    Input(SHOW_DECIDED_ID, "value"),
-    Input(REFRESH_STORE, "data"),
-)
-@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
-def update_content(
-    ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any, decided: Any, _n: Any
+def content_and_options(
+    ctx: PageContext, filters: flt.PageFilters, decided: Any, _n: Any
 ) -> tuple[Any, list[dict[str, str]]]:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx), []
     show = "decided" in (decided or [])
     queue = visible(queue_frame(ctx, filters), show)
     options = [
@@ -430,6 +419,17 @@ def update_content(
         for r in queue.iter_rows(named=True)
     ]  # fmt: skip
     return content(ctx, filters, show), options
+
+
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    content_and_options,
+    Input(SHOW_DECIDED_ID, "value"),
+    Input(REFRESH_STORE, "data"),
+    options=[Output(PICK_ID, "options")],
+    role=Role.ANALYST,
+)
 
 
 @callback(

@@ -7,23 +7,19 @@ on which no profile outside the set fired), always within the user's offices.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash
 import polars as pl
-from dash import ALL, Input, Output, State, callback, dcc, html
-from dash import ctx as dash_ctx
+from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.download import DOWNLOAD_BUTTON, filename
 from dashboard.components.format import format_count, format_delta
 from dashboard.components.layout import section
 from dashboard.components.tables import data_table
-from dashboard.data import PageContext, guarded
+from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
 from kpis.definitions import Unit
 from kpis.formatting import format_interval, format_value
@@ -267,28 +263,9 @@ def content(ctx: PageContext, filters: flt.PageFilters, scenario: Scenario) -> A
 # --- Callbacks -----------------------------------------------------------------------------------
 
 
-@callback(
-    Output(CONTENT_ID, "children"),
-    Output(PROFILES_ID, "options"),
-    *frame.filter_inputs(),
-    Input(PROFILES_ID, "value"),
-    Input(ACTION_ID, "value"),
-    Input(KEEP_ID, "value"),
-)
-@guarded(Role.VIEWER, on_error=frame.error_then_no_update)
-def update_content(
-    ctx: PageContext,
-    start: Any,
-    end: Any,
-    offices: Any,
-    channel: Any,
-    profiles: Any,
-    action: Any,
-    keep: Any,
+def content_and_options(
+    ctx: PageContext, filters: flt.PageFilters, profiles: Any, action: Any, keep: Any
 ) -> tuple[Any, Any]:
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    if filters is None:
-        return frame.no_data(ctx), []
     options = profile_options(ctx)
     chosen = parse_profiles(profiles)
     if not chosen:
@@ -296,32 +273,30 @@ def update_content(
     return content(ctx, filters, scenario_for(chosen, action, keep)), options
 
 
-@callback(
-    Output(DOWNLOAD_ID, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "page": PAGE, "view": ALL}, "n_clicks"),
+def download_table(
+    ctx: PageContext, filters: flt.PageFilters, _view: str, profiles: Any, action: Any, keep: Any
+) -> tuple[pl.DataFrame, str]:
+    chosen = parse_profiles(profiles)
+    if not chosen:
+        raise PreventUpdate
+    return result_frame(estimate(ctx, filters, scenario_for(chosen, action, keep))), "what-if"
+
+
+update_content = frame.content_callback(
+    __name__,
+    CONTENT_ID,
+    content_and_options,
+    Input(PROFILES_ID, "value"),
+    Input(ACTION_ID, "value"),
+    Input(KEEP_ID, "value"),
+    options=[Output(PROFILES_ID, "options")],
+)
+download = frame.download_callback(
+    __name__,
+    PAGE,
+    DOWNLOAD_ID,
+    download_table,
     State(PROFILES_ID, "value"),
     State(ACTION_ID, "value"),
     State(KEEP_ID, "value"),
-    *frame.filter_states(),
-    prevent_initial_call=True,
 )
-@guarded(Role.VIEWER, on_error=frame.download_error)
-def download(
-    ctx: PageContext,
-    clicks: Any,
-    profiles: Any,
-    action: Any,
-    keep: Any,
-    start: Any,
-    end: Any,
-    offices: Any,
-    channel: Any,
-) -> dict[str, Any]:
-    frame.clicked_view(dash_ctx.triggered_id, clicks)
-    filters = frame.filters_for(ctx, start, end, offices, channel)
-    chosen = parse_profiles(profiles)
-    if filters is None or not chosen:
-        raise PreventUpdate
-    result = estimate(ctx, filters, scenario_for(chosen, action, keep))
-    month: date | None = filters.end
-    return frame.csv_download(result_frame(result), filename("what-if", month=month), filters)

@@ -32,3 +32,4 @@ _.data_answered  # bench.dashboard.BrowserLoad, read by _median_of(r.browser, "d
 hist_bin  # kpis.measures: SQL twin in etl/cube.py, tests compare the cube's buckets with it
 hist_value  # kpis.measures: vectorised twin kpis.timecalc.bin_value_expression
 FORMULA_PREFIXES  # kpis.formatting: the rule behind _FORMULA_PATTERN; tests check CSVs with it
+_.__qualname__  # set on the callbacks dashboard/pages/_frame.py builds (logs, reprs)

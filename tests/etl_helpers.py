@@ -7,16 +7,19 @@ import csv
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import polars as pl
 import pytest
 
-from customs_kpi.settings import Settings
+from customs_kpi.published import RunStatus
+from customs_kpi.settings import Settings, load_settings
 from etl.contract import CANONICAL_NAMES
 from etl.extract import stage_delivery
+from etl.load import load_files, load_profiles
 from etl.mapping import Mapping
+from etl.sample import Sample, generate_sample, write_sample
 
 # Tables whose content a load may change (schema_migrations never changes in a load).
 WAREHOUSE_TABLES = (
@@ -102,6 +105,38 @@ def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:
         ).pl()
     finally:
         con.close()
+
+
+def load_generated(
+    home: Path,
+    data: Path,
+    declarations: int,
+    months: int,
+    seed: int,
+    start: date,
+    fmt: Literal["csv", "parquet"] = "csv",
+) -> tuple[Settings, Sample]:
+    """A generated sample written to ``data`` and loaded into a new HOME at ``home``: the
+    register and change log first (not published), then the monthly deliveries (published
+    once at the end); both loads must succeed."""
+    sample = generate_sample(declarations, months, seed, start)
+    files = write_sample(sample, data, fmt=fmt)
+    settings = load_settings(environ={}, home=home)
+    settings.ensure_home()
+    by_name = {f.name: f for f in files}
+    register = load_profiles(
+        settings, by_name["profiles.csv"], by_name["profile_changes.csv"], publish=False
+    )
+    assert register.status == RunStatus.SUCCEEDED, register.message
+    results = load_files(settings, sorted(f for f in files if f.name.startswith("declarations_")))
+    assert all(r.status == RunStatus.SUCCEEDED for r in results), [r.message for r in results]
+    return settings, sample
+
+
+def load_tuning_sample(root: Path) -> tuple[Settings, Sample]:
+    """The tuning tests' data (40,000 declarations over 24 months from January 2024, seed 11),
+    written to ``root/data`` and loaded into the HOME ``root/home``."""
+    return load_generated(root / "home", root / "data", 40_000, 24, 11, date(2024, 1, 1))
 
 
 @dataclass

@@ -11,11 +11,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 
 from customs_kpi.published import RunStatus
-from customs_kpi.settings import Settings
+from customs_kpi.settings import Settings, load_settings
 
 OFFICES = ("DKR", "THS", "ZIG")
 PROFILES = {
@@ -183,6 +184,14 @@ def changes_frame() -> pl.DataFrame:
             },
         ]
     )
+
+
+def published_home(home: Path) -> Settings:
+    """Settings of a new HOME at ``home`` where :func:`build` has published the known data."""
+    settings = load_settings(environ={}, home=home)
+    settings.ensure_home()
+    build(settings)
+    return settings
 
 
 def build(settings: Settings, *, data_as_of: datetime | None = None) -> Built:

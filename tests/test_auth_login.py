@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import dash
 import pytest
@@ -41,19 +42,20 @@ def _press(app: dash.Dash, button: str) -> list[int]:
     return [1 if b == button else 0 for b in buttons]
 
 
-def _admin_action(app: dash.Dash, button: str, user: str | None, locks: object = None) -> str:
-    """Press one of the admin page's buttons as the admin 'adam'; the message it shows."""
-    client = login(app, "adam")
+def _press_as_admin(app: dash.Dash, button: str, state: list[object]) -> dict[str, Any]:
+    """Press one of the admin page's buttons as the admin 'adam' with the callback's ``state``
+    (user, role, selected locks, version); the callback's outputs."""
     response = call(
-        client,
-        app,
-        APPLY,
-        _press(app, button),
-        [user, None, locks, 0],
-        changed=[f"{button}.n_clicks"],
+        login(app, "adam"), app, APPLY, _press(app, button), state, changed=[f"{button}.n_clicks"]
     )
     assert response.status_code == 200, response.get_data(as_text=True)
-    return str(response.get_json()["response"]["admin-result"]["children"])
+    outputs: dict[str, Any] = response.get_json()["response"]
+    return outputs
+
+
+def _admin_action(app: dash.Dash, button: str, user: str | None, locks: object = None) -> str:
+    """Press one of the admin page's buttons as 'adam' on ``user``; the message it shows."""
+    return str(_press_as_admin(app, button, [user, None, locks, 0])["admin-result"]["children"])
 
 
 def test_growing_delays_then_a_lock_that_ends_by_itself(settings: Settings) -> None:
@@ -254,16 +256,7 @@ def test_role_change_applies_on_the_next_request_and_is_audited(settings: Settin
     app, state, _ = make_app(settings)
     vera = login(app, "vera")
     assert vera.get("/admin/users").status_code == 403
-    client = login(app, "adam")
-    response = call(
-        client,
-        app,
-        APPLY,
-        _press(app, SET_ROLE),
-        ["vera", "admin", None, 3],
-        changed=[f"{SET_ROLE}.n_clicks"],
-    )
-    body = response.get_json()["response"]
+    body = _press_as_admin(app, SET_ROLE, ["vera", "admin", None, 3])
     assert body["admin-result"]["children"] == "vera: role viewer → admin."
     assert body["admin-version"]["data"] == 4
     assert vera.get("/admin/users").status_code == 200
@@ -288,16 +281,7 @@ def test_admin_cannot_lock_themselves_out(
     settings: Settings, target: str | None, button: str, message: str
 ) -> None:
     app, state, _ = make_app(settings)
-    client = login(app, "adam")
-    response = call(
-        client,
-        app,
-        APPLY,
-        _press(app, button),
-        [target, "viewer", None, 0],
-        changed=[f"{button}.n_clicks"],
-    )
-    result = response.get_json()["response"]["admin-result"]
+    result = _press_as_admin(app, button, [target, "viewer", None, 0])["admin-result"]
     assert result["children"] == message
     assert "error" in result["className"]
     assert state.get_user("adam").role is Role.ADMIN

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from etl_helpers import load_generated
 
 # bench/ is a folder of the repository, not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,7 +28,6 @@ from bench.dashboard import (
     result_rows,
     run,
 )
-from customs_kpi.settings import load_settings
 from dashboard.filters import month_key
 
 CONTROLLED = (
@@ -117,17 +117,8 @@ def test_result_rows_carry_values_references_and_targets() -> None:
 
 @pytest.fixture(scope="module")
 def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from etl.load import load_files, load_profiles
-    from etl.sample import generate_sample, write_sample
-
     home = tmp_path_factory.mktemp("bench-dashboard")
-    settings = load_settings(environ={}, home=home)
-    settings.ensure_home()
-    sample = generate_sample(4_000, 8, 5, date(2025, 3, 1))
-    files = write_sample(sample, home / "delivery")
-    by_name = {f.name: f for f in files}
-    load_profiles(settings, by_name["profiles.csv"], by_name["profile_changes.csv"], publish=False)
-    load_files(settings, sorted(f for f in files if f.name.startswith("declarations_")))
+    load_generated(home, home / "delivery", 4_000, 8, 5, date(2025, 3, 1))
     yield home
 
 

@@ -17,8 +17,6 @@ from browser_helpers import (
     signed_in_page,
 )
 
-from customs_kpi.settings import load_settings
-
 require_chromium()
 pytestmark = pytest.mark.browser
 
@@ -27,10 +25,7 @@ GRID_ROWS = "#overlap-pairs .ag-center-cols-container .ag-row"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("fast-pages"))
-    settings.ensure_home()
-    pages_snapshot.build(settings)
-    with serve_app(settings) as running:
+    with serve_app(pages_snapshot.published_home(tmp_path_factory.mktemp("fast-pages"))) as running:
         yield running
 
 

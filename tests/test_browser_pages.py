@@ -17,8 +17,6 @@ import pages_snapshot
 import pytest
 from browser_helpers import Server, open_browser, require_chromium, serve_app, signed_in_page
 
-from customs_kpi.settings import load_settings
-
 require_chromium()
 pytestmark = pytest.mark.browser
 
@@ -37,10 +35,9 @@ PAGES: tuple[tuple[str, str, bool], ...] = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real app with the known snapshot published, served on a free local port."""
-    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("browser-pages"))
-    settings.ensure_home()
-    pages_snapshot.build(settings)
-    with serve_app(settings) as running:
+    with serve_app(
+        pages_snapshot.published_home(tmp_path_factory.mktemp("browser-pages"))
+    ) as running:
         yield running
 
 

@@ -22,11 +22,10 @@ from typing import Any
 import polars as pl
 import pytest
 from argon2 import PasswordHasher
+from etl_helpers import load_generated
 
-from customs_kpi.published import RunStatus, Snapshot, current_snapshot
-from customs_kpi.settings import Settings, load_settings
-from etl.load import load_files, load_profiles
-from etl.sample import generate_sample, write_sample
+from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.settings import Settings
 from kpis.beforeafter import Verdict, Window, before_after, change_log_events
 from kpis.cube import CubeFrames
 from kpis.flags import PERFORMANCE_RULES
@@ -55,18 +54,9 @@ def loaded(
 ) -> Iterator[Loaded]:
     seed = int(request.param)
     root = tmp_path_factory.mktemp(f"truth{seed}")
-    sample = generate_sample(declarations=DECLARATIONS, months=24, seed=seed,
-                             start=date(2024, 1, 1))  # fmt: skip
-    files = write_sample(sample, root / "data", fmt="parquet")
-    settings = load_settings(environ={}, home=root / "home")
-    settings.ensure_home()
-    by_name = {f.name: f for f in files}
-    register = load_profiles(
-        settings, by_name["profiles.csv"], by_name["profile_changes.csv"], publish=False
+    settings, sample = load_generated(
+        root / "home", root / "data", DECLARATIONS, 24, seed, date(2024, 1, 1), fmt="parquet"
     )
-    assert register.status == RunStatus.SUCCEEDED, register.message
-    results = load_files(settings, sorted(f for f in files if f.name.startswith("declarations_")))
-    assert all(r.status == RunStatus.SUCCEEDED for r in results), [r.message for r in results]
     snapshot = current_snapshot(settings)
     assert snapshot is not None
     yield Loaded(settings, snapshot, CubeFrames.from_snapshot(snapshot), sample.ground_truth)

@@ -5,23 +5,20 @@ cannot obtain another office's numbers by crafting a callback payload."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import pages_snapshot
 import pytest
-from argon2 import PasswordHasher
 from auth_helpers import call_json as call
 from auth_helpers import find_prop as _find_prop
+from auth_helpers import login, make_app
 from flask.testing import FlaskClient
 
 from appstate import AppState
-from appstate.passwords import Passwords
 from appstate.roles import Role
 from customs_kpi.settings import Settings, load_settings
 
-PASSWORD = "a long test passphrase"
 PAGES = {
     "/": "overview-content",
     "/profiles": "profiles-content",
@@ -42,29 +39,10 @@ USERS = {
 
 @pytest.fixture(scope="module")
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
-    from dashboard.app import create_app
-
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("pages-app"))
     settings.ensure_home()
     pages_snapshot.build(settings)
-    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    state = AppState(settings.app_db_path)
-    for name, (role, offices) in USERS.items():
-        state.add_user(name, role, passwords.hash(PASSWORD), offices)
-    yield create_app(settings, state=state, passwords=passwords), settings
-
-
-def login(app: Any, name: str) -> FlaskClient:
-    client: FlaskClient = app.server.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match is not None
-    response = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORD, "csrf_token": match.group(1), "next": "/"},
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
+    yield make_app(settings, USERS)[0], settings
 
 
 def render(client: FlaskClient, app: Any, path: str, search: str = "") -> tuple[Any, Any]:

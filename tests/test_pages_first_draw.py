@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 
 from appstate.roles import Role
 from customs_kpi.published import current_snapshot
-from customs_kpi.settings import Settings, load_settings
+from customs_kpi.settings import Settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
 from kpis import catalogue
@@ -27,9 +27,7 @@ from kpis import catalogue
 
 @pytest.fixture(scope="module")
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
-    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("first-draw"))
-    settings.ensure_home()
-    pages_snapshot.build(settings)
+    settings = pages_snapshot.published_home(tmp_path_factory.mktemp("first-draw"))
     app, _, _ = make_app(settings, {"analyst": (Role.ANALYST, ())})
     yield app, settings
 

@@ -19,7 +19,7 @@ from auth_helpers import call, login, make_app
 
 from appstate.roles import Role
 from customs_kpi.published import current_snapshot
-from customs_kpi.settings import Settings, load_settings
+from customs_kpi.settings import Settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
 from dashboard.pages._profile_facts import (
@@ -36,9 +36,7 @@ PAGER = "..profile-declarations.children...profile-declarations-page.data.."
 
 @pytest.fixture(scope="module")
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
-    settings = load_settings(environ={}, home=tmp_path_factory.mktemp("pager-home"))
-    settings.ensure_home()
-    pages_snapshot.build(settings)
+    settings = pages_snapshot.published_home(tmp_path_factory.mktemp("pager-home"))
     app, _, _ = make_app(settings, {"analyst": (Role.ANALYST, ())})
     yield app, settings
 

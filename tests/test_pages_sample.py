@@ -12,9 +12,9 @@ from typing import Any
 
 import polars as pl
 import pytest
-from argon2 import PasswordHasher
+from auth_helpers import cheap_passwords
+from etl_helpers import load_generated
 
-from appstate.passwords import Passwords
 from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
@@ -33,17 +33,8 @@ HIT = "control_result IN ('irregularity','seizure')"
 def sample_home(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Settings, dict[str, Any]]]:
-    from etl.load import load_files, load_profiles
-    from etl.sample import generate_sample, write_sample
-
     home = tmp_path_factory.mktemp("pages-sample")
-    settings = load_settings(environ={}, home=home)
-    settings.ensure_home()
-    sample = generate_sample(20_000, 14, 11, date(2025, 1, 1))
-    files = write_sample(sample, home / "delivery")
-    by_name = {f.name: f for f in files}
-    load_profiles(settings, by_name["profiles.csv"], by_name["profile_changes.csv"], publish=False)
-    load_files(settings, sorted(f for f in files if f.name.startswith("declarations_")))
+    settings, sample = load_generated(home, home / "delivery", 20_000, 14, 11, date(2025, 1, 1))
     yield settings, sample.ground_truth
 
 
@@ -52,9 +43,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
     from dashboard.app import create_app
 
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("pages-sample-app"))
-    create_app(
-        settings, passwords=Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    )
+    create_app(settings, passwords=cheap_passwords())
     return {name: sys.modules[f"dashboard.pages.{name}"] for name in PAGE_MODULES}
 
 

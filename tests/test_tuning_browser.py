@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 from browser_helpers import Server, open_browser, require_chromium, serve_app, signed_in_page
-
-from customs_kpi.settings import load_settings
-from etl.load import load_files, load_profiles
-from etl.sample import generate_sample, write_sample
+from etl_helpers import load_tuning_sample
 
 require_chromium()
 pytestmark = pytest.mark.browser
@@ -27,14 +23,7 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screensh
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("tuning-browser")
-    sample = generate_sample(declarations=40_000, months=24, seed=11, start=date(2024, 1, 1))
-    files = write_sample(sample, root / "data")
-    settings = load_settings(environ={}, home=root / "home")
-    settings.ensure_home()
-    load_profiles(settings, root / "data" / "profiles.csv", root / "data" / "profile_changes.csv",
-                  publish=False)  # fmt: skip
-    load_files(settings, sorted(p for p in files if p.name.startswith("declarations_")))
+    settings, _ = load_tuning_sample(tmp_path_factory.mktemp("tuning-browser"))
     with serve_app(settings) as running:
         yield running
 

@@ -12,11 +12,9 @@ from typing import Any
 
 import polars as pl
 import pytest
+from etl_helpers import load_tuning_sample
 
-from customs_kpi.published import RunStatus, Snapshot, current_snapshot
-from customs_kpi.settings import load_settings
-from etl.load import load_files, load_profiles
-from etl.sample import generate_sample, write_sample
+from customs_kpi.published import Snapshot, current_snapshot
 from kpis.beforeafter import Verdict, Window, before_after, change_log_events, summary
 from kpis.cube import CubeFrames
 from kpis.flags import FlagConfig
@@ -43,17 +41,7 @@ class Loaded:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     root = tmp_path_factory.mktemp("tuning")
-    sample = generate_sample(declarations=40_000, months=24, seed=11, start=date(2024, 1, 1))
-    files = write_sample(sample, root / "data")
-    settings = load_settings(environ={}, home=root / "home")
-    settings.ensure_home()
-    register = load_profiles(
-        settings, root / "data" / "profiles.csv", root / "data" / "profile_changes.csv",
-        publish=False,
-    )  # fmt: skip
-    assert register.status == RunStatus.SUCCEEDED, register.message
-    results = load_files(settings, sorted(p for p in files if p.name.startswith("declarations_")))
-    assert all(r.status == RunStatus.SUCCEEDED for r in results), [r.message for r in results]
+    settings, sample = load_tuning_sample(root)
     snapshot = current_snapshot(settings)
     assert snapshot is not None
     yield Loaded(snapshot, CubeFrames.from_snapshot(snapshot), sample.ground_truth)

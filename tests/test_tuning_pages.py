@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,20 +16,16 @@ from typing import Any
 import openpyxl
 import polars as pl
 import pytest
-from argon2 import PasswordHasher
 from auth_helpers import call_json as call
-from auth_helpers import find_prop
+from auth_helpers import find_prop, login, make_app
+from etl_helpers import load_tuning_sample
 from flask.testing import FlaskClient
 
 from appstate import AppState
-from appstate.passwords import Passwords
 from appstate.roles import Role
 from customs_kpi.published import current_snapshot
 from customs_kpi.settings import Settings, load_settings
-from etl.load import load_files, load_profiles
-from etl.sample import generate_sample, write_sample
 
-PASSWORD = "a long test passphrase"
 USERS = {
     "viewer": (Role.VIEWER, ()),
     "analyst": (Role.ANALYST, ()),
@@ -51,39 +46,12 @@ class App:
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    from dashboard.app import create_app
-
-    root = tmp_path_factory.mktemp("tuning-pages")
-    sample = generate_sample(declarations=40_000, months=24, seed=11, start=date(2024, 1, 1))
-    files = write_sample(sample, root / "data")
-    settings = load_settings(environ={}, home=root / "home")
-    settings.ensure_home()
-    load_profiles(settings, root / "data" / "profiles.csv", root / "data" / "profile_changes.csv",
-                  publish=False)  # fmt: skip
-    load_files(settings, sorted(p for p in files if p.name.startswith("declarations_")))
-    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    state = AppState(settings.app_db_path)
-    for name, (role, offices) in USERS.items():
-        state.add_user(name, role, passwords.hash(PASSWORD), offices)
+    settings, sample = load_tuning_sample(tmp_path_factory.mktemp("tuning-pages"))
     snapshot = current_snapshot(settings)
     assert snapshot is not None
     office = str(snapshot.query("SELECT min(office_code) AS o FROM declarations")["o"][0])
-    state.add_user("scoped", Role.ANALYST, passwords.hash(PASSWORD), [office])
-    app = create_app(settings, state=state, passwords=passwords)
+    app, state, _ = make_app(settings, {**USERS, "scoped": (Role.ANALYST, (office,))})
     yield App(app, settings, state, sample.ground_truth)
-
-
-def login(app: Any, name: str) -> FlaskClient:
-    client: FlaskClient = app.server.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match is not None
-    response = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORD, "csrf_token": match.group(1), "next": "/"},
-    )
-    assert response.status_code == 302
-    return client
 
 
 def layout_of(client: FlaskClient, app: Any, path: str) -> Any:
@@ -485,14 +453,9 @@ def test_csv_downloads_of_the_tuning_pages_are_audited(web: App) -> None:
 def test_tuning_pages_before_anything_is_published(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from dashboard.app import create_app
-
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("tuning-empty"))
     settings.ensure_home()
-    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    state = AppState(settings.app_db_path)
-    state.add_user("analyst", Role.ANALYST, passwords.hash(PASSWORD))
-    app = create_app(settings, state=state, passwords=passwords)
+    app, _, _ = make_app(settings, {"analyst": (Role.ANALYST, ())})
     client = login(app, "analyst")
     for path, output in PAGE_CONTENT.items():
         layout = layout_of(client, app, path)

@@ -157,6 +157,15 @@ def resolve(
     return PageFilters(start=start, end=end, offices=kept, channel=filters.channel)
 
 
+def labelled(label: str, control: Any, width_class: str = "") -> html.Label:
+    """``control`` with its label, laid out as an item of the filter bar (pages use it for
+    their own controls too); ``width_class`` sizes it (``filter-month``, ``filter-offices``)."""
+    return html.Label(
+        [html.Span(label, className="filter-label"), control],
+        className=f"filter-item {width_class}" if width_class else "filter-item",
+    )
+
+
 def filter_bar(
     filters: PageFilters,
     months: Sequence[date],
@@ -175,35 +184,19 @@ def filter_bar(
         {"label": c.value.capitalize(), "value": c.value} for c in Channel
     ]
 
-    def labelled(label: str, control: Any, width_class: str) -> html.Label:
-        return html.Label(
-            [html.Span(label, className="filter-label"), control],
-            className=f"filter-item {width_class}",
+    def month_picker(label: str, picker_id: str, month: date | None) -> html.Label:
+        picker = dcc.Dropdown(
+            id=picker_id,
+            options=month_options,
+            clearable=False,
+            searchable=False,
+            value=month_key(month) if month else None,
         )
+        return labelled(label, picker, "filter-month")
 
     items: list[Any] = [
-        labelled(
-            "From",
-            dcc.Dropdown(
-                id=FROM_ID,
-                options=month_options,
-                clearable=False,
-                searchable=False,
-                value=month_key(filters.start) if filters.start else None,
-            ),
-            "filter-month",
-        ),
-        labelled(
-            "To (selected month)",
-            dcc.Dropdown(
-                id=TO_ID,
-                options=month_options,
-                clearable=False,
-                searchable=False,
-                value=month_key(filters.end) if filters.end else None,
-            ),
-            "filter-month",
-        ),
+        month_picker("From", FROM_ID, filters.start),
+        month_picker("To (selected month)", TO_ID, filters.end),
         labelled(
             "Offices",
             dcc.Dropdown(

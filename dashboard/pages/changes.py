@@ -123,18 +123,16 @@ def layout(**query: Any) -> html.Div:
         content_id=CONTENT_ID,
         show_channel=False,
         controls=[
-            html.Label(
-                [
-                    html.Span("Months each side", className="filter-label"),
-                    dcc.Dropdown(
-                        id=WINDOW_ID,
-                        clearable=False,
-                        searchable=False,
-                        options=[{"label": str(m), "value": m} for m in window_choices()],
-                        value=months if months in window_choices() else default_window(),
-                    ),
-                ],
-                className="filter-item filter-month",
+            flt.labelled(
+                "Months each side",
+                dcc.Dropdown(
+                    id=WINDOW_ID,
+                    clearable=False,
+                    searchable=False,
+                    options=[{"label": str(m), "value": m} for m in window_choices()],
+                    value=months if months in window_choices() else default_window(),
+                ),
+                "filter-month",
             ),
             dcc.Checklist(
                 id=SOURCES_ID,

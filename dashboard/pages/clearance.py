@@ -283,18 +283,15 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         controls=[
-            html.Label(
-                [
-                    html.Span("Measured from", className="filter-label"),
-                    dcc.RadioItems(
-                        id=METRIC_ID,
-                        options=[{"label": v, "value": k} for k, v in METRICS.items()],
-                        value=metric,
-                        inline=True,
-                        className="radio-inline",
-                    ),
-                ],
-                className="filter-item",
+            flt.labelled(
+                "Measured from",
+                dcc.RadioItems(
+                    id=METRIC_ID,
+                    options=[{"label": v, "value": k} for k, v in METRICS.items()],
+                    value=metric,
+                    inline=True,
+                    className="radio-inline",
+                ),
             )
         ],
     )

@@ -147,19 +147,16 @@ def layout(**query: Any) -> html.Div:
         show_channel=False,
         default_months=12,
         controls=[
-            html.Label(
-                [
-                    html.Span("Minimum shared declarations", className="filter-label"),
-                    dcc.Input(
-                        id=MIN_SHARED_ID,
-                        type="number",
-                        min=1,
-                        step=1,
-                        value=DEFAULT_MIN_SHARED,
-                        debounce=True,
-                    ),
-                ],
-                className="filter-item",
+            flt.labelled(
+                "Minimum shared declarations",
+                dcc.Input(
+                    id=MIN_SHARED_ID,
+                    type="number",
+                    min=1,
+                    step=1,
+                    value=DEFAULT_MIN_SHARED,
+                    debounce=True,
+                ),
             )
         ],
     )

@@ -38,7 +38,7 @@ from dashboard.components.format import (
     format_p_value,
     format_timestamp,
 )
-from dashboard.components.layout import graph, section
+from dashboard.components.layout import graph, section, stat
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
@@ -178,22 +178,18 @@ def volume_graph(monthly: pl.DataFrame) -> go.Figure:
     if monthly.is_empty():
         return empty_figure("No data for the selected filters")
     fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=monthly["month"].to_list(),
-            y=monthly["declarations"].to_list(),
-            name="Declarations selected",
-            marker_color=palette.SKY_BLUE,
+    for column, name, colour in (
+        ("declarations", "Declarations selected", palette.SKY_BLUE),
+        ("controlled", "Controls completed", palette.BLUE),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=monthly["month"].to_list(),
+                y=monthly[column].to_list(),
+                name=name,
+                marker_color=colour,
+            )
         )
-    )
-    fig.add_trace(
-        go.Bar(
-            x=monthly["month"].to_list(),
-            y=monthly["controlled"].to_list(),
-            name="Controls completed",
-            marker_color=palette.BLUE,
-        )
-    )
     fig.add_trace(
         go.Scatter(
             x=monthly["month"].to_list(),
@@ -238,17 +234,6 @@ def layout(profile_id: str | None = None, **query: Any) -> html.Div:
     )
 
 
-def _stat(label: str, value: str, detail: str | None = None) -> html.Div:
-    return html.Div(
-        [
-            html.Div(label, className="stat-label"),
-            html.Div(value, className="stat-value"),
-            html.Div(detail, className="stat-label") if detail else None,
-        ],
-        className="stat",
-    )
-
-
 def _p_text(p: float | None) -> str:
     text = format_p_value(p)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
@@ -277,20 +262,20 @@ def summary_block(row: dict[str, Any], min_sample: int) -> html.Div:
             html.P(register, className="page-intro"),
             html.Div(
                 [
-                    _stat("Selected", format_count(row.get("declarations"))),
-                    _stat("Controls", format_count(row.get("controlled"))),
-                    _stat("Hits", format_count(row.get("irregular"))),
-                    _stat("Hit rate", rate, f"95 % CI {interval}" if interval else None),
-                    _stat(
+                    stat("Selected", format_count(row.get("declarations"))),
+                    stat("Controls", format_count(row.get("controlled"))),
+                    stat("Hits", format_count(row.get("irregular"))),
+                    stat("Hit rate", rate, f"95 % CI {interval}" if interval else None),
+                    stat(
                         "Lift over random",
                         lift,
                         _p_text(row.get("p_value")) if ok else None,
                     ),
-                    _stat(
+                    stat(
                         "Revenue per control",
                         format_value(row.get("revenue_per_control"), Unit.CURRENCY) if ok else "–",
                     ),
-                    _stat(
+                    stat(
                         "Inspections only it selects",
                         format_count(row.get("sole_controlled")),
                         f"{format_count(row.get('sole_irregular'))} hits at risk if retired",

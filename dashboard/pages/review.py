@@ -306,9 +306,9 @@ def action_panel() -> html.Section:
             html.H2("Record the committee's decision", className="section-title"),
             html.Div(
                 [
-                    html.Label([html.Span("Profile", className="filter-label"),
-                                dcc.Dropdown(id=PICK_ID, options=[], placeholder="Choose")],
-                               className="filter-item"),
+                    flt.labelled(
+                        "Profile", dcc.Dropdown(id=PICK_ID, options=[], placeholder="Choose")
+                    ),
                     html.Div(id=PICK_STATE_ID, className="section-note", role="status"),
                     dcc.Store(id=SEEN_STATE_STORE),
                 ],

@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import filters as flt
 from dashboard.components import states
 from dashboard.components.format import format_count, format_delta
-from dashboard.components.layout import section
+from dashboard.components.layout import section, stat
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
@@ -127,18 +127,16 @@ def layout(**query: Any) -> html.Div:
         show_channel=False,
         default_months=12,
         controls=[
-            html.Label(
-                [
-                    html.Span("Profiles", className="filter-label"),
-                    dcc.Dropdown(
-                        id=PROFILES_ID,
-                        options=[{"label": p, "value": p} for p in profiles],
-                        value=list(profiles),
-                        multi=True,
-                        placeholder="Choose one profile or a set",
-                    ),
-                ],
-                className="filter-item filter-offices",
+            flt.labelled(
+                "Profiles",
+                dcc.Dropdown(
+                    id=PROFILES_ID,
+                    options=[{"label": p, "value": p} for p in profiles],
+                    value=list(profiles),
+                    multi=True,
+                    placeholder="Choose one profile or a set",
+                ),
+                "filter-offices",
             ),
             dcc.RadioItems(
                 id=ACTION_ID,
@@ -147,34 +145,20 @@ def layout(**query: Any) -> html.Div:
                 inline=True,
                 className="radio-row",
             ),
-            html.Label(
-                [
-                    html.Span("Keep % of current selections", className="filter-label"),
-                    dcc.Input(
-                        id=KEEP_ID,
-                        type="number",
-                        min=0,
-                        max=99,
-                        step=1,
-                        value=query.get("keep") or DEFAULT_KEEP_PERCENT,
-                        debounce=True,
-                    ),
-                ],
-                className="filter-item",
+            flt.labelled(
+                "Keep % of current selections",
+                dcc.Input(
+                    id=KEEP_ID,
+                    type="number",
+                    min=0,
+                    max=99,
+                    step=1,
+                    value=query.get("keep") or DEFAULT_KEEP_PERCENT,
+                    debounce=True,
+                ),
             ),
         ],
         extra=[dcc.Download(id=DOWNLOAD_ID)],
-    )
-
-
-def _stat(label: str, value: str, detail: str | None = None) -> html.Div:
-    return html.Div(
-        [
-            html.Div(label, className="stat-label"),
-            html.Div(value, className="stat-value"),
-            html.Div(detail, className="stat-label") if detail else None,
-        ],
-        className="stat",
     )
 
 
@@ -187,16 +171,16 @@ def headline(result: WhatIfResult) -> html.Div:
     share = r.irregular / own.irregular if own.irregular else None
     return html.Div(
         [
-            _stat("Inspections saved", format_count(r.inspections),
+            stat("Inspections saved", format_count(r.inspections),
                   _per_month(r.inspections, months)),
-            _stat("Physical inspections saved", format_count(r.physical),
+            stat("Physical inspections saved", format_count(r.physical),
                   _per_month(r.physical, months)),
-            _stat("Detections at risk", format_count(r.irregular),
+            stat("Detections at risk", format_count(r.irregular),
                   f"of {format_count(own.irregular)} made by the set"
                   + (f" ({share:.0%})" if share is not None else "")),
-            _stat("Revenue at risk", format_value(r.revenue, Unit.CURRENCY, compact=True),
+            stat("Revenue at risk", format_value(r.revenue, Unit.CURRENCY, compact=True),
                   f"of {format_value(own.revenue, Unit.CURRENCY, compact=True)}"),
-            _stat("Detections kept", format_count(result.detections_kept),
+            stat("Detections kept", format_count(result.detections_kept),
                   "other profiles or independent selection still make them"),
         ],
         className="stat-list",

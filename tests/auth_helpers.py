@@ -3,6 +3,7 @@ real login form, and callback requests shaped like the ones Dash's renderer send
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -140,6 +141,30 @@ def call(
         "/_dash-update-component",
         json=callback_body(app, output, inputs, state, changed),
         headers=csrf_headers(client) if csrf else {},
+    )
+
+
+def press_download(
+    client: FlaskClient, app: dash.Dash, page: str, view: str, state: Sequence[Any] = ()
+) -> TestResponse:
+    """Click the ``view`` CSV button of ``page`` (pattern-matching id, as the browser sends it);
+    ``state``: the download callback's states, by position (missing ones None)."""
+    output = f"{page}-download.data"
+    specs = app.callback_map[output].get("state", [])
+    values = [*state, *[None] * (len(specs) - len(state))]
+    button = {"type": "download-button", "page": page, "view": view}
+    return client.post(
+        "/_dash-update-component",
+        json={
+            "output": output,
+            "outputs": _spec(output),
+            "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+            "state": [dict(spec, value=v) for spec, v in zip(specs, values, strict=True)],
+            "changedPropIds": [
+                json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"
+            ],
+        },
+        headers=csrf_headers(client),
     )
 
 

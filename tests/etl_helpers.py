@@ -4,6 +4,8 @@ stand-in for the cube rebuild and publishing so ETL tests do not depend on them.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -77,21 +79,25 @@ def write_mapping(path: Path, text: str) -> Path:
     return path
 
 
-def contents(settings: Settings, tables: tuple[str, ...] = WAREHOUSE_TABLES) -> dict[str, Any]:
-    """Every row of the warehouse tables, sorted, for before/after comparisons."""
+@contextmanager
+def read_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse, closed on leaving."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        return {t: sorted(map(repr, con.sql(f"SELECT * FROM {t}").fetchall())) for t in tables}
+        yield con
     finally:
         con.close()
+
+
+def contents(settings: Settings, tables: tuple[str, ...] = WAREHOUSE_TABLES) -> dict[str, Any]:
+    """Every row of the warehouse tables, sorted, for before/after comparisons."""
+    with read_warehouse(settings) as con:
+        return {t: sorted(map(repr, con.sql(f"SELECT * FROM {t}").fetchall())) for t in tables}
 
 
 def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
         return con.sql(sql).fetchall()
-    finally:
-        con.close()
 
 
 def read_delivery(path: Path, mapping: Mapping | None = None) -> pl.DataFrame:

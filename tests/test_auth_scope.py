@@ -9,7 +9,7 @@ from typing import Any
 import dash
 import pages_snapshot
 import pytest
-from auth_helpers import call, login, make_app
+from auth_helpers import call, login, make_app, press_download
 from flask.testing import FlaskClient
 from werkzeug.exceptions import Unauthorized
 
@@ -79,21 +79,8 @@ def test_a_crafted_callback_cannot_widen_the_scope(app: dash.Dash) -> None:
 
 def test_a_crafted_download_cannot_widen_the_scope(app: dash.Dash) -> None:
     client = login(app, "ths")
-    entry = app.callback_map["offices-download.data"]
-    button = {"type": "download-button", "page": "offices", "view": "table"}
-    state = ["2025-01", "2026-03", ["DKR", "ZIG"], "all"][: len(entry["state"])]
-    response = client.post(
-        "/_dash-update-component",
-        json={
-            "output": "offices-download.data",
-            "outputs": {"id": "offices-download", "property": "data"},
-            "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
-            "state": [dict(spec, value=v) for spec, v in zip(entry["state"], state, strict=True)],
-            "changedPropIds": [
-                json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"
-            ],
-        },
-        headers={"X-CSRFToken": client.get_cookie("_csrf_token").value},  # type: ignore[union-attr]
+    response = press_download(
+        client, app, "offices", "table", ["2025-01", "2026-03", ["DKR", "ZIG"], "all"]
     )
     assert response.status_code == 200
     csv = response.get_json()["response"]["offices-download"]["data"]["content"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
+from etl_helpers import read_warehouse
 
 from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
@@ -23,13 +23,10 @@ def test_source_rows_are_file_rows_on_a_large_delivery(settings: Settings, tmp_p
     in_file = pl.read_csv(path, columns=["declaration_id"], infer_schema=False).with_row_index(
         "source_row", offset=1
     )
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
         loaded = con.sql(
             "SELECT declaration_id, source_row FROM declarations ORDER BY source_row"
         ).pl()
-    finally:
-        con.close()
     assert loaded.height == in_file.height
     joined = in_file.join(loaded, on="declaration_id", suffix="_loaded")
     assert joined.height == in_file.height

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_publish import FEB, JAN, MAR, _load, _part
+from test_publish import FEB, JAN, MAR, _part, three_months
 
 import customs_kpi.published as published
 from customs_kpi.published import current_snapshot, read_current, version_problems
 from customs_kpi.settings import Settings
 from etl import publish as publish_mod
 from etl.publish import describe_versions, housekeeping, publish
-from etl.warehouse import open_warehouse
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +32,7 @@ def _fresh_reader_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(name="warehouse")
 def _warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The test_publish warehouse: 300 / 200 / 100 declarations in January to March."""
-    with open_warehouse(settings) as con:
-        _load(con, JAN, 300, "A", 1)
-        _load(con, FEB, 200, "B", 2)
-        _load(con, MAR, 100, "C", 3)
+    with three_months(settings) as con:
         yield con
 
 

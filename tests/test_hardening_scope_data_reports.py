@@ -16,7 +16,7 @@ import dash
 import pages_snapshot
 import polars as pl
 import pytest
-from auth_helpers import call, csrf_headers, login, make_app
+from auth_helpers import call, login, make_app, press_download
 from flask.testing import FlaskClient
 
 from appstate.roles import Role
@@ -80,20 +80,7 @@ def _data_page(client: FlaskClient, app: dash.Dash) -> Any:
 
 
 def _download(client: FlaskClient, app: dash.Dash, view: str) -> Any:
-    button = {"type": "download-button", "page": "data", "view": view}
-    response = client.post(
-        "/_dash-update-component",
-        json={
-            "output": "data-download.data",
-            "outputs": {"id": "data-download", "property": "data"},
-            "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
-            "state": [],
-            "changedPropIds": [
-                json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"
-            ],
-        },
-        headers=csrf_headers(client),
-    )
+    response = press_download(client, app, "data", view)
     if response.status_code == 204:  # PreventUpdate: nothing sent
         return None
     assert response.status_code == 200, response.get_data(as_text=True)

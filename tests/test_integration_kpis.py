@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
+from etl_helpers import read_warehouse
 
 from customs_kpi.published import RunStatus, current_snapshot
 from customs_kpi.settings import Settings, load_settings
@@ -51,11 +51,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
 
 
 def sql(settings: Settings, query: str) -> pl.DataFrame:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
         return con.sql(query).pl()
-    finally:
-        con.close()
 
 
 def ratio_sql(

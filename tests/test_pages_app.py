@@ -12,7 +12,7 @@ import pages_snapshot
 import pytest
 from auth_helpers import call_json as call
 from auth_helpers import find_prop as _find_prop
-from auth_helpers import login, make_app
+from auth_helpers import login, make_app, press_download
 from flask.testing import FlaskClient
 
 from appstate import AppState
@@ -135,29 +135,7 @@ def test_download_returns_the_csv_of_the_view(app_home: Any) -> None:
     client = login(app, "viewer")
     entry = app.callback_map["offices-download.data"]
     assert len(entry["inputs"]) == 1
-    body_inputs = [
-        [
-            {
-                "id": {"type": "download-button", "page": "offices", "view": "table"},
-                "property": "n_clicks",
-                "value": 1,
-            }
-        ]
-    ]
-    cookie = client.get_cookie("_csrf_token")
-    response = client.post(
-        "/_dash-update-component",
-        json={
-            "output": "offices-download.data",
-            "outputs": {"id": "offices-download", "property": "data"},
-            "inputs": body_inputs,
-            "state": [dict(spec, value=None) for spec in entry["state"]],
-            "changedPropIds": [
-                '{"page":"offices","type":"download-button","view":"table"}.n_clicks'
-            ],
-        },
-        headers={"X-CSRFToken": cookie.value} if cookie else {},
-    )
+    response = press_download(client, app, "offices", "table")
     assert response.status_code == 200
     data = response.get_json()["response"]["offices-download"]["data"]
     assert data["filename"] == "customs-kpi-offices-table-2026-03.csv"

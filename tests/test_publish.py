@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,19 @@ def _load(con: duckdb.DuckDBPyConnection, month: date, n: int, prefix: str, run_
     rebuild_cube(con, [month])
 
 
-@pytest.fixture
-def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+@contextmanager
+def three_months(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse with 300 / 200 / 100 declarations in January to March (runs 1 to 3)."""
     with open_warehouse(settings) as con:
         _load(con, JAN, 300, "A", 1)
         _load(con, FEB, 200, "B", 2)
         _load(con, MAR, 100, "C", 3)
+        yield con
+
+
+@pytest.fixture
+def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    with three_months(settings) as con:
         yield con
 
 

@@ -10,9 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
-from etl_helpers import row, write_csv, write_mapping
+from etl_helpers import query, read_warehouse, row, write_csv, write_mapping
 
 from customs_kpi.clock import as_utc, local_text, utc_naive
 from customs_kpi.published import RunStatus, current_snapshot, freshness
@@ -40,13 +39,7 @@ def _settings(tmp_path: Path, zone: str = RIYADH) -> Settings:
 
 
 def _lodged(settings: Settings) -> dict[str, tuple[datetime, date]]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        rows = con.sql(
-            "SELECT declaration_id, lodged_at, lodged_month FROM declarations"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = query(settings, "SELECT declaration_id, lodged_at, lodged_month FROM declarations")
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
@@ -114,12 +107,9 @@ def test_the_run_log_is_utc_whatever_the_servers_zone(
     result = load_file(settings, write_csv(tmp_path / "d.csv", [row(1)]))
     after = datetime.now(UTC).replace(tzinfo=None)
     assert result.status == RunStatus.SUCCEEDED, result.message
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
         started, finished = con.sql("SELECT started_at, finished_at FROM runs").fetchall()[0]
         (loaded_at,) = con.sql("SELECT loaded_at FROM loaded_files").fetchall()[0]
-    finally:
-        con.close()
     slack = timedelta(seconds=1)
     for stamp in (started, finished, loaded_at):
         assert before - slack <= stamp <= after + slack

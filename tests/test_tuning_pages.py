@@ -17,7 +17,7 @@ import openpyxl
 import polars as pl
 import pytest
 from auth_helpers import call_json as call
-from auth_helpers import find_prop, login, make_app
+from auth_helpers import find_prop, login, make_app, press_download
 from etl_helpers import load_tuning_sample
 from flask.testing import FlaskClient
 
@@ -195,21 +195,9 @@ def download_csv(
     client: FlaskClient, app: Any, page: str, view: str, state: list[Any]
 ) -> pl.DataFrame:
     """Click a page's CSV button (pattern-matching id) and read the file it sends."""
-    output = f"{page}-download.data"
-    entry = app.callback_map[output]
-    button = {"type": "download-button", "page": page, "view": view}
-    body = {
-        "output": output,
-        "outputs": {"id": f"{page}-download", "property": "data"},
-        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
-        "state": [dict(spec, value=v) for spec, v in zip(entry["state"], state, strict=True)],
-        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":"))
-                           + ".n_clicks"],
-    }  # fmt: skip
-    cookie = client.get_cookie("_csrf_token")
-    response = client.post(
-        "/_dash-update-component", json=body, headers={"X-CSRFToken": cookie.value}
-    )
+    entry = app.callback_map[f"{page}-download.data"]
+    assert len(state) == len(entry["state"])
+    response = press_download(client, app, page, view, state)
     assert response.status_code == 200
     content = response.get_json()["response"][f"{page}-download"]["data"]["content"]
     return pl.read_csv(io.StringIO(content))

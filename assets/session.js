@@ -142,19 +142,25 @@
   var notice = null;
   var noticeTimer = null;
 
+  // A banner at the top of the page: a message (its first child) and one button.
+  function addBanner(className, buttonText, onClick) {
+    var element = document.createElement("div");
+    element.className = className;
+    element.setAttribute("role", "alert");
+    var message = document.createElement("span");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = buttonText;
+    button.addEventListener("click", onClick);
+    element.appendChild(message);
+    element.appendChild(button);
+    document.body.appendChild(element);
+    return element;
+  }
+
   function showNotice(text) {
     if (!notice) {
-      notice = document.createElement("div");
-      notice.className = "ck-session-banner ck-notice";
-      notice.setAttribute("role", "alert");
-      var message = document.createElement("span");
-      var close = document.createElement("button");
-      close.type = "button";
-      close.textContent = "Close";
-      close.addEventListener("click", hideNotice);
-      notice.appendChild(message);
-      notice.appendChild(close);
-      document.body.appendChild(notice);
+      notice = addBanner("ck-session-banner ck-notice", "Close", hideNotice);
     }
     notice.firstChild.textContent = text;
     if (noticeTimer) {
@@ -185,21 +191,11 @@
     var text = "Your session ends in " + minutes + " minute" + (minutes === 1 ? "" : "s") +
       " without activity.";
     if (!banner) {
-      banner = document.createElement("div");
-      banner.className = "ck-session-banner";
-      banner.setAttribute("role", "alert");
-      var message = document.createElement("span");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "Stay signed in";
-      button.addEventListener("click", function () {
+      banner = addBanner("ck-session-banner", "Stay signed in", function () {
         hideBanner();
         window.fetch(KEEPALIVE_PATH, { method: "POST", credentials: "same-origin" })
           .then(handleStatus, function () { schedule(MIN_POLL_SECONDS); });
       });
-      banner.appendChild(message);
-      banner.appendChild(button);
-      document.body.appendChild(banner);
     }
     banner.firstChild.textContent = text;
   }

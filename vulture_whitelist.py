@@ -24,6 +24,11 @@ _.EXPIRED  # kpis.domain.ProfileStatus
 _.JSON  # customs_kpi.cli.kpi_cmds.OutputFormat: --format json
 _.PARQUET  # customs_kpi.cli.sample_cmds.FileFormat: --format parquet
 
+# --- Written to JSON state files with dataclasses.asdict (read by the CLI and the Data page) ---
+_.last_finished_at  # worker.jobs.JobState (HOME/jobs.json)
+_.last_duration_seconds  # worker.jobs.JobState
+_.finished_at  # worker.queue.Request (HOME/requests/*/done/*.json)
+
 # --- Read with getattr -------------------------------------------------------------------------
 _.first_callback  # bench.dashboard.BrowserLoad, read by _median_of(r.browser, "first_callback")
 _.data_answered  # bench.dashboard.BrowserLoad, read by _median_of(r.browser, "data_answered")

@@ -16,11 +16,14 @@ _.version_string  # werkzeug WSGIRequestHandler override (dashboard/auth/setup.p
 _.secret_key  # Flask app attribute (dashboard/auth/setup.py)
 _.session_protection  # flask-login LoginManager attribute (dashboard/auth/setup.py)
 _.session_expired  # flask.g attribute, read as g.get("session_expired")
+_.row_factory  # sqlite3.Connection attribute (appstate/db.py)
 wsgi  # dashboard.app:wsgi, the production server's factory (named on gunicorn's command line)
 
 # --- Values of the data contract and CLI choices (members of StrEnums read from data or options) -
 _.DRAFT  # kpis.domain.ProfileStatus: a status the profile register may deliver
 _.EXPIRED  # kpis.domain.ProfileStatus
+_.KEEP  # appstate.review.Decision: a committee decision (the page lists every member)
+_.MODIFY  # appstate.review.Decision
 _.JSON  # customs_kpi.cli.kpi_cmds.OutputFormat: --format json
 _.PARQUET  # customs_kpi.cli.sample_cmds.FileFormat: --format parquet
 
@@ -28,6 +31,7 @@ _.PARQUET  # customs_kpi.cli.sample_cmds.FileFormat: --format parquet
 _.last_finished_at  # worker.jobs.JobState (HOME/jobs.json)
 _.last_duration_seconds  # worker.jobs.JobState
 _.finished_at  # worker.queue.Request (HOME/requests/*/done/*.json)
+_.event_id  # appstate.review.ReviewEvent: the review_events row's key
 
 # --- Read with getattr -------------------------------------------------------------------------
 _.first_callback  # bench.dashboard.BrowserLoad, read by _median_of(r.browser, "first_callback")

@@ -11,7 +11,7 @@ from html import escape
 
 import polars as pl
 
-from kpis.definitions import KPI, Unit
+from kpis.definitions import Unit
 
 INSUFFICIENT = "insufficient data"
 NO_DATA = "–"

@@ -23,7 +23,7 @@ from kpis.formatting import INSUFFICIENT, format_number
 from kpis.measures import MEASURES, SOLE_MEASURES
 
 DOC_PATH = "docs/kpis.md"  # in the repository
-COMMAND = "customs-kpi kpis doc --out docs/kpis.md"
+COMMAND = f"customs-kpi kpis doc --out {DOC_PATH}"
 
 # Modules that declare ids rather than compute with them (not listed as "read by").
 _DECLARING = {"catalogue", "surfaces", "durations", "reference", "validation"}

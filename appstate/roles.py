@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    VIEWER = "viewer"  # management: every KPI page, snapshot downloads
+    VIEWER = "viewer"  # management: every KPI page, report downloads
     ANALYST = "analyst"  # risk unit: also profile review actions and declaration drill-down
     ADMIN = "admin"  # also users, data page details, triggering loads
 

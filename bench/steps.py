@@ -152,7 +152,7 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
     computing the same figures from the raw declarations of the warehouse."""
     import duckdb
 
-    from customs_kpi.published import current_snapshot
+    from customs_kpi.published import current_version
     from customs_kpi.settings import load_settings
     from kpis.cube import CubeFrames
     from kpis.engine import compute
@@ -160,10 +160,10 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
 
     n = int(repeat)
     settings = load_settings(environ={}, home=Path(home))
-    snapshot = current_snapshot(settings)
-    assert snapshot is not None
+    published = current_version(settings)
+    assert published is not None
     t0 = time.perf_counter()
-    cube = CubeFrames.from_snapshot(snapshot)
+    cube = CubeFrames.from_published(published)
     open_seconds = time.perf_counter() - t0
     start, end = default_window(cube, 12)
     busiest = (
@@ -260,7 +260,7 @@ def kpi_queries(home: str, repeat: str) -> dict[str, Any]:
             "reference": ref_median,
         }
     con.close()
-    out["cube_bytes"] = sum(f.stat().st_size for f in snapshot.path.glob("cube_*.parquet"))
+    out["cube_bytes"] = sum(f.stat().st_size for f in published.path.glob("cube_*.parquet"))
     return out
 
 

@@ -1,6 +1,6 @@
 """Time stamps: stored in UTC, shown in the administration's zone (CUSTOMS_KPI_TIMEZONE).
 
-Every stamp the product writes (run log, loaded files, published versions, snapshots, the
+Every stamp the product writes (run log, loaded files, published versions, reports, the
 app-state database) is UTC. DuckDB and Parquet ``TIMESTAMP`` columns hold them as naive UTC
 (:func:`utc_naive`); readers attach UTC (:func:`as_utc`) and pages, reports and the CLI show them
 in the administration's zone (:func:`local_text`). Delivered business times (lodged_at, …) are

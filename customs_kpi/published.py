@@ -1,11 +1,12 @@
-"""Read side of published snapshots: what the dashboard, the KPI CLI and exports read.
+"""Read side of published versions: what the dashboard, the KPI CLI and exports read.
 
 Never opens the warehouse file (DuckDB allows one writer *or* many readers, and a reader would
 block the ETL). A published version (see etl/publish.py for the writer and DEVELOPING.md for the
 layout) is immutable, so everything read from it can be cached for as long as the version is
 alive: small tables are read once per version, facts are queried through an in-memory DuckDB
-database per version with one cursor per thread. A reader keeps the :class:`Snapshot` it opened
-even when a newer version becomes current; housekeeping waits a grace period before removing it.
+database per version with one cursor per thread. A reader keeps the :class:`PublishedVersion` it
+opened even when a newer version becomes current; housekeeping waits a grace period before
+removing it.
 
 Safe in several processes (nothing shared but read-only files) and threads (locks around the
 caches, one DuckDB cursor per thread).
@@ -50,9 +51,9 @@ class RunStatus(StrEnum):
     SKIPPED = "skipped"  # the same bytes were loaded before
 
 
-# current_snapshot() re-reads CURRENT at most this often per process.
+# current_version() re-reads CURRENT at most this often per process.
 CURRENT_CHECK_SECONDS = 1.0
-# Snapshot objects kept per process: the current one and a few it replaced, for readers that
+# PublishedVersion objects kept per process: the current one and a few it replaced, for readers that
 # still hold them (they keep their own reference anyway; this only avoids re-reading).
 _CACHED_VERSIONS = 4
 
@@ -61,7 +62,7 @@ _CACHED_VERSIONS = 4
 VERSION_RE = re.compile(r"^v(\d{6,})-(\d{8}T\d{6})$")
 
 
-class SnapshotError(RuntimeError):
+class PublishedVersionError(RuntimeError):
     """A published version is missing or unreadable."""
 
 
@@ -150,7 +151,7 @@ def read_current(published_dir: Path) -> str | None:
     try:
         raw = (published_dir / CURRENT_FILE).read_bytes()
     except OSError:
-        return None  # missing or unreadable: readers fall back (current_snapshot)
+        return None  # missing or unreadable: readers fall back (current_version)
     # A garbled pointer is returned as it is (not a version name): readers fall back too.
     name = raw.decode("utf-8", errors="replace").strip()
     return name or None
@@ -215,7 +216,7 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class Snapshot:
+class PublishedVersion:
     """One immutable published version.
 
     ``version``: folder name; ``path``: the folder; ``manifest``: manifest.json as a dict;
@@ -228,9 +229,9 @@ class Snapshot:
         try:
             self.manifest: dict[str, Any] = read_manifest(path)
         except (OSError, ValueError) as exc:
-            raise SnapshotError(f"published version {path} is unreadable: {exc}") from exc
+            raise PublishedVersionError(f"published version {path} is unreadable: {exc}") from exc
         self.data_as_of: datetime | None = _parse_datetime(self.manifest.get("data_as_of"))
-        # Set by current_snapshot() when this version is served because CURRENT is broken (a
+        # Set by current_version() when this version is served because CURRENT is broken (a
         # sentence for a banner: "showing the newest valid version …"), None otherwise.
         self.notice: str | None = None
         self._tables: dict[str, pl.DataFrame] = {}
@@ -239,7 +240,7 @@ class Snapshot:
         self._local = threading.local()
 
     def __repr__(self) -> str:
-        return f"Snapshot({self.version!r})"
+        return f"PublishedVersion({self.version!r})"
 
     @property
     def created_at(self) -> datetime | None:
@@ -264,7 +265,7 @@ class Snapshot:
         """A whole small or cube table (cube_*, profiles, profile_changes, runs, quarantine),
         read once per version and cached. Facts are too big for this: use :meth:`query`."""
         if name in FACT_TABLES:
-            raise ValueError(f"{name} is a fact table: query it with Snapshot.query()")
+            raise ValueError(f"{name} is a fact table: query it with PublishedVersion.query()")
         cached = self._tables.get(name)
         if cached is not None:
             return cached
@@ -336,7 +337,7 @@ class Snapshot:
 # --- The current version, per process ------------------------------------------------------------
 _lock = threading.Lock()
 _pid = os.getpid()
-_snapshots: OrderedDict[Path, Snapshot] = OrderedDict()
+_versions: OrderedDict[Path, PublishedVersion] = OrderedDict()
 _checked: dict[Path, tuple[float, str | None]] = {}  # published_dir -> (monotonic, version)
 _fallbacks: dict[Path, tuple[float, Path | None]] = {}  # published_dir -> (monotonic, version)
 
@@ -346,35 +347,35 @@ def _reset_after_fork() -> None:
     global _pid
     if os.getpid() != _pid:
         _pid = os.getpid()
-        _snapshots.clear()
+        _versions.clear()
         _checked.clear()
         _fallbacks.clear()
 
 
-def open_snapshot(path: Path) -> Snapshot:
-    """The Snapshot of a version folder (an absolute path), shared within the process."""
+def open_version(path: Path) -> PublishedVersion:
+    """The PublishedVersion of a version folder (an absolute path), shared within the process."""
     with _lock:
         _reset_after_fork()
-        snapshot = _snapshots.get(path)
-        if snapshot is None:
-            snapshot = Snapshot(path)
-            _snapshots[path] = snapshot
-            while len(_snapshots) > _CACHED_VERSIONS:
-                _snapshots.popitem(last=False)
+        published = _versions.get(path)
+        if published is None:
+            published = PublishedVersion(path)
+            _versions[path] = published
+            while len(_versions) > _CACHED_VERSIONS:
+                _versions.popitem(last=False)
         else:
-            _snapshots.move_to_end(path)
-        return snapshot
+            _versions.move_to_end(path)
+        return published
 
 
-def current_snapshot(settings: Settings) -> Snapshot | None:
+def current_version(settings: Settings) -> PublishedVersion | None:
     """The current published version, None when nothing is published yet.
 
-    Cheap: CURRENT is re-read at most every :data:`CURRENT_CHECK_SECONDS` and Snapshot objects
-    are cached per version, so a call costs a dict lookup most of the time.
+    Cheap: CURRENT is re-read at most every :data:`CURRENT_CHECK_SECONDS` and PublishedVersion
+    objects are cached per version, so a call costs a dict lookup most of the time.
 
     When CURRENT is missing, garbled or names a missing or unreadable version, the newest valid
-    version is served instead and ``Snapshot.notice`` says so (the app shell shows it as a
-    banner; the next publish repairs CURRENT). :class:`SnapshotError` only when no valid
+    version is served instead and ``PublishedVersion.notice`` says so (the app shell shows it as a
+    banner; the next publish repairs CURRENT). :class:`PublishedVersionError` only when no valid
     version is left.
     """
     published_dir = settings.published_dir.resolve()
@@ -391,28 +392,28 @@ def current_snapshot(settings: Settings) -> Snapshot | None:
     problem: str | None = None
     if version is not None and version_seq(version):
         try:
-            snapshot = open_snapshot(published_dir / version)
-        except SnapshotError as exc:
+            published = open_version(published_dir / version)
+        except PublishedVersionError as exc:
             problem = str(exc)
         else:
-            if snapshot.path.is_dir():
-                snapshot.notice = None
-                return snapshot
-            problem = f"published version {snapshot.path} was removed"
-            _forget(snapshot.path)
+            if published.path.is_dir():
+                published.notice = None
+                return published
+            problem = f"published version {published.path} was removed"
+            _forget(published.path)
     elif version is not None:
         problem = f"{published_dir / CURRENT_FILE} names no version ({version[:40]!r})"
     fallback = _cached_fallback(published_dir, now)
     if fallback is None:
         if version is None:
             return None
-        raise SnapshotError(problem or f"published version {version} is unreadable")
-    snapshot = open_snapshot(fallback)
-    snapshot.notice = (
+        raise PublishedVersionError(problem or f"published version {version} is unreadable")
+    published = open_version(fallback)
+    published.notice = (
         f"The published data pointer is broken ({problem or 'CURRENT is missing'}): showing "
-        f"the newest valid version, {snapshot.version}. The next load or publish repairs it."
+        f"the newest valid version, {published.version}. The next load or publish repairs it."
     )
-    return snapshot
+    return published
 
 
 def _cached_fallback(published_dir: Path, now: float) -> Path | None:
@@ -438,7 +439,7 @@ def newest_valid_version(published_dir: Path) -> Path | None:
 
 def _forget(path: Path) -> None:
     with _lock:
-        _snapshots.pop(path, None)
+        _versions.pop(path, None)
 
 
 def hours_since(moment: datetime | None, now: datetime | None = None) -> float | None:

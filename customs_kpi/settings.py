@@ -6,6 +6,7 @@ Nothing reads the environment at import time: call :func:`load_settings` and pas
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import zoneinfo
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
     from kpis.review import QueueConfig
 
 ENV_PREFIX = "CUSTOMS_KPI_"
+# Where the monthly reports were kept before they had a folder of their own name: moved to
+# ``reports_dir`` by :meth:`Settings.ensure_home` the first time a newer version starts.
+OLD_REPORTS_DIR = "snapshots"  # the reports folder's old name
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Settings:
     home: Path = field(
         default=Path("var"),
         metadata={
-            "help": "Folder holding the warehouse, published snapshots, inbox, quarantine "
+            "help": "Folder holding the warehouse, published versions, inbox, quarantine "
             "files, exports and the app-state database."
         },
     )
@@ -51,7 +57,7 @@ class Settings:
     publish_grace_seconds: int = field(
         default=3600,
         metadata={
-            "help": "How long a superseded published snapshot is kept for readers that "
+            "help": "How long a superseded published version is kept for readers that "
             "still use it before housekeeping removes it, counted from when it stopped being "
             "current (at least 1)."
         },
@@ -97,8 +103,8 @@ class Settings:
         default=12,
         metadata={
             "help": "Evidence window of the underperformance rules: months ending with the "
-            "evaluation month (the latest month of data on the pages, the report's month in "
-            "the snapshot). Also the Profiles page's and review queue's default period."
+            "evaluation month (the latest month of data on the pages, the month a monthly "
+            "report is about). Also the Profiles page's and review queue's default period."
         },
     )
     flag_recent_months: int = field(
@@ -170,7 +176,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Checked when the settings are read, naming the variable, rather than when a page or
-        # the snapshot first builds the rule set.
+        # the report first builds the rule set.
         problems = (
             []
             if _known_zone(self.timezone)
@@ -264,8 +270,8 @@ class Settings:
         return self.home / "exports"
 
     @property
-    def snapshots_dir(self) -> Path:
-        return self.home / "snapshots"
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
 
     @property
     def app_db_path(self) -> Path:
@@ -276,7 +282,7 @@ class Settings:
         return self.home / "secret_key"
 
     def flag_config(self) -> FlagConfig:
-        """The underperformance rule set these settings ask for (pages, snapshot, CLI)."""
+        """The underperformance rule set these settings ask for (pages, report, CLI)."""
         from kpis.flags import FlagConfig
 
         config = FlagConfig(
@@ -305,15 +311,33 @@ class Settings:
         )
 
     def ensure_home(self) -> None:
+        """Create HOME's folders (and move an old HOME's reports folder to its new name)."""
+        self._move_old_reports_dir()
         for d in (
             self.home,
             self.published_dir,
             self.inbox_dir,
             self.quarantine_dir,
             self.exports_dir,
-            self.snapshots_dir,
+            self.reports_dir,
         ):
             d.mkdir(parents=True, exist_ok=True)
+
+    def _move_old_reports_dir(self) -> None:
+        old, new = self.home / OLD_REPORTS_DIR, self.reports_dir
+        if not old.is_dir():
+            return
+        try:
+            # An empty reports folder (another process just created it) is replaced atomically.
+            os.rename(old, new)
+        except FileNotFoundError:
+            return  # another process moved it first
+        except OSError:
+            if not old.is_dir():
+                return
+            log.warning("%s and %s both exist: the reports in %s are not listed", new, old, old)
+            return
+        log.info("moved the monthly reports from %s to %s", old, new)
 
 
 def _known_zone(name: str) -> bool:

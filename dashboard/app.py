@@ -280,29 +280,29 @@ def shell_layout() -> Any:
 
 # --- Shell callbacks ------------------------------------------------------------------------------
 def data_as_of_text(settings: Settings, now: datetime | None = None) -> str:
-    """'Data as of …' of the current published snapshot, for the header, with "· stale" when
+    """'Data as of …' of the current published version, for the header, with "· stale" when
     :func:`customs_kpi.published.freshness` (the Data page's verdict) says so."""
     from customs_kpi.published import (
-        SnapshotError,
-        current_snapshot,
+        PublishedVersionError,
+        current_version,
         freshness,
         publish_failure,
     )
     from dashboard.components.format import format_stamp
 
     try:
-        snapshot = current_snapshot(settings)
-    except SnapshotError:
-        log.exception("the current published snapshot is unreadable")
+        published = current_version(settings)
+    except PublishedVersionError:
+        log.exception("the current published version is unreadable")
         return "Data: unavailable"
-    if snapshot is None or snapshot.data_as_of is None:
+    if published is None or published.data_as_of is None:
         text = "No data loaded yet"
     else:
-        text = f"Data as of {format_stamp(snapshot.data_as_of)}"
-        if freshness(snapshot.data_as_of, settings.freshness_hours, now).stale:
+        text = f"Data as of {format_stamp(published.data_as_of)}"
+        if freshness(published.data_as_of, settings.freshness_hours, now).stale:
             text += " · stale"
     # Publishing trouble (issue 11.1, 11.4): the data shown is older than the warehouse's.
-    notice = getattr(snapshot, "notice", None)
+    notice = getattr(published, "notice", None)
     if notice:
         log.warning("%s", notice)
         text += " · older version shown (published data pointer broken)"
@@ -318,7 +318,7 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
         Input(URL_ID, "pathname"),
     )
     def refresh_header(pathname: str | None) -> tuple[list[Any], str]:
-        # Re-read on every navigation: the role may have changed and a new snapshot may be
+        # Re-read on every navigation: the role may have changed and a new published version may be
         # published since the page was loaded.
         from dashboard.context import current_settings
 

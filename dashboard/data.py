@@ -1,4 +1,4 @@
-"""Read-side glue between a request and the numbers: who is asking, which published snapshot,
+"""Read-side glue between a request and the numbers: who is asking, which published version,
 which offices they may see, and the cube frames cut to that scope.
 
 Every callback goes through :func:`guarded`: it checks the role, builds a :class:`PageContext`
@@ -34,8 +34,8 @@ from kpis.cube import CubeFrames, Filters
 log = logging.getLogger(__name__)
 
 
-class SnapshotLike(Protocol):
-    """What the pages need from ``customs_kpi.published.Snapshot``."""
+class PublishedLike(Protocol):
+    """What the pages need from ``customs_kpi.published.PublishedVersion``."""
 
     data_as_of: datetime | None
 
@@ -93,9 +93,9 @@ def cube_offices(cube: CubeFrames) -> list[str]:
 
 
 class _ScopedCubeCache:
-    """Scoped frames per (snapshot, scope): a filter over a few million cube rows is cheap but
+    """Scoped frames per (published, scope): a filter over a few million cube rows is cheap but
     not free, and the same user reloads the same scope on every callback. Entries die with
-    their snapshot (keyed by object identity, bounded LRU)."""
+    their published version (keyed by object identity, bounded LRU)."""
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
@@ -103,19 +103,21 @@ class _ScopedCubeCache:
         self._items = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, snapshot: SnapshotLike, offices: tuple[str, ...] | None) -> CubeFrames:
-        key = (id(snapshot), offices)
+    def get(self, published: PublishedLike, offices: tuple[str, ...] | None) -> CubeFrames:
+        key = (id(published), offices)
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and hit[0] is snapshot:
+            if hit is not None and hit[0] is published:
                 self._items.move_to_end(key)
                 return hit[1]
-        # Scoped cubes are cut from the (cached) whole one: normalising the snapshot's tables
-        # happens once per snapshot, not once per scope.
-        whole = CubeFrames.from_snapshot(snapshot) if offices is None else self.get(snapshot, None)
+        # Scoped cubes are cut from the (cached) whole one: normalising the published version's
+        # tables happens once per version, not once per scope.
+        whole = (
+            CubeFrames.from_published(published) if offices is None else self.get(published, None)
+        )
         frames = scope_cube(whole, offices)
         with self._lock:
-            self._items[key] = (snapshot, frames)
+            self._items[key] = (published, frames)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return frames
@@ -130,16 +132,16 @@ class PageContext:
 
     settings: Settings
     viewer: Viewer
-    snapshot: SnapshotLike | None
+    published_version: PublishedLike | None
     cube: CubeFrames | None
 
     @property
     def published(self) -> bool:
-        return self.snapshot is not None and self.cube is not None
+        return self.published_version is not None and self.cube is not None
 
     @property
     def data_as_of(self) -> datetime | None:
-        return self.snapshot.data_as_of if self.snapshot is not None else None
+        return self.published_version.data_as_of if self.published_version is not None else None
 
     def months(self) -> list[date]:
         return cube_months(self.cube) if self.cube is not None else []
@@ -203,11 +205,11 @@ class PageContext:
         )
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        """A query over the snapshot's fact views; callers add the office scope through
+        """A query over the published version's fact views; callers add the office scope through
         :meth:`office_clause` so a scoped user never reads other offices' rows."""
-        if self.snapshot is None:
+        if self.published_version is None:
             raise LookupError("nothing is published")
-        return self.snapshot.query(sql, list(params or []))
+        return self.published_version.query(sql, list(params or []))
 
     def office_clause(
         self, filters: PageFilters, column: str = "office_code"
@@ -225,22 +227,25 @@ class PageContext:
         return f"{column} IN ({', '.join('?' for _ in offices)})", list(offices)
 
 
-def build_context(settings: Settings, viewer: Viewer, snapshot: SnapshotLike | None) -> PageContext:
-    cube = _CACHE.get(snapshot, viewer.offices) if snapshot is not None else None
-    return PageContext(settings=settings, viewer=viewer, snapshot=snapshot, cube=cube)
+def build_context(
+    settings: Settings, viewer: Viewer, published_version: PublishedLike | None
+) -> PageContext:
+    version = published_version
+    cube = _CACHE.get(version, viewer.offices) if version is not None else None
+    return PageContext(settings=settings, viewer=viewer, published_version=version, cube=cube)
 
 
-# --- Request plumbing (the app shell owns login, roles and the snapshot reader) -----------------
+# --- Request plumbing (the app shell owns login, roles and the published-version reader) -------
 
 
 def request_context() -> PageContext:
     """The context of the current Flask request."""
-    from customs_kpi.published import current_snapshot
+    from customs_kpi.published import current_version
     from dashboard import access  # late: the app shell module imports flask-login machinery
 
     settings = access.app_settings()
     viewer = access.current_viewer()
-    return build_context(settings, viewer, current_snapshot(settings))
+    return build_context(settings, viewer, current_version(settings))
 
 
 P = ParamSpec("P")

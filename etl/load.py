@@ -312,7 +312,7 @@ def rebuild_cube(con: duckdb.DuckDBPyConnection, months: list[date] | None) -> N
     etl.cube.rebuild_cube(con, months)
 
 
-def publish_snapshot(
+def publish_version(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     months: Iterable[date] | None,
@@ -460,7 +460,7 @@ def _publish(
         progress.stage(done[-1].file_name, "publishing", con)
     assert run_id is not None
     try:
-        version = publish_snapshot(con, settings, months, run_id)
+        version = publish_version(con, settings, months, run_id)
     except Exception as exc:
         import etl.publish
 
@@ -540,7 +540,7 @@ def publish_if_behind(settings: Settings, *, timeout: float = 5.0) -> str | None
         if run_id is None:
             return None
         try:
-            return publish_snapshot(con, settings, set(), run_id)
+            return publish_version(con, settings, set(), run_id)
         except Exception as exc:
             _record_publish_failure(con, run_id, etl.publish.describe_error(exc))
             raise

@@ -1,6 +1,6 @@
 """Publishing: an immutable, uniquely named read-only copy of what the web side reads.
 
-Layout (DEVELOPING.md "Published snapshot")::
+Layout (DEVELOPING.md "Published version")::
 
     HOME/published/CURRENT                      one line: the current version's folder name
     HOME/published/v000042-20261127T145501/

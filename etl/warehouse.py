@@ -24,7 +24,7 @@ def open_warehouse(
 
     The lock is taken before DuckDB opens the file so that a second ETL process waits (up to
     ``timeout`` seconds) instead of failing on DuckDB's own lock. Web processes never open this
-    file: they read published snapshots (customs_kpi.published).
+    file: they read published versions (customs_kpi.published).
     """
     settings.ensure_home()
     lock = FileLock(str(settings.warehouse_lock_path))

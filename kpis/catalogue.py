@@ -2,7 +2,7 @@
 
 Pages, exports, the CLI (``kpis list``, ``kpis explain``) and the tests all read this catalogue.
 A filtered variant (``hit_rate_red``) is a separate entry, not new code. Changing what an entry
-computes means bumping its ``version``: snapshots record the version they were computed with.
+computes means bumping its ``version``: reports record the version they were computed with.
 """
 
 from __future__ import annotations
@@ -635,7 +635,7 @@ PUBLIC_IDS: tuple[str, ...] = (
 
 
 # The headline KPIs of a month, in display order: the Overview's cards and the summary of the
-# monthly snapshot (PDF, workbook, CSV) both show exactly these.
+# monthly report (PDF, workbook, CSV) both show exactly these.
 HEADLINE_KPIS: tuple[str, ...] = (
     "declarations",
     "physical_inspection_rate",

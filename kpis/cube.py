@@ -101,15 +101,15 @@ PAIRS_SCHEMA: dict[str, pl.DataType] = {
 _T = TypeVar("_T")
 
 
-class SnapshotTables(Protocol):
-    """What :meth:`CubeFrames.from_snapshot` needs (``customs_kpi.published`` snapshots)."""
+class PublishedTables(Protocol):
+    """What :meth:`CubeFrames.from_published` needs (a ``customs_kpi.published`` version)."""
 
     def table(self, name: str) -> pl.DataFrame: ...
 
 
 @dataclass(frozen=True)
 class CubeFrames:
-    """The cube tables of one published snapshot, plus the profile register and change log."""
+    """The cube tables of one published version, plus the profile register and change log."""
 
     declarations: pl.DataFrame
     profiles: pl.DataFrame
@@ -155,15 +155,15 @@ class CubeFrames:
         )
 
     @classmethod
-    def from_snapshot(cls, snapshot: SnapshotTables) -> CubeFrames:
-        """From a published snapshot (``customs_kpi.published.current_snapshot(settings)``)."""
+    def from_published(cls, published: PublishedTables) -> CubeFrames:
+        """From a published version (``customs_kpi.published.current_version(settings)``)."""
         return cls.build(
-            declarations=snapshot.table("cube_declarations"),
-            profiles=snapshot.table("cube_profiles"),
-            time_hist=snapshot.table("cube_time_hist"),
-            profile_pairs=snapshot.table("cube_profile_pairs"),
-            register=snapshot.table("profiles"),
-            changes=snapshot.table("profile_changes"),
+            declarations=published.table("cube_declarations"),
+            profiles=published.table("cube_profiles"),
+            time_hist=published.table("cube_time_hist"),
+            profile_pairs=published.table("cube_profile_pairs"),
+            register=published.table("profiles"),
+            changes=published.table("profile_changes"),
         )
 
     def months(self) -> list[date]:

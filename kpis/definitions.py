@@ -102,7 +102,7 @@ class KPI:
     direction: Direction
     kind: Kind
     source: str  # where the definition comes from
-    version: int = 1  # bump when the definition changes; snapshots record it
+    version: int = 1  # bump when the definition changes; reports record it
     numerator: str | None = None  # measure name (kpis.measures)
     numerator_subtract: str | None = None  # numerator = numerator − this (complements)
     denominator: str | None = None

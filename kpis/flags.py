@@ -177,7 +177,7 @@ class FlagConfig:
         return [(rule, text[rule]) for rule in FlagRule if rule in self.rules]
 
     def describe(self) -> str:
-        """The thresholds in one line, as pages, exports and the snapshot state them."""
+        """The thresholds in one line, as pages, exports and the report state them."""
         cost = (
             "no cost per control set (low-yield flag off)"
             if self.cost_per_control is None
@@ -512,7 +512,7 @@ def _deteriorating(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
 
 def _below_target(figures: ProfileFigures, config: FlagConfig) -> list[Flag]:
     """Below target as :func:`kpis.targets.kpi_status` judges the hit rate (the verdict the
-    Overview, Offices and the snapshot show): near or off target."""
+    Overview, Offices and the report show): near or off target."""
     rate, target = figures.hit_rate, config.target_hit_rate
     status = kpi_status(get("hit_rate"), rate, True, target=target)
     if rate is None or status not in (TargetStatus.NEAR, TargetStatus.OFF):

@@ -108,7 +108,7 @@ def format_key(value: object) -> str:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
-# xlsxwriter options of every workbook written (snapshot, review-queue export): a string is
+# xlsxwriter options of every workbook written (report, review-queue export): a string is
 # written as text, never turned into a formula, a link or a number. Strings go through
 # ``write_string`` as well.
 WORKBOOK_OPTIONS: dict[str, bool] = {
@@ -123,7 +123,7 @@ def formula_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
     character gets a ``'`` in front (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``, ``-2+3`` →
     ``'-2+3``) in every text column (String, Categorical, Enum; these become String). Numeric,
     date and boolean columns are left as they are, so a negative number stays a number. Every
-    CSV writer (dashboard downloads, snapshot CSVs) passes its frame through this."""
+    CSV writer (dashboard downloads, report CSVs) passes its frame through this."""
     text = [
         name
         for name, dtype in frame.schema.items()
@@ -146,7 +146,7 @@ def plot_text(value: object) -> str:
     subset of HTML in trace names, text, hover labels, annotations, tick labels and legend
     entries, so ``<a href="http://evil">x</a>`` would become a clickable external link;
     escaped, ``&``, ``<`` and ``>`` show as the characters they are (Plotly decodes the
-    entities into plain text). Every figure builder (dashboard, snapshot charts) passes data
+    entities into plain text). Every figure builder (dashboard, report charts) passes data
     text through this."""
     return escape("" if value is None else str(value), quote=False)
 

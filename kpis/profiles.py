@@ -203,7 +203,7 @@ def _judged_columns(assessments: list[Assessment]) -> pl.DataFrame:
 def by_severity(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows ranked by what they cost: severity (inspections wasted) first, unflagged rows
     after, then by controls and profile id (the order of the Profiles grid, the review queue
-    and the snapshot's underperforming list)."""
+    and the report's underperforming list)."""
     return frame.sort(
         ["severity", "controlled", "profile_id"],
         descending=[True, True, False],

@@ -1,6 +1,6 @@
 """Where a KPI value stands against its target: the one verdict every surface shows.
 
-Overview cards, the Offices table, the monthly snapshot (PDF, workbook, CSV), the CLI and the
+Overview cards, the Offices table, the monthly report (PDF, workbook, CSV), the CLI and the
 flag rules all call :func:`kpi_status` (or :func:`target_status`), so a number never reads "near
 target" on one screen and "off target" on another.
 

@@ -16,7 +16,7 @@ The estimate replays the period without the profiles' selections:
 * the findings, revenue and durations of the remaining controls are those observed.
 
 One profile is answered from the cube's ``sole_*`` measures; a set needs the facts: the caller
-runs :func:`hits_query` through the published snapshot and passes the frame
+runs :func:`hits_query` through the published version and passes the frame
 (:data:`HITS_COLUMNS`) to :func:`what_if`.
 """
 

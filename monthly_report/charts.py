@@ -1,4 +1,4 @@
-"""Charts of the PDF: plotly figures built from the snapshot tables, rendered offline to SVG.
+"""Charts of the PDF: plotly figures built from the report tables, rendered offline to SVG.
 
 Rendering uses kaleido 1.x, which drives the local Chromium (Debian's /usr/bin/chromium); no
 network. One kaleido server is started for all the figures of a report (starting Chromium per
@@ -16,8 +16,8 @@ import warnings
 import plotly.graph_objects as go
 import polars as pl
 
-from etl.snapshot.content import SnapshotContent
 from kpis.formatting import plot_text, plot_texts
+from monthly_report.content import ReportContent
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _rows(frame: pl.DataFrame, kpi_id: str) -> pl.DataFrame:
     return frame.filter(pl.col("kpi_id") == kpi_id)
 
 
-def build_figures(content: SnapshotContent) -> dict[str, go.Figure]:
+def build_figures(content: ReportContent) -> dict[str, go.Figure]:
     """Name → figure; every figure plots a table that is also in the workbook. Text from the
     tables (channels, KPI labels) is escaped (:func:`kpis.formatting.plot_text`): Plotly
     renders a subset of HTML, links included."""

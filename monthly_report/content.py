@@ -1,7 +1,7 @@
-"""What a monthly snapshot contains: every table computed once, by the KPI engine.
+"""What a monthly report contains: every table computed once, by the KPI engine.
 
 Every number here comes from :func:`kpis.engine.compute` (or the engine's helpers) on the cube of
-the published snapshot, exactly as the dashboard computes it; this module only chooses which
+the published version, exactly as the dashboard computes it; this module only chooses which
 KPIs, grains and periods to show and lays the results out. The workbook, the CSV files and the
 PDF are then written from these same frames, so they cannot disagree with each other.
 """
@@ -35,22 +35,10 @@ RELEASED_WITHIN: tuple[str, ...] = tuple(
     part for kpi_id in REPORT_SHEETS["released_within"] for part in catalogue.get(kpi_id).parts
 )
 
-LONG_COLUMNS: tuple[str, ...] = (
-    "kpi_id",
-    "kpi",
-    "unit",
-    "value",
-    "numerator",
-    "denominator",
-    "ci_low",
-    "ci_high",
-    "sufficient",
-)
-
 
 @dataclass
-class SnapshotContent:
-    """Everything written into one snapshot version."""
+class ReportContent:
+    """Everything written into one report version."""
 
     month: date
     period: Period
@@ -213,7 +201,7 @@ def clearance_rows(cube: CubeFrames, period: Period, min_sample: int) -> pl.Data
 
 # KPIs whose per-profile values the profile table carries (listed in the definitions sheet).
 PROFILE_KPIS: tuple[str, ...] = REPORT_SHEETS["profiles"]
-# Profile-table columns written to the snapshot (the flags go to their own sheet, judged on
+# Profile-table columns written to the report (the flags go to their own sheet, judged on
 # the rules' window rather than on one month).
 PROFILE_COLUMNS: tuple[str, ...] = (
     "profile_id", "name", "risk_area", "target_channel", "status", "in_force",

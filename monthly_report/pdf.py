@@ -1,6 +1,6 @@
-"""The snapshot's PDF report: HTML laid out here, rendered offline by WeasyPrint.
+"""The report's PDF report: HTML laid out here, rendered offline by WeasyPrint.
 
-Every number is formatted from the snapshot tables with :mod:`kpis.formatting`, the functions
+Every number is formatted from the report tables with :mod:`kpis.formatting`, the functions
 the pages use, so the report reads exactly like the dashboard ("insufficient data" below the
 minimum sample, never 0 % or 100 %). Fonts are the DejaVu family installed by the project's
 setup (``make browser-deps``); nothing is fetched from the network.
@@ -16,14 +16,14 @@ from typing import Any
 import polars as pl
 
 from customs_kpi.clock import local_text
-from etl.snapshot.charts import build_figures, render_svgs
-from etl.snapshot.content import SnapshotContent
-from etl.snapshot.workbook import SHEETS
 from kpis import catalogue
 from kpis.definitions import KPI, Unit
 from kpis.durations import DURATIONS
 from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
 from kpis.targets import TargetStatus, status_label
+from monthly_report.charts import build_figures, render_svgs
+from monthly_report.content import ReportContent
+from monthly_report.workbook import SHEETS
 
 CHART_CAPTIONS = {
     "trend": "Physical-inspection rate and hit rate over the last 12 months (sheet "
@@ -143,7 +143,7 @@ def _signed(kpi: KPI, change: float | None) -> str:
     return ("+" if change >= 0 else "−") + text
 
 
-def headline_html(content: SnapshotContent) -> str:
+def headline_html(content: ReportContent) -> str:
     rows = []
     for r in content.headline.iter_rows(named=True):
         kpi = catalogue.get(r["kpi_id"])
@@ -196,19 +196,19 @@ def _wide(frame: pl.DataFrame, key: str, columns: Sequence[tuple[str, str]]) -> 
     return out
 
 
-def channel_html(content: SnapshotContent) -> str:
+def channel_html(content: ReportContent) -> str:
     rows = _wide(content.tables["kpis_by_channel"], "channel", CHANNEL_COLUMNS)
     headers = ["Channel", *[h for _, h in CHANNEL_COLUMNS]]
     return _table(headers, rows, [False] + [True] * len(CHANNEL_COLUMNS))
 
 
-def office_html(content: SnapshotContent) -> str:
+def office_html(content: ReportContent) -> str:
     rows = _wide(content.tables["kpis_by_office"], "office", OFFICE_COLUMNS)
     headers = ["Office", *[h for _, h in OFFICE_COLUMNS]]
     return _table(headers, rows, [False] + [True] * len(OFFICE_COLUMNS))
 
 
-def clearance_html(content: SnapshotContent) -> str:
+def clearance_html(content: ReportContent) -> str:
     hours = catalogue.get("release_time_median")
     rows = []
     for r in content.tables["clearance_times"].iter_rows(named=True):
@@ -234,7 +234,7 @@ def clearance_html(content: SnapshotContent) -> str:
     return _table(headers, rows, [False, False, True, True, True, True, True])
 
 
-def profiles_html(content: SnapshotContent) -> str:
+def profiles_html(content: ReportContent) -> str:
     hit = catalogue.get("hit_rate")
     lift = catalogue.get("lift")
     cur = catalogue.get("revenue_per_control")
@@ -270,7 +270,7 @@ def profiles_html(content: SnapshotContent) -> str:
     return _table(headers, rows, [False] * 3 + [True] * 7)
 
 
-def underperforming_html(content: SnapshotContent) -> str:
+def underperforming_html(content: ReportContent) -> str:
     frame = content.tables["underperforming_profiles"]
     if frame.is_empty():
         return "<p>No profile is flagged by the rules in this window.</p>"
@@ -290,7 +290,7 @@ def underperforming_html(content: SnapshotContent) -> str:
     return _table(headers, rows, [False, False, False, True, False, False])
 
 
-def definitions_html(content: SnapshotContent) -> str:
+def definitions_html(content: ReportContent) -> str:
     rows = []
     for r in content.tables["definitions"].iter_rows(named=True):
         kpi = catalogue.get(r["kpi_id"])
@@ -310,7 +310,7 @@ def definitions_html(content: SnapshotContent) -> str:
     return f'<div class="small">{_table(headers, rows)}</div>'
 
 
-def methodology_html(content: SnapshotContent) -> str:
+def methodology_html(content: ReportContent) -> str:
     config = content.flags
     rules = "; ".join(
         f"<b>{esc(rule.value.replace('_', ' '))}</b>: {esc(text)}"
@@ -333,7 +333,7 @@ released are counted as open. Medians and 90th percentiles come from the release
 of the aggregate cube.</li>
 <li>Controls whose result was not yet recorded when the data was extracted are pending: they are
 not counted as controls, so later deliveries can change the month's figures. A later version of
-this snapshot records any such change with its reason.</li>
+this report records any such change with its reason.</li>
 <li>Underperforming profiles: the risk unit's rule set ({esc(config.describe())}), judged
 over the {config.window_months} months ending with this month, ranked by severity (inspections
 the profile alone spent in the last {config.recent_months} months beyond what its findings
@@ -341,7 +341,7 @@ needed at {config.min_lift:g}× the random hit rate): {rules}.</li>
 <li>Month-on-month and year-on-year changes compare with the same KPI computed for the previous
 month and for the same month one year earlier (percent KPIs: percentage points).</li>
 </ul>
-<h3>Files of this snapshot</h3>
+<h3>Files of this report</h3>
 <p>The Excel workbook holds the full-precision values of every table below; each table is also a
 CSV file; <code>manifest.json</code> lists every file with its SHA-256.</p>
 <ul>{sheets}</ul>"""
@@ -361,7 +361,7 @@ def _charts_html(svgs: dict[str, str], note: str) -> str:
 
 
 def build_html(
-    content: SnapshotContent,
+    content: ReportContent,
     version: int,
     status: str,
     reason: str,
@@ -385,7 +385,7 @@ def build_html(
             "results arrive.</div>"
         )
     status_text = "FINAL" if status == "final" else "DRAFT: the month is not over yet"
-    sections: list[tuple[str, str, Callable[[SnapshotContent], str] | str]] = [
+    sections: list[tuple[str, str, Callable[[ReportContent], str] | str]] = [
         ("Headline KPIs against targets", "", headline_html),
         ("Charts", "", _charts_html(svgs, charts_note)),
         ("KPIs by control channel", "wide", channel_html),
@@ -402,10 +402,10 @@ def build_html(
         body.append(f'<section class="{cls}"><h2>{esc(title)}</h2>{inner}</section>')
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Risk-management performance snapshot {esc(content.label)}</title>
+<title>Risk-management performance report {esc(content.label)}</title>
 <style>{CSS}</style></head><body>
 <div class="cover">
-<h1>Risk-management performance snapshot</h1>
+<h1>Risk-management performance report</h1>
 <p style="font-size:16pt">{esc(month_name)}</p>
 <p><span class="status">{esc(status_text)}</span></p>
 <dl>
@@ -422,7 +422,7 @@ def build_html(
 </body></html>"""
 
 
-def write_pdf(content: SnapshotContent, path: Path, version: int, status: str, reason: str) -> str:
+def write_pdf(content: ReportContent, path: Path, version: int, status: str, reason: str) -> str:
     """Render the report to ``path``; returns the charts note recorded in the manifest."""
     from weasyprint import HTML
 

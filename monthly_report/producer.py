@@ -1,14 +1,13 @@
-"""Produce ``HOME/snapshots/YYYY-MM/vN/``: never overwrite, record why, hash every file.
+"""Produce ``HOME/reports/YYYY-MM/vN/``: never overwrite, record why, hash every file.
 
 A version is written into a hidden temp folder and renamed into place only when complete, with
-its manifest written last, so a crash leaves no half version that :func:`list_snapshots` would
-show. Versions are numbered under a file lock, so the worker and a `customs-kpi snapshot` run at
+its manifest written last, so a crash leaves no half version that :func:`list_reports` would
+show. Versions are numbered under a file lock, so the worker and a `customs-kpi report` run at
 the same moment get v2 and v3, never the same folder. Files are made read-only once written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,37 +21,37 @@ import polars as pl
 from filelock import FileLock
 
 from customs_kpi.clock import month_label, parse_month
-from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.published import PublishedVersion, current_version, file_sha256
 from customs_kpi.settings import Settings
-from etl.snapshot import content as c
-from etl.snapshot.pdf import write_pdf
-from etl.snapshot.underperforming import underperforming_rows
-from etl.snapshot.workbook import write_csvs, write_workbook
 from kpis.cube import CubeFrames
 from kpis.flags import FlagConfig
 from kpis.grain import add_months
-from worker.report_listing import VERSION_RE, SnapshotVersion, list_snapshots
+from monthly_report import content as c
+from monthly_report.listing import VERSION_RE, ReportVersion, list_reports
+from monthly_report.pdf import write_pdf
+from monthly_report.underperforming import underperforming_rows
+from monthly_report.workbook import write_csvs, write_workbook
 
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1
-WORKBOOK_NAME = "snapshot-{month}.xlsx"
-PDF_NAME = "snapshot-{month}.pdf"
+WORKBOOK_NAME = "monthly-report-{month}.xlsx"
+PDF_NAME = "monthly-report-{month}.pdf"
 
 
-class SnapshotError(RuntimeError):
-    """The snapshot cannot be produced (nothing published, no data for the month)."""
+class ReportError(RuntimeError):
+    """The report cannot be produced (nothing published, no data for the month)."""
 
 
 def build_content(
-    snapshot: Snapshot, month: date, flags: FlagConfig, now: datetime, zone: tzinfo = UTC
-) -> c.SnapshotContent:
-    """Compute every table of the month's snapshot from a published version.
+    published: PublishedVersion, month: date, flags: FlagConfig, now: datetime, zone: tzinfo = UTC
+) -> c.ReportContent:
+    """Compute every table of the month's report from a published version.
 
     ``flags``: the underperformance rule set; its ``n_min`` is the minimum sample of every rate.
     """
     min_sample = flags.n_min
-    cube = CubeFrames.from_snapshot(snapshot)
+    cube = CubeFrames.from_published(published)
     period = c.month_period(month)
     used: dict[str, Any] = {}
     headline = c.headline_rows(cube, month, min_sample, used)
@@ -71,13 +70,13 @@ def build_content(
     }
     tables["definitions"] = c.definition_rows(used)
     pending = cube.declarations.filter(pl.col("lodged_month") == period[0])["pending"].sum()
-    return c.SnapshotContent(
+    return c.ReportContent(
         month=period[0],
         period=period,
         generated_at=now,
         zone=zone,
-        data_as_of=snapshot.data_as_of,
-        published_version=snapshot.version,
+        data_as_of=published.data_as_of,
+        published_version=published.version,
         pending_controls=int(pending or 0),
         headline=headline,
         flags=flags,
@@ -91,34 +90,34 @@ def status_for(month: date, now: datetime) -> str:
     return "final" if now.date() >= add_months(month, 1) else "draft"
 
 
-def produce_snapshot(
+def produce_report(
     settings: Settings,
     month: date | str,
     *,
     reason: str,
     now: datetime | None = None,
-) -> SnapshotVersion:
-    """Write the next version of ``month``'s snapshot and return it.
+) -> ReportVersion:
+    """Write the next version of ``month``'s report and return it.
 
     ``reason`` is recorded in the manifest (why this version exists). ``now`` (aware) stamps
-    the generation time and decides draft vs final. Raises :class:`SnapshotError` when nothing
+    the generation time and decides draft vs final. Raises :class:`ReportError` when nothing
     is published or the month has no published data.
     """
     first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
     label = month_label(first)
     now = now or datetime.now(UTC)
-    snapshot = current_snapshot(settings)
-    if snapshot is None:
-        raise SnapshotError("nothing is published yet: load data first (customs-kpi load)")
-    months = snapshot.months()
+    published = current_version(settings)
+    if published is None:
+        raise ReportError("nothing is published yet: load data first (customs-kpi load)")
+    months = published.months()
     if first not in months:
         span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
-        raise SnapshotError(f"no published data for {label} (months with data: {span})")
-    content = build_content(snapshot, first, settings.flag_config(), now, settings.zone)
+        raise ReportError(f"no published data for {label} (months with data: {span})")
+    content = build_content(published, first, settings.flag_config(), now, settings.zone)
 
-    month_dir = settings.snapshots_dir / label
+    month_dir = settings.reports_dir / label
     month_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.snapshots_dir / ".lock")):
+    with FileLock(str(settings.reports_dir / ".lock")):
         version = _next_version(month_dir)
         tmp = month_dir / f".tmp-v{version}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -132,8 +131,8 @@ def produce_snapshot(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    log.info("snapshot %s v%d written (%s)", label, version, reason)
-    return next(s for s in list_snapshots(settings, label) if s.version == version)
+    log.info("report %s v%d written (%s)", label, version, reason)
+    return next(s for s in list_reports(settings, label) if s.version == version)
 
 
 def _next_version(month_dir: Path) -> int:
@@ -142,7 +141,7 @@ def _next_version(month_dir: Path) -> int:
 
 
 def _write_version(
-    content: c.SnapshotContent,
+    content: c.ReportContent,
     folder: Path,
     version: int,
     reason: str,
@@ -199,17 +198,9 @@ def _write_version(
         "kpi_definitions": {k: kpi.version for k, kpi in sorted(content.kpis.items())},
         "charts": charts_note,
         "files": [
-            {"name": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files
+            {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files
         ],
     }
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, payload: Any) -> None:

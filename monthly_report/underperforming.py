@@ -1,8 +1,8 @@
-"""Underperforming profiles for the snapshot: the KPI engine's rule set, one row per flag.
+"""Underperforming profiles for the report: the KPI engine's rule set, one row per flag.
 
 The flags are judged exactly as the Profiles page judges them (``kpis.profiles.profile_table``
 with the settings' rule set) over the rules' evidence window: the last
-``FlagConfig.window_months`` months ending with the snapshot's month (default 12). Ranked by
+``FlagConfig.window_months`` months ending with the report's month (default 12). Ranked by
 severity (:func:`kpis.profiles.by_severity`), the costliest profile first, as on the Profiles
 page and in the review queue.
 """

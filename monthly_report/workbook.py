@@ -1,4 +1,4 @@
-"""The snapshot's Excel workbook and CSV files, written from the same frames.
+"""The report's Excel workbook and CSV files, written from the same frames.
 
 Cells hold the engine's values unrounded (percentages as fractions with a percent format), so a
 reader who re-computes from the workbook gets the dashboard's numbers, not rounded copies.
@@ -15,8 +15,8 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from etl.snapshot.content import SnapshotContent
 from kpis.formatting import WORKBOOK_OPTIONS, formula_safe_frame
+from monthly_report.content import ReportContent
 
 # Sheet (and CSV file) names, in workbook order, with a one-line caption for the PDF and README.
 SHEETS: dict[str, str] = {
@@ -28,7 +28,7 @@ SHEETS: dict[str, str] = {
     "clearance_times": "Release and inspection times per channel",
     "released_within": "Share of declarations released within X hours, per channel",
     "trend_12_months": "Last 12 months of the trend KPIs (the PDF charts)",
-    "definitions": "Definition of every KPI in this snapshot",
+    "definitions": "Definition of every KPI in this report",
 }
 
 _UNIT_FORMATS = {
@@ -71,7 +71,7 @@ _UNIT_COLUMNS = ("value", "ci_low", "ci_high", "target", "previous_month", "same
 _DELTA_COLUMNS = ("change_vs_previous_month", "change_vs_last_year")
 
 
-def write_csvs(content: SnapshotContent, folder: Path) -> list[Path]:
+def write_csvs(content: ReportContent, folder: Path) -> list[Path]:
     """One CSV per table (UTF-8, header row, ISO dates, full precision), text cells
     formula-safe (:func:`kpis.formatting.formula_safe_frame`)."""
     paths = []
@@ -82,14 +82,14 @@ def write_csvs(content: SnapshotContent, folder: Path) -> list[Path]:
     return paths
 
 
-def write_workbook(content: SnapshotContent, path: Path, about: dict[str, Any]) -> None:
+def write_workbook(content: ReportContent, path: Path, about: dict[str, Any]) -> None:
     """The workbook: an ``about`` sheet, then one sheet per table of :data:`SHEETS`."""
     # constant_memory off: sheets are small; a fixed creation date keeps files reproducible.
     # Text is written as text: never a formula (``=HYPERLINK(...)`` from the data) nor a link.
     wb = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "nan_inf_to_errors": True})
     wb.set_properties(
         {
-            "title": f"Risk-management performance snapshot {content.label}",
+            "title": f"Risk-management performance report {content.label}",
             "subject": "Customs risk-management KPIs",
             "created": content.generated_at.replace(tzinfo=None),
         }

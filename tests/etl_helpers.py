@@ -1,4 +1,4 @@
-"""Small builders for ETL tests: canonical rows, delivery files, warehouse snapshots, and a
+"""Small builders for ETL tests: canonical rows, delivery files, the warehouse's contents, and a
 stand-in for the cube rebuild and publishing so ETL tests do not depend on them."""
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def install_stubs(monkeypatch: pytest.MonkeyPatch) -> Calls:
         return recorded.publish[-1][1] if recorded.publish else None
 
     monkeypatch.setattr("etl.load.rebuild_cube", fake_cube)
-    monkeypatch.setattr("etl.load.publish_snapshot", fake_publish)
+    monkeypatch.setattr("etl.load.publish_version", fake_publish)
     monkeypatch.setattr("etl.load.published_run_id", fake_published_run_id)
     return recorded
 

@@ -165,7 +165,7 @@ def handmade_cube() -> CubeFrames:
     )
 
 
-class FakeSnapshot:
+class FakePublished:
     """What the CLI reads from customs_kpi.published: ``table(name)`` and ``version``."""
 
     version = "v000007-test"

@@ -110,17 +110,17 @@ def test_header_callback_marks_the_current_page_and_data_as_of(settings: Setting
         assert body["shell-data-as-of"]["children"] == "No data loaded yet"
 
 
-def test_data_as_of_comes_from_the_published_snapshot(
+def test_data_as_of_comes_from_the_published_version(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
     import customs_kpi.published as published
 
-    class Snapshot:
+    class PublishedVersion:
         data_as_of = datetime(2026, 3, 31, 18, 5)
 
-    monkeypatch.setattr(published, "current_snapshot", lambda _settings: Snapshot())
+    monkeypatch.setattr(published, "current_version", lambda _settings: PublishedVersion())
     app, _, _ = make_app(settings, users=USERS)
     client = login(app, "vera")
 
@@ -131,7 +131,7 @@ def test_data_as_of_comes_from_the_published_snapshot(
     # Loaded long before now: the header says stale, as the Data page does.
     assert shown() == "Data as of 31 Mar 2026 18:05 UTC · stale"
     recent = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=1)
-    Snapshot.data_as_of = recent
+    PublishedVersion.data_as_of = recent
     assert shown() == f"Data as of {recent:%d %b %Y %H:%M} UTC"
 
 

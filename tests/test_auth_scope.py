@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dash
-import pages_snapshot
+import pages_published
 import pytest
 from auth_helpers import call, login, make_app, press_download
 from flask.testing import FlaskClient
@@ -29,7 +29,7 @@ USERS = {
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dash.Dash]:
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("scope"))
     settings.ensure_home()
-    pages_snapshot.build(settings)
+    pages_published.build(settings)
     built, _, _ = make_app(settings, users=USERS)
     yield built
 

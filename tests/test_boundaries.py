@@ -3,8 +3,10 @@ including imports inside functions and under TYPE_CHECKING):
 
 * kpis imports polars and the standard library only;
 * etl never imports dashboard; dashboard never imports etl;
-* the dashboard uses only the worker's state files (worker.jobs, worker.queue,
-  worker.report_listing), which import the standard library and customs_kpi core only;
+* the dashboard uses only the worker's state files (worker.jobs, worker.queue) and the report
+  listing (monthly_report.listing), which import the standard library and customs_kpi core only;
+* monthly_report reads the published version, never the warehouse: it imports neither etl nor
+  the web side, the worker or the app state;
 * appstate (the app-state database) never imports dashboard, etl, worker or monthly_report,
   and etl never imports appstate.
 """
@@ -60,7 +62,7 @@ def violations(
 
 
 def test_the_packages_exist() -> None:
-    for package in ("kpis", "etl", "appstate", "dashboard"):
+    for package in ("kpis", "etl", "appstate", "dashboard", "monthly_report"):
         assert python_files(package), package
 
 
@@ -78,7 +80,14 @@ def test_dashboard_never_imports_etl() -> None:
 
 
 # What the web app may use of the worker: its state files, never the scheduler.
-WORKER_SHARED = frozenset({"worker.jobs", "worker.queue", "worker.report_listing"})
+WORKER_SHARED = frozenset({"worker.jobs", "worker.queue"})
+# Shared with the web app too, like them standard library and core only.
+REPORT_LISTING = "monthly_report.listing"
+
+
+def test_monthly_report_never_imports_etl_the_web_side_or_the_worker() -> None:
+    forbidden = frozenset({"etl", "dashboard", "worker", "appstate"})
+    assert violations("monthly_report", None, forbidden) == []
 
 
 def test_the_dashboard_uses_only_the_worker_state_files() -> None:
@@ -101,11 +110,12 @@ def test_the_dashboard_uses_only_the_worker_state_files() -> None:
     assert found == []
 
 
-def test_the_worker_state_files_import_only_the_standard_library_and_core() -> None:
-    allowed = frozenset({"__future__", "customs_kpi.clock", "customs_kpi.settings", *WORKER_SHARED})
+def test_the_shared_state_files_import_only_the_standard_library_and_core() -> None:
+    shared = {*WORKER_SHARED, REPORT_LISTING}
+    allowed = frozenset({"__future__", "customs_kpi.clock", "customs_kpi.settings", *shared})
     found = [
         f"{path.relative_to(ROOT)}:{line} imports {module}"
-        for path in (ROOT / f"{name.replace('.', '/')}.py" for name in WORKER_SHARED)
+        for path in (ROOT / f"{name.replace('.', '/')}.py" for name in shared)
         for line, module in imported_modules(path)
         if module not in allowed and top_level(module) not in sys.stdlib_module_names
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import pytest
 from browser_helpers import (
     Server,
@@ -25,7 +25,9 @@ GRID_ROWS = "#overlap-pairs .ag-center-cols-container .ag-row"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve_app(pages_snapshot.published_home(tmp_path_factory.mktemp("fast-pages"))) as running:
+    with serve_app(
+        pages_published.published_home(tmp_path_factory.mktemp("fast-pages"))
+    ) as running:
         yield running
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import pytest
 from browser_helpers import Server, open_browser, require_chromium, serve_app, signed_in_page
 
@@ -34,9 +34,9 @@ PAGES: tuple[tuple[str, str, bool], ...] = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The real app with the known snapshot published, served on a free local port."""
+    """The real app with the known data published, served on a free local port."""
     with serve_app(
-        pages_snapshot.published_home(tmp_path_factory.mktemp("browser-pages"))
+        pages_published.published_home(tmp_path_factory.mktemp("browser-pages"))
     ) as running:
         yield running
 
@@ -70,7 +70,7 @@ def test_every_page_opens_without_console_errors(
     if name == "profiles":
         rows = page.locator(".ag-center-cols-container .ag-row")
         rows.first.wait_for()
-        assert rows.count() == len(pages_snapshot.PROFILES)
+        assert rows.count() == len(pages_published.PROFILES)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         # Selecting a row (here from the keyboard) opens the profile, filters kept.
         page.locator(".ag-center-cols-container .ag-row[row-id='P-GOOD'] .ag-cell").first.focus()
@@ -91,14 +91,14 @@ def test_changing_a_filter_updates_url_and_numbers(browser_page: Any, server: Se
     page.goto(server.url + "/")
     _wait_for_page(page, charts=True)
     card = page.locator("#card-declarations .card-value")
-    raw = pages_snapshot.make_declarations()
+    raw = pages_published.make_declarations()
     latest = raw.filter(
-        (raw["lodged_month"] == pages_snapshot.LATEST_MONTH) & (raw["office_code"] == "DKR")
+        (raw["lodged_month"] == pages_published.LATEST_MONTH) & (raw["office_code"] == "DKR")
     )
     expected = f"{latest.height:,}"
     assert (
         card.inner_text()
-        == f"{raw.filter(raw['lodged_month'] == pages_snapshot.LATEST_MONTH).height:,}"
+        == f"{raw.filter(raw['lodged_month'] == pages_published.LATEST_MONTH).height:,}"
     )
     page.click("#filter-offices")
     page.get_by_role("option", name="DKR").click()

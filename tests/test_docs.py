@@ -27,7 +27,7 @@ def _commands(group: Any, prefix: str = "") -> list[str]:
 def test_every_command_is_in_the_readme() -> None:
     root = typer.main.get_command(app)
     commands = _commands(root)
-    assert {"load", "kpis show", "users add", "worker", "snapshot"} <= set(commands)
+    assert {"load", "kpis show", "users add", "worker", "report"} <= set(commands)
     missing = []
     for name in commands:
         _, _, sub = name.partition(" ")

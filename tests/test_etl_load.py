@@ -355,7 +355,7 @@ def test_publish_failure_is_reported_but_load_stays(
     def broken(*args: object) -> str:
         raise OSError("published/ is read-only")
 
-    monkeypatch.setattr("etl.load.publish_snapshot", broken)
+    monkeypatch.setattr("etl.load.publish_version", broken)
     result = load_file(settings, write_csv(tmp_path / "a.csv", [row(1)]))
     assert result.status == RunStatus.SUCCEEDED
     assert result.published is None

@@ -14,7 +14,7 @@ import pytest
 from test_publish import FEB, JAN, MAR, _part, three_months
 
 import customs_kpi.published as published
-from customs_kpi.published import current_snapshot, read_current, version_problems
+from customs_kpi.published import current_version, read_current, version_problems
 from customs_kpi.settings import Settings
 from etl import publish as publish_mod
 from etl.publish import describe_versions, housekeeping, publish
@@ -23,11 +23,11 @@ from etl.publish import describe_versions, housekeeping, publish
 @pytest.fixture(autouse=True)
 def _fresh_reader_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(published, "CURRENT_CHECK_SECONDS", 0.0)
-    published._snapshots.clear()
+    published._versions.clear()
     published._checked.clear()
     published._fallbacks.clear()
     yield
-    published._snapshots.clear()
+    published._versions.clear()
 
 
 @pytest.fixture(name="warehouse")
@@ -78,7 +78,7 @@ def test_damaged_partition_is_rewritten_not_linked(
     assert "2024-01-01" not in manifest["linked_months"]["declarations"]
     # Undamaged months are still linked.
     assert "2024-03-01" in manifest["linked_months"]["declarations"]
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.version == second
     n = snap.query("SELECT count(*) AS n FROM declarations WHERE lodged_month = ?", [JAN])
     assert n["n"].item() == 300
@@ -114,7 +114,7 @@ def test_unchanged_partitions_are_linked_without_hashing_them_again(
     publish(warehouse, settings, {FEB}, 4)
     assert [p for p in hashed if f"/{second}/" in p and "2024-01-01" in p]
     monkeypatch.setattr(publish_module, "REHASH_SECONDS", 24 * 3600)
-    current = current_snapshot(settings)
+    current = current_version(settings)
     assert current is not None
     bad = _part(settings, current.version, "declarations", MAR)
     before = bad.stat()
@@ -169,13 +169,13 @@ def test_readers_fall_back_to_the_newest_valid_version(
         shutil.rmtree(settings.published_dir / v2)
         expected = v1
     for _ in range(3):  # every request, not one in three
-        snap = current_snapshot(settings)
+        snap = current_version(settings)
         assert snap is not None and snap.version == expected
         assert snap.notice is not None and expected in snap.notice
         assert snap.query("SELECT count(*) AS n FROM declarations")["n"].item() == 600
     # The next publish repairs CURRENT and the notice goes.
     v3 = publish(warehouse, settings, {FEB}, 5)
-    repaired = current_snapshot(settings)
+    repaired = current_version(settings)
     assert repaired is not None and repaired.version == v3 and repaired.notice is None
 
 
@@ -188,7 +188,7 @@ def test_housekeeping_keeps_the_newest_valid_version_when_current_is_broken(
     later = datetime.now(UTC) + timedelta(days=30)
     assert housekeeping(settings, now=later) == [v1]
     assert [v.name for v in describe_versions(settings.published_dir)] == [v2]
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.version == v2
     # CURRENT naming an old version (someone rolled back by hand) keeps it too.
     v3 = publish(warehouse, settings, {FEB}, 5)

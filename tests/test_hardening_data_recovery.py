@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import customs_kpi.published as published
 from customs_kpi.cli import app
 from customs_kpi.cli.common import console, err_console
-from customs_kpi.published import RunStatus, current_snapshot, publish_failure
+from customs_kpi.published import RunStatus, current_version, publish_failure
 from customs_kpi.settings import Settings
 from etl import publish as publish_mod
 from etl.load import load_file
@@ -30,7 +30,7 @@ NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _fresh_reader_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(published, "CURRENT_CHECK_SECONDS", 0.0)
-    published._snapshots.clear()
+    published._versions.clear()
     published._checked.clear()
     monkeypatch.setattr(console, "width", 200)
     monkeypatch.setattr(err_console, "width", 200)
@@ -44,7 +44,7 @@ def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _rows(settings: Settings) -> int:
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None
     return int(snap.query("SELECT count(*) AS n FROM declarations")["n"].item())
 
@@ -91,7 +91,7 @@ def test_failed_publish_exits_non_zero_is_logged_and_recovers(
     assert "had not been published" in fixed.output
     assert _rows(settings) == 5 and publish_failure(settings) is None
     # The failed publish is in the published run log: the Data page lists it.
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None
     logged = snap.table("runs").filter(snap.table("runs")["kind"] == "publish")
     assert logged["status"].to_list() == [RunStatus.FAILED]
@@ -118,7 +118,7 @@ def test_empty_inbox_load_publishes_when_behind(settings: Settings, tmp_path: Pa
 
 def test_worker_poll_publishes_when_behind(settings: Settings, tmp_path: Path) -> None:
     load_file(settings, write_csv(tmp_path / "a.csv", [row(1), row(2), row(3)]), publish=False)
-    assert current_snapshot(settings) is None
+    assert current_version(settings) is None
     w = build_worker(settings, tz=UTC, now=NOW)
     assert w.run_now("inbox", now=NOW) == JobOutcome.SUCCEEDED
     assert read_jobs(settings).jobs["inbox"].last_message.startswith("published v")
@@ -202,8 +202,8 @@ def test_the_data_page_says_when_the_last_publish_failed(
     data_page = sys.modules["dashboard.pages.data"]  # imported by the app, as Dash wants
 
     def banner() -> str:
-        snapshot = current_snapshot(settings)
-        ctx = build_context(settings, Viewer("a", Role.ADMIN, None), snapshot)
+        published = current_version(settings)
+        ctx = build_context(settings, Viewer("a", Role.ADMIN, None), published)
         with app.server.app_context():
             return str(data_page._publish_banner(ctx))
 

@@ -16,10 +16,10 @@ import pytest
 from openpyxl.cell.cell import Cell
 
 from dashboard.components.download import csv_text, send_csv
-from etl.snapshot.content import SnapshotContent
-from etl.snapshot.workbook import SHEETS, write_csvs, write_workbook
 from kpis.flags import FlagConfig
 from kpis.formatting import FORMULA_PREFIXES, formula_safe_frame
+from monthly_report.content import ReportContent
+from monthly_report.workbook import SHEETS, write_csvs, write_workbook
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +152,9 @@ def test_review_queue_workbook_writes_analysts_text_as_text(review: ModuleType) 
     assert [(r[1].value, r[1].data_type) for r in info] == [(PAYLOADS[0], "s"), ("@SUM(A1)", "s")]
 
 
-def _snapshot_content() -> SnapshotContent:
+def _report_content() -> ReportContent:
     table = _payload_frame().drop("flags")
-    return SnapshotContent(
+    return ReportContent(
         month=date(2026, 3, 1),
         period=(date(2026, 3, 1), date(2026, 3, 31)),
         generated_at=datetime(2026, 4, 1, 6, 0, tzinfo=UTC),
@@ -167,17 +167,17 @@ def _snapshot_content() -> SnapshotContent:
     )
 
 
-def test_snapshot_csvs_write_formulas_as_text(tmp_path: Path) -> None:
-    paths = write_csvs(_snapshot_content(), tmp_path)
+def test_report_csvs_write_formulas_as_text(tmp_path: Path) -> None:
+    paths = write_csvs(_report_content(), tmp_path)
     assert {p.stem for p in paths} == set(SHEETS)
     for path in paths:
         _assert_literal_csv(path.read_bytes().decode("utf-8"), ("name", "office_code", "kind"))
 
 
 @pytest.mark.parametrize("sheet", list(SHEETS))
-def test_snapshot_workbook_writes_formulas_as_text(tmp_path: Path, sheet: str) -> None:
-    path = tmp_path / "snapshot.xlsx"
-    write_workbook(_snapshot_content(), path, {"reason": PAYLOADS[0], "month": "2026-03"})
+def test_report_workbook_writes_formulas_as_text(tmp_path: Path, sheet: str) -> None:
+    path = tmp_path / "report.xlsx"
+    write_workbook(_report_content(), path, {"reason": PAYLOADS[0], "month": "2026-03"})
     rows = _cells(path, sheet)
     _assert_no_formula(rows)
     for header in ("name", "office_code", "rationale", "kind"):

@@ -16,11 +16,11 @@ import polars as pl
 import pytest
 
 from dashboard.components import figures
-from etl.snapshot.charts import build_figures
-from etl.snapshot.content import SnapshotContent
 from kpis.definitions import Unit
 from kpis.flags import FlagConfig
 from kpis.formatting import plot_text, plot_texts
+from monthly_report.charts import build_figures
+from monthly_report.content import ReportContent
 
 EVIL = '<a href="http://evil">x</a>'
 MONTHS = [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
@@ -222,7 +222,7 @@ def test_profile_timeline_escapes_review_rationale(
     assert_no_link(detail._with_decisions(ctx, fig, monthly, "P-1"))
 
 
-def test_snapshot_charts_escape_table_text() -> None:
+def test_report_charts_escape_table_text() -> None:
     trend = pl.DataFrame(
         {
             "kpi_id": ["hit_rate"] * 3,
@@ -243,7 +243,7 @@ def test_snapshot_charts_escape_table_text() -> None:
     times = pl.DataFrame(
         {"metric": ["release"], "channel": [EVIL], "median_hours": [2.0], "p90_hours": [9.0]}
     )
-    content = SnapshotContent(
+    content = ReportContent(
         month=MONTHS[-1],
         period=(MONTHS[-1], date(2026, 3, 31)),
         generated_at=datetime(2026, 4, 1, tzinfo=UTC),

@@ -1,8 +1,9 @@
 """Office scope on the Data and Reports pages (issue 11, point 8): a user with an office scope
 sees the declarations of their offices, never the national totals; the run log's per-file row
-counts, the quarantine counts and a snapshot's pending-controls count (all national) are shown
+counts, the quarantine counts and a monthly report's pending-controls count (all national) are shown
 to users without an office scope only. Signed in through the real login, callbacks as the
-browser sends them, numbers checked against counts made by hand over the test snapshot."""
+browser sends them, numbers checked against counts made by hand over the test's
+published version."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dash
-import pages_snapshot
+import pages_published
 import polars as pl
 import pytest
 from auth_helpers import call, login, make_app, press_download
@@ -24,7 +25,7 @@ from customs_kpi.settings import load_settings
 
 DATA = "data-content.children"
 REPORTS = "..reports-content.children...reports-poll.disabled.."
-PENDING = 4321  # the snapshot manifest's (national) count of pending controls
+PENDING = 4321  # the report manifest's (national) count of pending controls
 USERS = {
     "adam": (Role.ADMIN, ()),
     "vera": (Role.VIEWER, ()),
@@ -38,8 +39,8 @@ USERS = {
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dash.Dash, pl.DataFrame]]:
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("scope-data"))
     settings.ensure_home()
-    built = pages_snapshot.build(settings)
-    version = settings.snapshots_dir / "2026-03" / "v1"
+    built = pages_published.build(settings)
+    version = settings.reports_dir / "2026-03" / "v1"
     version.mkdir(parents=True)
     (version / "manifest.json").write_text(
         json.dumps(
@@ -89,7 +90,7 @@ def _download(client: FlaskClient, app: dash.Dash, view: str) -> Any:
 
 
 def _count(declarations: pl.DataFrame, offices: tuple[str, ...] | None) -> str:
-    """Declarations counted by hand over the rows the snapshot was built from."""
+    """Declarations counted by hand over the rows the published version was built from."""
     rows = (
         declarations
         if offices is None
@@ -170,7 +171,7 @@ def test_reports_pending_count_only_for_national_users(
     app, _ = site
     for user in ("ths", "two"):
         text = _reports(login(app, user), app)
-        assert "v1" in text  # the snapshot is listed
+        assert "v1" in text  # the report is listed
         assert f"{PENDING:,}" not in text and "Pending controls" not in text, user
     text = _reports(login(app, "vera"), app)
     assert "Pending controls" in text and f"{PENDING:,}" in text

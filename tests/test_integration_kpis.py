@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from etl_helpers import read_warehouse
 
-from customs_kpi.published import RunStatus, current_snapshot
+from customs_kpi.published import RunStatus, current_version
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_file, load_profiles
 from etl.sample import generate_sample, write_sample
@@ -45,9 +45,9 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
     for f in sorted(p for p in files if p.name.startswith("declarations_")):
         result = load_file(settings, f)
         assert result.status == RunStatus.SUCCEEDED, result.message
-    snapshot = current_snapshot(settings)
-    assert snapshot is not None
-    yield settings, CubeFrames.from_snapshot(snapshot)
+    published = current_version(settings)
+    assert published is not None
+    yield settings, CubeFrames.from_published(published)
 
 
 def sql(settings: Settings, query: str) -> pl.DataFrame:

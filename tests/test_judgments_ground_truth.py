@@ -8,7 +8,7 @@ ETL and published; then, with the default rule set of the settings:
   drifting by ``deteriorating``, collapsed after a change by ``worse_after_change``;
 * no good profile (true lift ≥ 2.5) and no inactive one is flagged for performance;
 * the before/after tests recover the direction of every planted change;
-* the review queue, the Profiles grid, the profile page and the monthly snapshot agree on every
+* the review queue, the Profiles grid, the profile page and the monthly report agree on every
   flag, and rank the poor profiles by severity above every good one.
 """
 
@@ -24,7 +24,7 @@ import pytest
 from argon2 import PasswordHasher
 from etl_helpers import load_generated
 
-from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.published import PublishedVersion, current_version
 from customs_kpi.settings import Settings
 from kpis.beforeafter import Verdict, Window, before_after, change_log_events
 from kpis.cube import CubeFrames
@@ -40,7 +40,7 @@ PERFORMANCE = {rule.value for rule in PERFORMANCE_RULES}
 @dataclass(frozen=True)
 class Loaded:
     settings: Settings
-    snapshot: Snapshot
+    published: PublishedVersion
     cube: CubeFrames
     truth: dict[str, Any]
 
@@ -57,9 +57,9 @@ def loaded(
     settings, sample = load_generated(
         root / "home", root / "data", DECLARATIONS, 24, seed, date(2024, 1, 1), fmt="parquet"
     )
-    snapshot = current_snapshot(settings)
-    assert snapshot is not None
-    yield Loaded(settings, snapshot, CubeFrames.from_snapshot(snapshot), sample.ground_truth)
+    published = current_version(settings)
+    assert published is not None
+    yield Loaded(settings, published, CubeFrames.from_published(published), sample.ground_truth)
 
 
 def _table(loaded: Loaded) -> dict[str, dict[str, Any]]:
@@ -158,10 +158,10 @@ def test_every_surface_gives_the_same_verdicts(loaded: Loaded, pages: dict[str, 
     from appstate.roles import Role
     from dashboard import filters as flt
     from dashboard.data import Viewer, build_context
-    from etl.snapshot.content import month_period
-    from etl.snapshot.producer import build_content
+    from monthly_report.content import month_period
+    from monthly_report.producer import build_content
 
-    ctx = build_context(loaded.settings, Viewer("t", Role.ANALYST, None), loaded.snapshot)
+    ctx = build_context(loaded.settings, Viewer("t", Role.ANALYST, None), loaded.published)
     filters = ctx.resolve(flt.PageFilters())
     engine = {
         r["profile_id"]: (r["flags"], r["flag_reasons"], r["severity"])
@@ -193,10 +193,10 @@ def test_every_surface_gives_the_same_verdicts(loaded: Loaded, pages: dict[str, 
         assert listed[pid]["reasons"][: len(flags)] == flags
         assert listed[pid]["evidence"][: len(reasons)] == reasons
         assert listed[pid]["severity"] == sev
-    # The monthly snapshot of the latest month: one row per flag, the same sentences, ranked.
+    # The monthly report of the latest month: one row per flag, the same sentences, ranked.
     month = loaded.cube.months()[-1]
     content = build_content(
-        loaded.snapshot, month, loaded.settings.flag_config(), datetime(2026, 1, 5, tzinfo=UTC)
+        loaded.published, month, loaded.settings.flag_config(), datetime(2026, 1, 5, tzinfo=UTC)
     )
     rows = content.tables["underperforming_profiles"]
     got: dict[str, tuple[list[str], list[str]]] = {}

@@ -1,4 +1,4 @@
-"""customs-kpi kpis list | explain | show (show reads a fake published snapshot)."""
+"""customs-kpi kpis list | explain | show (show reads a fake published version)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from kpis_handmade import FakeSnapshot, handmade_cube
+from kpis_handmade import FakePublished, handmade_cube
 from typer.testing import CliRunner
 
 import customs_kpi.published
@@ -19,10 +19,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> FakeSnapshot:
-    snapshot = FakeSnapshot(handmade_cube())
-    monkeypatch.setattr(customs_kpi.published, "current_snapshot", lambda settings: snapshot)
-    return snapshot
+def published(monkeypatch: pytest.MonkeyPatch) -> FakePublished:
+    current = FakePublished(handmade_cube())
+    monkeypatch.setattr(customs_kpi.published, "current_version", lambda settings: current)
+    return current
 
 
 def test_list_shows_every_kpi_as_json() -> None:
@@ -65,7 +65,7 @@ def test_explain_unknown_id_suggests() -> None:
     assert "did you mean hit_rate" in result.output
 
 
-def test_show_table_formats_like_the_pages(published: FakeSnapshot, tmp_path: Path) -> None:
+def test_show_table_formats_like_the_pages(published: FakePublished, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         ["kpis", "show", "hit_rate", "--by", "month", "--home", str(tmp_path)],
@@ -79,7 +79,7 @@ def test_show_table_formats_like_the_pages(published: FakeSnapshot, tmp_path: Pa
     assert "v000007-test" in result.output
 
 
-def test_show_csv_is_the_computed_frame(published: FakeSnapshot, tmp_path: Path) -> None:
+def test_show_csv_is_the_computed_frame(published: FakePublished, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         ["kpis", "show", "hit_rate", "--by", "office,month", "--from", "2026-01", "--to",
@@ -94,7 +94,7 @@ def test_show_csv_is_the_computed_frame(published: FakeSnapshot, tmp_path: Path)
 
 
 def test_show_json_with_channel_and_profile_filters(
-    published: FakeSnapshot, tmp_path: Path
+    published: FakePublished, tmp_path: Path
 ) -> None:
     result = runner.invoke(
         app,
@@ -106,7 +106,7 @@ def test_show_json_with_channel_and_profile_filters(
     assert (row["numerator"], row["denominator"], row["sufficient"]) == (6, 20, True)
 
 
-def test_show_refuses_bad_input(published: FakeSnapshot, tmp_path: Path) -> None:
+def test_show_refuses_bad_input(published: FakePublished, tmp_path: Path) -> None:
     home = ["--home", str(tmp_path)]
     cases = [
         (["kpis", "show", "hit_rate_red", "--by", "channel", *home], "cannot be broken down"),
@@ -123,7 +123,7 @@ def test_show_refuses_bad_input(published: FakeSnapshot, tmp_path: Path) -> None
 
 
 def test_show_without_published_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(customs_kpi.published, "current_snapshot", lambda settings: None)
+    monkeypatch.setattr(customs_kpi.published, "current_version", lambda settings: None)
     result = runner.invoke(app, ["kpis", "show", "hit_rate", "--home", str(tmp_path)])
     assert result.exit_code == 1
     assert "nothing published yet" in result.output

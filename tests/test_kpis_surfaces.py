@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import plotly.utils
 import polars as pl
 import pytest
@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 
 from appstate.passwords import Passwords
 from appstate.roles import Role
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings, load_settings
 from dashboard.data import Viewer, build_context
 from kpis import catalogue, surfaces
@@ -53,7 +53,7 @@ def test_every_public_kpi_has_a_surface() -> None:
 def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("surfaces"))
     settings.ensure_home()
-    pages_snapshot.build(settings)
+    pages_published.build(settings)
     yield settings
 
 
@@ -78,7 +78,7 @@ def _drawn(tree: Any) -> str:
 @pytest.mark.parametrize("path", list(surfaces.PAGES))
 def test_page_shows_its_kpis(path: str, published: Settings, pages: dict[str, ModuleType]) -> None:
     name, extra = PAGE_CONTENT[path]
-    ctx = build_context(published, Viewer("tester", Role.ADMIN), current_snapshot(published))
+    ctx = build_context(published, Viewer("tester", Role.ADMIN), current_version(published))
     text = _drawn(pages[name].update_content.body(ctx, None, None, None, None, *extra))
     assert "state-error" not in text, text[:500]
     for kpi_id in surfaces.PAGES[path]:
@@ -102,11 +102,11 @@ def _sheet_shows(table: pl.DataFrame, kpi_id: str) -> bool:
 
 
 def test_report_sheets_show_their_kpis(published: Settings) -> None:
-    from etl.snapshot.producer import build_content
+    from monthly_report.producer import build_content
 
     content = build_content(
-        current_snapshot(published),
-        pages_snapshot.LATEST_MONTH,
+        current_version(published),
+        pages_published.LATEST_MONTH,
         published.flag_config(),
         datetime(2026, 4, 2, tzinfo=UTC),
     )

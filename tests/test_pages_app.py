@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import pytest
 from auth_helpers import call_json as call
 from auth_helpers import find_prop as _find_prop
@@ -41,7 +41,7 @@ USERS = {
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("pages-app"))
     settings.ensure_home()
-    pages_snapshot.build(settings)
+    pages_published.build(settings)
     yield make_app(settings, USERS)[0], settings
 
 

@@ -1,4 +1,4 @@
-"""Page callbacks called directly on a published snapshot built from known declarations.
+"""Page callbacks called directly on a published version built from known declarations.
 
 Every number is checked against an independent count over the raw declarations (polars over the
 generator's rows, not the cube), and every download against what the chart draws.
@@ -14,14 +14,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import polars as pl
 import pytest
 from argon2 import PasswordHasher
 
 from appstate.passwords import Passwords
 from appstate.roles import Role
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
@@ -52,7 +52,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settin
     home = tmp_path_factory.mktemp("pages-home")
     settings = load_settings(environ={}, home=home)
     settings.ensure_home()
-    built = pages_snapshot.build(settings)
+    built = pages_published.build(settings)
     yield settings, built.declarations
 
 
@@ -62,7 +62,7 @@ def _ctx(
     offices: tuple[str, ...] | None = None,
 ) -> PageContext:
     settings, _ = published
-    return build_context(settings, Viewer("tester", role, offices), current_snapshot(settings))
+    return build_context(settings, Viewer("tester", role, offices), current_version(settings))
 
 
 def _filters(ctx: PageContext, **changes: Any) -> flt.PageFilters:
@@ -98,7 +98,7 @@ def test_overview_cards_match_an_independent_count(
 ) -> None:
     ctx = _ctx(published)
     filters = _filters(ctx)
-    assert filters.end == pages_snapshot.LATEST_MONTH
+    assert filters.end == pages_published.LATEST_MONTH
     home = pages["home"]
     raw = published[1]
     month = raw.filter(pl.col("lodged_month") == filters.end)
@@ -192,7 +192,7 @@ def test_profile_flags_follow_the_settings_rule_set(
     settings, raw = published
     strict = replace(settings, flag_target_hit_rate=0.9, flag_cost_per_control=1e9)
     ctx = build_context(settings=strict, viewer=Viewer("tester", Role.ADMIN, None),
-                        snapshot=current_snapshot(settings))  # fmt: skip
+                        published_version=current_version(settings))  # fmt: skip
     profiles = pages["profiles"]
     filters = _filters(ctx, start=date(2025, 1, 1))
     table = profiles.profile_frame(ctx, filters)
@@ -333,7 +333,7 @@ def test_scoped_user_sees_only_their_offices(pages: dict[str, ModuleType], publi
     assert frame["office"].to_list() == ["THS"]
     declarations = pages["home"].card_data(ctx, _filters(ctx), "declarations")
     raw = published[1].filter(
-        pl.col("office_code") == "THS", pl.col("lodged_month") == pages_snapshot.LATEST_MONTH
+        pl.col("office_code") == "THS", pl.col("lodged_month") == pages_published.LATEST_MONTH
     )
     assert declarations.value == raw.height
 
@@ -365,7 +365,7 @@ def test_nothing_published_pages_say_how_to_load(
 ) -> None:
     settings = load_settings(environ={}, home=tmp_path / "empty")
     settings.ensure_home()
-    ctx = build_context(settings, Viewer("v", Role.VIEWER), current_snapshot(settings))
+    ctx = build_context(settings, Viewer("v", Role.VIEWER), current_version(settings))
     assert not ctx.published
     for name in ("home", "profiles", "clearance", "offices"):
         content = pages[name].update_content.body(
@@ -451,8 +451,8 @@ def test_stale_data_is_flagged_on_every_page(pages: dict[str, ModuleType], tmp_p
     old = datetime.now(UTC).replace(microsecond=0, tzinfo=None) - timedelta(
         hours=settings.freshness_hours + 5
     )
-    pages_snapshot.build(settings, data_as_of=old)
-    ctx = build_context(settings, Viewer("v", Role.VIEWER), current_snapshot(settings))
+    pages_published.build(settings, data_as_of=old)
+    ctx = build_context(settings, Viewer("v", Role.VIEWER), current_version(settings))
     layout = pages["offices"].frame.page_layout(
         "offices", title="Offices", intro="", query={}, content_id="x", context=ctx
     )

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import pytest
 from auth_helpers import call, login, make_app
 from dash.exceptions import PreventUpdate
 
 from appstate.roles import Role
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
@@ -27,7 +27,7 @@ from kpis import catalogue
 
 @pytest.fixture(scope="module")
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
-    settings = pages_snapshot.published_home(tmp_path_factory.mktemp("first-draw"))
+    settings = pages_published.published_home(tmp_path_factory.mktemp("first-draw"))
     app, _, _ = make_app(settings, {"analyst": (Role.ANALYST, ())})
     yield app, settings
 
@@ -63,7 +63,7 @@ def _page(name: str) -> ModuleType:
 
 
 def _ctx(settings: Settings, role: Role = Role.ANALYST) -> PageContext:
-    return build_context(settings, Viewer("tester", role), current_snapshot(settings))
+    return build_context(settings, Viewer("tester", role), current_version(settings))
 
 
 def _ids(tree: Any) -> set[str]:

@@ -12,13 +12,13 @@ from datetime import date
 from types import ModuleType
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import polars as pl
 import pytest
 from auth_helpers import call, login, make_app
 
 from appstate.roles import Role
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
@@ -36,7 +36,7 @@ PAGER = "..profile-declarations.children...profile-declarations-page.data.."
 
 @pytest.fixture(scope="module")
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Settings]]:
-    settings = pages_snapshot.published_home(tmp_path_factory.mktemp("pager-home"))
+    settings = pages_published.published_home(tmp_path_factory.mktemp("pager-home"))
     app, _, _ = make_app(settings, {"analyst": (Role.ANALYST, ())})
     yield app, settings
 
@@ -49,7 +49,7 @@ def detail(app_home: Any) -> ModuleType:
 
 def _ctx(settings: Settings, offices: tuple[str, ...] | None = None) -> PageContext:
     viewer = Viewer("tester", Role.ANALYST, offices)
-    return build_context(settings, viewer, current_snapshot(settings))
+    return build_context(settings, viewer, current_version(settings))
 
 
 def _by_hand(

@@ -16,7 +16,7 @@ from auth_helpers import cheap_passwords
 from etl_helpers import load_generated
 
 from appstate.roles import Role
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
 from dashboard.data import PageContext, Viewer, build_context
@@ -48,7 +48,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
 
 
 def _ctx(settings: Settings, role: Role, offices: tuple[str, ...] | None = None) -> PageContext:
-    return build_context(settings, Viewer("t", role, offices), current_snapshot(settings))
+    return build_context(settings, Viewer("t", role, offices), current_version(settings))
 
 
 def _sql_one(ctx: PageContext, sql: str, params: list[Any]) -> Any:

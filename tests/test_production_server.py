@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pages_snapshot
+import pages_published
 import pytest
 import requests
 
@@ -39,7 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sett
     home = tmp_path_factory.mktemp("production")
     settings = load_settings(environ={}, home=home)
     settings.ensure_home()
-    pages_snapshot.build(settings)
+    pages_published.build(settings)
     subprocess.run(
         [CLI, "users", "add", "chief", "--role", "analyst", "--password-stdin", "--home", home],
         input=PASSWORD + "\n", text=True, check=True, capture_output=True,

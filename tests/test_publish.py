@@ -23,7 +23,13 @@ import polars as pl
 import pytest
 
 import customs_kpi.published as published
-from customs_kpi.published import RunStatus, Snapshot, current_snapshot, open_snapshot, read_current
+from customs_kpi.published import (
+    PublishedVersion,
+    RunStatus,
+    current_version,
+    open_version,
+    read_current,
+)
 from customs_kpi.settings import Settings, load_settings
 from etl import publish as publish_mod
 from etl.cube import rebuild_cube
@@ -93,10 +99,10 @@ def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 def _fresh_reader_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Each test sees CURRENT immediately and starts with empty per-process caches.
     monkeypatch.setattr(published, "CURRENT_CHECK_SECONDS", 0.0)
-    published._snapshots.clear()
+    published._versions.clear()
     published._checked.clear()
     yield
-    published._snapshots.clear()
+    published._versions.clear()
     published._checked.clear()
 
 
@@ -134,7 +140,7 @@ def test_publish_writes_manifest_and_files(
     assert not list(settings.published_dir.glob(".tmp-*"))
 
     # The published copy holds exactly the warehouse's rows and columns.
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.version == version
     wanted = warehouse.sql("SELECT * FROM declarations ORDER BY declaration_id").pl()
     got = snap.query("SELECT * FROM declarations ORDER BY declaration_id")
@@ -172,7 +178,7 @@ def test_unchanged_months_are_hard_links(
     assert manifest["written_months"]["declarations"] == ["2024-02-01", "2024-04-01"]
     assert manifest["previous_version"] == first
 
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.version == second
     assert snap.months() == [JAN, FEB, MAR, APR]
     result = snap.query("SELECT control_result FROM declarations WHERE declaration_id = 'B7'")
@@ -203,7 +209,7 @@ def test_month_changed_by_an_unpublished_load_is_rewritten_not_linked(
             now = _part(settings, second, table, month).stat().st_ino
             assert now != _part(settings, first, table, month).stat().st_ino, (table, month)
     assert not _part(settings, second, "declarations", MAR).exists()
-    snap = open_snapshot(settings.published_dir / second)
+    snap = open_version(settings.published_dir / second)
     assert snap.months() == [JAN, FEB]
     b3 = snap.query("SELECT profile_id FROM profile_hits WHERE declaration_id = 'B3'")
     assert b3["profile_id"].to_list() == ["P2"]
@@ -221,7 +227,7 @@ def test_schema_change_rewrites_every_month(
     for month in (JAN, FEB, MAR):
         now = _part(settings, second, "declarations", month).stat().st_ino
         assert now != _part(settings, first, "declarations", month).stat().st_ino, month
-    snap = open_snapshot(settings.published_dir / second)
+    snap = open_version(settings.published_dir / second)
     scores = snap.query("SELECT lodged_month, min(risk_score) AS s FROM declarations GROUP BY 1")
     assert sorted(scores.rows()) == [(JAN, 0.5), (FEB, 0.5), (MAR, 0.5)]
 
@@ -240,7 +246,7 @@ def test_recreated_warehouse_rewrites_every_month(settings: Settings) -> None:
         second = publish(con, settings, {FEB}, 2)
     jan = _part(settings, second, "declarations", JAN)
     assert jan.stat().st_ino != _part(settings, first, "declarations", JAN).stat().st_ino
-    snap = open_snapshot(settings.published_dir / second)
+    snap = open_version(settings.published_dir / second)
     ids = snap.query(
         "SELECT min(declaration_id) AS id FROM declarations WHERE lodged_month = ?", [JAN]
     )
@@ -321,7 +327,7 @@ def test_housekeeping_waits_for_the_grace_period(
     housekeeping(settings, now=datetime.now(UTC) + 2 * grace)
     assert [v.name for v in describe_versions(settings.published_dir)] == [v3]
     # v1's partition files were hard-linked into v3, so v3 still reads them.
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.version == v3
     assert snap.query("SELECT count(*) AS n FROM declarations")["n"].item() == 600
 
@@ -374,14 +380,14 @@ def test_housekeeping_after_the_grace_clears_old_versions_and_debris(
 
 # --- Reading --------------------------------------------------------------------------------------
 def test_nothing_published_yet(settings: Settings) -> None:
-    assert current_snapshot(settings) is None
+    assert current_version(settings) is None
 
 
-def test_snapshot_reads(settings: Settings, warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_published_version_reads(settings: Settings, warehouse: duckdb.DuckDBPyConnection) -> None:
     publish(warehouse, settings, None, 3)
-    snap = current_snapshot(settings)
-    assert isinstance(snap, Snapshot)
-    assert current_snapshot(settings) is snap  # cached per version
+    snap = current_version(settings)
+    assert isinstance(snap, PublishedVersion)
+    assert current_version(settings) is snap  # cached per version
     assert snap.data_as_of == datetime(2024, 6, 1, 12, 33)
     assert snap.months() == [JAN, FEB, MAR]
     runs = snap.table("runs")
@@ -413,14 +419,14 @@ def test_snapshot_reads(settings: Settings, warehouse: duckdb.DuckDBPyConnection
 
 def test_current_naming_a_missing_version_is_a_clear_error(settings: Settings) -> None:
     (settings.published_dir / "CURRENT").write_text("v000009-20240101T000000\n")
-    with pytest.raises(published.SnapshotError, match="v000009-20240101T000000"):
-        current_snapshot(settings)
+    with pytest.raises(published.PublishedVersionError, match="v000009-20240101T000000"):
+        current_version(settings)
 
 
 def test_empty_warehouse_publishes_empty_tables(settings: Settings) -> None:
     with open_warehouse(settings) as con:
         version = publish(con, settings, None, 1)
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.version == version
     assert snap.months() == [] and snap.data_as_of is None
     empty = snap.query("SELECT * FROM declarations")
@@ -432,11 +438,11 @@ def test_readers_keep_their_version_and_see_the_next(
     settings: Settings, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
     publish(warehouse, settings, None, 3)
-    old = current_snapshot(settings)
+    old = current_version(settings)
     assert old is not None
     _load(warehouse, APR, 10, "D", 4)
     publish(warehouse, settings, {APR}, 4)
-    new = current_snapshot(settings)
+    new = current_version(settings)
     assert new is not None and new.version != old.version
     assert old.query("SELECT count(*) AS n FROM declarations")["n"].item() == 600
     assert new.query("SELECT count(*) AS n FROM declarations")["n"].item() == 610
@@ -450,15 +456,17 @@ def test_current_is_reread_at_most_every_interval(
     monkeypatch.setattr(published.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(published, "CURRENT_CHECK_SECONDS", 1.0)
     first = publish(warehouse, settings, None, 3)
-    assert current_snapshot(settings).version == first  # type: ignore[union-attr]
+    assert current_version(settings).version == first  # type: ignore[union-attr]
     second = publish(warehouse, settings, {FEB}, 4)
     clock[0] += 0.5
-    assert current_snapshot(settings).version == first  # type: ignore[union-attr]
+    assert current_version(settings).version == first  # type: ignore[union-attr]
     clock[0] += 0.6
-    assert current_snapshot(settings).version == second  # type: ignore[union-attr]
+    assert current_version(settings).version == second  # type: ignore[union-attr]
 
 
-def test_threads_share_a_snapshot(settings: Settings, warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_threads_share_a_published_version(
+    settings: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     publish(warehouse, settings, None, 3)
     errors: list[BaseException] = []
     results: list[int] = []
@@ -466,7 +474,7 @@ def test_threads_share_a_snapshot(settings: Settings, warehouse: duckdb.DuckDBPy
     def work() -> None:
         try:
             for _ in range(20):
-                snap = current_snapshot(settings)
+                snap = current_version(settings)
                 assert snap is not None
                 results.append(snap.query("SELECT count(*) AS n FROM declarations")["n"].item())
                 snap.table("cube_profiles")
@@ -487,7 +495,7 @@ READER = r"""
 import json, sys, time
 from pathlib import Path
 from customs_kpi.settings import load_settings
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 
 settings = load_settings(environ={}, home=sys.argv[1])
 stop = Path(sys.argv[2])
@@ -496,7 +504,7 @@ iterations = 0
 while not stop.exists():
     iterations += 1
     try:
-        snap = current_snapshot(settings)
+        snap = current_version(settings)
         if snap is None:
             time.sleep(0.01)
             continue
@@ -624,7 +632,7 @@ def test_cli_publish_published_housekeeping(
     removed = runner.invoke(app, ["housekeeping", *home])
     assert removed.exit_code == 0 and f"removed {versions[0]}" in removed.output
     # The publish runs are in the run log, and the cube was rebuilt from scratch.
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None
     runs = snap.table("runs").filter(pl.col("kind") == "publish")
     assert runs.height == 2 and set(runs["status"]) == {RunStatus.SUCCEEDED}

@@ -19,10 +19,19 @@ from typer.testing import CliRunner
 from customs_kpi.clock import parse_month
 from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
+from monthly_report.listing import list_reports, months_with_final_report
 from worker import queue
-from worker.jobs import JobOutcome, job_rows, jobs_path, read_jobs, worker_status, write_json_atomic
+from worker.jobs import (
+    JobOutcome,
+    JobState,
+    job_rows,
+    jobs_path,
+    read_jobs,
+    worker_status,
+    write_jobs,
+    write_json_atomic,
+)
 from worker.queue import RequestKind, RequestStatus
-from worker.report_listing import list_snapshots, months_with_final_snapshot
 from worker.scheduler import (
     Actions,
     WorkerAlreadyRunning,
@@ -38,7 +47,7 @@ NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
 @dataclass
 class Fakes:
-    """Stand-ins for the ETL and the snapshot producer, recording how they were called."""
+    """Stand-ins for the ETL and the report producer, recording how they were called."""
 
     settings: Settings
     months: list[date] = field(default_factory=list)
@@ -50,15 +59,15 @@ class Fakes:
     def produce(self, settings: Settings, month: date, reason: str, now: datetime):
         self.produced.append((month, reason))
         label = f"{month:%Y-%m}"
-        version = len(list_snapshots(settings, label)) + 1
-        folder = settings.snapshots_dir / label / f"v{version}"
+        version = len(list_reports(settings, label)) + 1
+        folder = settings.reports_dir / label / f"v{version}"
         folder.mkdir(parents=True)
         status = "final" if now.date() >= _next_month(month) else "draft"
         write_json_atomic(
             folder / "manifest.json",
             {"status": status, "reason": reason, "created_at": now.isoformat(), "files": []},
         )
-        return next(s for s in list_snapshots(settings, label) if s.version == version)
+        return next(s for s in list_reports(settings, label) if s.version == version)
 
     def process_inbox(self, settings: Settings) -> list[object]:
         self.inbox_calls += 1
@@ -71,7 +80,7 @@ class Fakes:
             process_inbox=self.process_inbox,
             housekeeping=lambda s, now: "removed 0 superseded published version(s)",
             prune_audit=lambda s, now: "audit: kept",
-            produce_snapshot=self.produce,
+            produce_report=self.produce,
             published_months=lambda s: list(self.months),
             last_successful_load=lambda s: self.last_load,
         )
@@ -96,13 +105,13 @@ def test_previous_month_crosses_the_year() -> None:
     assert previous_month(datetime(2026, 3, 31, 23, 59, tzinfo=UTC)) == date(2026, 2, 1)
 
 
-def test_catch_up_covers_gaps_after_the_first_final_snapshot() -> None:
+def test_catch_up_covers_gaps_after_the_first_final_report() -> None:
     data = _months("2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11")
-    # June predates the product's first snapshot; November is not over yet.
+    # June predates the product's first report; November is not over yet.
     assert months_to_catch_up(data, {"2026-07", "2026-09"}, NOW) == _months("2026-08", "2026-10")
 
 
-def test_catch_up_without_any_snapshot_produces_only_the_latest_complete_month() -> None:
+def test_catch_up_without_any_report_produces_only_the_latest_complete_month() -> None:
     data = _months("2026-06", "2026-07", "2026-08", "2026-11")
     assert months_to_catch_up(data, set(), NOW) == _months("2026-08")
     assert months_to_catch_up(_months("2026-11"), set(), NOW) == []
@@ -111,7 +120,7 @@ def test_catch_up_without_any_snapshot_produces_only_the_latest_complete_month()
 # --- triggers ----------------------------------------------------------------------------------
 def test_monthly_job_fires_on_the_first_of_each_month(settings: Settings, fakes: Fakes) -> None:
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
-    trigger = w.specs["monthly_snapshot"].trigger
+    trigger = w.specs["monthly_report"].trigger
     first = trigger.get_next_fire_time(None, NOW)
     assert first == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     assert trigger.get_next_fire_time(first, first + timedelta(seconds=1)) == datetime(
@@ -146,25 +155,25 @@ def test_monthly_job_on_the_first_produces_the_previous_month_once(
     first_of_dec = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     w = build_worker(settings, tz=UTC, now=first_of_dec, actions=fakes.actions())
 
-    assert w.run_now("monthly_snapshot", now=first_of_dec) == JobOutcome.SUCCEEDED
-    assert fakes.produced == [(date(2026, 11, 1), "scheduled monthly snapshot")]
-    assert [(s.month, s.version, s.status) for s in list_snapshots(settings)] == [
+    assert w.run_now("monthly_report", now=first_of_dec) == JobOutcome.SUCCEEDED
+    assert fakes.produced == [(date(2026, 11, 1), "scheduled monthly report")]
+    assert [(s.month, s.version, s.status) for s in list_reports(settings)] == [
         ("2026-11", 1, "final")
     ]
     # Running again (e.g. a restart the same day) produces nothing new.
     assert (
-        w.run_now("monthly_snapshot", now=first_of_dec + timedelta(hours=2)) == JobOutcome.SUCCEEDED
+        w.run_now("monthly_report", now=first_of_dec + timedelta(hours=2)) == JobOutcome.SUCCEEDED
     )
     assert len(fakes.produced) == 1
-    job = read_jobs(settings).jobs["monthly_snapshot"]
+    job = read_jobs(settings).jobs["monthly_report"]
     assert (job.last_outcome, job.runs) == (JobOutcome.SUCCEEDED, 2)
-    assert job.last_message == "every completed month has its snapshot"
+    assert job.last_message == "every completed month has its report"
 
 
 def test_missed_month_is_caught_up_on_start(settings: Settings, fakes: Fakes) -> None:
-    # The worker produced August's snapshot, then the machine was off on 1 Sept, 1 Oct, 1 Nov.
+    # The worker produced August's report, then the machine was off on 1 Sept, 1 Oct, 1 Nov.
     fakes.months = _months("2026-07", "2026-08", "2026-09", "2026-10", "2026-11")
-    fakes.produce(settings, date(2026, 8, 1), "scheduled monthly snapshot", NOW)
+    fakes.produce(settings, date(2026, 8, 1), "scheduled monthly report", NOW)
     fakes.produced.clear()
 
     w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
@@ -172,7 +181,7 @@ def test_missed_month_is_caught_up_on_start(settings: Settings, fakes: Fakes) ->
 
     assert [m for m, _ in fakes.produced] == _months("2026-09", "2026-10")
     assert all("catch-up" in reason for _, reason in fakes.produced)
-    finals = months_with_final_snapshot(settings)
+    finals = months_with_final_report(settings)
     assert finals == {"2026-08", "2026-09", "2026-10"}
     msg = read_jobs(settings).jobs["catch_up"].last_message
     assert msg == "produced 2026-09 v1, 2026-10 v1"
@@ -224,7 +233,7 @@ def test_reports_page_request_is_produced_by_the_worker(settings: Settings, fake
     assert queue.pending(settings, RequestKind.REPORT) == []
     done = queue.recent(settings, RequestKind.REPORT)
     assert [(r.id, r.status, r.version) for r in done] == [(req.id, RequestStatus.SUCCEEDED, 1)]
-    assert list_snapshots(settings)[0].status == "draft"  # November is not over
+    assert list_reports(settings)[0].status == "draft"  # November is not over
 
 
 def test_jobs_state_survives_a_restart(settings: Settings, fakes: Fakes) -> None:
@@ -234,6 +243,20 @@ def test_jobs_state_survives_a_restart(settings: Settings, fakes: Fakes) -> None
     jobs = read_jobs(settings)
     assert jobs.jobs["inbox"].last_outcome == JobOutcome.SUCCEEDED
     assert jobs.worker.started_at == (NOW + timedelta(hours=1)).isoformat()
+
+
+def test_a_job_no_longer_scheduled_leaves_the_jobs_file(settings: Settings, fakes: Fakes) -> None:
+    w = build_worker(settings, tz=UTC, now=NOW, actions=fakes.actions())
+    w.run_now("inbox", now=NOW)
+    before = read_jobs(settings)
+    before.jobs["retired"] = JobState(
+        id="retired", name="A job of an older version", schedule="daily", last_outcome="succeeded"
+    )
+    write_jobs(settings, before)
+    build_worker(settings, tz=UTC, now=NOW + timedelta(hours=1), actions=fakes.actions())
+    jobs = read_jobs(settings).jobs
+    assert "retired" not in jobs
+    assert jobs["inbox"].last_outcome == JobOutcome.SUCCEEDED
 
 
 def test_jobs_command_lists_jobs(settings: Settings, fakes: Fakes) -> None:
@@ -248,7 +271,7 @@ def test_jobs_command_lists_jobs(settings: Settings, fakes: Fakes) -> None:
         "catch_up",
         "housekeeping",
         "inbox",
-        "monthly_snapshot",
+        "monthly_report",
         "requests",
     ]
     assert data["jobs"]["inbox"]["last_message"] == "no new delivery"
@@ -312,7 +335,7 @@ def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from etl_helpers import query, row, write_csv
 
-    from customs_kpi.published import current_snapshot
+    from customs_kpi.published import current_version
 
     w = build_worker(settings, tz=UTC, now=NOW)  # default Actions: etl.inbox.process_inbox
     assert w.run_now("inbox", now=NOW) == JobOutcome.SUCCEEDED
@@ -326,14 +349,14 @@ def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     assert query(settings, "SELECT count(*) FROM declarations") == [(40,)]
     assert not (settings.inbox_dir / "march.csv").exists()
     assert [p.name for p in (settings.inbox_dir / "done").iterdir()] == ["march.csv"]
-    snap = current_snapshot(settings)
+    snap = current_version(settings)
     assert snap is not None and snap.months() == [date(2024, 3, 1)]
     version = snap.version
 
     assert w.run_now("inbox", now=NOW + timedelta(minutes=2)) == JobOutcome.SUCCEEDED
     assert read_jobs(settings).jobs["inbox"].last_message == "no new delivery"
     assert query(settings, "SELECT count(*) FROM declarations") == [(40,)]
-    again = current_snapshot(settings)
+    again = current_version(settings)
     assert again is not None and again.version == version  # nothing republished
     assert read_jobs(settings).jobs["inbox"].runs == 3
 

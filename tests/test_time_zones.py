@@ -14,7 +14,7 @@ import pytest
 from etl_helpers import query, read_warehouse, row, write_csv, write_mapping
 
 from customs_kpi.clock import as_utc, local_text, utc_naive
-from customs_kpi.published import RunStatus, current_snapshot, freshness
+from customs_kpi.published import RunStatus, current_version, freshness
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_file
 from etl.mapping import MappingError, load_mapping
@@ -114,9 +114,9 @@ def test_the_run_log_is_utc_whatever_the_servers_zone(
     for stamp in (started, finished, loaded_at):
         assert before - slack <= stamp <= after + slack
     # Just loaded is fresh (a local-time stamp would be 9 hours "old" or "in the future").
-    snapshot = current_snapshot(settings)
-    assert snapshot is not None and snapshot.data_as_of is not None
-    assert not freshness(snapshot.data_as_of, 1, None).stale
+    published = current_version(settings)
+    assert published is not None and published.data_as_of is not None
+    assert not freshness(published.data_as_of, 1, None).stale
 
 
 def test_stamps_are_shown_in_the_administrations_zone(tmp_path: Path) -> None:

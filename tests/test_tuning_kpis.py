@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from etl_helpers import load_tuning_sample
 
-from customs_kpi.published import Snapshot, current_snapshot
+from customs_kpi.published import PublishedVersion, current_version
 from kpis.beforeafter import Verdict, Window, before_after, change_log_events, summary
 from kpis.cube import CubeFrames
 from kpis.flags import FlagConfig
@@ -33,7 +33,7 @@ DEPENDENT = "d.selection_source NOT IN ('random','officer','intelligence')"
 
 @dataclass(frozen=True)
 class Loaded:
-    snapshot: Snapshot
+    published: PublishedVersion
     cube: CubeFrames
     truth: dict[str, Any]
 
@@ -42,22 +42,24 @@ class Loaded:
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     root = tmp_path_factory.mktemp("tuning")
     settings, sample = load_tuning_sample(root)
-    snapshot = current_snapshot(settings)
-    assert snapshot is not None
-    yield Loaded(snapshot, CubeFrames.from_snapshot(snapshot), sample.ground_truth)
+    published = current_version(settings)
+    assert published is not None
+    yield Loaded(published, CubeFrames.from_published(published), sample.ground_truth)
 
 
-def one(snapshot: Snapshot, sql: str, params: list[Any]) -> dict[str, Any]:
-    return snapshot.query(sql, params).row(0, named=True)
+def one(published: PublishedVersion, sql: str, params: list[Any]) -> dict[str, Any]:
+    return published.query(sql, params).row(0, named=True)
 
 
-def hand_removed(snapshot: Snapshot, profiles: list[str], kept: float = 0.0) -> dict[str, Any]:
+def hand_removed(
+    published: PublishedVersion, profiles: list[str], kept: float = 0.0
+) -> dict[str, Any]:
     """Expected removal over PERIOD, counted from the facts: declarations whose every fired
     profile is in the set and that no independent selection put in their channel, each
     weighted by (1 - kept) ** (number of the set's profiles that fired on it)."""
     marks = ", ".join("?" for _ in profiles)
     return one(
-        snapshot,
+        published,
         f"""
         WITH fired AS (
             SELECT declaration_id, lodged_month,
@@ -81,9 +83,9 @@ def hand_removed(snapshot: Snapshot, profiles: list[str], kept: float = 0.0) -> 
     )
 
 
-def hand_national(snapshot: Snapshot) -> dict[str, Any]:
+def hand_national(published: PublishedVersion) -> dict[str, Any]:
     return one(
-        snapshot,
+        published,
         f"""SELECT count(*) AS declarations,
                    count(*) FILTER (WHERE d.channel IN ('yellow','red','blue')) AS inspections,
                    count(*) FILTER (WHERE d.channel = 'red') AS physical,
@@ -95,11 +97,11 @@ def hand_national(snapshot: Snapshot) -> dict[str, Any]:
     )
 
 
-def busiest_sole_profile(snapshot: Snapshot) -> str:
+def busiest_sole_profile(published: PublishedVersion) -> str:
     """The profile with the most controls where it fired alone (a meaningful what-if)."""
     return str(
         one(
-            snapshot,
+            published,
             f"""WITH fired AS (SELECT declaration_id, lodged_month, min(profile_id) AS p,
                                       count(*) AS n FROM profile_hits GROUP BY ALL)
                 SELECT f.p FROM fired f JOIN declarations d USING (declaration_id, lodged_month)
@@ -121,13 +123,13 @@ def assert_removed(result: Any, expected: dict[str, Any]) -> None:
 
 # --- What-if -------------------------------------------------------------------------------------
 def test_retire_one_profile_equals_hand_count(loaded: Loaded) -> None:
-    pid = busiest_sole_profile(loaded.snapshot)
+    pid = busiest_sole_profile(loaded.published)
     result = what_if(loaded.cube, Scenario((pid,), Action.RETIRE), PERIOD)
-    expected = hand_removed(loaded.snapshot, [pid])
+    expected = hand_removed(loaded.published, [pid])
     assert result.method == "cube"
     assert expected["controlled"] > 50  # a real profile, not an empty case
     assert_removed(result, expected)
-    national = hand_national(loaded.snapshot)
+    national = hand_national(loaded.published)
     before, after = result.before, result.after
     assert before.declarations == national["declarations"]
     assert before.controlled == national["controlled"]
@@ -150,10 +152,10 @@ def test_retire_one_profile_equals_hand_count(loaded: Loaded) -> None:
 
 
 def test_cube_and_facts_routes_agree_for_one_profile(loaded: Loaded) -> None:
-    pid = busiest_sole_profile(loaded.snapshot)
+    pid = busiest_sole_profile(loaded.published)
     scenario = Scenario((pid,), Action.SUSPEND)
     sql, params = hits_query([pid], PERIOD)
-    from_facts = what_if(loaded.cube, scenario, PERIOD, hits=loaded.snapshot.query(sql, params))
+    from_facts = what_if(loaded.cube, scenario, PERIOD, hits=loaded.published.query(sql, params))
     from_cube = what_if(loaded.cube, scenario, PERIOD)
     assert from_facts.method == "facts"
     assert from_facts.own.declarations == from_cube.own.declarations
@@ -166,10 +168,10 @@ def test_cube_and_facts_routes_agree_for_one_profile(loaded: Loaded) -> None:
     assert any(a.id == "suspension" for a in from_cube.assumptions)
 
 
-def overlapping_set(snapshot: Snapshot) -> list[str]:
+def overlapping_set(published: PublishedVersion) -> list[str]:
     """Two profiles that fire together on at least one declaration, plus a third."""
     pair = one(
-        snapshot,
+        published,
         """SELECT a.profile_id AS a, b.profile_id AS b, count(*) AS n
            FROM profile_hits a JOIN profile_hits b ON a.declaration_id = b.declaration_id
             AND a.lodged_month = b.lodged_month AND a.profile_id < b.profile_id
@@ -178,22 +180,22 @@ def overlapping_set(snapshot: Snapshot) -> list[str]:
         list(PERIOD),
     )
     assert pair["n"] >= 2
-    return sorted({pair["a"], pair["b"], busiest_sole_profile(snapshot)})
+    return sorted({pair["a"], pair["b"], busiest_sole_profile(published)})
 
 
 def test_retire_a_set_counts_declarations_no_other_profile_selected(loaded: Loaded) -> None:
-    profiles = overlapping_set(loaded.snapshot)
+    profiles = overlapping_set(loaded.published)
     sql, params = hits_query(profiles, PERIOD)
-    hits = loaded.snapshot.query(sql, params)
+    hits = loaded.published.query(sql, params)
     result = what_if(loaded.cube, Scenario(tuple(profiles)), PERIOD, hits=hits)
-    expected = hand_removed(loaded.snapshot, profiles)
+    expected = hand_removed(loaded.published, profiles)
     assert_removed(result, expected)
     marks = ", ".join("?" for _ in profiles)
     # More than the sum of the members' sole figures: declarations the set's profiles share
     # are saved too when the whole set goes.
     sole = sum(what_if(loaded.cube, Scenario((p,)), PERIOD).removed.controlled for p in profiles)
     shared = one(
-        loaded.snapshot,
+        loaded.published,
         f"""WITH f AS (SELECT declaration_id, lodged_month,
                               count(*) FILTER (WHERE profile_id IN ({marks})) AS m,
                               count(*) AS n FROM profile_hits GROUP BY ALL)
@@ -205,7 +207,7 @@ def test_retire_a_set_counts_declarations_no_other_profile_selected(loaded: Load
     assert shared > 0
     assert result.removed.controlled == sole + shared
     own = one(
-        loaded.snapshot,
+        loaded.published,
         f"""SELECT count(DISTINCT declaration_id) AS n FROM profile_hits
            WHERE profile_id IN ({marks}) AND lodged_month BETWEEN ? AND ?""",
         [*profiles, *PERIOD],
@@ -214,13 +216,13 @@ def test_retire_a_set_counts_declarations_no_other_profile_selected(loaded: Load
 
 
 def test_lower_selection_weights_each_declaration(loaded: Loaded) -> None:
-    profiles = overlapping_set(loaded.snapshot)
+    profiles = overlapping_set(loaded.published)
     sql, params = hits_query(profiles, PERIOD)
-    hits = loaded.snapshot.query(sql, params)
+    hits = loaded.published.query(sql, params)
     scenario = Scenario(tuple(profiles), Action.LOWER_SELECTION, selection_factor=0.4)
     result = what_if(loaded.cube, scenario, PERIOD, hits=hits)
-    assert_removed(result, hand_removed(loaded.snapshot, profiles, kept=0.4))
-    single = busiest_sole_profile(loaded.snapshot)
+    assert_removed(result, hand_removed(loaded.published, profiles, kept=0.4))
+    single = busiest_sole_profile(loaded.published)
     thinned = what_if(
         loaded.cube, Scenario((single,), Action.LOWER_SELECTION, selection_factor=0.25), PERIOD
     )
@@ -230,11 +232,11 @@ def test_lower_selection_weights_each_declaration(loaded: Loaded) -> None:
 
 
 def test_office_scope_restricts_both_routes(loaded: Loaded) -> None:
-    pid = busiest_sole_profile(loaded.snapshot)
-    office = str(one(loaded.snapshot, "SELECT min(office_code) AS o FROM declarations", [])["o"])
+    pid = busiest_sole_profile(loaded.published)
+    office = str(one(loaded.published, "SELECT min(office_code) AS o FROM declarations", [])["o"])
     sql, params = hits_query([pid], PERIOD, [office])
     facts = what_if(
-        loaded.cube, Scenario((pid,)), PERIOD, hits=loaded.snapshot.query(sql, params),
+        loaded.cube, Scenario((pid,)), PERIOD, hits=loaded.published.query(sql, params),
         offices=[office],
     )  # fmt: skip
     cube = what_if(loaded.cube, Scenario((pid,)), PERIOD, offices=[office])
@@ -242,7 +244,7 @@ def test_office_scope_restricts_both_routes(loaded: Loaded) -> None:
     national = national_figures(loaded.cube, PERIOD)
     assert cube.before.declarations < national.declarations
     expected = one(
-        loaded.snapshot,
+        loaded.published,
         "SELECT count(*) AS n FROM declarations WHERE office_code = ? "
         "AND lodged_month BETWEEN ? AND ?",
         [office, *PERIOD],
@@ -270,7 +272,7 @@ def test_overlap_of_two_profiles_equals_hand_count(loaded: Loaded) -> None:
     top = ranked.row(0, named=True)
     a, b = top["profile_a"], top["profile_b"]
     counts = one(
-        loaded.snapshot,
+        loaded.published,
         """WITH h AS (SELECT * FROM profile_hits WHERE lodged_month BETWEEN ? AND ?)
            SELECT (SELECT count(*) FROM h WHERE profile_id = ?) AS va,
                   (SELECT count(*) FROM h WHERE profile_id = ?) AS vb,
@@ -291,7 +293,7 @@ def test_overlap_of_two_profiles_equals_hand_count(loaded: Loaded) -> None:
     assert jaccards == sorted(jaccards, reverse=True)
     (pairs_sql, pairs_params), (vol_sql, vol_params) = facts_queries(PERIOD, [])
     from_facts = rank_pairs(
-        loaded.snapshot.query(pairs_sql, pairs_params), loaded.snapshot.query(vol_sql, vol_params)
+        loaded.published.query(pairs_sql, pairs_params), loaded.published.query(vol_sql, vol_params)
     )
     assert from_facts.equals(ranked)
     ids, matrix = overlap_matrix(ranked, top=6)
@@ -330,7 +332,7 @@ def test_before_after_windows_equal_hand_count(loaded: Loaded) -> None:
     row = results.filter(pl.col("change_type") == "modified").row(0, named=True)
     for side in ("before", "after"):
         counts = one(
-            loaded.snapshot,
+            loaded.published,
             f"""SELECT count(*) FILTER (WHERE {CONTROLLED}) AS controlled,
                        count(*) FILTER (WHERE {IRREGULAR}) AS irregular,
                        sum(coalesce(d.additional_revenue, 0))::DOUBLE AS revenue

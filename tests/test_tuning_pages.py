@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 
 from appstate import AppState
 from appstate.roles import Role
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings, load_settings
 
 USERS = {
@@ -47,9 +47,9 @@ class App:
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     settings, sample = load_tuning_sample(tmp_path_factory.mktemp("tuning-pages"))
-    snapshot = current_snapshot(settings)
-    assert snapshot is not None
-    office = str(snapshot.query("SELECT min(office_code) AS o FROM declarations")["o"][0])
+    published = current_version(settings)
+    assert published is not None
+    office = str(published.query("SELECT min(office_code) AS o FROM declarations")["o"][0])
     app, state, _ = make_app(settings, {**USERS, "scoped": (Role.ANALYST, (office,))})
     yield App(app, settings, state, sample.ground_truth)
 
@@ -212,9 +212,9 @@ def test_whatif_page_shows_the_hand_counted_savings(web: App) -> None:
     layout = layout_of(client, web.app, "/what-if")
     values = filter_values(layout)
     assert values[:2] == ["2025-01", "2025-12"]  # twelve months ending with the latest
-    snapshot = current_snapshot(web.settings)
-    assert snapshot is not None
-    ranked = snapshot.query(
+    published = current_version(web.settings)
+    assert published is not None
+    ranked = published.query(
         """SELECT profile_id, count(*) AS n FROM profile_hits
            WHERE lodged_month BETWEEN DATE '2025-01-01' AND DATE '2025-12-01'
            GROUP BY 1 ORDER BY n DESC, profile_id LIMIT 2"""
@@ -222,7 +222,7 @@ def test_whatif_page_shows_the_hand_counted_savings(web: App) -> None:
     pid = ranked[0]
     status, payload = call(client, web.app, WHATIF, [*values, [pid], "retire", 50])
     assert status == 200
-    expected = snapshot.query(
+    expected = published.query(
         """WITH f AS (SELECT declaration_id, lodged_month, count(*) AS n,
                              bool_or(profile_id = ?) AS mine FROM profile_hits GROUP BY ALL)
            SELECT count(*) FILTER (WHERE d.channel IN ('yellow','red','blue')
@@ -296,9 +296,9 @@ def test_overlap_page_ranks_the_hand_counted_pairs(web: App) -> None:
     status, payload = call(client, web.app, "overlap-content.children",
                            [*filter_values(layout), 1])  # fmt: skip
     assert status == 200
-    snapshot = current_snapshot(web.settings)
-    assert snapshot is not None
-    top = snapshot.query(
+    published = current_version(web.settings)
+    assert published is not None
+    top = published.query(
         """WITH h AS (SELECT * FROM profile_hits
                       WHERE lodged_month BETWEEN DATE '2025-01-01' AND DATE '2025-12-01'),
                 v AS (SELECT profile_id, count(*) AS n FROM h GROUP BY 1),
@@ -359,14 +359,14 @@ def test_scoped_user_overlap_and_whatif_come_from_their_offices(web: App) -> Non
     # A crafted payload asking for every office still gets only the user's office.
     crafted = [values[0], values[1], ["PRT01", "AIR02", "ZZZ"], values[3]]
     csv = download_csv(client, web.app, "overlap", "pairs", [1, *crafted])
-    snapshot = current_snapshot(web.settings)
-    assert snapshot is not None
+    published = current_version(web.settings)
+    assert published is not None
     period = (date(2025, 1, 1), date(2025, 12, 31))
     (pq, pp), (vq, vp) = facts_queries(period, [office])
-    expected = rank_pairs(snapshot.query(pq, pp), snapshot.query(vq, vp))
+    expected = rank_pairs(published.query(pq, pp), published.query(vq, vp))
     assert csv["shared_declarations"].to_list() == expected["shared_declarations"].to_list()
     assert csv["profile_a"].to_list() == expected["profile_a"].to_list()
-    national = snapshot.query(
+    national = published.query(
         "SELECT count(*) AS n FROM profile_hits WHERE lodged_month BETWEEN ? AND ?",
         [date(2025, 1, 1), date(2025, 12, 1)],
     )["n"][0]
@@ -376,7 +376,7 @@ def test_scoped_user_overlap_and_whatif_come_from_their_offices(web: App) -> Non
                                                                *crafted])  # fmt: skip
     sql, params = hits_query(profiles, period, [office])
     hand = what_if(web_cube(web), Scenario(tuple(profiles)), period,
-                   hits=snapshot.query(sql, params), offices=[office])  # fmt: skip
+                   hits=published.query(sql, params), offices=[office])  # fmt: skip
     controls = what.filter(pl.col("measure") == "controls").row(0, named=True)
     assert controls["before"] == hand.before.controlled
     assert controls["change"] == pytest.approx(-hand.removed.controlled)
@@ -385,9 +385,9 @@ def test_scoped_user_overlap_and_whatif_come_from_their_offices(web: App) -> Non
 def web_cube(web: App) -> Any:
     from kpis.cube import CubeFrames
 
-    snapshot = current_snapshot(web.settings)
-    assert snapshot is not None
-    return CubeFrames.from_snapshot(snapshot)
+    published = current_version(web.settings)
+    assert published is not None
+    return CubeFrames.from_published(published)
 
 
 def test_an_old_decision_does_not_hide_a_profile_flagged_again(web: App) -> None:

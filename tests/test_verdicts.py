@@ -1,7 +1,7 @@
 """One verdict everywhere: :mod:`kpis.targets` and every surface that shows a target status.
 
 First the function itself (every branch and boundary), then the surfaces compared with each
-other on the same cube and month: the Overview cards, the monthly snapshot (content rows, PDF,
+other on the same cube and month: the Overview cards, the monthly report (content rows, PDF,
 CSV, workbook), the Offices table and ``customs-kpi kpis show``; then the register KPIs of the
 CLI against the engine's date, and the freshness verdict of the Data page against the headers.
 """
@@ -22,26 +22,22 @@ from types import ModuleType
 from typing import Any
 
 import openpyxl
-import pages_snapshot
+import pages_published
 import polars as pl
 import pytest
 from argon2 import PasswordHasher
-from kpis_handmade import FakeSnapshot, handmade_cube
+from kpis_handmade import FakePublished, handmade_cube
 from typer.testing import CliRunner
 
 import customs_kpi.published
 from appstate.passwords import Passwords
 from appstate.roles import Role
 from customs_kpi.cli import app as cli_app
-from customs_kpi.published import current_snapshot
+from customs_kpi.published import current_version
 from customs_kpi.settings import Settings, load_settings
 from dashboard import filters as flt
 from dashboard.components.cards import STATUS_OF_LABEL, card_status, kpi_card
 from dashboard.data import PageContext, Viewer, build_context
-from etl.snapshot.content import SnapshotContent, headline_rows, month_period
-from etl.snapshot.pdf import headline_html
-from etl.snapshot.producer import build_content
-from etl.snapshot.workbook import write_csvs, write_workbook
 from kpis import catalogue
 from kpis.cube import CubeFrames
 from kpis.definitions import Direction, Unit
@@ -57,6 +53,10 @@ from kpis.targets import (
     status_label,
     target_status,
 )
+from monthly_report.content import ReportContent, headline_rows, month_period
+from monthly_report.pdf import headline_html
+from monthly_report.producer import build_content
+from monthly_report.workbook import write_csvs, write_workbook
 
 runner = CliRunner()
 H, L, N = Direction.HIGHER, Direction.LOWER, Direction.NEUTRAL
@@ -178,7 +178,7 @@ def test_neutral_kpis_with_a_target_are_policy_values() -> None:
 def test_the_headline_list_is_declared_once(pages: dict[str, ModuleType]) -> None:
     assert all(catalogue.get(k) for k in catalogue.HEADLINE_KPIS)
     assert pages["home"].CARD_KPIS is catalogue.HEADLINE_KPIS
-    import etl.snapshot.content as content
+    import monthly_report.content as content
 
     assert not hasattr(content, "HEADLINE") and not hasattr(content, "target_status")
 
@@ -207,8 +207,8 @@ class Published:
 def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     settings = load_settings(environ={}, home=tmp_path_factory.mktemp("verdict-home"))
     settings.ensure_home()
-    pages_snapshot.build(settings)
-    ctx = build_context(settings, Viewer("tester", Role.ADMIN), current_snapshot(settings))
+    pages_published.build(settings)
+    ctx = build_context(settings, Viewer("tester", Role.ADMIN), current_version(settings))
     return Published(settings, ctx)
 
 
@@ -264,7 +264,7 @@ def _office_words(
     return words
 
 
-def _pdf_words(content: SnapshotContent) -> dict[str, str]:
+def _pdf_words(content: ReportContent) -> dict[str, str]:
     """KPI label → status words of the PDF's headline table (the colour class checked)."""
     classes = {"on target": "on", "near target": "near", "off target": "off"}
     out = {}
@@ -373,10 +373,10 @@ def handmade(
     pages: dict[str, ModuleType], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[PageContext, CubeFrames]]:
     cube = CubeFrames.build(declarations=pl.DataFrame(VERDICT_ROWS))
-    snapshot = FakeSnapshot(cube)
-    monkeypatch.setattr(customs_kpi.published, "current_snapshot", lambda settings: snapshot)
+    current = FakePublished(cube)
+    monkeypatch.setattr(customs_kpi.published, "current_version", lambda settings: current)
     settings = load_settings(environ={}, home=tmp_path / "home")
-    ctx = PageContext(settings, Viewer("tester", Role.ADMIN), snapshot, cube)  # type: ignore[arg-type]
+    ctx = PageContext(settings, Viewer("tester", Role.ADMIN), current, cube)  # type: ignore[arg-type]
     yield ctx, cube
 
 
@@ -442,16 +442,16 @@ def test_the_cli_table_prints_target_and_status(
     assert "insufficient data" in line("FEW") and "no data" in line("NIL")
 
 
-def _content(headline: pl.DataFrame) -> SnapshotContent:
+def _content(headline: pl.DataFrame) -> ReportContent:
     period = month_period(MAR)
-    return SnapshotContent(
+    return ReportContent(
         month=MAR, period=period, generated_at=datetime(2026, 4, 2, tzinfo=UTC),
         data_as_of=None, published_version="v1", pending_controls=0, headline=headline,
         flags=FlagConfig(n_min=30),
     )  # fmt: skip
 
 
-# --- surfaces on a published snapshot: every file of the monthly report ----------------------
+# --- surfaces on a published version: every file of the monthly report ----------------------
 def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
@@ -464,19 +464,19 @@ def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
 def test_published_surfaces_agree_for_every_headline_kpi(
     pages: dict[str, ModuleType], published: Published, tmp_path: Path
 ) -> None:
-    ctx, month = published.ctx, pages_snapshot.LATEST_MONTH
+    ctx, month = published.ctx, pages_published.LATEST_MONTH
     cards = _card_words(pages["home"], ctx, _month_filters(ctx, month))
 
-    snapshot = current_snapshot(published.settings)
-    assert snapshot is not None
+    current = current_version(published.settings)
+    assert current is not None
     now = datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
-    content = build_content(snapshot, month, FlagConfig(n_min=ctx.settings.min_sample), now)
+    content = build_content(current, month, FlagConfig(n_min=ctx.settings.min_sample), now)
     rows = dict(zip(content.headline["kpi_id"], content.headline["status"], strict=True))
     write_csvs(content, tmp_path)
     with (tmp_path / "summary.csv").open(encoding="utf-8") as fh:
         csv_rows = {r["kpi_id"]: r["status"] for r in csv.DictReader(fh)}
-    write_workbook(content, tmp_path / "snapshot.xlsx", {"month": f"{month:%Y-%m}"})
-    sheet = {r["kpi_id"]: r["status"] for r in _sheet(tmp_path / "snapshot.xlsx", "summary")}
+    write_workbook(content, tmp_path / "report.xlsx", {"month": f"{month:%Y-%m}"})
+    sheet = {r["kpi_id"]: r["status"] for r in _sheet(tmp_path / "report.xlsx", "summary")}
     pdf = _pdf_words(content)
     cli = _cli_words(published.settings.home, month, catalogue.HEADLINE_KPIS)
 
@@ -489,7 +489,7 @@ def test_published_surfaces_agree_for_every_headline_kpi(
 
     # Per office, the Overview filtered to it and the Offices table agree.
     offices = _office_words(pages, ctx, month)
-    assert {o for o, _ in offices} == set(pages_snapshot.OFFICES)
+    assert {o for o, _ in offices} == set(pages_published.OFFICES)
     for (office, kpi_id), word in offices.items():
         if kpi_id in catalogue.HEADLINE_KPIS:
             filters = _month_filters(ctx, month, offices=(office,))
@@ -506,7 +506,7 @@ def test_published_offices_without_controls_say_no_data(
     offices = pages["offices"]
     filters = ctx.resolve(flt.PageFilters(channel=Channel.GREEN))
     frame = offices.office_frame(ctx, filters)
-    assert frame.height == len(pages_snapshot.OFFICES)
+    assert frame.height == len(pages_published.OFFICES)
     assert set(frame["hit_rate_status"]) == {"no data"}
     assert set(frame["inspection_rate_status"]) == {"on target"}
     table = str(offices.office_table(frame))
@@ -517,7 +517,7 @@ def test_the_card_words_are_the_card_frame_words(
     pages: dict[str, ModuleType], published: Published
 ) -> None:
     home, ctx = pages["home"], published.ctx
-    filters = _month_filters(ctx, pages_snapshot.LATEST_MONTH)
+    filters = _month_filters(ctx, pages_published.LATEST_MONTH)
     frame = home.download_frame(ctx, filters, "cards", None)
     assert dict(zip(frame["kpi"], frame["status"], strict=True)) == _card_words(home, ctx, filters)
     assert {status_label(s) for s in STATUS_OF_LABEL.values()} == set(STATUS_OF_LABEL)
@@ -532,7 +532,7 @@ def test_kpis_show_evaluates_the_register_at_the_period_end(
 ) -> None:
     cube = handmade_cube()
     monkeypatch.setattr(
-        customs_kpi.published, "current_snapshot", lambda settings: FakeSnapshot(cube)
+        customs_kpi.published, "current_version", lambda settings: FakePublished(cube)
     )
     jan = (date(2026, 1, 1), date(2026, 1, 31))
 
@@ -614,7 +614,7 @@ def test_data_page_and_headers_agree_on_freshness(
 def test_before_any_load_no_surface_says_fresh_or_stale(
     pages: dict[str, ModuleType], published: Published
 ) -> None:
-    ctx = replace(published.ctx, snapshot=_NoLoad())
+    ctx = replace(published.ctx, published_version=_NoLoad())
     now = datetime(2026, 4, 2, tzinfo=UTC)
     assert _data_page_says(pages, ctx, now) == "no load"
     assert not pages["_frame"].is_stale(ctx, now)

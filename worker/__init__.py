@@ -4,9 +4,9 @@
 * :mod:`worker.queue`: requests from the web app to the worker (``HOME/requests/``).
 * :mod:`worker.scheduler`: the jobs, their triggers, the one-worker lock.
 * :mod:`worker.housekeeping`: the nightly tasks (published versions, audit trail, freshness).
-* :mod:`worker.report_listing`: the monthly reports produced so far (``HOME/snapshots/``).
+* :mod:`monthly_report.listing`: the monthly reports produced so far (``HOME/published versions/``).
 
-The dashboard imports :mod:`worker.jobs`, :mod:`worker.queue` and :mod:`worker.report_listing`
+The dashboard imports :mod:`worker.jobs`, :mod:`worker.queue` and :mod:`monthly_report.listing`
 only (standard library and ``customs_kpi`` core); the scheduler and the housekeeping run the
 ETL and the monthly report.
 """

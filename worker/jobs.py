@@ -173,7 +173,7 @@ def worker_status(jobs: JobsFile, now: datetime | None = None) -> tuple[bool, st
     ended = f"stopped {_short(w.stopped_at)}" if w.stopped_at else "stopped unexpectedly"
     return False, (
         f"Worker not running ({ended}; last heartbeat {_short(w.heartbeat_at)}): no load, "
-        "housekeeping or snapshot runs until it starts again."
+        "housekeeping or report runs until it starts again."
     )
 
 

@@ -1,4 +1,4 @@
-"""The one scheduler (`customs-kpi worker`): inbox polling, housekeeping, monthly snapshots.
+"""The one scheduler (`customs-kpi worker`): inbox polling, housekeeping, monthly reports.
 
 Exactly one worker runs per HOME: it holds ``HOME/worker.lock`` for its whole life, and a second
 worker exits with a clear message instead of starting a second scheduler. Web processes never
@@ -6,7 +6,7 @@ schedule anything; they read ``HOME/jobs.json`` (:mod:`worker.jobs`) and queue r
 (:mod:`worker.queue`).
 
 Jobs are plain functions ``(settings, now) -> message`` so tests call them with an injected clock;
-the ETL and snapshot functions they use are injected through :class:`Actions` (the defaults import
+the ETL and report functions they use are injected through :class:`Actions` (the defaults import
 the ETL lazily).
 """
 
@@ -41,13 +41,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
 from customs_kpi.clock import month_label, parse_month
-from customs_kpi.published import RunStatus, current_snapshot
+from customs_kpi.published import RunStatus, current_version
 from customs_kpi.settings import Settings
+from monthly_report.listing import ReportVersion, months_with_final_report
 from worker import jobs, queue
 from worker.housekeeping import freshness_message, prune_audit, remove_superseded_versions
 from worker.jobs import JobOutcome, iso
 from worker.queue import RequestKind, RequestStatus
-from worker.report_listing import SnapshotVersion, months_with_final_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +83,23 @@ def _default_publish_if_behind(settings: Settings) -> str | None:
     return publish_if_behind(settings)
 
 
-def _default_produce_snapshot(
+def _default_produce_report(
     settings: Settings, month: date, reason: str, now: datetime
-) -> SnapshotVersion:
-    from etl.snapshot import produce_snapshot
+) -> ReportVersion:
+    from monthly_report.producer import produce_report
 
-    return produce_snapshot(settings, month, reason=reason, now=now)
+    return produce_report(settings, month, reason=reason, now=now)
 
 
 def _default_published_months(settings: Settings) -> list[date]:
-    snap = current_snapshot(settings)
-    return [] if snap is None else [_as_month(m) for m in snap.months()]
+    published = current_version(settings)
+    return [] if published is None else [_as_month(m) for m in published.months()]
 
 
 def _default_last_successful_load(settings: Settings) -> datetime | None:
-    snap = current_snapshot(settings)
+    published = current_version(settings)
     # data_as_of = when the latest successful load finished (customs_kpi.published).
-    return None if snap is None else snap.data_as_of
+    return None if published is None else published.data_as_of
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,8 @@ class Actions:
     # failed); the version published, None when nothing was behind.
     publish_if_behind: Callable[[Settings], str | None] = _default_publish_if_behind
     housekeeping: Callable[[Settings, datetime], str] = remove_superseded_versions
-    produce_snapshot: Callable[[Settings, date, str, datetime], SnapshotVersion] = (
-        _default_produce_snapshot
+    produce_report: Callable[[Settings, date, str, datetime], ReportVersion] = (
+        _default_produce_report
     )
     published_months: Callable[[Settings], list[date]] = _default_published_months
     last_successful_load: Callable[[Settings], datetime | None] = _default_last_successful_load
@@ -140,12 +140,12 @@ def previous_month(now: datetime) -> date:
 def months_to_catch_up(
     data_months: Iterable[date], final_months: Iterable[str], now: datetime
 ) -> list[date]:
-    """Completed months that should have a final snapshot and do not, oldest first.
+    """Completed months that should have a final report and do not, oldest first.
 
-    A month is complete once ``now`` is past its end. Months before the first final snapshot are
+    A month is complete once ``now`` is past its end. Months before the first final report are
     history from before the product ran: back-filling them is an explicit decision
-    (``customs-kpi snapshot --month``), not something a restart does behind the operator's back.
-    With no final snapshot at all, only the latest completed month with data is produced.
+    (``customs-kpi report --month``), not something a restart does behind the operator's back.
+    With no final report at all, only the latest completed month with data is produced.
     """
     current = first_of_month(now)
     complete = sorted({_as_month(m) for m in data_months if _as_month(m) < current})
@@ -231,12 +231,12 @@ def job_housekeeping(ctx: JobContext, now: datetime) -> str:
 
 
 def job_catch_up(ctx: JobContext, now: datetime) -> str:
-    """At start: produce every completed month's missing final snapshot."""
+    """At start: produce every completed month's missing final report."""
     return _produce_missing(ctx, now, scheduled=False)
 
 
 def job_monthly(ctx: JobContext, now: datetime) -> str:
-    """On the 1st: the previous month's snapshot (and any month still missing)."""
+    """On the 1st: the previous month's report (and any month still missing)."""
     return _produce_missing(ctx, now, scheduled=True)
 
 
@@ -244,22 +244,22 @@ def _produce_missing(ctx: JobContext, now: datetime, *, scheduled: bool) -> str:
     data_months = ctx.actions.published_months(ctx.settings)
     if not data_months:
         raise JobSkipped("no published data yet")
-    todo = months_to_catch_up(data_months, months_with_final_snapshot(ctx.settings), now)
+    todo = months_to_catch_up(data_months, months_with_final_report(ctx.settings), now)
     if not todo:
         prev = previous_month(now)
         if prev not in {_as_month(m) for m in data_months}:
             raise JobSkipped(f"no published data for {month_label(prev)}")
-        return "every completed month has its snapshot"
+        return "every completed month has its report"
     produced = []
     for month in todo:
         reason = (
-            "scheduled monthly snapshot"
+            "scheduled monthly report"
             if scheduled and month == previous_month(now)
             else "catch-up: the scheduled run was missed (worker not running)"
         )
-        snap = ctx.actions.produce_snapshot(ctx.settings, month, reason, now)
-        produced.append(snap.label)
-        log.info("snapshot %s produced (%s)", snap.label, reason)
+        report = ctx.actions.produce_report(ctx.settings, month, reason, now)
+        produced.append(report.label)
+        log.info("report %s produced (%s)", report.label, reason)
     return "produced " + ", ".join(produced)
 
 
@@ -282,7 +282,7 @@ def _load_requests(ctx: JobContext, now: datetime) -> list[str]:
 
 
 def job_requests(ctx: JobContext, now: datetime) -> str:
-    """Produce the snapshots queued from the Reports page; load the inbox when asked."""
+    """Produce the reports queued from the Reports page; load the inbox when asked."""
     done = _load_requests(ctx, now)
     pending = queue.pending(ctx.settings, RequestKind.REPORT)
     if not pending:
@@ -290,15 +290,15 @@ def job_requests(ctx: JobContext, now: datetime) -> str:
     for path, req in pending:
         try:
             reason = f"{req.reason or 'draft requested'} (requested by {req.requested_by})"
-            snap = ctx.actions.produce_snapshot(
+            report = ctx.actions.produce_report(
                 ctx.settings, parse_month(req.month or ""), reason, now
             )
         except Exception as exc:
-            log.exception("snapshot request %s failed", req.id)
+            log.exception("report request %s failed", req.id)
             status, message = RequestStatus.FAILED, f"{type(exc).__name__}: {exc}"
         else:
-            req.version = snap.version
-            status, message = RequestStatus.SUCCEEDED, f"produced {snap.label} ({snap.status})"
+            req.version = report.version
+            status, message = RequestStatus.SUCCEEDED, f"produced {report.label} ({report.status})"
         queue.finish(ctx.settings, path, req, status, message, now)
         done.append(f"{req.month}: {req.status}")
     return "; ".join(done)
@@ -323,7 +323,9 @@ class JobBook:
         self._settings = settings
         self._lock = threading.Lock()
         self._save_problem: str | None = None
-        previous = jobs.read_jobs(settings)  # keep last outcomes across restarts
+        # Last outcomes survive a restart for the jobs registered again; a job no longer
+        # scheduled (renamed or removed) is dropped rather than shown forever.
+        self._previous = jobs.read_jobs(settings).jobs
         self._state = jobs.JobsFile(
             worker=jobs.WorkerInfo(
                 pid=os.getpid(),
@@ -331,7 +333,6 @@ class JobBook:
                 started_at=iso(now),
                 heartbeat_at=iso(now),
             ),
-            jobs=previous.jobs,
         )
 
     def _save(self) -> None:
@@ -351,7 +352,7 @@ class JobBook:
 
     def register(self, spec: JobSpec) -> None:
         with self._lock:
-            old = self._state.jobs.get(spec.id)
+            old = self._state.jobs.get(spec.id) or self._previous.get(spec.id)
             job = old or jobs.JobState(id=spec.id, name=spec.name, schedule=spec.schedule)
             job.name, job.schedule, job.running = spec.name, spec.schedule, False
             self._state.jobs[spec.id] = job
@@ -394,7 +395,7 @@ class JobBook:
                 job.next_run_at, job.running = None, False
             self._save()
 
-    def snapshot(self) -> jobs.JobsFile:
+    def current(self) -> jobs.JobsFile:
         with self._lock:
             return jobs.JobsFile(worker=self._state.worker, jobs=dict(self._state.jobs))
 
@@ -440,7 +441,7 @@ def job_specs(settings: Settings, tz: tzinfo, now: datetime) -> list[JobSpec]:
     return [
         JobSpec(
             "catch_up",
-            "Catch up missed monthly snapshots (at start)",
+            "Catch up missed monthly reports (at start)",
             job_catch_up,
             DateTrigger(run_date=now, timezone=tz),
             "once at worker start",
@@ -455,7 +456,7 @@ def job_specs(settings: Settings, tz: tzinfo, now: datetime) -> list[JobSpec]:
         ),
         JobSpec(
             "requests",
-            "Produce snapshots requested from the Reports page",
+            "Produce reports requested from the Reports page",
             job_requests,
             IntervalTrigger(seconds=REQUESTS_POLL_SECONDS, start_date=now, timezone=tz),
             f"every {REQUESTS_POLL_SECONDS} s",
@@ -468,8 +469,8 @@ def job_specs(settings: Settings, tz: tzinfo, now: datetime) -> list[JobSpec]:
             "daily at {hour:02d}:{minute:02d}".format(**HOUSEKEEPING_AT),
         ),
         JobSpec(
-            "monthly_snapshot",
-            "Produce the previous month's snapshot",
+            "monthly_report",
+            "Produce the previous month's report",
             job_monthly,
             CronTrigger(**MONTHLY_AT, timezone=tz),
             "on the {day}st of each month at {hour:02d}:{minute:02d}".format(**MONTHLY_AT),
@@ -503,7 +504,7 @@ class Worker:
 
     def wait_idle(self, poll_seconds: float = 0.1) -> None:
         """Block until no job is running (as recorded by the job book)."""
-        while any(job.running for job in self.book.snapshot().jobs.values()):
+        while any(job.running for job in self.book.current().jobs.values()):
             time.sleep(poll_seconds)
 
     def heartbeat(self) -> None:
@@ -523,12 +524,12 @@ def build_worker(
 ) -> Worker:
     """Create the scheduler and register every job (call inside :func:`worker_lock`). Its
     clock is the administration's zone (CUSTOMS_KPI_TIMEZONE): the nightly housekeeping and the
-    monthly snapshot on the 1st follow local midnight, whatever the server's zone."""
+    monthly report on the 1st follow local midnight, whatever the server's zone."""
     zone = tz or settings.zone
     start = now or datetime.now(zone)
     scheduler = BackgroundScheduler(
         timezone=zone,
-        # Three threads: a long snapshot render must not hold up inbox polling.
+        # Three threads: a long report render must not hold up inbox polling.
         executors={"default": ThreadPoolExecutor(max_workers=3)},
         job_defaults={
             # One instance per job; runs missed while busy or asleep collapse into one and still
@@ -611,7 +612,7 @@ def run_worker(
         try:
             stop.wait()
         finally:
-            # Let running jobs finish: a load is atomic anyway, and a snapshot would otherwise
+            # Let running jobs finish: a load is atomic anyway, and a report would otherwise
             # leave only a temporary folder behind. shutdown(wait=True) is not used: it waits
             # while holding the job-store lock (see Worker.stopping).
             w.stopping.set()

@@ -59,7 +59,7 @@ app = typer.Typer(
     cls=_Group,
     name="customs-kpi",
     help="Customs risk-management KPIs: load inspection outcomes, compute KPIs, serve the "
-    "dashboard, produce monthly snapshots.",
+    "dashboard, produce monthly reports.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -76,7 +76,7 @@ HomeOption = Annotated[
     typer.Option(
         "--home",
         envvar="CUSTOMS_KPI_HOME",
-        help="Folder holding warehouse, published snapshots, inbox, quarantine and exports "
+        help="Folder holding warehouse, published versions, inbox, quarantine and exports "
         "(default ./var).",
         show_default=False,
     ),
@@ -102,4 +102,4 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @app.callback()
 def _root() -> None:
     """Customs risk-management KPIs: load inspection outcomes, compute KPIs, serve the dashboard,
-    produce monthly snapshots. Every command takes --home DIR (env CUSTOMS_KPI_HOME)."""
+    produce monthly reports. Every command takes --home DIR (env CUSTOMS_KPI_HOME)."""

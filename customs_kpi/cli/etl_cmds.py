@@ -146,11 +146,11 @@ def load_cmd(
         bool, typer.Option("--inbox", help="Also load every delivery waiting in HOME/inbox.")
     ] = False,
     publish: Annotated[
-        bool, typer.Option("--publish/--no-publish", help="Publish a snapshot afterwards.")
+        bool, typer.Option("--publish/--no-publish", help="Publish a version afterwards.")
     ] = True,
     home: HomeOption = None,
 ) -> None:
-    """Load inspection-outcome deliveries into the warehouse, then publish a snapshot.
+    """Load inspection-outcome deliveries into the warehouse, then publish a version.
 
     Each file is one transaction: it loads completely or not at all. Bad rows go to
     quarantine (see `customs-kpi quarantine`); a file already loaded is skipped.
@@ -221,7 +221,7 @@ def load_profiles_cmd(
     ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Load the risk-profile register and its change log, then publish a snapshot."""
+    """Load the risk-profile register and its change log, then publish a version."""
     from customs_kpi.published import RunStatus
     from etl.load import load_profiles
 

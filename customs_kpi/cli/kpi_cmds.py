@@ -1,7 +1,7 @@
 """KPI catalogue and values: kpis list | explain | doc | show.
 
 ``show`` computes with the same engine call the dashboard makes, on the current published
-snapshot, so the terminal prints the numbers the pages show.
+version, so the terminal prints the numbers the pages show.
 """
 
 from __future__ import annotations
@@ -211,8 +211,8 @@ def show(
     fmt: FormatOption = OutputFormat.TABLE,
     home: HomeOption = None,
 ) -> None:
-    """Values of one KPI from the current published snapshot, as the dashboard shows them."""
-    from customs_kpi.published import SnapshotError, current_snapshot
+    """Values of one KPI from the current published version, as the dashboard shows them."""
+    from customs_kpi.published import PublishedVersionError, current_version
     from kpis.catalogue import UnknownKPI, get
     from kpis.cube import CubeFrames, Filters
     from kpis.domain import Channel, SelectionSource
@@ -233,12 +233,12 @@ def show(
     start = parse_month(from_month, end=False) if from_month else None
     stop = parse_month(to_month, end=True) if to_month else None
     try:
-        snapshot = current_snapshot(settings)
-    except SnapshotError as exc:
+        published = current_version(settings)
+    except PublishedVersionError as exc:
         raise fail(str(exc)) from None
-    if snapshot is None:
+    if published is None:
         raise fail(f"nothing published yet in {settings.published_dir}: load data first")
-    cube = CubeFrames.from_snapshot(snapshot)
+    cube = CubeFrames.from_published(published)
     span = cube.span()
     period = None
     if start or stop:
@@ -273,12 +273,12 @@ def show(
     if fmt is not OutputFormat.TABLE:
         _emit_raw(frame, fmt)
         return
-    _print_values(kpi, frame, snapshot.version)
+    _print_values(kpi, frame, published.version)
 
 
 def with_verdicts(kpi: KPI, frame: pl.DataFrame) -> pl.DataFrame:
     """The computed frame with ``target`` and ``status`` (the words of
-    :func:`kpis.targets.kpi_status`, as on the Overview cards and in the monthly snapshot) per
+    :func:`kpis.targets.kpi_status`, as on the Overview cards and in the monthly report) per
     row; a composite's rows are judged by their part's own target."""
     import polars as pl
 
@@ -311,7 +311,7 @@ def _print_values(kpi: KPI, frame: pl.DataFrame, version: str) -> None:
     from kpis.formatting import format_interval, format_key, format_number, format_value
 
     keys = [c for c in frame.columns if c in KEY_COLUMNS]
-    table = Table(*keys, title=f"{kpi.label} ({kpi.id})", caption=f"snapshot {version}")
+    table = Table(*keys, title=f"{kpi.label} ({kpi.id})", caption=f"published version {version}")
     table.add_column("value", justify="right")
     quotient = kpi.is_quotient and kpi.kind is not Kind.PERCENTILE
     if quotient:

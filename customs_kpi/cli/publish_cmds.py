@@ -1,4 +1,4 @@
-"""Published snapshots: publish, published, housekeeping."""
+"""Published versions: publish, published, housekeeping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from customs_kpi.clock import utc_naive
 
 @app.command("publish")
 def publish_now(home: HomeOption = None) -> None:
-    """Rebuild the aggregate cube for all months and publish a new read-only snapshot now."""
+    """Rebuild the aggregate cube for all months and publish a new read-only version now."""
     import time
 
     from customs_kpi.cli.common import settings_for

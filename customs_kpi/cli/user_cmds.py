@@ -274,14 +274,14 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def _first_published_office(home: Path | None) -> str | None:
     """An office that exists in the published data, so the scoped demo user sees something."""
     try:
-        from customs_kpi.published import current_snapshot
+        from customs_kpi.published import current_version
 
-        snapshot = current_snapshot(settings_for(home))
-        if snapshot is None:
+        published = current_version(settings_for(home))
+        if published is None:
             return None
-        offices = snapshot.table("cube_declarations").get_column("office_code").unique().sort()
+        offices = published.table("cube_declarations").get_column("office_code").unique().sort()
         return str(offices[0]) if len(offices) else None
-    except Exception:  # no or unreadable snapshot: fall back to the default office
+    except Exception:  # no or unreadable published version: fall back to the default office
         return None
 
 

@@ -4,7 +4,7 @@
 (one process, for development). Every worker process builds its own app (``create_app``) after
 the fork: nothing of the app is shared across processes except what is on disk, which is built
 for it (sessions, users and the audit trail in the app-state database in WAL mode, the secret key
-created once with O_EXCL, published snapshots read-only).
+created once with O_EXCL, published versions read-only).
 """
 
 from __future__ import annotations

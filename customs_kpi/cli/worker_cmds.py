@@ -1,4 +1,4 @@
-"""The worker (:mod:`worker`): worker, jobs; monthly snapshots: snapshot, snapshots."""
+"""The worker (:mod:`worker`): worker, jobs; monthly reports: report, reports."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def worker(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     """Run the one scheduler: polls HOME/inbox, nightly housekeeping (published versions, audit
-    retention), monthly snapshots (with catch-up of months missed while it was not running).
+    retention), monthly reports (with catch-up of months missed while it was not running).
     A second worker on the same HOME exits."""
     from worker.scheduler import WorkerAlreadyRunning, run_worker
 
@@ -93,24 +93,24 @@ def jobs(
     console.print(table)
 
 
-@app.command("snapshot")
-def snapshot(
+@app.command("report")
+def report(
     month: Annotated[str, typer.Option("--month", help="Month to report on, YYYY-MM.")],
     reason: Annotated[
         str | None,
         typer.Option(
             "--reason",
             help="Why this version is produced (required when the month "
-            "already has a snapshot: versions are never overwritten).",
+            "already has a report: versions are never overwritten).",
         ),
     ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Produce the monthly performance snapshot in HOME/snapshots/YYYY-MM/vN (Excel, PDF, CSV,
+    """Produce the monthly performance report in HOME/reports/YYYY-MM/vN (Excel, PDF, CSV,
     manifest with SHA-256 of every file). An existing version is never overwritten."""
     from customs_kpi.clock import parse_month
-    from etl.snapshot import SnapshotError, produce_snapshot
-    from worker.report_listing import list_snapshots
+    from monthly_report.listing import list_reports
+    from monthly_report.producer import ReportError, produce_report
 
     settings = settings_for(home)
     try:
@@ -118,41 +118,41 @@ def snapshot(
     except ValueError as exc:
         raise fail(str(exc)) from exc
     label = f"{first:%Y-%m}"
-    existing = list_snapshots(settings, label)
+    existing = list_reports(settings, label)
     if existing and not reason:
         raise fail(
             f"{label} already has {', '.join(f'v{s.version}' for s in existing)}; "
             "give --reason to produce a new version"
         )
     try:
-        with console.status(f"Producing the {label} snapshot…"):
-            snap = produce_snapshot(settings, first, reason=reason or "first version")
-    except SnapshotError as exc:
+        with console.status(f"Producing the {label} report…"):
+            report = produce_report(settings, first, reason=reason or "first version")
+    except ReportError as exc:
         raise fail(str(exc)) from exc
-    console.print(f"[green]Snapshot {snap.label}[/] ({snap.status}) written to {snap.path}")
-    for f in snap.files:
+    console.print(f"[green]Report {report.label}[/] ({report.status}) written to {report.path}")
+    for f in report.files:
         console.print(f"  {f.name:<40} {f.bytes:>10,} B  sha256 {f.sha256[:16]}…")
 
 
-@app.command("snapshots")
-def snapshots(
+@app.command("reports")
+def reports(
     month: Annotated[str | None, typer.Option("--month", help="Only this month (YYYY-MM).")] = None,
     home: HomeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """List every produced snapshot version with its status, reason and data-as-of."""
+    """List every produced report version with its status, reason and data-as-of."""
     from rich.table import Table
 
-    from worker.report_listing import list_snapshots
+    from monthly_report.listing import list_reports
 
     settings = settings_for(home)
-    found = list_snapshots(settings, month)
+    found = list_reports(settings, month)
     if as_json:
         rows = [{**asdict(s), "path": str(s.path)} for s in found]
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
     if not found:
-        console.print("No snapshot yet (`customs-kpi snapshot --month YYYY-MM` produces one).")
+        console.print("No report yet (`customs-kpi report --month YYYY-MM` produces one).")
         return
     table = Table(
         "month", "version", "status", "created", "data as of", "pending controls", "reason", "files"

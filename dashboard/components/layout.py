@@ -35,7 +35,7 @@ def page_header(
             html.Div(
                 [
                     html.Span(as_of, className="data-as-of-text"),
-                    html.Span(f"snapshot {version}", className="data-as-of-version")
+                    html.Span(f"version {version}", className="data-as-of-version")
                     if version
                     else None,
                     html.Span("stale", className="badge badge-warn") if stale else None,

@@ -21,7 +21,7 @@ def nothing_published() -> html.Div:
         [
             html.H2("No data has been published yet"),
             html.P(
-                "The dashboard shows the latest published snapshot of the warehouse, and "
+                "The dashboard shows the latest published version of the warehouse, and "
                 "there is none so far."
             ),
             html.P(LOAD_HINT, className="hint"),
@@ -76,6 +76,6 @@ def forbidden(what: str = "this information") -> html.Div:
 def data_as_of(moment: datetime | None, version: str | None = None) -> html.Div:
     text = f"Data as of {format_stamp(moment)}" if moment else "No data published"
     return html.Div(
-        [text, html.Span(f" · snapshot {version}", className="muted") if version else None],
+        [text, html.Span(f" · version {version}", className="muted") if version else None],
         className="data-as-of",
     )

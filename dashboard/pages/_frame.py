@@ -46,7 +46,7 @@ def is_stale(ctx: PageContext, now: datetime | None = None) -> bool:
 def header(ctx: PageContext | None, title: str, intro: str) -> html.Div:
     if ctx is None:
         return page_header(title, intro, None)
-    version = getattr(ctx.snapshot, "version", None)
+    version = getattr(ctx.published_version, "version", None)
     return page_header(title, intro, ctx.data_as_of, version, stale=is_stale(ctx))
 
 
@@ -97,7 +97,7 @@ def page_layout(
 def filters_for(
     ctx: PageContext, start: Any, end: Any, offices: Any, channel: Any
 ) -> flt.PageFilters | None:
-    """Filters from the controls, validated against the snapshot and the user's scope; None
+    """Filters from the controls, validated against the published version and the user's scope; None
     when nothing is published."""
     if not ctx.published:
         return None

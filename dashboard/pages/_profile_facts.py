@@ -1,4 +1,4 @@
-"""Declaration-level queries of the profile page, over the snapshot's fact views (paged and
+"""Declaration-level queries of the profile page, over the published version's fact views (paged and
 filtered, never whole tables): offences found, profiles firing together, the latest controlled
 declarations. Every query carries the user's office scope (PageContext.office_clause)."""
 

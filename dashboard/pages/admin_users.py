@@ -395,7 +395,7 @@ def layout(**_query: Any) -> html.Div:
             dcc.Store(id=VERSION_ID, data=0),
             html.H1("Users"),
             html.P(
-                "Roles: viewer (KPI pages, snapshot downloads), analyst (also profile review and "
+                "Roles: viewer (KPI pages, report downloads), analyst (also profile review and "
                 "declaration drill-down), admin (also users, data details, loads). Offices: "
                 "codes separated by commas or spaces; empty = every office. A new user or a "
                 "reset password gets a random password, shown here once, that its user must "

@@ -1,6 +1,6 @@
 """Data: how fresh the numbers are and what the loads did.
 
-Data as of, the published snapshot, a freshness warning when the last successful load is older
+Data as of, the published version, a freshness warning when the last successful load is older
 than ``settings.freshness_hours``, the run log, and the quarantine summary by rule. The
 quarantined rows themselves (raw source records, any office) are an admin detail.
 
@@ -67,7 +67,7 @@ def declaration_count(ctx: PageContext) -> int | None:
     """Declarations the user may see: the published total without an office scope, else the
     sum over their offices (``ctx.cube`` is already cut to their scope on the server)."""
     if not is_scoped(ctx):
-        manifest: dict[str, Any] = getattr(ctx.snapshot, "manifest", {})
+        manifest: dict[str, Any] = getattr(ctx.published_version, "manifest", {})
         rows = manifest.get("tables", {}).get("declarations", {}).get("rows")
         return None if rows is None else int(rows)
     assert ctx.cube is not None
@@ -83,15 +83,15 @@ def freshness(ctx: PageContext, now: datetime | None = None) -> Freshness:
 
 def runs_frame(ctx: PageContext) -> pl.DataFrame:
     """The run log; without the per-file row counts and messages for a scoped user."""
-    assert ctx.snapshot is not None
-    runs = ctx.snapshot.table("runs").sort("run_id", descending=True)
+    assert ctx.published_version is not None
+    runs = ctx.published_version.table("runs").sort("run_id", descending=True)
     return runs.drop(RUN_COUNT_COLUMNS, strict=False) if is_scoped(ctx) else runs
 
 
 def quarantine_summary(ctx: PageContext) -> pl.DataFrame:
     """Quarantined rows per rule: rows, files, an example reason."""
-    assert ctx.snapshot is not None
-    quarantine = ctx.snapshot.table("quarantine")
+    assert ctx.published_version is not None
+    quarantine = ctx.published_version.table("quarantine")
     return (
         quarantine.group_by("rule")
         .agg(
@@ -104,8 +104,8 @@ def quarantine_summary(ctx: PageContext) -> pl.DataFrame:
 
 
 def quarantine_rows(ctx: PageContext) -> pl.DataFrame:
-    assert ctx.snapshot is not None
-    return ctx.snapshot.table("quarantine").sort(
+    assert ctx.published_version is not None
+    return ctx.published_version.table("quarantine").sort(
         ["run_id", "file_name", "source_row"], descending=[True, False, False]
     )
 
@@ -121,7 +121,7 @@ def _publish_banner(ctx: PageContext) -> Any:
     failure = publish_failure(ctx.settings)
     if failure is not None:
         problems.append(failure.text)
-    notice = getattr(ctx.snapshot, "notice", None)
+    notice = getattr(ctx.published_version, "notice", None)
     if notice:
         problems.append(str(notice))
     if not problems:
@@ -163,11 +163,11 @@ def _freshness_banner(ctx: PageContext, now: datetime | None = None) -> Any:
     )
 
 
-def _snapshot_stats(ctx: PageContext) -> html.Div:
-    snapshot = ctx.snapshot
-    assert snapshot is not None
-    months = snapshot.months()
-    manifest: dict[str, Any] = getattr(snapshot, "manifest", {})
+def _published_stats(ctx: PageContext) -> html.Div:
+    published = ctx.published_version
+    assert published is not None
+    months = published.months()
+    manifest: dict[str, Any] = getattr(published, "manifest", {})
     tables: dict[str, dict[str, Any]] = manifest.get("tables", {})
 
     def stat(label: str, value: str) -> html.Div:
@@ -176,7 +176,7 @@ def _snapshot_stats(ctx: PageContext) -> html.Div:
             className="stat",
         )
 
-    created = getattr(snapshot, "created_at", None)
+    created = getattr(published, "created_at", None)
     return html.Div(
         [
             stat("Data as of", format_stamp(ctx.data_as_of)),
@@ -285,14 +285,14 @@ def content(ctx: PageContext, now: datetime | None = None) -> Any:
     blocks = [
         *([banner] if (banner := _publish_banner(ctx)) is not None else []),
         _freshness_banner(ctx, now),
-        _snapshot_stats(ctx),
+        _published_stats(ctx),
         html.Div(
             [
                 section(
                     "Scheduled jobs",
                     _jobs_block(ctx, now),
                     wide=True,
-                    note="Inbox polling, nightly housekeeping and the monthly snapshot.",
+                    note="Inbox polling, nightly housekeeping and the monthly report.",
                 ),
                 section(
                     "Run log",

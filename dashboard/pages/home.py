@@ -45,7 +45,7 @@ TREND_STORE = "overview-trend-pick"  # the picked KPI survives a filter change
 CARDS_ID = "overview-cards"
 DOWNLOAD_ID = "overview-download"
 
-# The headline KPIs, declared once in the catalogue: the monthly snapshot shows the same list.
+# The headline KPIs, declared once in the catalogue: the monthly report shows the same list.
 CARD_KPIS: tuple[str, ...] = catalogue.HEADLINE_KPIS
 DEFAULT_TREND = "hit_rate"
 SPARK_MONTHS = 13  # the selected month and the twelve before: sparkline and year-on-year

@@ -1,14 +1,14 @@
-"""Reports: every monthly performance snapshot and version, with downloads, and drafts on request.
+"""Reports: every monthly performance report and version, with downloads, and drafts on request.
 
-The web app never renders a snapshot itself (it may not import ``etl``, and a render takes
-seconds of CPU a web worker should not spend). The "Produce snapshot" button queues a request
+The web app never renders a report itself (it may not import ``etl``, and a render takes
+seconds of CPU a web worker should not spend). The "Produce report" button queues a request
 file in ``HOME/requests/pending`` (:func:`worker.queue.submit`); the worker's
 ``requests`` job produces it within seconds and records the outcome, which this page shows.
 
-Who may do what: every role may list snapshots; downloads are for users without an office
-scope, because a snapshot holds every office's figures (a scoped user would otherwise read
+Who may do what: every role may list reports; downloads are for users without an office
+scope, because a report holds every office's figures (a scoped user would otherwise read
 offices outside their scope), and its count of pending controls is national too, so it is
-listed to them only. Analysts and administrators may request a snapshot. Every download and
+listed to them only. Analysts and administrators may request a report. Every download and
 request is audited.
 """
 
@@ -32,10 +32,10 @@ from dashboard.components.layout import section
 from dashboard.components.tables import data_table
 from dashboard.data import PageContext, guarded, request_context
 from dashboard.pages import _frame as frame
+from monthly_report.listing import ReportVersion, list_reports, report_file
 from worker import queue
 from worker.jobs import WorkerInfo, read_jobs
 from worker.queue import Request, RequestKind, RequestStatus
-from worker.report_listing import SnapshotVersion, list_snapshots, snapshot_file
 
 dash.register_page(
     __name__, path="/reports", name="Reports", title="Reports · Customs KPI", order=80
@@ -59,7 +59,7 @@ MAX_REASON = 300
 # --- Pure helpers (tested directly) -------------------------------------------------------------
 def default_month(published: Sequence[date], today: date) -> str | None:
     """The month the button offers: the running month when it has data, else the latest month
-    with data (whose snapshot is final if that month is over)."""
+    with data (whose report is final if that month is over)."""
     if not published:
         return None
     current = today.replace(day=1)
@@ -68,7 +68,7 @@ def default_month(published: Sequence[date], today: date) -> str | None:
 
 
 def may_download(ctx: PageContext) -> bool:
-    """Snapshots hold every office's figures: only users without an office scope get them."""
+    """Reports hold every office's figures: only users without an office scope get them."""
     return ctx.viewer.offices is None
 
 
@@ -80,38 +80,38 @@ def _when(text: str | None) -> str:
     return format_stamp(text) if text else "–"
 
 
-def _file_button(snap: SnapshotVersion, name: str, label: str) -> html.Button:
+def _file_button(report: ReportVersion, name: str, label: str) -> html.Button:
     return html.Button(
         ["↓ ", label],
-        id={"type": FILE_BUTTON, "month": snap.month, "version": snap.version, "file": name},
+        id={"type": FILE_BUTTON, "month": report.month, "version": report.version, "file": name},
         className="download-button",
         title=f"Download {name}",
         n_clicks=0,
     )
 
 
-def _files(snap: SnapshotVersion, allowed: bool) -> Any:
+def _files(report: ReportVersion, allowed: bool) -> Any:
     if not allowed:
         return html.Span("downloads need an account without office scope", className="muted")
-    named = {f.name: f for f in snap.files}
+    named = {f.name: f for f in report.files}
     main = [
-        _file_button(snap, f.name, f"PDF ({format_count(f.bytes / 1024)} KB)")
-        for f in snap.files
+        _file_button(report, f.name, f"PDF ({format_count(f.bytes / 1024)} KB)")
+        for f in report.files
         if f.name.endswith(".pdf")
     ] + [
-        _file_button(snap, f.name, f"Excel ({format_count(f.bytes / 1024)} KB)")
-        for f in snap.files
+        _file_button(report, f.name, f"Excel ({format_count(f.bytes / 1024)} KB)")
+        for f in report.files
         if f.name.endswith(".xlsx")
     ]
     csvs = sorted(n for n in named if n.endswith(".csv"))
     return html.Div(
         [
             *main,
-            _file_button(snap, "manifest.json", "manifest"),
+            _file_button(report, "manifest.json", "manifest"),
             html.Details(
                 [
                     html.Summary(f"CSV files ({len(csvs)})"),
-                    html.Div([_file_button(snap, n, n) for n in csvs]),
+                    html.Div([_file_button(report, n, n) for n in csvs]),
                 ],
                 className="explain",
             )
@@ -123,9 +123,9 @@ def _files(snap: SnapshotVersion, allowed: bool) -> Any:
     )
 
 
-def snapshot_rows(snapshots: Sequence[SnapshotVersion], allowed: bool) -> list[dict[str, Any]]:
+def report_rows(reports: Sequence[ReportVersion], allowed: bool) -> list[dict[str, Any]]:
     rows = []
-    for s in snapshots:
+    for s in reports:
         status = html.Span(
             s.status,
             className="badge " + ("badge-good" if s.status == "final" else "badge-warn"),
@@ -137,7 +137,7 @@ def snapshot_rows(snapshots: Sequence[SnapshotVersion], allowed: bool) -> list[d
                 "Status": status,
                 "Produced": _nowrap(_when(s.created_at)),
                 "Data as of": _nowrap(_when(s.data_as_of)),
-                # The snapshot's pending count is national (every office, when it was
+                # The report's pending count is national (every office, when it was
                 # produced): shown with the files, to users without an office scope only.
                 **({"Pending controls": format_count(s.pending_controls)} if allowed else {}),
                 "Reason": s.reason,
@@ -174,8 +174,8 @@ def worker_banner(info: WorkerInfo, now: datetime) -> Any:
     return html.Div(
         [
             html.Strong("The worker is not running"),
-            f"{last}: requested snapshots wait until it starts (`customs-kpi worker`, or "
-            "`make run`), and scheduled monthly snapshots are produced on its next start.",
+            f"{last}: requested reports wait until it starts (`customs-kpi worker`, or "
+            "`make run`), and scheduled monthly reports are produced on its next start.",
         ],
         className="warning-banner",
         role="alert",
@@ -186,7 +186,7 @@ def worker_banner(info: WorkerInfo, now: datetime) -> Any:
 def content(ctx: PageContext, now: datetime) -> tuple[Any, bool]:
     """The listing, and whether polling can stop (no request pending)."""
     settings = ctx.settings
-    snapshots = list_snapshots(settings)
+    reports = list_reports(settings)
     requests = queue.recent(settings, RequestKind.REPORT)
     pending = any(r.status is RequestStatus.PENDING for r in requests)
     allowed = may_download(ctx)
@@ -197,21 +197,21 @@ def content(ctx: PageContext, now: datetime) -> tuple[Any, bool]:
                 "Requests",
                 data_table(request_rows(requests)),
                 wide=True,
-                note="Snapshots asked for from this page; the worker produces them in order.",
+                note="Reports asked for from this page; the worker produces them in order.",
             )
         )
     body: Any = (
-        data_table(snapshot_rows(snapshots, allowed), numeric=("Pending controls",))
-        if snapshots
+        data_table(report_rows(reports, allowed), numeric=("Pending controls",))
+        if reports
         else html.P(
-            "No snapshot yet. The worker produces the previous month's snapshot on the 1st of "
+            "No report yet. The worker produces the previous month's report on the 1st of "
             "each month.",
             className="section-note",
         )
     )
     blocks.append(
         section(
-            "Monthly snapshots",
+            "Monthly reports",
             body,
             wide=True,
             note="Each version is kept unchanged; a new version records why it was produced. "
@@ -253,7 +253,7 @@ def request_controls(months: Sequence[date], today: date) -> html.Div:
                 ],
                 className="filter-item",
             ),
-            html.Button("Produce snapshot", id=REQUEST_ID, n_clicks=0, className="download-button"),
+            html.Button("Produce report", id=REQUEST_ID, n_clicks=0, className="download-button"),
             html.Span(id=REQUEST_MESSAGE_ID, className="section-note", role="status"),
         ],
         className="filter-bar",
@@ -273,7 +273,7 @@ def layout(**query: Any) -> html.Div:
     return frame.page_layout(
         PAGE,
         title="Reports",
-        intro="The official monthly performance snapshots: PDF report, Excel workbook, CSV "
+        intro="The official monthly performance reports: PDF report, Excel workbook, CSV "
         "files and a manifest of hashes, each version kept unchanged.",
         query=query,
         content_id=CONTENT_ID,
@@ -318,14 +318,14 @@ def download(ctx: PageContext, _clicks: Any) -> dict[str, Any]:
 
 
 def download_file(ctx: PageContext, month: str, version: int, name: str) -> dict[str, Any]:
-    """Send one file of a snapshot version (only names its manifest lists), audited."""
+    """Send one file of a report version (only names its manifest lists), audited."""
     if not may_download(ctx):
-        audit("snapshot.download_refused", f"{month}/v{version}/{name}", {"reason": "scope"})
+        audit("report.download_refused", f"{month}/v{version}/{name}", {"reason": "scope"})
         raise PreventUpdate
-    path = snapshot_file(ctx.settings, month, version, name)
+    path = report_file(ctx.settings, month, version, name)
     if path is None:
         raise PreventUpdate
-    audit("snapshot.download", f"{month}/v{version}/{name}", {"bytes": path.stat().st_size})
+    audit("report.download", f"{month}/v{version}/{name}", {"bytes": path.stat().st_size})
     return dcc.send_file(str(path), filename=f"customs-kpi-{month}-v{version}-{name}")
 
 
@@ -344,11 +344,11 @@ def request(
 ) -> tuple[str, int]:
     if not clicks:
         raise PreventUpdate
-    return request_snapshot(ctx, month, reason, datetime.now(UTC)), int(trigger or 0) + 1
+    return request_report(ctx, month, reason, datetime.now(UTC)), int(trigger or 0) + 1
 
 
-def request_snapshot(ctx: PageContext, month: Any, reason: Any, now: datetime) -> str:
-    """Queue a snapshot of a published month for the worker; the message shown to the user."""
+def request_report(ctx: PageContext, month: Any, reason: Any, now: datetime) -> str:
+    """Queue a report of a published month for the worker; the message shown to the user."""
     labels = {month_label(m) for m in ctx.months()}
     if not isinstance(month, str) or month not in labels:
         return "Choose a month with published data."
@@ -356,7 +356,7 @@ def request_snapshot(ctx: PageContext, month: Any, reason: Any, now: datetime) -
     req = queue.submit(
         ctx.settings, RequestKind.REPORT, ctx.viewer.name, month=month, reason=text, now=now
     )
-    audit("snapshot.request", month, {"reason": text, "request": req.id})
+    audit("report.request", month, {"reason": text, "request": req.id})
     return (
         f"Requested {month} (request {req.id}); the worker produces it within seconds and it "
         "will appear below."

@@ -1,9 +1,7 @@
-"""The monthly reports produced so far (``HOME/snapshots/YYYY-MM/vN/``): stdlib and core only.
+"""The produced monthly reports: ``HOME/reports/YYYY-MM/vN/manifest.json``, read back.
 
-Read by the Reports page (listing, downloads), the CLI and the scheduler (which months have a
-final version); written by :mod:`etl.snapshot`, whose manifest (written last) marks a version
-complete. It belongs beside the monthly report, which the web app may not import while that
-lives in ``etl/``.
+Stdlib and core only (no rendering library): the dashboard's Reports page, the CLI and the worker
+list and serve reports through here; :mod:`monthly_report.producer` writes them.
 """
 
 from __future__ import annotations
@@ -20,23 +18,16 @@ from customs_kpi.settings import Settings
 VERSION_RE = re.compile(r"^v(\d+)$")
 
 
-def _read_manifest(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # absent (an interrupted run) or unreadable: not listed
-
-
 @dataclass(frozen=True)
-class SnapshotFile:
+class ReportFile:
     name: str
     bytes: int
     sha256: str
 
 
 @dataclass(frozen=True)
-class SnapshotVersion:
-    """One produced version of a monthly snapshot (its manifest, summarised)."""
+class ReportVersion:
+    """One produced version of a monthly report (its manifest, summarised)."""
 
     month: str  # YYYY-MM
     version: int
@@ -47,23 +38,30 @@ class SnapshotVersion:
     data_as_of: str | None
     published_version: str | None
     pending_controls: int
-    files: tuple[SnapshotFile, ...]
+    files: tuple[ReportFile, ...]
 
     @property
     def label(self) -> str:
         return f"{self.month} v{self.version}"
 
 
-def list_snapshots(settings: Settings, month: str | None = None) -> list[SnapshotVersion]:
-    """Every complete snapshot version (newest month first, then newest version first).
+def _read_manifest(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # missing or corrupt: the version is not listed (a page must not break)
+
+
+def list_reports(settings: Settings, month: str | None = None) -> list[ReportVersion]:
+    """Every complete report version (newest month first, then newest version first).
 
     A version folder without a manifest is an interrupted run (the producer writes the manifest
     last, then renames the folder), so it is not listed.
     """
-    root = settings.snapshots_dir
+    root = settings.reports_dir
     if not root.is_dir():
         return []
-    out: list[SnapshotVersion] = []
+    out: list[ReportVersion] = []
     for month_dir in root.iterdir():
         if not month_dir.is_dir() or not MONTH_RE.match(month_dir.name):
             continue
@@ -77,7 +75,7 @@ def list_snapshots(settings: Settings, month: str | None = None) -> list[Snapsho
             if not isinstance(manifest, dict):
                 continue
             out.append(
-                SnapshotVersion(
+                ReportVersion(
                     month=month_dir.name,
                     version=int(vm.group(1)),
                     path=vdir,
@@ -88,7 +86,7 @@ def list_snapshots(settings: Settings, month: str | None = None) -> list[Snapsho
                     published_version=manifest.get("published_version"),
                     pending_controls=int(manifest.get("pending_controls") or 0),
                     files=tuple(
-                        SnapshotFile(f["name"], int(f["bytes"]), f["sha256"])
+                        ReportFile(f["name"], int(f["bytes"]), f["sha256"])
                         for f in manifest.get("files", [])
                     ),
                 )
@@ -97,24 +95,24 @@ def list_snapshots(settings: Settings, month: str | None = None) -> list[Snapsho
     return out
 
 
-def snapshot_file(settings: Settings, month: str, version: int, name: str) -> Path | None:
-    """The path of one file of a snapshot version, only if its manifest lists it.
+def report_file(settings: Settings, month: str, version: int, name: str) -> Path | None:
+    """The path of one file of a report version, only if its manifest lists it.
 
     Downloads go through here so that a crafted name (``../../app.db``) can never leave the
-    snapshot folder: only names recorded in the manifest are served.
+    reports folder: only names recorded in the manifest are served.
     """
     try:
         parse_month(month)
     except ValueError:
         return None
-    for snap in list_snapshots(settings, month):
-        if snap.version == version:
-            if any(f.name == name for f in snap.files) or name == "manifest.json":
-                path = snap.path / name
+    for report in list_reports(settings, month):
+        if report.version == version:
+            if any(f.name == name for f in report.files) or name == "manifest.json":
+                path = report.path / name
                 return path if path.is_file() else None
             return None
     return None
 
 
-def months_with_final_snapshot(settings: Settings) -> set[str]:
-    return {s.month for s in list_snapshots(settings) if s.status == "final"}
+def months_with_final_report(settings: Settings) -> set[str]:
+    return {s.month for s in list_reports(settings) if s.status == "final"}

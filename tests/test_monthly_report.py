@@ -1,4 +1,4 @@
-"""Monthly snapshots: workbook numbers = KPI engine, PDF text and pages, manifest hashes, versions.
+"""Monthly reports: workbook numbers = KPI engine, PDF text and pages, manifest hashes, versions.
 
 Built once per module from the sample generator loaded through the real ETL (about 30 k
 declarations over 14 months), then every check reads the produced files back.
@@ -23,26 +23,25 @@ import pytest
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from customs_kpi.published import RunStatus, Snapshot, current_snapshot
+from customs_kpi.published import PublishedVersion, RunStatus, current_version
 from customs_kpi.settings import Settings, load_settings
 from etl.load import load_files, load_profiles
 from etl.sample import generate_sample, write_sample
-from etl.snapshot import SnapshotError, produce_snapshot
-from etl.snapshot.charts import render_svgs
-from etl.snapshot.content import month_period
-from etl.snapshot.pdf import build_html
-from etl.snapshot.producer import build_content, status_for
-from etl.snapshot.workbook import SHEETS
 from kpis import catalogue
 from kpis.cube import CubeFrames
 from kpis.engine import compute, profile_table, release_time_stats
 from kpis.flags import FlagConfig
 from kpis.formatting import format_value
 from kpis.grain import add_months
+from monthly_report.charts import render_svgs
+from monthly_report.content import month_period
+from monthly_report.listing import ReportVersion, list_reports
+from monthly_report.pdf import build_html
+from monthly_report.producer import ReportError, build_content, produce_report, status_for
+from monthly_report.workbook import SHEETS
 from worker import queue
 from worker.jobs import JobOutcome
 from worker.queue import RequestKind, RequestStatus
-from worker.report_listing import SnapshotVersion, list_snapshots
 
 START = date(2025, 9, 1)
 MONTHS = 14  # 2025-09 … 2026-10
@@ -54,15 +53,15 @@ NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 @dataclass(frozen=True)
 class Produced:
     settings: Settings
-    snapshot: Snapshot
+    published: PublishedVersion
     cube: CubeFrames
-    v1: SnapshotVersion
+    v1: ReportVersion
     v1_bytes: dict[str, bytes]  # every file of v1 (manifest included) right after writing
 
 
 @pytest.fixture(scope="module")
 def produced(tmp_path_factory: pytest.TempPathFactory) -> Produced:
-    root = tmp_path_factory.mktemp("snap")
+    root = tmp_path_factory.mktemp("report")
     settings = load_settings(environ={}, home=root / "home")
     settings.ensure_home()
     sample = generate_sample(30_000, MONTHS, 11, START)
@@ -73,11 +72,11 @@ def produced(tmp_path_factory: pytest.TempPathFactory) -> Produced:
     )  # fmt: skip
     results = load_files(settings, [f for f in files if f.name.startswith("declarations_")])
     assert {r.status for r in results} == {RunStatus.SUCCEEDED}
-    snap = current_snapshot(settings)
-    assert snap is not None
-    v1 = produce_snapshot(settings, MONTH, reason="first version", now=NOW)
+    published = current_version(settings)
+    assert published is not None
+    v1 = produce_report(settings, MONTH, reason="first version", now=NOW)
     v1_bytes = {p.name: p.read_bytes() for p in v1.path.iterdir()}
-    return Produced(settings, snap, CubeFrames.from_snapshot(snap), v1, v1_bytes)
+    return Produced(settings, published, CubeFrames.from_published(published), v1, v1_bytes)
 
 
 def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
@@ -91,7 +90,7 @@ def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
 
 
 def _workbook(p: Produced) -> Path:
-    return p.v1.path / f"snapshot-{LABEL}.xlsx"
+    return p.v1.path / f"monthly-report-{LABEL}.xlsx"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -167,7 +166,7 @@ def test_declarations_agree_with_an_independent_count(produced: Produced) -> Non
     """Two routes to one number: the workbook's national count vs SQL on the published facts."""
     rows = _sheet(_workbook(produced), "summary")
     declared = next(r["value"] for r in rows if r["kpi_id"] == "declarations")
-    sql = produced.snapshot.query(
+    sql = produced.published.query(
         "SELECT count(*) AS n FROM declarations WHERE lodged_at >= ? AND lodged_at < ?",
         [datetime(2026, 9, 1), datetime(2026, 10, 1)],
     )
@@ -238,7 +237,7 @@ def test_the_rule_set_of_the_settings_decides_the_flags(produced: Produced) -> N
         flag_cost_per_control=10_000.0,
     )
     flags = settings.flag_config()
-    content = build_content(produced.snapshot, MONTH, flags, NOW)
+    content = build_content(produced.published, MONTH, flags, NOW)
     assert content.flags == flags
     window = (add_months(MONTH, -1), month_period(MONTH)[1])
     flagged = profile_table(produced.cube, period=window, flag_config=flags, today=window[1])
@@ -257,7 +256,7 @@ def test_the_rule_set_of_the_settings_decides_the_flags(produced: Produced) -> N
     # A 50 % target flags nearly every profile; a cost this high flags (d) too.
     assert {"below_target", "low_yield"} <= rules
     assert set(content.tables["underperforming_profiles"]["window_start"]) == {window[0]}
-    default = build_content(produced.snapshot, MONTH, FlagConfig(n_min=30), NOW)
+    default = build_content(produced.published, MONTH, FlagConfig(n_min=30), NOW)
     assert "low_yield" not in set(default.tables["underperforming_profiles"]["rule"])
     assert len(got) > default.tables["underperforming_profiles"].height
 
@@ -304,7 +303,7 @@ def test_csv_files_hold_the_same_tables(produced: Produced) -> None:
 
 # --- PDF -----------------------------------------------------------------------------------------
 def _pdf(p: Produced) -> Path:
-    return p.v1.path / f"snapshot-{LABEL}.pdf"
+    return p.v1.path / f"monthly-report-{LABEL}.pdf"
 
 
 def test_pdf_text_contains_cover_and_headline_values(produced: Produced) -> None:
@@ -312,7 +311,7 @@ def test_pdf_text_contains_cover_and_headline_values(produced: Produced) -> None
     text = "\n".join(page.extract_text() for page in reader.pages)
     flat = " ".join(text.split())
     assert "September 2026" in flat
-    assert f"Data as of {produced.snapshot.data_as_of:%Y-%m-%d %H:%M}" in flat
+    assert f"Data as of {produced.published.data_as_of:%Y-%m-%d %H:%M}" in flat
     assert "Generated at 2026-11-27 09:30" in flat
     pending = produced.v1.pending_controls
     assert pending > 0  # the sample leaves the last months' controls partly pending
@@ -355,8 +354,8 @@ def test_charts_missing_chromium_still_gives_a_report(
         raise RuntimeError("no Chromium found")
 
     monkeypatch.setattr(kaleido, "start_sync_server", broken)
-    content = build_content(produced.snapshot, MONTH, FlagConfig(n_min=30), NOW)
-    from etl.snapshot.charts import build_figures
+    content = build_content(produced.published, MONTH, FlagConfig(n_min=30), NOW)
+    from monthly_report.charts import build_figures
 
     svgs, note = render_svgs(build_figures(content))
     assert svgs == {}
@@ -373,17 +372,18 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
     listed = {f["name"]: f for f in manifest["files"]}
     on_disk = {p.name for p in folder.iterdir()} - {"manifest.json"}
     assert set(listed) == on_disk
-    assert {f"{n}.csv" for n in SHEETS} | {f"snapshot-{LABEL}.xlsx", f"snapshot-{LABEL}.pdf"} == (
-        on_disk
-    )
+    assert {f"{n}.csv" for n in SHEETS} | {
+        f"monthly-report-{LABEL}.xlsx",
+        f"monthly-report-{LABEL}.pdf",
+    } == (on_disk)
     for name, entry in listed.items():
         data = (folder / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest(), name
         assert entry["bytes"] == len(data)
     assert manifest["month"] == LABEL and manifest["version"] == 1
     assert manifest["status"] == "final" and manifest["reason"] == "first version"
-    assert manifest["published_version"] == produced.snapshot.version
-    assert manifest["data_as_of"] == produced.snapshot.data_as_of.isoformat(timespec="seconds")
+    assert manifest["published_version"] == produced.published.version
+    assert manifest["data_as_of"] == produced.published.data_as_of.isoformat(timespec="seconds")
     assert manifest["created_at"] == NOW.isoformat(timespec="seconds")
     definitions = manifest["kpi_definitions"]
     assert definitions["hit_rate"] == catalogue.get("hit_rate").version
@@ -411,14 +411,14 @@ def test_manifest_hashes_and_provenance(produced: Produced) -> None:
 
 def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> None:
     later = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    v2 = produce_snapshot(
+    v2 = produce_report(
         produced.settings, LABEL, reason="late results of September controls", now=later
     )
     assert (v2.month, v2.version, v2.reason) == (LABEL, 2, "late results of September controls")
-    assert v2.path == produced.settings.snapshots_dir / LABEL / "v2"
+    assert v2.path == produced.settings.reports_dir / LABEL / "v2"
     v1 = produced.v1.path
     assert {p.name: p.read_bytes() for p in v1.iterdir()} == produced.v1_bytes
-    listed = list_snapshots(produced.settings, LABEL)
+    listed = list_reports(produced.settings, LABEL)
     assert [(s.version, s.reason) for s in listed] == [
         (2, "late results of September controls"),
         (1, "first version"),
@@ -429,13 +429,13 @@ def test_rerun_creates_v2_and_leaves_v1_byte_identical(produced: Produced) -> No
 
 
 def test_unknown_month_and_nothing_published(produced: Produced, tmp_path: Path) -> None:
-    with pytest.raises(SnapshotError, match=r"no published data for 2027-01 \(months with data: "
+    with pytest.raises(ReportError, match=r"no published data for 2027-01 \(months with data: "
                        r"2025-09 to 2026-10\)"):  # fmt: skip
-        produce_snapshot(produced.settings, "2027-01", reason="x", now=NOW)
+        produce_report(produced.settings, "2027-01", reason="x", now=NOW)
     empty = load_settings(environ={}, home=tmp_path / "empty")
     empty.ensure_home()
-    with pytest.raises(SnapshotError, match="nothing is published yet"):
-        produce_snapshot(empty, "2026-09", reason="x", now=NOW)
+    with pytest.raises(ReportError, match="nothing is published yet"):
+        produce_report(empty, "2026-09", reason="x", now=NOW)
 
 
 def test_draft_while_the_month_runs() -> None:
@@ -448,15 +448,62 @@ def test_cli_refuses_a_second_version_without_a_reason(produced: Produced) -> No
     from customs_kpi.cli import app
 
     home = str(produced.settings.home)
-    result = CliRunner().invoke(app, ["snapshot", "--month", LABEL, "--home", home])
+    result = CliRunner().invoke(app, ["report", "--month", LABEL, "--home", home])
     assert result.exit_code == 1
     assert "give --reason to produce a new version" in result.output
-    result = CliRunner().invoke(app, ["snapshot", "--month", "2026-13", "--home", home])
+    result = CliRunner().invoke(app, ["report", "--month", "2026-13", "--home", home])
     assert result.exit_code == 1 and "not a month" in result.output
-    listed = CliRunner().invoke(app, ["snapshots", "--home", home, "--json"])
+    listed = CliRunner().invoke(app, ["reports", "--home", home, "--json"])
     assert listed.exit_code == 0, listed.output
     versions = {(s["month"], s["version"]) for s in json.loads(listed.output)}
     assert (LABEL, 1) in versions
+
+
+OLD_REPORTS_DIR = "snapshots"  # the reports folder's old name, in HOMEs made before the rename
+
+
+def _old_home(produced: Produced, home: Path) -> Path:
+    """A HOME made before the rename: its reports under the folder's old name, HOME/snapshots/."""
+    old = home / OLD_REPORTS_DIR / LABEL / "v1"
+    shutil.copytree(produced.v1.path, old)
+    return old
+
+
+def test_an_old_homes_reports_folder_is_moved_the_first_time(
+    produced: Produced, tmp_path: Path
+) -> None:
+    from customs_kpi.cli import app
+
+    home = tmp_path / "home"
+    _old_home(produced, home)
+    listed = CliRunner().invoke(app, ["reports", "--home", str(home), "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(s["month"], s["version"]) for s in json.loads(listed.output)] == [(LABEL, 1)]
+    assert not (home / OLD_REPORTS_DIR).exists()
+    settings = load_settings(environ={}, home=home)
+    moved = settings.reports_dir / LABEL / "v1"
+    assert {p.name: p.read_bytes() for p in moved.iterdir()} == produced.v1_bytes
+    settings.ensure_home()  # the next start finds nothing to move
+    assert [s.path for s in list_reports(settings)] == [moved]
+
+
+def test_the_move_takes_an_empty_reports_folder_and_never_merges(
+    produced: Produced, tmp_path: Path
+) -> None:
+    # Another process started first and created an empty reports/: the old folder still moves.
+    settings = load_settings(environ={}, home=tmp_path / "a")
+    _old_home(produced, settings.home)
+    settings.reports_dir.mkdir()
+    settings.ensure_home()
+    assert [s.label for s in list_reports(settings)] == [f"{LABEL} v1"]
+    assert not (settings.home / OLD_REPORTS_DIR).exists()
+    # Both hold reports: nothing is moved or overwritten.
+    both = load_settings(environ={}, home=tmp_path / "b")
+    old = _old_home(produced, both.home)
+    shutil.copytree(produced.v1.path, both.reports_dir / "2026-08" / "v1")
+    both.ensure_home()
+    assert old.is_dir()
+    assert [s.month for s in list_reports(both)] == ["2026-08"]
 
 
 # --- Reports page -------------------------------------------------------------------------------
@@ -500,7 +547,7 @@ def test_reports_page_lists_every_version_for_every_role(
         assert response.status_code == 200, user
         text = response.get_data(as_text=True)
         assert "2026-09" in text and '"v1"' in text and "first version" in text
-        # Only unscoped users get download buttons (a snapshot holds every office).
+        # Only unscoped users get download buttons (a report holds every office).
         assert ("reports-file" in text) is (user != "scoped"), user
 
 
@@ -510,15 +557,15 @@ def test_download_sends_the_file_and_is_audited(produced: Produced, reports_app:
     from auth_helpers import audit_actions, login
 
     app, app_state, _ = reports_app
-    name = f"snapshot-{LABEL}.pdf"
+    name = f"monthly-report-{LABEL}.pdf"
     response = _download(login(app, "vera"), LABEL, 1, name)
     assert response.status_code == 200
     sent = response.get_json()["response"]["reports-download"]["data"]
     assert sent["filename"] == f"customs-kpi-{LABEL}-v1-{name}"
     assert base64.b64decode(sent["content"]) == produced.v1_bytes[name]
-    entry = app_state.audit_entries(action_prefix="snapshot.download", limit=1)[0]
+    entry = app_state.audit_entries(action_prefix="report.download", limit=1)[0]
     assert (entry.action, entry.user_name, entry.target) == (
-        "snapshot.download",
+        "report.download",
         "vera",
         f"{LABEL}/v1/{name}",
     )
@@ -526,7 +573,7 @@ def test_download_sends_the_file_and_is_audited(produced: Produced, reports_app:
     assert _download(login(app, "adam"), LABEL, 1, "../../app.db").status_code == 204
     # An office-scoped user gets nothing, and the refusal is recorded.
     assert _download(login(app, "scoped"), LABEL, 1, name).status_code == 204
-    assert audit_actions(app_state, "snapshot.download")[-1] == "snapshot.download_refused"
+    assert audit_actions(app_state, "report.download")[-1] == "report.download_refused"
 
 
 def test_analyst_request_is_queued_for_the_worker(produced: Produced, reports_app: Any) -> None:
@@ -544,7 +591,7 @@ def test_analyst_request_is_queued_for_the_worker(produced: Produced, reports_ap
     assert out["reports-request-message"]["children"].startswith(f"Requested {LABEL}")
     [(_, req)] = queue.pending(produced.settings, RequestKind.REPORT)
     assert (req.month, req.reason, req.requested_by) == (LABEL, "for the board", "anna")
-    assert audit_actions(app_state, "snapshot.request") == ["snapshot.request"]
+    assert audit_actions(app_state, "report.request") == ["report.request"]
     # A month without published data is refused before anything is queued.
     bad = call(login(app, "anna"), app, REQUEST, [2], ["2030-01", "", 1])
     assert bad.get_json()["response"]["reports-request-message"]["children"] == (
@@ -566,12 +613,12 @@ def test_data_page_shows_the_scheduled_jobs(produced: Produced, reports_app: Any
     assert response.status_code == 200
     text = response.get_data(as_text=True)
     assert "Scheduled jobs" in text
-    assert "Produce the previous month's snapshot" in text
+    assert "Produce the previous month's report" in text
     assert "on the 1st of each month at 01:00" in text
     assert "Worker not running" in text  # built, never started: no fresh heartbeat
 
 
-def test_worker_produces_a_requested_snapshot(produced: Produced) -> None:
+def test_worker_produces_a_requested_report(produced: Produced) -> None:
     """The web → worker hand-off end to end: a queued request, the real producer."""
     from worker.scheduler import build_worker
 
@@ -582,7 +629,7 @@ def test_worker_produces_a_requested_snapshot(produced: Produced) -> None:
     w = build_worker(produced.settings, tz=UTC, now=when)
     assert w.run_now("requests", now=when) == JobOutcome.SUCCEEDED
     [done] = [r for r in queue.recent(produced.settings, RequestKind.REPORT) if r.id == req.id]
-    newest = list_snapshots(produced.settings, LABEL)[0]
+    newest = list_reports(produced.settings, LABEL)[0]
     assert (done.status, done.version) == (RequestStatus.SUCCEEDED, newest.version)
     assert newest.version >= 2 and newest.reason == "for the board (requested by anna)"
     assert newest.created_at == when.isoformat(timespec="seconds")

@@ -1,4 +1,4 @@
-"""A small, fully known published snapshot for the page tests.
+"""A small, fully known published version for the page tests.
 
 Hand-built declarations (deterministic, seeded) are written into a real warehouse, the cube is
 rebuilt and a version is published with the ETL's own functions, so the pages read exactly what

@@ -13,7 +13,7 @@ PORT ?= 8050
 WEB_WORKERS ?= 2
 CLI := $(BIN)/customs-kpi
 
-.PHONY: run test install demo-data load-demo serve worker bench bench-quick lint typecheck deadcode system-deps browser-deps clean
+.PHONY: run test test-fast test-integration test-browser checks install demo-data load-demo serve worker bench bench-quick lint typecheck deadcode system-deps browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,12 +63,29 @@ system-deps:
 
 browser-deps: system-deps
 
-test: install system-deps
+# The whole suite: static checks first (lint, layering, types, dead code; outside pytest), then
+# the three tiers (tests/unit, tests/integration, tests/browser) with two workers.
+test: install system-deps checks
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
+# The unit tier alone: pure functions on hand-made data, no warehouse, no server, no browser
+# (well under a minute). `make test-integration` / `make test-browser` run one other tier.
+test-fast: install
+	$(BIN)/pytest -q -n 2 tests/unit
+
+test-integration: install
+	$(BIN)/pytest -q -n 2 --dist loadfile tests/integration
+
+test-browser: install system-deps
+	$(BIN)/pytest -q -n 2 --dist loadfile tests/browser
+
+checks: lint typecheck deadcode
+
+# ruff (lint + format) and the import-linter layering contracts of pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy

@@ -42,3 +42,7 @@ hist_bin  # kpis.measures: SQL twin in etl/cube.py, tests compare the cube's buc
 hist_value  # kpis.measures: vectorised twin kpis.timecalc.bin_value_expression
 FORMULA_PREFIXES  # kpis.formatting: the rule behind _FORMULA_PATTERN; tests check CSVs with it
 _.__qualname__  # set on the callbacks dashboard/pages/_frame.py builds (logs, reprs)
+
+# --- Test-facing API -----------------------------------------------------------------------------
+_.run_now  # worker.scheduler.Worker: one job run synchronously; the scheduler tests use it
+_.schema_version  # appstate.db.Database: PRAGMA user_version; the migration tests assert it

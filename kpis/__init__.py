@@ -1,4 +1,4 @@
 """KPI catalogue and pure computation: polars in, polars out, no I/O.
 
-Imports polars and the standard library only (checked by tests/test_boundaries.py).
+Imports polars and the standard library only (checked by tests/unit/test_boundaries.py).
 """

@@ -4,7 +4,7 @@ For every entry of :data:`kpis.catalogue.CATALOGUE`: definition, formula, measur
 direction, target, source, version; the function that computes it and the ``kpis`` functions
 that take it by id; the pages and monthly report sheets showing it (:mod:`kpis.surfaces`); the
 test files whose source names its id. Pure: the caller passes the sources (the CLI reads them:
-``customs-kpi kpis doc --out docs/kpis.md``); ``tests/test_kpis_reference.py`` fails when the
+``customs-kpi kpis doc --out docs/kpis.md``); ``tests/unit/test_kpis_reference.py`` fails when the
 committed file is out of date.
 """
 
@@ -313,7 +313,7 @@ def render(tests: Mapping[str, str], modules: Mapping[str, str]) -> str:
         "# KPI reference",
         "",
         f"<!-- Generated from kpis/catalogue.py by `{COMMAND}`. Do not edit by hand: "
-        "tests/test_kpis_reference.py fails when this file is out of date. -->",
+        "tests/unit/test_kpis_reference.py fails when this file is out of date. -->",
         "",
         _INTRO,
         "",

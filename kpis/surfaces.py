@@ -2,10 +2,10 @@
 CLI (``customs-kpi kpis show ID``). Declared once here, as data.
 
 The monthly report takes its per-sheet KPI lists from :data:`REPORT_SHEETS`; the pages compute
-their own, and ``tests/test_kpis_surfaces.py`` checks every declaration against the pages drawn
-and the report produced for a known published version (the KPI's label or its "how is this
-computed" is on the page; its id or columns are in the sheet), and that every public KPI
-(:data:`kpis.catalogue.PUBLIC_IDS`) has a surface. ``docs/kpis.md`` lists them per KPI.
+their own, and ``tests/integration/test_kpis_surfaces.py`` checks every declaration against
+the pages drawn and the report produced for a known published version (the KPI's label or its
+"how is this computed" is on the page; its id or columns are in the sheet), and that every
+public KPI (:data:`kpis.catalogue.PUBLIC_IDS`) has a surface. ``docs/kpis.md`` lists them per KPI.
 """
 
 from __future__ import annotations

@@ -494,7 +494,7 @@ class Worker:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def run_now(self, job_id: str, now: datetime | None = None) -> JobOutcome:
-        """Run a job synchronously (tests and `customs-kpi jobs --run`): same recording."""
+        """Run a job synchronously, recorded like a scheduled run (the tests drive jobs so)."""
         return run_job(self.specs[job_id], self.ctx, self.book, self.tz, now)
 
     def sync_next_runs(self, _event: JobEvent | None = None) -> None:

@@ -35,7 +35,7 @@ def test_reference_documents_every_entry() -> None:
     assert surfaces.CLI_ONLY["non_resultant_rate"] in entry
     hit_rate = text[text.index("### `hit_rate` ") :].split("### ", 2)[1]
     assert "`kpis.profiles.profile_table`" in hit_rate  # takes the entry by its literal id
-    assert "`tests/test_kpis_engine.py`" in hit_rate  # a test file naming the id
+    assert "`tests/unit/test_kpis_engine.py`" in hit_rate  # a test file naming the id
 
 
 def test_doc_command_writes_the_file(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from browser_helpers import Server, open_browser, require_chromium, serve_app, s
 require_chromium()
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 # path, screenshot name, whether the page draws Plotly charts
 PAGES: tuple[tuple[str, str, bool], ...] = (
     ("/", "overview", True),

@@ -11,7 +11,7 @@ from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_file
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_load_rebuilds_cube_and_publishes(settings: Settings, tmp_path: Path) -> None:

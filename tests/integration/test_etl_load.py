@@ -25,7 +25,7 @@ from customs_kpi.published import RunStatus
 from customs_kpi.settings import Settings
 from etl.load import load_file, load_files
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

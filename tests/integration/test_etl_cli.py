@@ -101,7 +101,7 @@ def test_cli_load_runs_and_quarantine(
 
 
 def test_cli_load_with_mapping_and_profiles(settings: Settings, tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     home = ["--home", str(settings.home)]
     result = runner.invoke(app, [
         "load", str(repo / "sample_data" / "asycuda_example.csv"),

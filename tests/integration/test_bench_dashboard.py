@@ -17,7 +17,7 @@ import pytest
 from etl_helpers import load_generated
 
 # bench/ is a folder of the repository, not an installed package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.dashboard import (
     CALLBACK_PATH,

@@ -11,7 +11,7 @@ from customs_kpi.cli import app
 from customs_kpi.settings import settings_help
 from kpis import catalogue
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def _commands(group: Any, prefix: str = "") -> list[str]:
@@ -52,7 +52,7 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make run" in top and "make test" in top
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 

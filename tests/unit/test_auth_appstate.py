@@ -237,7 +237,7 @@ def test_a_version_2_database_keeps_its_failures_but_not_its_permanent_locks(
     assert state.locked_accounts(now=100.0) == frozenset()
 
 
-OLD_V3_DUMP = Path(__file__).parent / "data" / "app_db_v3.sql"
+OLD_V3_DUMP = Path(__file__).resolve().parents[1] / "data" / "app_db_v3.sql"
 
 
 def test_a_version_3_database_with_review_tables_made_outside_the_migrations_migrates(

@@ -513,7 +513,7 @@ REQUEST = "..reports-request-message.children...reports-trigger.data.."
 
 @pytest.fixture(scope="module")
 def reports_app(produced: Produced) -> Any:
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from auth_helpers import make_app
 
     return make_app(produced.settings)

@@ -18,7 +18,7 @@ from etl_helpers import load_tuning_sample
 require_chromium()
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from etl.mapping import Mapping, MappingError, load_mapping, parse_mapping
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 M = Path("src.toml")
 
 

@@ -1,7 +1,7 @@
 """Minor ways in (issue 11.15): unknown component-suite files are 404 (not 500), a CR/LF in
 ``?next=`` goes to a safe place (not 500), the Origin check compares the scheme as well as the
 host, and the development server sends no version banner. (Bounded throttle rows for unknown
-user names: tests/test_auth_login.py.)"""
+user names: tests/integration/test_auth_login.py.)"""
 
 from __future__ import annotations
 

@@ -332,7 +332,7 @@ def test_second_worker_process_exits_with_a_clear_message(settings: Settings) ->
 def test_inbox_job_loads_a_dropped_file_once(settings: Settings) -> None:
     """Real ETL behind the job: a delivery dropped in HOME/inbox is loaded and published once;
     the next polls find nothing to do."""
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from etl_helpers import query, row, write_csv
 
     from customs_kpi.published import current_version

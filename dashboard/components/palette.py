@@ -41,6 +41,14 @@ CHANNEL_COLOURS: dict[Channel, str] = {
     Channel.BLUE: BLUE,
 }
 
+# The one lane order on every chart, legend and table: green, yellow, red, blue (the order of
+# the control's intensity, then post-clearance audit), never alphabetical.
+CHANNEL_ORDER: tuple[str, ...] = tuple(c.value for c in Channel)
+
+# Clearance stages get their own hues, none of them a lane colour: a stage bar inside a lane's
+# row must not read as another lane.
+STAGE_SEQUENCE: tuple[str, ...] = (SKY_BLUE, REDDISH_PURPLE, YELLOW, "#4D4D4D")
+
 SOURCE_COLOURS: dict[SelectionSource, str] = {
     SelectionSource.PROFILE: BLUE,
     SelectionSource.RANDOM: ORANGE,
@@ -56,6 +64,11 @@ def channel_colour(channel: str) -> str:
         return CHANNEL_COLOURS[Channel(channel)]
     except ValueError:
         return GREY
+
+
+def stage_colour(index: int) -> str:
+    """The colour of the ``index``-th clearance stage (in the stages' own order)."""
+    return STAGE_SEQUENCE[index % len(STAGE_SEQUENCE)]
 
 
 def source_colour(source: str) -> str:

@@ -15,14 +15,20 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, State, dcc, html
 from dash.exceptions import PreventUpdate
+from plotly.subplots import make_subplots
 
 from dashboard import filters as flt
 from dashboard.components import palette
 from dashboard.components.figures import (
+    HISTOGRAM_NOTE,
     base_layout,
     empty_figure,
+    histogram_round,
+    month_axis,
+    percent_axis,
     stacked_bars,
     trend_figure,
+    value_ticks,
 )
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section, stat
@@ -50,7 +56,7 @@ PAGE = "clearance"
 CONTENT_ID = "clearance-content"
 DOWNLOAD_ID = "clearance-download"
 METRIC_ID = "clearance-metric"
-CHANNEL_ORDER = [c.value for c in Channel]
+CHANNEL_ORDER = list(palette.CHANNEL_ORDER)  # green, yellow, red, blue
 HOURS = Unit.HOURS
 
 # The "measured from" choice: the durations that end at release (kpis.durations).
@@ -149,39 +155,68 @@ def distribution_graph(dist: pl.DataFrame) -> go.Figure:
             )
         )
     base_layout(fig, unit=Unit.PERCENT)
+    percent_axis(fig, dist["share"].to_list())
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title="time to release")
     return fig
 
 
 def percentile_graph(stats: pl.DataFrame) -> go.Figure:
-    """Median (solid) and 90th percentile (dotted) per channel over the months."""
+    """Median (solid) and 90th percentile (dotted) over the months, one panel per lane with
+    its own hour scale (green releases in minutes, red in days: one 0–120 h axis flattened
+    the quick lanes). Percentiles come from the log-bucket histogram and are drawn rounded to
+    its resolution (:func:`histogram_round`), which the hover says."""
     if stats.is_empty():
         return empty_figure("No release recorded for the selected filters")
-    fig = go.Figure()
-    for channel in CHANNEL_ORDER:
+    lanes = [
+        channel
+        for channel in CHANNEL_ORDER
+        if not (part := stats.filter(pl.col("channel") == channel)).is_empty()
+        and part["count"].sum() > 0
+    ]
+    if not lanes:
+        return empty_figure("No release recorded for the selected filters")
+    fig = make_subplots(
+        rows=len(lanes),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=[f"{lane} lane" for lane in lanes],
+    )
+    for row, channel in enumerate(lanes, start=1):
         part = stats.filter(pl.col("channel") == channel).sort("month")
-        if part.is_empty() or part["count"].sum() == 0:
-            continue
         ok = part["sufficient"].to_list()
         colour = palette.channel_colour(channel)
+        extent: list[float | None] = []
         for column, dash_style, label in (
             ("median_hours", "solid", "median"),
             ("p90_hours", "dot", "p90"),
         ):
-            ys = [v if good else None for v, good in zip(part[column].to_list(), ok, strict=True)]
+            ys = [
+                histogram_round(v) if good else None
+                for v, good in zip(part[column].to_list(), ok, strict=True)
+            ]
+            extent += ys
             fig.add_trace(
                 go.Scatter(
                     x=part["month"].to_list(),
                     y=ys,
-                    mode="lines+markers",
+                    mode="markers" if part.height == 1 else "lines+markers",
                     name=f"{channel} {label}",
+                    legendgroup=channel,
                     line={"color": colour, "dash": dash_style},
-                    hovertemplate=f"{channel} {label}: %{{y:.1f}} h<extra></extra>",
-                )
+                    marker={"color": colour, "size": 8 if part.height == 1 else 5},
+                    hovertemplate=(
+                        f"{channel} {label}: %{{y:,.3~g}} h ({HISTOGRAM_NOTE})<extra></extra>"
+                    ),
+                ),
+                row=row,
+                col=1,
             )
-    base_layout(fig, unit=HOURS)
-    fig.update_yaxes(title="hours")
+        fig.update_yaxes(title="hours", row=row, col=1, **value_ticks(HOURS, extent, 3))
+    base_layout(fig, height=max(260, 150 * len(lanes) + 60))
+    fig.update_annotations(font={"size": 12, "color": palette.MUTED})
+    month_axis(fig, stats["month"].to_list())
     return fig
 
 
@@ -196,6 +231,8 @@ def stages_graph(stages: pl.DataFrame) -> go.Figure:
         unit=HOURS,
         horizontal=True,
         order=list(STAGES.values()),
+        colour_of=lambda stage: palette.stage_colour(list(STAGES.values()).index(stage)),
+        categories=CHANNEL_ORDER,
         height=280,
     )
     fig.update_xaxes(title="mean hours")
@@ -265,8 +302,10 @@ def _office_table(offices: pl.DataFrame, min_sample: int) -> Any:
                 "Released": format_count(r["released"]),
                 "Still open": format_count(r.get("open")) if "open" in r else "–",
                 "Mean": format_value(r["mean_hours"], HOURS) if ok else INSUFFICIENT,
-                "Median": format_value(r["median_hours"], HOURS) if ok else "–",
-                "90th percentile": format_value(r["p90_hours"], HOURS) if ok else "–",
+                "Median": format_value(histogram_round(r["median_hours"]), HOURS) if ok else "–",
+                "90th percentile": format_value(histogram_round(r["p90_hours"]), HOURS)
+                if ok
+                else "–",
             }
         )
     return data_table(rows, numeric={"Released", "Still open", "Mean", "Median", "90th percentile"})
@@ -309,8 +348,9 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
         summary.append(
             stat(
                 f"{r['channel'].capitalize()} lane",
-                format_value(r["median_hours"], HOURS) if ok else INSUFFICIENT,
-                f"median · p90 {format_value(r['p90_hours'], HOURS) if ok else '–'} · "
+                format_value(histogram_round(r["median_hours"]), HOURS) if ok else INSUFFICIENT,
+                "median · p90 "
+                f"{format_value(histogram_round(r['p90_hours']), HOURS) if ok else '–'} · "
                 f"{format_count(r['count'])} released, {format_count(r.get('open'))} open",
             )
         )

@@ -19,7 +19,7 @@ from dash import Input, State, dcc, html
 
 from dashboard import filters as flt
 from dashboard.components import states
-from dashboard.components.figures import base_layout, plot_texts
+from dashboard.components.figures import base_layout, nice_ticks, percent_tickformat, plot_texts
 from dashboard.components.format import format_count
 from dashboard.components.layout import graph, section
 from dashboard.data import PageContext
@@ -60,15 +60,24 @@ def matrix_figure(ranked: pl.DataFrame) -> go.Figure:
     ids, matrix = overlap_matrix(ranked, top=MATRIX_SIZE)
     shown = [[None if i == j else v for j, v in enumerate(row)] for i, row in enumerate(matrix)]
     highest = max((v for row in shown for v in row if v is not None), default=0.0)
+    # Explicit nice colour-bar ticks with the decimals their step needs ("0 % 0.5 % 1 %",
+    # never "1 % 1 % 1 % 0 %").
+    ticks, step = nice_ticks(0.0, highest or 1.0, 5)
+    top = ticks[-1]
     fig = go.Figure(
         go.Heatmap(
             z=shown,
             x=plot_texts(ids),  # profile ids from the data: escaped for Plotly
             y=plot_texts(ids),
             zmin=0,
-            zmax=highest or 1.0,
+            zmax=top,
             colorscale="Blues",
-            colorbar={"title": "Jaccard", "tickformat": ".0%"},
+            colorbar={
+                "title": "Jaccard",
+                "tickmode": "array",
+                "tickvals": ticks,
+                "tickformat": percent_tickformat(step),
+            },
             hoverongaps=False,
             hovertemplate="%{y} × %{x}: %{z:.1%}<extra></extra>",
         )

@@ -29,9 +29,12 @@ from dashboard.components.figures import (
     add_events,
     bar_figure,
     base_layout,
+    count_axis,
     empty_figure,
     masked_values,
+    month_axis,
     trend_figure,
+    value_axis,
 )
 from dashboard.components.format import (
     format_count,
@@ -157,13 +160,20 @@ def trend_graph(monthly: pl.DataFrame, changes: pl.DataFrame) -> go.Figure:
                         pl.col("baseline_sufficient").fill_null(False).alias("sufficient"),
                     )
                 ),
-                mode="lines",
+                mode="markers" if monthly.height == 1 else "lines",
                 name="Random baseline",
                 line={"color": palette.ORANGE, "dash": "dash", "width": 2},
                 hovertemplate="random: %{y:.2%}<extra></extra>",
             )
         )
         months: list[date] = monthly["month"].to_list()
+        # The baseline shares the month axis and the value scale with the hit rate.
+        month_axis(fig, months)
+        value_axis(
+            fig,
+            PCT,
+            [*masked_values(shown), *masked_values(shown, "ci_high"), *fig.data[-1].y],
+        )
         first, last = months[0], period_end_day(months[-1])
         events = [
             (row["changed_at"], f"{row['change_type']}: {row['summary'] or ''}".strip(": "))
@@ -203,16 +213,11 @@ def volume_graph(monthly: pl.DataFrame) -> go.Figure:
     base_layout(fig, unit=Unit.COUNT)
     fig.update_layout(
         barmode="group",
-        yaxis2={
-            "overlaying": "y",
-            "side": "right",
-            "tickformat": ",.0f",
-            "showgrid": False,
-            "rangemode": "tozero",
-            "title": "revenue",
-        },
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": "revenue"},
     )
-    return fig
+    month_axis(fig, monthly["month"].to_list())
+    count_axis(fig, monthly["declarations"].to_list() + monthly["controlled"].to_list())
+    return value_axis(fig, Unit.CURRENCY, monthly["revenue"].to_list(), axis="y2")
 
 
 def profile_href(profile_id: str, query: str = "") -> str:

@@ -85,6 +85,7 @@ _register_template()
 
 
 # --- Axis helpers -----------------------------------------------------------------------------
+MONTH_BAR_DAYS = 24  # a monthly bar's width: the month less a gap either side
 MONTH_TICK_FORMATS: dict[str, str] = {"M1": "%b %Y", "M3": "Q%q %Y", "M12": "%Y"}
 
 
@@ -133,6 +134,17 @@ def month_axis(
         tick0 = date(first.year, 1, 1)
     fig.update_traces(xperiod="M1", xperiodalignment="middle", selector={"type": "scatter"})
     fig.update_traces(xperiod="M1", xperiodalignment="middle", selector={"type": "bar"})
+    # A lone bar on a date axis gets no width from its neighbours (Plotly draws it a hair
+    # wide): every bar is given most of a month, split between the traces of a grouped chart.
+    bars = [t for t in fig.data if t.type == "bar" and t.orientation != "h"]
+    if bars:
+        month_ms = MONTH_BAR_DAYS * 86_400_000
+        grouped = fig.layout.barmode == "group"
+        width = month_ms / len(bars) if grouped else month_ms
+        for i, bar in enumerate(bars):
+            bar.width = width
+            if grouped:
+                bar.offset = -month_ms / 2 + i * width
     fig.update_xaxes(
         type="date",
         range=[first.isoformat(), _add_months(last, 1).isoformat()],
@@ -353,7 +365,8 @@ def _hover(unit: Unit) -> str:
         Unit.PERCENT: "%{y:.2%}",
         Unit.COUNT: "%{y:,.0f}",
         Unit.CURRENCY: "%{y:,.0f}",
-        Unit.HOURS: "%{y:,.2f} h",
+        # Three significant digits: about the 1 % the release-time histogram resolves.
+        Unit.HOURS: "%{y:,.3~g} h",
         Unit.RATIO: "%{y:.2f}×",
     }[unit]
 

@@ -452,7 +452,8 @@ def _with_decisions(
 ) -> go.Figure:
     """Review decisions (appstate.review) on the timeline next to the change log. A
     meeting decides after the latest month of data, so when the trend reaches that month the
-    decisions after it are drawn too (the axis extends to them)."""
+    decisions after it are drawn too: at the axis' right edge with an arrow and their date
+    (figures.add_events), the axis stays on the data's months."""
     if monthly.is_empty():
         return fig
     months = monthly["month"].to_list()

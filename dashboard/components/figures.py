@@ -546,11 +546,13 @@ def bar_figure(
     error: bool = False,
 ) -> go.Figure:
     """One bar per category (sorted as given); optional interval whiskers from ci_low/ci_high.
-    Long category labels are shortened (full text in the hover)."""
+    Long category labels are wrapped or shortened (full text in the hover)."""
     if frame.is_empty():
         return empty_figure("No data for the selected filters", height)
     full = [plot_text(c) for c in frame[category].to_list()]
-    cats = [short_label(c, 28) for c in frame[category].to_list()]
+    # Horizontal bars wrap a long label over two lines, vertical ones shorten it.
+    shorten = (lambda c: wrap_label(c, 20, 2)) if horizontal else (lambda c: short_label(c, 28))
+    cats = [shorten(c) for c in frame[category].to_list()]
     if len(set(cats)) < len(cats):  # shortening made two equal: keep the full text
         cats = full
     vals = masked_values(frame, y) if y == "value" else frame[y].to_list()

@@ -205,7 +205,12 @@ def percentile_graph(stats: pl.DataFrame) -> go.Figure:
                     name=f"{channel} {label}",
                     legendgroup=channel,
                     line={"color": colour, "dash": dash_style},
-                    marker={"color": colour, "size": 8 if part.height == 1 else 5},
+                    marker={
+                        "color": colour,
+                        "size": 8 if part.height == 1 else 5,
+                        # A lone month has no line style: the symbol tells median from p90.
+                        "symbol": "circle" if label == "median" else "diamond-open",
+                    },
                     hovertemplate=(
                         f"{channel} {label}: %{{y:,.3~g}} h ({HISTOGRAM_NOTE})<extra></extra>"
                     ),

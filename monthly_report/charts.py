@@ -124,6 +124,14 @@ def build_figures(content: ReportContent) -> dict[str, go.Figure]:
     return figs
 
 
+RENDER_ATTEMPTS = 3
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure worth another attempt: not a missing Chromium (that stays missing)."""
+    return "no chromium" not in str(exc).lower()
+
+
 def render_svgs(figures: dict[str, go.Figure]) -> tuple[dict[str, str], str]:
     """Name → ``data:`` URI of the SVG, and a note for the manifest ("rendered" or why not)."""
     if not figures:
@@ -135,15 +143,26 @@ def render_svgs(figures: dict[str, go.Figure]) -> tuple[dict[str, str], str]:
     out: dict[str, str] = {}
     with _render_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # kaleido warns that kopts are ignored with a server
-        try:
-            kaleido.start_sync_server(silence_warnings=True)
+        # On a busy machine kaleido's page can answer before its scripts are ready
+        # ("ReferenceError: kaleido_scopes is not defined"): a failed attempt restarts the
+        # server and renders what is left, up to RENDER_ATTEMPTS times.
+        for attempt in range(1, RENDER_ATTEMPTS + 1):
             try:
-                for name, fig in figures.items():
-                    svg = fig.to_image(format="svg", width=WIDTH, height=HEIGHT)
-                    out[name] = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
-            finally:
-                kaleido.stop_sync_server(silence_warnings=True)
-        except Exception as exc:  # Chromium missing or crashed: the report goes on without
-            log.warning("charts not rendered: %s", exc)
-            return {}, f"not rendered: {type(exc).__name__}: {exc}"
+                kaleido.start_sync_server(silence_warnings=True)
+                try:
+                    for name, fig in figures.items():
+                        if name not in out:
+                            svg = fig.to_image(format="svg", width=WIDTH, height=HEIGHT)
+                            out[name] = (
+                                "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+                            )
+                finally:
+                    kaleido.stop_sync_server(silence_warnings=True)
+                break
+            except Exception as exc:  # Chromium missing or crashed: the report goes on without
+                if attempt < RENDER_ATTEMPTS and _transient(exc):
+                    log.info("chart rendering failed (attempt %d), retrying: %s", attempt, exc)
+                    continue
+                log.warning("charts not rendered: %s", exc)
+                return {}, f"not rendered: {type(exc).__name__}: {exc}"
     return out, f"rendered locally with kaleido {getattr(kaleido, '__version__', '')}".strip()

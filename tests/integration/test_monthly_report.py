@@ -345,6 +345,31 @@ def test_pdf_pages_render_to_images(produced: Produced, tmp_path: Path) -> None:
     assert all(img.stat().st_size > 1000 for img in images)
 
 
+def test_a_failed_render_attempt_is_retried(
+    produced: Produced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kaleido's page answering before its scripts are ready (seen on a busy machine) costs a
+    retry, not the report's charts."""
+    from plotly import graph_objects as go
+
+    from monthly_report.charts import build_figures
+
+    calls = {"n": 0}
+
+    def flaky(self: go.Figure, *args: Any, **kwargs: Any) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("Error 525: ReferenceError: kaleido_scopes is not defined")
+        return b"<svg/>"
+
+    monkeypatch.setattr(go.Figure, "to_image", flaky)
+    figures = build_figures(build_content(produced.published, MONTH, FlagConfig(n_min=30), NOW))
+    svgs, note = render_svgs(figures)
+    assert set(svgs) == set(figures) and len(figures) >= 2
+    assert calls["n"] == len(figures) + 1  # the failed figure drawn again, the others once
+    assert note.startswith("rendered locally")
+
+
 def test_charts_missing_chromium_still_gives_a_report(
     produced: Produced, monkeypatch: pytest.MonkeyPatch
 ) -> None:

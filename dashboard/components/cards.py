@@ -137,8 +137,9 @@ def _deltas(data: CardData) -> html.Div:
     return html.Div(items, className="card-deltas")
 
 
-def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
-    """The card of one KPI. Below the minimum sample the value reads "insufficient data"."""
+def kpi_card(data: CardData, card_id: str | None = None, note: str | None = None) -> html.Div:
+    """The card of one KPI. Below the minimum sample the value reads "insufficient data".
+    ``note``: a line under the value (why a filter does not apply to it)."""
     kpi = data.kpi
     verdict = card_status(data)
     st, symbol = STATUS_STYLE[verdict]
@@ -171,6 +172,7 @@ def kpi_card(data: CardData, card_id: str | None = None) -> html.Div:
         ),
         html.Div(value_text, className=value_class),
         html.Div(" · ".join(details), className="card-detail") if details else None,
+        html.Div(note, className="card-detail card-note") if note else None,
         html.Div(
             [target_text, html.Span(f" · {format_month(data.month)}", className="card-month")],
             className="card-target",

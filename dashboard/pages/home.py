@@ -28,8 +28,11 @@ from dashboard.pages import _frame as frame
 from kpis import catalogue
 from kpis.definitions import Unit
 from kpis.domain import Channel, SelectionSource
+from kpis.formatting import format_value
 from kpis.grain import add_months
 from kpis.stats import delta
+from kpis.summary import Summary, lift_text, month_summary, summary_sentences
+from kpis.summary import ignores_channel as channel_free
 from kpis.targets import status_label
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Customs KPI", order=0)
@@ -43,20 +46,127 @@ TREND_GRAPH_ID = "overview-trend-graph"
 TREND_BOX_ID = "overview-trend-box"
 TREND_STORE = "overview-trend-pick"  # the picked KPI survives a filter change
 CARDS_ID = "overview-cards"
+SUMMARY_ID = "overview-summary"
 DOWNLOAD_ID = "overview-download"
 
 # The headline KPIs, declared once in the catalogue: the monthly report shows the same list.
 CARD_KPIS: tuple[str, ...] = catalogue.HEADLINE_KPIS
 DEFAULT_TREND = "hit_rate"
+CHANNEL_NOTE = "All channels: a share across channels, the channel filter does not apply."
 SPARK_MONTHS = 13  # the selected month and the twelve before: sparkline and year-on-year
 
 
 # --- Computations (what a chart shows and what its CSV contains) -----------------------------
+def ignores_channel(kpi_id: str, filters: flt.PageFilters) -> bool:
+    """A share across channels under a channel filter (:func:`kpis.summary.ignores_channel`):
+    its card shows every channel and says so, as the summary band judges it."""
+    return filters.channel is not None and channel_free(kpi_id)
+
+
 def card_frame(ctx: PageContext, filters: flt.PageFilters, kpi_id: str) -> pl.DataFrame:
     """The KPI by month over the 13 months up to the selected month."""
     assert filters.end is not None
     span = (add_months(filters.end, -(SPARK_MONTHS - 1)), filters.end)
+    if ignores_channel(kpi_id, filters):
+        return ctx.compute(kpi_id, filters, by=("month",), period=span, channels=())
     return ctx.compute(kpi_id, filters, by=("month",), period=span)
+
+
+def summary_facts(ctx: PageContext, filters: flt.PageFilters) -> Summary:
+    """The summary band's facts (:func:`kpis.summary.month_summary`, the report cover's too)."""
+    assert ctx.cube is not None and filters.end is not None
+    return month_summary(
+        ctx.cube,
+        filters.end,
+        ctx.settings.flag_config(),
+        filters=ctx.kpi_filters(filters),
+        min_sample=ctx.settings.min_sample,
+    )
+
+
+def _tile(label: str, value: str, detail: str, tone: str, tile_id: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(html.H3(label, className="card-title"), className="card-head"),
+            html.Div(value, className="card-value"),
+            html.Div(detail, className="card-detail"),
+        ],
+        id=tile_id,
+        className=f"kpi-card kpi-card-{tone} summary-tile",
+    )
+
+
+_LABEL: dict[str, Any] = {"aria-label": "Summary of the month"}
+
+
+def summary_band(facts: Summary, filters: flt.PageFilters) -> html.Section:
+    """Is it working, what got worse? Four tiles and the same sentences as the report cover."""
+    off = len(facts.off_target)
+    n_flagged, n_worse = len(facts.flagged), len(facts.deteriorating)
+    lift_tone = (
+        "none"
+        if facts.lift is None or not facts.lift_sufficient
+        else "good"
+        if facts.lift_significant
+        else "bad"
+        if facts.lift_high is not None and facts.lift_high <= 1
+        else "warn"
+    )
+    lift_value = (
+        format_value(facts.lift, catalogue.get("selection_lift").unit)
+        if facts.lift is not None and facts.lift_sufficient
+        else "—"
+    )
+    tiles = [
+        _tile(
+            "Off target",
+            f"{off} of {facts.judged}",
+            "headline KPIs with a target"
+            + (f" · {len(facts.near_target)} near" if facts.near_target else ""),
+            "bad" if off else "good",
+            "summary-off-target",
+        ),
+        _tile(
+            "Significant deteriorations",
+            str(n_worse),
+            "profiles whose hit rate fell significantly"
+            + (f": {', '.join(facts.deteriorating)}" if facts.deteriorating else ""),
+            "bad" if n_worse else "good",
+            "summary-deteriorations",
+        ),
+        _tile(
+            "Lift over random",
+            lift_value,
+            lift_text(facts) if lift_value != "—" else lift_text(facts).capitalize(),
+            lift_tone,
+            "summary-lift",
+        ),
+        _tile(
+            "Profiles flagged",
+            str(n_flagged),
+            f"{facts.severity:,.0f} inspections wasted (severity, last "
+            f"{facts.recent_months} months)",
+            "bad" if n_flagged else "good",
+            "summary-flagged",
+        ),
+    ]
+    notes = []
+    if filters.channel is not None:
+        notes.append(
+            "The lift compares with random controls of every channel (the baseline ignores "
+            "the channel filter)."
+        )
+    return html.Section(
+        [
+            html.H2(f"This month · {format_month(filters.end)}", className="section-title"),
+            html.Div(tiles, className="card-grid"),
+            html.Ul([html.Li(t) for t in summary_sentences(facts)], className="summary-text"),
+            *(html.P(n, className="section-note") for n in notes),
+        ],
+        id=SUMMARY_ID,
+        className="summary-band",
+        **_LABEL,
+    )
 
 
 def _row(frame: pl.DataFrame, month: date) -> dict[str, Any] | None:
@@ -160,7 +270,9 @@ def content(
 ) -> list[Any]:
     trend_kpi = trend_kpi if trend_kpi in CARD_KPIS else DEFAULT_TREND
     data = [card_data(ctx, filters, k) for k in CARD_KPIS]
-    cards = [kpi_card(d) for d in data]
+    cards = [
+        kpi_card(d, note=CHANNEL_NOTE if ignores_channel(d.kpi.id, filters) else None) for d in data
+    ]
     month = format_month(filters.end)
     options = [{"label": catalogue.get(k).label, "value": k} for k in CARD_KPIS]
     trend_body = html.Div(
@@ -186,6 +298,7 @@ def content(
         # Drawn with the CSV buttons that use it: a callback whose output is already on the
         # page runs once for nothing (a round trip) every time its buttons are drawn.
         dcc.Download(id=DOWNLOAD_ID),
+        summary_band(summary_facts(ctx, filters), filters),
         html.Div(
             [
                 html.H2(f"Headline KPIs · {month}", className="section-title"),
@@ -211,6 +324,12 @@ def content(
                     page=PAGE,
                     view="channel-mix",
                     kpis=[catalogue.get("channel_rates")],
+                    note=(
+                        "Ignores the channel filter: the mix shows every channel's share (one "
+                        "channel alone would be 100 %)."
+                        if filters.channel is not None
+                        else None
+                    ),
                 ),
                 section(
                     "Detections by selection source",

@@ -162,14 +162,11 @@ def summary_sentences(summary: Summary) -> list[str]:
     """The facts in words, the same on the Overview's band and the report's cover."""
     total = len(catalogue.HEADLINE_KPIS)
     off, near = summary.off_target, summary.near_target
-    if off:
-        targets = f"{len(off)} of {summary.judged} headline KPIs with a target are off target "
-        targets += f"({_labels(off)})"
-    else:
-        targets = f"None of the {summary.judged} headline KPIs with a target is off target"
+    targets = f"Of the {total} headline KPIs, {summary.judged} have a target to judge: "
+    targets += f"{len(off)} off target ({_labels(off)})" if off else "none off target"
     if near:
-        targets += f"; {len(near)} near target ({_labels(near)})"
-    targets += f" ({total} headline KPIs in all)."
+        targets += f", {len(near)} near target ({_labels(near)})"
+    targets += "."
     if summary.lift is None or not summary.lift_sufficient:
         verdict = ""
     elif summary.lift_significant:

@@ -23,6 +23,7 @@ from kpis.engine import compute, profile_table, release_time_stats
 from kpis.flags import FlagConfig
 from kpis.grain import Period, add_months, period_end_day
 from kpis.stats import delta
+from kpis.summary import Summary
 from kpis.surfaces import REPORT_SHEETS
 from kpis.targets import kpi_status, status_label
 
@@ -51,6 +52,10 @@ class ReportContent:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)  # name → frame (sheet/CSV)
     zone: tzinfo = UTC  # the administration's zone, in which the report shows its stamps
     kpis: dict[str, KPI] = field(default_factory=dict)  # every KPI shown, for definitions
+    summary: Summary | None = None  # the month's facts (kpis.summary): the cover paragraph
+    # The committee's review decisions taken in the month (DECISION_COLUMNS), passed in by the
+    # worker or the CLI: the report never reads the app state itself.
+    decisions: pl.DataFrame | None = None
 
     @property
     def min_sample(self) -> int:
@@ -60,6 +65,28 @@ class ReportContent:
     @property
     def label(self) -> str:
         return f"{self.month:%Y-%m}"
+
+
+# What the report lists of each decision (the app state's decisions_frame columns).
+DECISION_COLUMNS: dict[str, pl.DataType] = {
+    "profile_id": pl.String(),
+    "changed_at": pl.Datetime("us"),
+    "change_type": pl.String(),
+    "summary": pl.String(),
+    "changed_by": pl.String(),
+}
+
+
+def month_decisions(decisions: pl.DataFrame | None, period: Period) -> pl.DataFrame:
+    """The decisions taken within ``period`` (by ``changed_at``, UTC), oldest first."""
+    if decisions is None or decisions.is_empty():
+        return pl.DataFrame(schema=DECISION_COLUMNS)
+    frame = decisions.select(
+        pl.col(name).cast(dtype) if name in decisions.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in DECISION_COLUMNS.items()
+    )
+    day = pl.col("changed_at").dt.date()
+    return frame.filter((day >= period[0]) & (day <= period[1])).sort("changed_at")
 
 
 def month_period(month: date) -> Period:

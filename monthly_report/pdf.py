@@ -9,6 +9,7 @@ setup (``make browser-deps``); nothing is fetched from the network.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from kpis import catalogue
 from kpis.definitions import KPI, Unit
 from kpis.durations import DURATIONS
 from kpis.formatting import INSUFFICIENT, NO_DATA, format_interval, format_number, format_value
+from kpis.summary import lift_text, summary_sentences
 from kpis.targets import TargetStatus, status_label
 from monthly_report.charts import build_figures, render_svgs
 from monthly_report.content import ReportContent
@@ -66,19 +68,20 @@ CHANNEL_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 CSS = """
-@page { size: A4; margin: 18mm 15mm 18mm 15mm; font-family: "DejaVu Sans", sans-serif;
+@page { size: A4 landscape; margin: 15mm 15mm 15mm 15mm; font-family: "DejaVu Sans", sans-serif;
   @bottom-left { content: string(doc-title); font-size: 8pt; color: #555; }
   @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
                   color: #555; } }
-@page landscape { size: A4 landscape; }
 @page :first { @bottom-left { content: none; } }
 body { font-family: "DejaVu Sans", sans-serif; font-size: 9pt; color: #222; }
 h1 { font-size: 22pt; margin: 0 0 6mm 0; string-set: doc-title content(); }
 h2 { font-size: 14pt; margin: 0 0 3mm 0; border-bottom: 1px solid #8899aa; }
 h3 { font-size: 11pt; margin: 5mm 0 2mm 0; }
 section { page-break-before: always; }
-section.wide { page: landscape; }
-.cover { padding-top: 40mm; }
+.cover { padding-top: 12mm; }
+.cover p.summary { font-size: 11pt; line-height: 1.45; margin: 4mm 0 6mm 0; max-width: 240mm; }
+td.label { min-width: 62mm; white-space: normal; }
+th.label { min-width: 62mm; }
 .cover dl { display: grid; grid-template-columns: 45mm auto; row-gap: 2mm; font-size: 11pt; }
 .cover dt { font-weight: bold; }
 .status { display: inline-block; padding: 1mm 3mm; border: 1px solid #333; font-weight: bold; }
@@ -101,8 +104,19 @@ p.small, .small td { font-size: 8pt; }
 """
 
 
+# A hyphen before a digit that starts a number ("-0.4", "z = -3.21"), not one inside a date,
+# an id or a range ("2025-12", "P-03", "2-3"): the report prints one minus sign, U+2212.
+_HYPHEN_MINUS = re.compile(r"(?<![\w.)\]])-(?=\d)")
+MINUS = "\u2212"
+
+
+def typeset(text: str) -> str:
+    """``text`` with its minus signs as U+2212 (the one minus sign of the report)."""
+    return _HYPHEN_MINUS.sub(MINUS, text)
+
+
 def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return html.escape(typeset("" if value is None else str(value)))
 
 
 def _table(
@@ -135,12 +149,17 @@ def _cell(kpi: KPI, row: dict[str, Any] | None) -> str:
 
 
 def _signed(kpi: KPI, change: float | None) -> str:
+    """A change as the Overview prints it: "+1.2 pp", "−1,050", "±0.0 pp" when it rounds to
+    nothing (never "-0.0"); percentages in percentage points."""
     if change is None:
         return NO_DATA
     if kpi.unit is Unit.PERCENT:
-        return f"{change * 100:+.1f} pts"
-    text = format_number(kpi.unit, abs(change))
-    return ("+" if change >= 0 else "−") + text
+        text = f"{abs(change) * 100:.1f} pp"
+    else:
+        text = format_number(kpi.unit, abs(change))
+    if not any(ch in "123456789" for ch in text):
+        return "±" + text
+    return ("+" if change > 0 else MINUS) + text
 
 
 def headline_html(content: ReportContent) -> str:
@@ -156,7 +175,7 @@ def headline_html(content: ReportContent) -> str:
         interval = format_interval(r["ci_low"], r["ci_high"], kpi.unit, missing="")
         rows.append(
             "<tr>"
-            f"<td>{esc(kpi.label)}</td>"
+            f'<td class="label">{esc(kpi.label)}</td>'
             f'<td class="n"><b>{esc(value)}</b></td>'
             f'<td class="n">{esc(parts)}</td>'
             f'<td class="n">{esc(interval)}</td>'
@@ -166,10 +185,9 @@ def headline_html(content: ReportContent) -> str:
             f'<td class="n">{esc(_signed(kpi, r["change_vs_last_year"]))}</td>'
             "</tr>"
         )
-    head = "".join(
+    head = '<th class="label">KPI</th>' + "".join(
         f"<th>{h}</th>"
         for h in (
-            "KPI",
             "Value",
             "Parts",
             "95 % interval",
@@ -179,7 +197,40 @@ def headline_html(content: ReportContent) -> str:
             "vs same month last year",
         )
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    if content.summary is None:
+        return table
+    return table + (
+        f"<p><b>Lift of profile selection over random:</b> {esc(lift_text(content.summary))}"
+        ". The interval is Katz's 95 % interval of the ratio, the random lane's own "
+        "uncertainty included.</p>"
+    )
+
+
+def cover_summary_html(content: ReportContent) -> str:
+    """The month's summary in a paragraph: the Overview band's sentences (kpis.summary)."""
+    if content.summary is None:
+        return ""
+    text = " ".join(summary_sentences(content.summary))
+    return f'<p class="summary"><b>The month in brief.</b> {esc(text)}</p>'
+
+
+def decisions_html(content: ReportContent) -> str:
+    """The committee's review decisions of the month, with their rationale."""
+    frame = content.decisions
+    if frame is None or frame.is_empty():
+        return "<p>No review decision was recorded this month.</p>"
+    rows = [
+        [
+            "" if r["changed_at"] is None else f"{r['changed_at']:%Y-%m-%d}",
+            r["profile_id"] or "",
+            r["change_type"] or "",
+            r["summary"] or "",
+            r["changed_by"] or "",
+        ]
+        for r in frame.iter_rows(named=True)
+    ]
+    return _table(["Date (UTC)", "Profile", "Decision", "Rationale", "Decided by"], rows)
 
 
 def _wide(frame: pl.DataFrame, key: str, columns: Sequence[tuple[str, str]]) -> list[list[str]]:
@@ -393,6 +444,7 @@ def build_html(
         ("KPIs by customs office", "wide", office_html),
         ("Risk profiles that fired in the month", "wide", profiles_html),
         ("Underperforming profiles", "wide", underperforming_html),
+        ("Review decisions of the month", "", decisions_html),
         ("Methodology", "", methodology_html),
         ("Appendix: KPI definitions", "wide", definitions_html),
     ]
@@ -408,6 +460,7 @@ def build_html(
 <h1>Risk-management performance report</h1>
 <p style="font-size:16pt">{esc(month_name)}</p>
 <p><span class="status">{esc(status_text)}</span></p>
+{cover_summary_html(content)}
 <dl>
 <dt>Month</dt><dd>{esc(content.label)} ({esc(content.period[0])} to {esc(content.period[1])})</dd>
 <dt>Version</dt><dd>v{version}: {esc(reason)}</dd>

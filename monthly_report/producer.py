@@ -26,6 +26,7 @@ from customs_kpi.settings import Settings
 from kpis.cube import CubeFrames
 from kpis.flags import FlagConfig
 from kpis.grain import add_months
+from kpis.summary import month_summary
 from monthly_report import content as c
 from monthly_report.listing import VERSION_RE, ReportVersion, list_reports
 from monthly_report.pdf import write_pdf
@@ -44,11 +45,18 @@ class ReportError(RuntimeError):
 
 
 def build_content(
-    published: PublishedVersion, month: date, flags: FlagConfig, now: datetime, zone: tzinfo = UTC
+    published: PublishedVersion,
+    month: date,
+    flags: FlagConfig,
+    now: datetime,
+    zone: tzinfo = UTC,
+    decisions: pl.DataFrame | None = None,
 ) -> c.ReportContent:
     """Compute every table of the month's report from a published version.
 
     ``flags``: the underperformance rule set; its ``n_min`` is the minimum sample of every rate.
+    ``decisions``: the review committee's decisions (the app state's ``decisions_frame``
+    columns), given by the caller; those of the month are listed with their rationale.
     """
     min_sample = flags.n_min
     cube = CubeFrames.from_published(published)
@@ -82,6 +90,8 @@ def build_content(
         flags=flags,
         tables=tables,
         kpis=used,
+        summary=month_summary(cube, period[0], flags),
+        decisions=c.month_decisions(decisions, period),
     )
 
 
@@ -96,8 +106,11 @@ def produce_report(
     *,
     reason: str,
     now: datetime | None = None,
+    decisions: pl.DataFrame | None = None,
 ) -> ReportVersion:
     """Write the next version of ``month``'s report and return it.
+
+    ``decisions``: the review decisions (app state), passed in by the worker or the CLI.
 
     ``reason`` is recorded in the manifest (why this version exists). ``now`` (aware) stamps
     the generation time and decides draft vs final. Raises :class:`ReportError` when nothing
@@ -113,7 +126,9 @@ def produce_report(
     if first not in months:
         span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
         raise ReportError(f"no published data for {label} (months with data: {span})")
-    content = build_content(published, first, settings.flag_config(), now, settings.zone)
+    content = build_content(
+        published, first, settings.flag_config(), now, settings.zone, decisions=decisions
+    )
 
     month_dir = settings.reports_dir / label
     month_dir.mkdir(parents=True, exist_ok=True)

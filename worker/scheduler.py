@@ -83,12 +83,24 @@ def _default_publish_if_behind(settings: Settings) -> str | None:
     return publish_if_behind(settings)
 
 
+def review_decisions(settings: Settings) -> Any:
+    """The review committee's decisions (app state), for the report to list: the report
+    itself never reads the app state. None when there is no app-state database yet."""
+    if not settings.app_db_path.exists():
+        return None
+    from appstate.review import store_for
+
+    return store_for(settings.app_db_path).decisions_frame()
+
+
 def _default_produce_report(
     settings: Settings, month: date, reason: str, now: datetime
 ) -> ReportVersion:
     from monthly_report.producer import produce_report
 
-    return produce_report(settings, month, reason=reason, now=now)
+    return produce_report(
+        settings, month, reason=reason, now=now, decisions=review_decisions(settings)
+    )
 
 
 def _default_published_months(settings: Settings) -> list[date]:

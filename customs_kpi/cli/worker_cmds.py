@@ -111,6 +111,7 @@ def report(
     from customs_kpi.clock import parse_month
     from monthly_report.listing import list_reports
     from monthly_report.producer import ReportError, produce_report
+    from worker.scheduler import review_decisions
 
     settings = settings_for(home)
     try:
@@ -126,7 +127,12 @@ def report(
         )
     try:
         with console.status(f"Producing the {label} report…"):
-            report = produce_report(settings, first, reason=reason or "first version")
+            report = produce_report(
+                settings,
+                first,
+                reason=reason or "first version",
+                decisions=review_decisions(settings),
+            )
     except ReportError as exc:
         raise fail(str(exc)) from exc
     console.print(f"[green]Report {report.label}[/] ({report.status}) written to {report.path}")

@@ -80,8 +80,7 @@ h3 { font-size: 11pt; margin: 5mm 0 2mm 0; }
 section { page-break-before: always; }
 .cover { padding-top: 12mm; }
 .cover p.summary { font-size: 11pt; line-height: 1.45; margin: 4mm 0 6mm 0; max-width: 240mm; }
-td.label { min-width: 62mm; white-space: normal; }
-th.label { min-width: 62mm; }
+table.headline td:first-child, table.headline th:first-child { width: 70mm; }
 .cover dl { display: grid; grid-template-columns: 45mm auto; row-gap: 2mm; font-size: 11pt; }
 .cover dt { font-weight: bold; }
 .status { display: inline-block; padding: 1mm 3mm; border: 1px solid #333; font-weight: bold; }
@@ -175,7 +174,7 @@ def headline_html(content: ReportContent) -> str:
         interval = format_interval(r["ci_low"], r["ci_high"], kpi.unit, missing="")
         rows.append(
             "<tr>"
-            f'<td class="label">{esc(kpi.label)}</td>'
+            f"<td>{esc(kpi.label)}</td>"
             f'<td class="n"><b>{esc(value)}</b></td>'
             f'<td class="n">{esc(parts)}</td>'
             f'<td class="n">{esc(interval)}</td>'
@@ -185,7 +184,7 @@ def headline_html(content: ReportContent) -> str:
             f'<td class="n">{esc(_signed(kpi, r["change_vs_last_year"]))}</td>'
             "</tr>"
         )
-    head = '<th class="label">KPI</th>' + "".join(
+    head = "<th>KPI</th>" + "".join(
         f"<th>{h}</th>"
         for h in (
             "Value",
@@ -197,7 +196,8 @@ def headline_html(content: ReportContent) -> str:
             "vs same month last year",
         )
     )
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    body = "".join(rows)
+    table = f'<table class="headline"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     if content.summary is None:
         return table
     return table + (

@@ -92,7 +92,7 @@ def _tile(label: str, value: str, detail: str, tone: str, tile_id: str) -> html.
             html.Div(detail, className="card-detail"),
         ],
         id=tile_id,
-        className=f"kpi-card kpi-card-{tone} summary-tile",
+        className=f"summary-tile kpi-card kpi-card-{tone}",
     )
 
 

@@ -58,6 +58,7 @@ class Summary:
     recent_months: int = 3  # the months severity counts
     random_hits: int = 0  # the lift's baseline: random controls with a finding, and controls
     random_controls: int = 0
+    min_sample: int = 30  # controls each side needs before the lift is shown
 
     @property
     def lift_significant(self) -> bool:
@@ -128,6 +129,7 @@ def month_summary(
         recent_months=flags.recent_months,
         random_hits=int(x0 or 0),
         random_controls=int(n0 or 0),
+        min_sample=n_min,
     )
 
 
@@ -149,7 +151,10 @@ def lift_text(summary: Summary) -> str:
             )
         return "not defined: no random or no profile-selected controls"
     if not summary.lift_sufficient:
-        return "insufficient data"
+        return (
+            f"insufficient data ({summary.random_controls:,} random controls this month, "
+            f"{summary.min_sample:,} needed on each side)"
+        )
     unit = catalogue.get("selection_lift").unit
     text = format_value(summary.lift, unit)
     if summary.lift_low is not None and summary.lift_high is not None:

@@ -212,7 +212,14 @@ def cover_summary_html(content: ReportContent) -> str:
     if content.summary is None:
         return ""
     text = " ".join(summary_sentences(content.summary))
-    return f'<p class="summary"><b>The month in brief.</b> {esc(text)}</p>'
+    n = 0 if content.decisions is None else content.decisions.height
+    decided = (
+        f"The review committee recorded {n} decision{'s' if n != 1 else ''} this month "
+        "(listed with their rationale under “Review decisions of the month”)."
+        if n
+        else "The review committee recorded no decision this month."
+    )
+    return f'<p class="summary"><b>The month in brief.</b> {esc(text)} {esc(decided)}</p>'
 
 
 def decisions_html(content: ReportContent) -> str:

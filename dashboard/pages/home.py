@@ -84,6 +84,10 @@ def summary_facts(ctx: PageContext, filters: flt.PageFilters) -> Summary:
     )
 
 
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _tile(label: str, value: str, detail: str, tone: str, tile_id: str) -> html.Div:
     return html.Div(
         [
@@ -137,7 +141,7 @@ def summary_band(facts: Summary, filters: flt.PageFilters) -> html.Section:
         _tile(
             "Lift over random",
             lift_value,
-            lift_text(facts) if lift_value != "—" else lift_text(facts).capitalize(),
+            _sentence_case(lift_text(facts)),
             lift_tone,
             "summary-lift",
         ),

@@ -7,6 +7,7 @@ period, the channel mix and the detections by selection source.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -72,6 +73,13 @@ def card_frame(ctx: PageContext, filters: flt.PageFilters, kpi_id: str) -> pl.Da
     return ctx.compute(kpi_id, filters, by=("month",), period=span)
 
 
+def scoped_query(ctx: PageContext, filters: flt.PageFilters) -> str:
+    """The filters as a query string with the offices the user may see (never echoes offices
+    outside their scope into a link)."""
+    offices = ctx.office_filter(filters) or tuple(ctx.viewer.offices or ())
+    return flt.to_query(replace(filters, offices=offices))
+
+
 def summary_facts(ctx: PageContext, filters: flt.PageFilters) -> Summary:
     """The summary band's facts (:func:`kpis.summary.month_summary`, the report cover's too)."""
     assert ctx.cube is not None and filters.end is not None
@@ -88,13 +96,16 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _tile(label: str, value: str, detail: str, tone: str, tile_id: str) -> html.Div:
+def _tile(
+    label: str, value: str, detail: str, tone: str, tile_id: str, link: Any = None
+) -> html.Div:
+    children = [
+        html.Div(html.H3(label, className="card-title"), className="card-head"),
+        html.Div(value, className="card-value"),
+        html.Div(detail, className="card-detail"),
+    ]
     return html.Div(
-        [
-            html.Div(html.H3(label, className="card-title"), className="card-head"),
-            html.Div(value, className="card-value"),
-            html.Div(detail, className="card-detail"),
-        ],
+        [*children, link] if link is not None else children,
         id=tile_id,
         className=f"summary-tile kpi-card kpi-card-{tone}",
     )
@@ -103,7 +114,7 @@ def _tile(label: str, value: str, detail: str, tone: str, tile_id: str) -> html.
 _LABEL: dict[str, Any] = {"aria-label": "Summary of the month"}
 
 
-def summary_band(facts: Summary, filters: flt.PageFilters) -> html.Section:
+def summary_band(facts: Summary, filters: flt.PageFilters, link_query: str = "") -> html.Section:
     """Is it working, what got worse? Four tiles and the same sentences as the report cover."""
     off = len(facts.off_target)
     n_flagged, n_worse = len(facts.flagged), len(facts.deteriorating)
@@ -152,6 +163,13 @@ def summary_band(facts: Summary, filters: flt.PageFilters) -> html.Section:
             f"{facts.recent_months} months)",
             "bad" if n_flagged else "good",
             "summary-flagged",
+            dcc.Link(
+                "See them, costliest first →",
+                href="/profiles" + link_query,
+                className="card-link",
+            )
+            if n_flagged
+            else None,
         ),
     ]
     notes = []
@@ -302,7 +320,7 @@ def content(
         # Drawn with the CSV buttons that use it: a callback whose output is already on the
         # page runs once for nothing (a round trip) every time its buttons are drawn.
         dcc.Download(id=DOWNLOAD_ID),
-        summary_band(summary_facts(ctx, filters), filters),
+        summary_band(summary_facts(ctx, filters), filters, scoped_query(ctx, filters)),
         html.Div(
             [
                 html.H2(f"Headline KPIs · {month}", className="section-title"),

@@ -65,6 +65,9 @@ def test_the_band_shows_the_months_facts(server: Server) -> None:
         text = " ".join(band.locator(".summary-text li").all_inner_texts())
         for sentence in summary_sentences(facts):
             assert sentence in text
+        if facts.flagged:  # one click to the flagged profiles, the period kept
+            link = page.locator("#summary-flagged a")
+            assert link.get_attribute("href").startswith("/profiles?from=2025-01&to=2025-12")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "overview-summary-band.png"), full_page=False)
         assert errors == []

@@ -77,16 +77,30 @@ DECISION_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+# The report's names for them (sheet and CSV ``review_decisions``).
+DECISION_NAMES: dict[str, str] = {
+    "changed_at": "decided_at",
+    "change_type": "decision",
+    "summary": "rationale",
+    "changed_by": "decided_by",
+}
+
+
 def month_decisions(decisions: pl.DataFrame | None, period: Period) -> pl.DataFrame:
-    """The decisions taken within ``period`` (by ``changed_at``, UTC), oldest first."""
+    """The decisions taken within ``period`` (by ``changed_at``, UTC), oldest first, as
+    ``profile_id``, ``decided_at``, ``decision``, ``rationale``, ``decided_by``."""
     if decisions is None or decisions.is_empty():
-        return pl.DataFrame(schema=DECISION_COLUMNS)
+        return pl.DataFrame(schema=DECISION_COLUMNS).rename(DECISION_NAMES)
     frame = decisions.select(
         pl.col(name).cast(dtype) if name in decisions.columns else pl.lit(None, dtype).alias(name)
         for name, dtype in DECISION_COLUMNS.items()
     )
     day = pl.col("changed_at").dt.date()
-    return frame.filter((day >= period[0]) & (day <= period[1])).sort("changed_at")
+    return (
+        frame.filter((day >= period[0]) & (day <= period[1]))
+        .sort("changed_at")
+        .rename(DECISION_NAMES)
+    )
 
 
 def month_period(month: date) -> Period:

@@ -229,11 +229,11 @@ def decisions_html(content: ReportContent) -> str:
         return "<p>No review decision was recorded this month.</p>"
     rows = [
         [
-            "" if r["changed_at"] is None else f"{r['changed_at']:%Y-%m-%d}",
+            "" if r["decided_at"] is None else f"{r['decided_at']:%Y-%m-%d}",
             r["profile_id"] or "",
-            r["change_type"] or "",
-            r["summary"] or "",
-            r["changed_by"] or "",
+            r["decision"] or "",
+            r["rationale"] or "",
+            r["decided_by"] or "",
         ]
         for r in frame.iter_rows(named=True)
     ]

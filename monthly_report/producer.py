@@ -77,6 +77,7 @@ def build_content(
         "trend_12_months": c.trend_rows(cube, month, min_sample, used),
     }
     tables["definitions"] = c.definition_rows(used)
+    tables["review_decisions"] = c.month_decisions(decisions, period)
     pending = cube.declarations.filter(pl.col("lodged_month") == period[0])["pending"].sum()
     return c.ReportContent(
         month=period[0],
@@ -91,7 +92,7 @@ def build_content(
         tables=tables,
         kpis=used,
         summary=month_summary(cube, period[0], flags),
-        decisions=c.month_decisions(decisions, period),
+        decisions=tables["review_decisions"],
     )
 
 

@@ -29,6 +29,7 @@ SHEETS: dict[str, str] = {
     "released_within": "Share of declarations released within X hours, per channel",
     "trend_12_months": "Last 12 months of the trend KPIs (the PDF charts)",
     "definitions": "Definition of every KPI in this report",
+    "review_decisions": "The review committee's decisions of the month, with their rationale",
 }
 
 _UNIT_FORMATS = {
@@ -147,7 +148,7 @@ def _table_sheet(wb: xlsxwriter.Workbook, f: _Formats, name: str, frame: pl.Data
     for c, col in enumerate(columns):
         width = (
             48
-            if col in ("description", "formula", "reasons", "reference", "target_note")
+            if col in ("description", "formula", "reasons", "reference", "target_note", "rationale")
             else (max(10, min(40, len(col) + 2)))
         )
         ws.set_column(c, c, width)

@@ -176,6 +176,12 @@ def test_report_cover_decisions_orientation_and_minus_sign(
     assert "Review decisions of the month" in text
     assert "No finding in a year of controls." in text and "Narrow the rule to HS 8517." in text
     assert "Decided in November" not in text
+    assert "recorded 2 decisions this month" in cover
+    listed = pl.read_csv(report.path / "review_decisions.csv")
+    assert listed.select("profile_id", "decision", "rationale", "decided_by").rows() == [
+        ("P023", "retire", "No finding in a year of controls.", "ann"),
+        ("P003", "modify", "Narrow the rule to HS 8517.", "bob"),
+    ]
     # One page orientation.
     sizes = {(round(float(p.mediabox.width)), round(float(p.mediabox.height)))
              for p in reader.pages}  # fmt: skip

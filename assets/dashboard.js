@@ -25,6 +25,35 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         window.history.pushState({}, "", window.location.pathname + next);
       }
       return next;
+    },
+    // Period presets (dashboard/filters.py preset_period): n months ending with the latest
+    // month of data. The To picker's options are the months with data, latest first.
+    applyPreset: function (clicks, options) {
+      var ctx = window.dash_clientside.callback_context;
+      var fired = ctx && ctx.triggered && ctx.triggered[0];
+      if (!fired || !fired.value || !options || !options.length) {
+        return [window.dash_clientside.no_update, window.dash_clientside.no_update];
+      }
+      var n = JSON.parse(fired.prop_id.split(".")[0]).months;
+      var latest = options[0].value, first = options[options.length - 1].value;
+      var year = parseInt(latest.slice(0, 4), 10), month = parseInt(latest.slice(5, 7), 10);
+      var index = year * 12 + (month - 1) - (n - 1);
+      var start = String(Math.floor(index / 12)).padStart(4, "0") + "-" +
+        String(index % 12 + 1).padStart(2, "0");
+      return [start < first ? first : start, latest];
+    },
+    markPreset: function (start, end, options, ids) {
+      var months = (options || []).map(function (o) { return o.value; });
+      var latest = months[0], first = months[months.length - 1];
+      return (ids || []).map(function (id) {
+        var year = parseInt(latest.slice(0, 4), 10), month = parseInt(latest.slice(5, 7), 10);
+        var index = year * 12 + (month - 1) - (id.months - 1);
+        var from = String(Math.floor(index / 12)).padStart(4, "0") + "-" +
+          String(index % 12 + 1).padStart(2, "0");
+        if (from < first) { from = first; }
+        var on = latest && end === latest && start === from;
+        return "preset-button" + (on ? " preset-active" : "");
+      });
     }
   }
 });

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
 from kpis.domain import Channel
 
@@ -31,11 +31,20 @@ OFFICES_ID = "filter-offices"
 CHANNEL_ID = "filter-channel"
 BAR_ID = "filter-bar"
 URL_SYNC_ID = "filter-url-sync"
+PRESET_BUTTON = "period-preset"  # pattern-matching id {"type": PRESET_BUTTON, "months": n}
 
 FILTER_INPUT_IDS: tuple[str, ...] = (FROM_ID, TO_ID, OFFICES_ID, CHANNEL_ID)
 
-# How far back the period starts by default: two years of monthly trend.
-DEFAULT_TREND_MONTHS = 24
+# How far back the period starts when nothing says otherwise (the app's default comes from
+# the setting CUSTOMS_KPI_DEFAULT_PERIOD_MONTHS, the same on every page).
+DEFAULT_TREND_MONTHS = 12
+# The filter bar's period presets: (months ending with the latest month of data, label).
+PRESETS: tuple[tuple[int, str], ...] = (
+    (1, "Last month"),
+    (3, "3 months"),
+    (12, "12 months"),
+    (24, "24 months"),
+)
 ALL_CHANNELS = "all"
 
 
@@ -157,6 +166,50 @@ def resolve(
     return PageFilters(start=start, end=end, offices=kept, channel=filters.channel)
 
 
+def preset_period(months: Sequence[date], n: int) -> tuple[date, date] | None:
+    """The period of the preset ``n``: ``n`` months ending with the latest month of data (no
+    earlier than the first). The same arithmetic as the browser's (assets/dashboard.js)."""
+    if not months:
+        return None
+    first, last = min(months), max(months)
+    return max(first, add_months(last, -(n - 1))), last
+
+
+def active_preset(filters: PageFilters, months: Sequence[date]) -> int | None:
+    """The preset the period is (None when it is another period)."""
+    for n, _label in PRESETS:
+        if filters.period is not None and filters.period == preset_period(months, n):
+            return n
+    return None
+
+
+def preset_buttons(filters: PageFilters, months: Sequence[date]) -> html.Div:
+    active = active_preset(filters, months)
+    return html.Div(
+        [
+            html.Span("Period", className="filter-label"),
+            html.Div(
+                [
+                    html.Button(
+                        label,
+                        id={"type": PRESET_BUTTON, "months": n},
+                        n_clicks=0,
+                        type="button",
+                        className="preset-button" + (" preset-active" if n == active else ""),
+                        title=f"The last {n} month{'s' if n > 1 else ''} of data",
+                        **{"aria-pressed": "true" if n == active else "false"},
+                    )
+                    for n, label in PRESETS
+                ],
+                className="preset-buttons",
+            ),
+        ],
+        className="filter-item filter-presets",
+        role="group",
+        **{"aria-label": "Period presets"},
+    )
+
+
 def labelled(label: str, control: Any, width_class: str = "") -> html.Label:
     """``control`` with its label, laid out as an item of the filter bar (pages use it for
     their own controls too); ``width_class`` sizes it (``filter-month``, ``filter-offices``)."""
@@ -195,6 +248,7 @@ def filter_bar(
         return labelled(label, picker, "filter-month")
 
     items: list[Any] = [
+        preset_buttons(filters, months),
         month_picker("From", FROM_ID, filters.start),
         month_picker("To (selected month)", TO_ID, filters.end),
         labelled(
@@ -238,5 +292,25 @@ def register_url_sync() -> None:
         *(Input(i, "value") for i in FILTER_INPUT_IDS),
         # Only the user's changes go into the address bar, not the defaults a page opens with
         # (they would follow the user to other pages as if chosen).
+        prevent_initial_call=True,
+    )
+    # A preset sets From and To in the browser (no data involved): n months ending with the
+    # latest month the To picker offers; the filters' usual path then redraws and syncs the URL.
+    clientside_callback(
+        ClientsideFunction(namespace="customsKpi", function_name="applyPreset"),
+        Output(FROM_ID, "value"),
+        Output(TO_ID, "value"),
+        Input({"type": PRESET_BUTTON, "months": ALL}, "n_clicks"),
+        State(TO_ID, "options"),
+        prevent_initial_call=True,
+    )
+    # Which preset is pressed follows the period, however it was chosen.
+    clientside_callback(
+        ClientsideFunction(namespace="customsKpi", function_name="markPreset"),
+        Output({"type": PRESET_BUTTON, "months": ALL}, "className"),
+        Input(FROM_ID, "value"),
+        Input(TO_ID, "value"),
+        State(TO_ID, "options"),
+        State({"type": PRESET_BUTTON, "months": ALL}, "id"),
         prevent_initial_call=True,
     )

@@ -60,7 +60,7 @@ def page_layout(
     extra: Sequence[Any] = (),
     show_channel: bool = True,
     context: PageContext | None = None,
-    default_months: int = flt.DEFAULT_TREND_MONTHS,
+    default_months: int | None = None,
     controls: Sequence[Any] = (),
     show_filters: bool = True,
 ) -> html.Div:

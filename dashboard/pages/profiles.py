@@ -24,7 +24,6 @@ from dashboard import filters as flt
 from dashboard.components.format import format_p_value
 from dashboard.components.layout import section, stat
 from dashboard.components.sparkline import spark_text
-from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis import catalogue
@@ -275,7 +274,6 @@ def layout(**query: Any) -> html.Div:
         content_id=CONTENT_ID,
         extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Location(id=NAV_ID, refresh="callback-nav")],
         # Without a period in the link, the rules' evidence window (last 12 months).
-        default_months=current_settings().flag_window_months,
     )
 
 

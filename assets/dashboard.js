@@ -26,6 +26,43 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       return next;
     },
+    // A page's own view choice (dashboard/filters.py sync_view_param) into the URL's key.
+    syncParam: function (value, spec) {
+      var noUpdate = window.dash_clientside.no_update;
+      if (!spec || !spec.key) { return noUpdate; }
+      var params = new URLSearchParams(window.location.search);
+      var text = null;
+      if (value !== null && value !== undefined && value !== "" &&
+          !(Array.isArray(value) && value.length === 0)) {
+        if (Array.isArray(value) && value.every(function (v) { return typeof v !== "object"; })) {
+          text = value.join(",");
+        } else if (typeof value === "object") {
+          text = Object.keys(value).length ? JSON.stringify(value) : null;
+        } else {
+          text = String(value);
+        }
+      }
+      var fallback = spec["default"];
+      if (text === null || (fallback !== null && fallback !== undefined &&
+                            text === String(fallback))) {
+        params.delete(spec.key);
+      } else {
+        params.set(spec.key, text);
+      }
+      var search = params.toString().replace(/%2C/g, ",");
+      var next = search ? "?" + search : "";
+      if (next !== window.location.search) {
+        window.history.pushState({}, "", window.location.pathname + next);
+      }
+      return noUpdate;
+    },
+    // A grid's sort (from its columnState) as "col:asc,col2:desc" into the URL's key.
+    syncGridSort: function (state, spec) {
+      var sorted = (state || []).filter(function (c) { return c.sort; });
+      sorted.sort(function (a, b) { return (a.sortIndex || 0) - (b.sortIndex || 0); });
+      var text = sorted.map(function (c) { return c.colId + ":" + c.sort; }).join(",");
+      return window.dash_clientside.customsKpi.syncParam(text, spec);
+    },
     // Period presets (dashboard/filters.py preset_period): n months ending with the latest
     // month of data. The To picker's options are the months with data, latest first.
     applyPreset: function (clicks, options) {
@@ -41,6 +78,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       var start = String(Math.floor(index / 12)).padStart(4, "0") + "-" +
         String(index % 12 + 1).padStart(2, "0");
       return [start < first ? first : start, latest];
+    },
+    currentLink: function (n) {
+      if (!n) { return window.dash_clientside.no_update; }
+      return {url: window.location.pathname + window.location.search, n: n};
     },
     markPreset: function (start, end, options, ids) {
       var months = (options || []).map(function (o) { return o.value; });

@@ -14,11 +14,12 @@ Query string format (every key optional)::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from dash import ALL, ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
@@ -31,6 +32,7 @@ OFFICES_ID = "filter-offices"
 CHANNEL_ID = "filter-channel"
 BAR_ID = "filter-bar"
 URL_SYNC_ID = "filter-url-sync"
+VIEW_PARAM = "view-param"  # pattern-matching id {"type": VIEW_PARAM, "key": url_key}
 PRESET_BUTTON = "period-preset"  # pattern-matching id {"type": PRESET_BUTTON, "months": n}
 
 FILTER_INPUT_IDS: tuple[str, ...] = (FROM_ID, TO_ID, OFFICES_ID, CHANNEL_ID)
@@ -132,6 +134,24 @@ def to_query(filters: PageFilters) -> str:
     if filters.channel is not None:
         params.append(("channel", filters.channel.value))
     return "?" + urlencode(params, safe=",") if params else ""
+
+
+def scoped_url(url: str, allowed_offices: set[str] | None) -> str:
+    """``url`` with every office outside ``allowed_offices`` (None = no scope) dropped from
+    its ``office`` key: a saved or shared link never names offices its user may not see."""
+    parts = urlsplit(url)
+    if allowed_offices is None or not parts.query:
+        return url
+    params: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "office":
+            kept = [o for o in _as_list(value) if o in allowed_offices]
+            if kept:
+                params.append((key, ",".join(kept)))
+        else:
+            params.append((key, value))
+    query = urlencode(params, safe=",")
+    return parts.path + (f"?{query}" if query else "")
 
 
 def add_months(month: date, n: int) -> date:
@@ -314,3 +334,73 @@ def register_url_sync() -> None:
         State({"type": PRESET_BUTTON, "months": ALL}, "id"),
         prevent_initial_call=True,
     )
+
+
+# --- Page view choices in the URL ---------------------------------------------------------------
+# Beyond the global filters, each page keeps its own view choices (the Overview's trend KPI, the
+# What-if scenario, the Profiles grid's sort and filters, toggles) in the query string under
+# keys of its own: ``layout(**query)`` reads them back, so a reload or a shared link restores
+# the view. Only the global filter keys follow the user to other pages.
+
+
+def view_param(key: str, default: Any = None) -> dcc.Store:
+    """The hidden marker :func:`sync_view_param` writes ``key`` through (put it in the page's
+    layout); a value equal to ``default`` is left out of the URL."""
+    return dcc.Store(id={"type": VIEW_PARAM, "key": key}, data={"key": key, "default": default})
+
+
+def sync_view_param(key: str, component_id: Any, prop: str, function: str = "syncParam") -> None:
+    """Write ``component_id.prop`` into the URL's ``key`` when the user changes it (lists are
+    joined with ``,``, objects JSON-encoded; ``function="syncGridSort"`` for a grid's
+    ``columnState``: its sort as ``col:asc,col2:desc``). Called by the page module at import."""
+    clientside_callback(
+        ClientsideFunction(namespace="customsKpi", function_name=function),
+        Output({"type": VIEW_PARAM, "key": key}, "data"),
+        Input(component_id, prop),
+        State({"type": VIEW_PARAM, "key": key}, "data"),
+        prevent_initial_call=True,
+    )
+
+
+def json_param(raw: object, kind: type = dict) -> Any:
+    """A JSON-encoded URL value (a grid's filter model, its sort) or None when absent or not
+    valid JSON of ``kind``: a hand-edited link still opens the page."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 4000:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def choice_param(raw: object, allowed: Sequence[str], default: str) -> str:
+    """A URL value that must be one of ``allowed`` (else ``default``)."""
+    return raw if isinstance(raw, str) and raw in allowed else default
+
+
+def parse_sort(raw: object) -> list[tuple[str, str]]:
+    """``col:asc,col2:desc`` (a grid's sort in the URL) → [(col, asc), (col2, desc)]."""
+    out: list[tuple[str, str]] = []
+    for item in _as_list(raw):
+        col, _, direction = item.partition(":")
+        if col and direction in ("asc", "desc") and len(col) <= 64:
+            out.append((col, direction))
+    return out
+
+
+def sorted_columns(columns: Sequence[Mapping[str, Any]], raw: object) -> list[dict[str, Any]]:
+    """Grid column definitions with the URL's sort (:func:`parse_sort`) applied (unknown
+    columns ignored); without one in the URL, the definitions' own sort."""
+    sort = parse_sort(raw)
+    if not sort:
+        return [dict(c) for c in columns]
+    order = {col: (direction, i) for i, (col, direction) in enumerate(sort)}
+    out = []
+    for column in columns:
+        c = {k: v for k, v in column.items() if k not in ("sort", "sortIndex")}
+        key = c.get("colId") or c.get("field")
+        if key in order:
+            c["sort"], c["sortIndex"] = order[key]
+        out.append(c)
+    return out

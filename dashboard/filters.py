@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -33,7 +34,11 @@ CHANNEL_ID = "filter-channel"
 BAR_ID = "filter-bar"
 URL_SYNC_ID = "filter-url-sync"
 VIEW_PARAM = "view-param"  # pattern-matching id {"type": VIEW_PARAM, "key": url_key}
-PRESET_BUTTON = "period-preset"  # pattern-matching id {"type": PRESET_BUTTON, "months": n}
+PRESET_BUTTON = "period-preset"
+# A chart that filters the page when a point is clicked (cross-filtering):
+# {"type": CROSS_FILTER, "dim": "office" | "channel", "field": where the point holds the value
+# ("text", "x", "y" or "customdata"), "name": the chart}.
+CROSS_FILTER = "cross-filter"  # pattern-matching id {"type": PRESET_BUTTON, "months": n}
 
 FILTER_INPUT_IDS: tuple[str, ...] = (FROM_ID, TO_ID, OFFICES_ID, CHANNEL_ID)
 
@@ -230,6 +235,24 @@ def preset_buttons(filters: PageFilters, months: Sequence[date]) -> html.Div:
     )
 
 
+def cross_filter_id(dim: str, name: str, field: str = "customdata") -> dict[str, str]:
+    """The id of a chart whose clicked point filters the page to its office or lane
+    (``dim``); ``field`` says where the point holds the office code or lane."""
+    return {"type": CROSS_FILTER, "dim": dim, "field": field, "name": name}
+
+
+def tag_lanes(figure: Any) -> Any:
+    """Each trace of one lane (its name starts with the lane: ``red``, ``red median``) gets the
+    lane as its points' customdata, for a ``cross_filter_id("channel", …)`` chart."""
+    lanes = {c.value for c in Channel}
+    for trace in figure.data:
+        name = str(getattr(trace, "name", "") or "").split(" ")[0].lower()
+        if name in lanes and getattr(trace, "customdata", None) is None:
+            count = len(trace.x) if getattr(trace, "x", None) is not None else 0
+            trace.customdata = [name] * count
+    return figure
+
+
 def labelled(label: str, control: Any, width_class: str = "") -> html.Label:
     """``control`` with its label, laid out as an item of the filter bar (pages use it for
     their own controls too); ``width_class`` sizes it (``filter-month``, ``filter-offices``)."""
@@ -245,6 +268,7 @@ def filter_bar(
     offices: Sequence[str],
     *,
     show_channel: bool = True,
+    default_period: tuple[date, date] | None = None,
 ) -> html.Div:
     """The filter controls, initialised from ``filters`` (already :func:`resolve`-d).
 
@@ -296,7 +320,17 @@ def filter_bar(
         # Kept in the layout (hidden) so the URL keeps the channel when moving between pages.
         items.append(html.Div(channel_control, hidden=True))
     items.append(html.Div(id=URL_SYNC_ID, hidden=True))
-    return html.Div(items, id=BAR_ID, className="filter-bar", role="search")
+    # The period a link without from/to opens with: the browser restores it when the back
+    # button returns to such a link (assets/dashboard.js).
+    defaults = (
+        {
+            "data-default-from": month_key(default_period[0]),
+            "data-default-to": month_key(default_period[1]),
+        }
+        if default_period
+        else {}
+    )
+    return html.Div(items, id=BAR_ID, className="filter-bar", role="search", **defaults)
 
 
 def register_url_sync() -> None:
@@ -322,6 +356,17 @@ def register_url_sync() -> None:
         Output(TO_ID, "value"),
         Input({"type": PRESET_BUTTON, "months": ALL}, "n_clicks"),
         State(TO_ID, "options"),
+        prevent_initial_call=True,
+    )
+    # Cross-filtering: a click on an office or a lane in a tagged chart (cross_filter_id) picks
+    # it in the filter bar, so the page and the URL show it; the filter bar's chip (✕) or the
+    # browser's back button return to the view before.
+    clientside_callback(
+        ClientsideFunction(namespace="customsKpi", function_name="crossFilter"),
+        Output(OFFICES_ID, "value"),
+        Output(CHANNEL_ID, "value"),
+        Input({"type": CROSS_FILTER, "dim": ALL, "field": ALL, "name": ALL}, "clickData"),
+        State(OFFICES_ID, "options"),
         prevent_initial_call=True,
     )
     # Which preset is pressed follows the period, however it was chosen.
@@ -404,3 +449,48 @@ def sorted_columns(columns: Sequence[Mapping[str, Any]], raw: object) -> list[di
             c["sort"], c["sortIndex"] = order[key]
         out.append(c)
     return out
+
+
+# --- What is filtered (for empty states) ----------------------------------------------------------
+# The filters of the content being drawn and the months published: set by the content callback
+# (dashboard.pages._frame) so an empty state says what is actually filtered.
+SHOWN: ContextVar[tuple[PageFilters, tuple[date, ...]] | None] = ContextVar(
+    "customs_kpi_shown_filters", default=None
+)
+
+
+def _month_text(month: date) -> str:
+    return month.strftime("%b %Y")
+
+
+def empty_hint(filters: PageFilters | None = None, months: Sequence[date] = ()) -> str:
+    """What an empty state suggests, from what is filtered: only the narrowing actually
+    chosen is named (a shorter period than the data, offices, a channel); nothing filtered
+    says so instead of "widen the period"."""
+    if filters is None:
+        shown = SHOWN.get()
+        if shown is None:
+            return "Widen the period, or choose other offices or channels."
+        filters, months = shown
+    parts: list[str] = []
+    if filters.period is not None and months:
+        first, last = min(months), max(months)
+        start, end = filters.period
+        if (start, end) != (first, last):
+            span = (
+                _month_text(start) if start == end else f"{_month_text(start)} – {_month_text(end)}"
+            )
+            parts.append(
+                f"the period {span} (the data runs {_month_text(first)} – "
+                f"{_month_text(last)}: try a longer period)"
+            )
+    if filters.offices:
+        parts.append(
+            f"office{'s' if len(filters.offices) > 1 else ''} "
+            f"{', '.join(filters.offices)} (clear them for every office)"
+        )
+    if filters.channel is not None:
+        parts.append(f"the {filters.channel.value} channel (choose All channels)")
+    if not parts:
+        return "Nothing is filtered out: the published data holds nothing for this view."
+    return "Filtered to " + "; ".join(parts) + "."

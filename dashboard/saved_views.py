@@ -125,7 +125,7 @@ def register(app: dash.Dash) -> None:
         Input(CURRENT_ID, "data"),
         Input({"type": DELETE_BUTTON, "view": ALL}, "n_clicks"),
         State(NAME_ID, "value"),
-        prevent_initial_call=True,
+        # Runs once when the header is drawn (a full page load) to list the user's views.
     )
     @guarded(Role.VIEWER, on_error=lambda ref: ([], f"Saved views unavailable ({ref})."))
     def update_saved_views(

@@ -36,7 +36,7 @@ def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {
         "users", "user_offices", "sessions", "login_throttle", "audit", "app_meta",
-        "review_state", "review_events",
+        "review_state", "review_events", "saved_views",
     }  # fmt: skip
     AppState(path)  # opening again migrates nothing and loses nothing
     assert state.schema_version() == SCHEMA_VERSION

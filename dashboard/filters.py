@@ -191,6 +191,12 @@ def resolve(
     return PageFilters(start=start, end=end, offices=kept, channel=filters.channel)
 
 
+def html_attrs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes Dash takes as keywords but Python names cannot spell (``aria-*``,
+    ``data-*``), typed for the components' keyword arguments."""
+    return dict(values)
+
+
 def preset_period(months: Sequence[date], n: int) -> tuple[date, date] | None:
     """The period of the preset ``n``: ``n`` months ending with the latest month of data (no
     earlier than the first). The same arithmetic as the browser's (assets/dashboard.js)."""
@@ -222,7 +228,7 @@ def preset_buttons(filters: PageFilters, months: Sequence[date]) -> html.Div:
                         type="button",
                         className="preset-button" + (" preset-active" if n == active else ""),
                         title=f"The last {n} month{'s' if n > 1 else ''} of data",
-                        **{"aria-pressed": "true" if n == active else "false"},
+                        **html_attrs({"aria-pressed": "true" if n == active else "false"}),
                     )
                     for n, label in PRESETS
                 ],
@@ -231,7 +237,7 @@ def preset_buttons(filters: PageFilters, months: Sequence[date]) -> html.Div:
         ],
         className="filter-item filter-presets",
         role="group",
-        **{"aria-label": "Period presets"},
+        **html_attrs({"aria-label": "Period presets"}),
     )
 
 
@@ -322,7 +328,7 @@ def filter_bar(
     items.append(html.Div(id=URL_SYNC_ID, hidden=True))
     # The period a link without from/to opens with: the browser restores it when the back
     # button returns to such a link (assets/dashboard.js).
-    defaults = (
+    defaults: dict[str, Any] = (
         {
             "data-default-from": month_key(default_period[0]),
             "data-default-to": month_key(default_period[1]),

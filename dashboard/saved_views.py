@@ -20,7 +20,7 @@ from appstate.roles import Role
 from appstate.saved_views import SavedView, SavedViewError, views_for
 from dashboard.audit import request_actor
 from dashboard.data import PageContext, guarded
-from dashboard.filters import scoped_url
+from dashboard.filters import html_attrs, scoped_url
 
 MENU_ID = "saved-views"
 LIST_ID = "saved-views-list"
@@ -38,7 +38,7 @@ def menu() -> html.Details:
             html.Summary("Saved views", title="Save this view or open a saved one"),
             html.Div(
                 [
-                    html.Ul(id=LIST_ID, **{"aria-label": "Your saved views"}),
+                    html.Ul(id=LIST_ID, **html_attrs({"aria-label": "Your saved views"})),
                     html.Label(
                         [
                             html.Span("Name of this view", className="filter-label"),
@@ -79,7 +79,7 @@ def view_items(views: list[SavedView]) -> list[Any]:
                     type="button",
                     className="saved-view-delete",
                     title=f"Delete the saved view {v.name}",
-                    **{"aria-label": f"Delete {v.name}"},
+                    **html_attrs({"aria-label": f"Delete {v.name}"}),
                 ),
             ]
         )

@@ -244,7 +244,8 @@ def test_a_version_3_database_with_review_tables_made_outside_the_migrations_mig
     tmp_path: Path,
 ) -> None:
     """Before the review tables were a migration step, the review module created them itself:
-    such a file (tests/data/app_db_v3.sql, dumped from it) reaches the current version with its data."""
+    such a file (tests/data/app_db_v3.sql, dumped from it) reaches the current version with
+    its data."""
     path = tmp_path / "app.db"
     con = sqlite3.connect(path)
     con.executescript(OLD_V3_DUMP.read_text(encoding="utf-8"))

@@ -172,7 +172,7 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
             section(
                 "Inspection rate against hit rate",
                 # A click on an office's bubble or bar filters the page to it.
-                graph(scatter_graph(offices), flt.cross_filter_id("office", "scatter", "text")),
+                graph(scatter_graph(offices), flt.cross_filter_id("office", "scatter")),
                 page=PAGE,
                 view="comparison",
                 kpis=[kpi("physical_inspection_rate"), kpi("hit_rate")],

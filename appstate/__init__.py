@@ -1,8 +1,8 @@
 """The app-state database ``HOME/app.db`` (SQLite, WAL), shared by the web side, the CLI and the
 worker: users and the user-admin rules (``users``), roles (``roles``), password hashing
 (``passwords``), sessions (``sessions``), sign-in throttling (``throttle``), the audit trail and
-its retention (``audit``), the review workflow (``review``); the file, its transactions and
-the one migration list in ``db``.
+its retention (``audit``), the review workflow (``review``), saved views per user
+(``saved_views``); the file, its transactions and the one migration list in ``db``.
 
 Imports the core (``customs_kpi``) and ``kpis`` only, never ``dashboard``, ``etl``, ``worker``
 or ``monthly_report``.

@@ -127,6 +127,19 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS review_events_profile ON review_events(profile_id, event_id);
     """,
+    # 4 → 5: saved views (appstate/saved_views.py): a user's named links to a view of the
+    # dashboard (path and query string), removed with the user.
+    """
+    CREATE TABLE saved_views (
+        view_id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (user_id, name)
+    );
+    CREATE INDEX saved_views_user ON saved_views(user_id, name);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -70,6 +70,22 @@ class Settings:
         default=30,
         metadata={"help": "Minimum number of controls below which a rate is 'insufficient data'."},
     )
+    default_period_months: int = field(
+        default=12,
+        metadata={
+            "help": "The period every page opens with when a link names none: this many "
+            "months ending with the latest month of data (the filter bar's presets: last "
+            "month, 3, 12 and 24 months)."
+        },
+    )
+    currency: str = field(
+        default="",
+        metadata={
+            "help": "ISO 4217 code of the revenue currency (e.g. XOF, EUR): shown after every "
+            "amount on the pages, in the CSV headers of amount columns and in the monthly "
+            "report; empty = amounts without a currency."
+        },
+    )
     secure_cookies: bool = field(
         default=False,
         metadata={"help": "Mark session cookies Secure (set when served behind HTTPS)."},
@@ -189,6 +205,21 @@ class Settings:
             f"{ENV_PREFIX}{name.upper()} {rule}"
             for name, bad, rule in (
                 ("min_sample", self.min_sample < 1, "must be at least 1"),
+                (
+                    "default_period_months",
+                    not 1 <= self.default_period_months <= 120,
+                    "must be between 1 and 120",
+                ),
+                (
+                    "currency",
+                    bool(self.currency)
+                    and not (
+                        len(self.currency) == 3
+                        and self.currency.isalpha()
+                        and self.currency.isupper()
+                    ),
+                    "is a three-letter ISO 4217 code in capitals (XOF, EUR) or empty",
+                ),
                 (
                     "publish_grace_seconds",
                     self.publish_grace_seconds < 1,

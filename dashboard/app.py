@@ -34,6 +34,7 @@ from appstate import AppState
 from appstate.passwords import Passwords
 from appstate.roles import Role, parse_role
 from customs_kpi.settings import Settings
+from dashboard import saved_views
 from dashboard.access import page_entry
 from dashboard.auth.account import PASSWORD_PATH
 from dashboard.auth.csrf import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER
@@ -109,6 +110,7 @@ def create_app(
     _compress_static(app.server)
     app.layout = shell_layout
     _register_shell_callbacks(app)
+    saved_views.register(app)
     install_auth(app, settings, state, passwords)
     _finish_setup(app)
     return app
@@ -227,6 +229,7 @@ def _user_block() -> list[Any]:
         ),
         # A server-rendered page, not a Dash page: target _self keeps in-app link handlers
         # (which turn same-origin links into page-router navigation) away from it.
+        saved_views.menu(),
         html.A("Password", href=PASSWORD_PATH, target="_self", className="ck-account-link"),
         _logout_form(current_user.csrf_token),
     ]

@@ -27,8 +27,8 @@ from appstate.roles import Role
 from customs_kpi.settings import Settings
 from dashboard import access
 from dashboard.components import states
-from dashboard.filters import DEFAULT_TREND_MONTHS, PageFilters, resolve
-from kpis import catalogue
+from dashboard.filters import PageFilters, resolve
+from kpis import catalogue, formatting
 from kpis.cube import CubeFrames, Filters
 
 log = logging.getLogger(__name__)
@@ -155,10 +155,11 @@ class PageContext:
             return present
         return sorted(set(self.viewer.offices))
 
-    def resolve(
-        self, filters: PageFilters, default_months: int = DEFAULT_TREND_MONTHS
-    ) -> PageFilters:
-        return resolve(filters, self.months(), self.offices(), default_months)
+    def resolve(self, filters: PageFilters, default_months: int | None = None) -> PageFilters:
+        """Valid filters; no period → the app's one default period
+        (``CUSTOMS_KPI_DEFAULT_PERIOD_MONTHS`` ending with the latest month of data)."""
+        months = default_months or self.settings.default_period_months
+        return resolve(filters, self.months(), self.offices(), months)
 
     def office_filter(self, filters: PageFilters) -> tuple[str, ...] | None:
         """Offices to filter on: the user's pick, within their scope (None = no filter)."""
@@ -245,6 +246,8 @@ def request_context() -> PageContext:
 
     settings = access.app_settings()
     viewer = access.current_viewer()
+    # Every amount this request formats carries the revenue currency.
+    formatting.CURRENCY.set(settings.currency)
     return build_context(settings, viewer, current_version(settings))
 
 

@@ -5,7 +5,9 @@ the exports and the CLI so they all print a number the same way."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from html import escape
 
@@ -24,6 +26,46 @@ DECIMALS: dict[Unit, int] = {
     Unit.HOURS: 1,
     Unit.RATIO: 2,
 }
+
+
+# The revenue currency (ISO 4217 code, ``settings.currency``) amounts are shown in: set for
+# each request by the dashboard and around a report's rendering (:func:`using_currency`), so
+# every amount, wherever formatted, carries the same code. Empty = no code.
+CURRENCY: ContextVar[str] = ContextVar("customs_kpi_currency", default="")
+
+
+@contextmanager
+def using_currency(code: str) -> Iterator[None]:
+    """Amounts formatted inside the block carry ``code``."""
+    token = CURRENCY.set(code or "")
+    try:
+        yield
+    finally:
+        CURRENCY.reset(token)
+
+
+def with_currency(text: str) -> str:
+    """``text`` (a formatted amount) followed by the current currency code, if any."""
+    code = CURRENCY.get()
+    return f"{text} {code}" if code and text not in (NO_DATA, INSUFFICIENT) else text
+
+
+def currency_header(name: str, code: str | None = None) -> str:
+    """A CSV/XLSX column name of amounts with its currency: ``additional_revenue (XOF)``."""
+    code = CURRENCY.get() if code is None else code
+    return f"{name} ({code})" if code else name
+
+
+def currency_headers(frame: pl.DataFrame, code: str | None = None) -> pl.DataFrame:
+    """The frame with each amount column (its name mentions revenue) named with the currency
+    (:func:`currency_header`): every CSV export and the report's CSVs and workbook say which
+    currency their amounts are in."""
+    code = CURRENCY.get() if code is None else code
+    if not code:
+        return frame
+    return frame.rename(
+        {n: currency_header(n, code) for n in frame.columns if "revenue" in n.lower()}
+    )
 
 
 def displayed(unit: Unit, value: float) -> float:
@@ -45,7 +87,7 @@ def format_number(unit: Unit, value: float | None) -> str:
         case Unit.COUNT:
             return f"{value:,.0f}"
         case Unit.CURRENCY:
-            return f"{value:,.2f}"
+            return with_currency(f"{value:,.2f}")
         case Unit.HOURS:
             return f"{value:,.1f} h"
         case Unit.RATIO:
@@ -82,7 +124,8 @@ def format_value(
     if sufficient is False:
         return INSUFFICIENT
     if compact and unit in (Unit.COUNT, Unit.CURRENCY) and abs(value) >= 10_000:
-        return compact_number(value)
+        text = compact_number(value)
+        return with_currency(text) if unit is Unit.CURRENCY else text
     return format_number(unit, float(value))
 
 
@@ -93,6 +136,10 @@ def format_interval(
     if is_missing(low) or is_missing(high):
         return missing
     assert low is not None and high is not None
+    if unit is Unit.CURRENCY:  # the code once, after the interval
+        with using_currency(""):
+            text = f"{format_number(unit, float(low))} – {format_number(unit, float(high))}"
+        return with_currency(text)
     return f"{format_number(unit, float(low))} – {format_number(unit, float(high))}"
 
 

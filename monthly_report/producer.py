@@ -25,6 +25,7 @@ from customs_kpi.published import PublishedVersion, current_version, file_sha256
 from customs_kpi.settings import Settings
 from kpis.cube import CubeFrames
 from kpis.flags import FlagConfig
+from kpis.formatting import CURRENCY, using_currency
 from kpis.grain import add_months
 from kpis.summary import month_summary
 from monthly_report import content as c
@@ -127,6 +128,20 @@ def produce_report(
     if first not in months:
         span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "none"
         raise ReportError(f"no published data for {label} (months with data: {span})")
+    # Every amount of the report (PDF, workbook, CSV headers) carries the revenue currency.
+    with using_currency(settings.currency):
+        return _produce(settings, published, first, label, reason, now, decisions)
+
+
+def _produce(
+    settings: Settings,
+    published: Any,
+    first: date,
+    label: str,
+    reason: str,
+    now: datetime,
+    decisions: pl.DataFrame | None,
+) -> ReportVersion:
     content = build_content(
         published, first, settings.flag_config(), now, settings.zone, decisions=decisions
     )
@@ -177,6 +192,7 @@ def _write_version(
         "minimum sample": content.min_sample,
         "flag rules": content.flags.describe(),
         **{f"rule {rule.value}": text for rule, text in content.flags.rule_descriptions()},
+        "currency": CURRENCY.get() or "not set (CUSTOMS_KPI_CURRENCY)",
         "percent values": "stored as fractions with a percent format (0.034 = 3.4 %)",
     }
     write_csvs(content, folder)

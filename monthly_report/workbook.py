@@ -15,7 +15,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from kpis.formatting import WORKBOOK_OPTIONS, formula_safe_frame
+from kpis.formatting import WORKBOOK_OPTIONS, currency_headers, formula_safe_frame
 from monthly_report.content import ReportContent
 
 # Sheet (and CSV file) names, in workbook order, with a one-line caption for the PDF and README.
@@ -78,7 +78,7 @@ def write_csvs(content: ReportContent, folder: Path) -> list[Path]:
     paths = []
     for name in SHEETS:
         path = folder / f"{name}.csv"
-        formula_safe_frame(content.tables[name]).write_csv(path)
+        formula_safe_frame(currency_headers(content.tables[name])).write_csv(path)
         paths.append(path)
     return paths
 
@@ -137,7 +137,7 @@ def _header(ws: Worksheet, names: list[str], fmt: Format, row: int = 0) -> None:
 def _table_sheet(wb: xlsxwriter.Workbook, f: _Formats, name: str, frame: pl.DataFrame) -> None:
     ws = wb.add_worksheet(name)
     columns = frame.columns
-    _header(ws, columns, f.header)
+    _header(ws, currency_headers(frame.head(0)).columns, f.header)
     ws.freeze_panes(1, 0)
     units = frame.get_column("unit").to_list() if "unit" in columns else None
     for r, row in enumerate(frame.iter_rows(), start=1):

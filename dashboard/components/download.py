@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 from dash import dcc, html
 
-from kpis.formatting import formula_safe_frame
+from kpis.formatting import currency_headers, formula_safe_frame
 
 # Pattern-matching id of every CSV button: {"type": DOWNLOAD_BUTTON, "page": page, "view": view}.
 # Each page has one download callback for its own buttons (so it checks its own role).
@@ -26,7 +26,8 @@ def csv_text(frame: pl.DataFrame) -> str:
         for name, dtype in frame.schema.items()
         if isinstance(dtype, pl.List)
     )
-    return formula_safe_frame(flat).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S")
+    # Amount columns name the revenue currency (CUSTOMS_KPI_CURRENCY) in their header.
+    return formula_safe_frame(currency_headers(flat)).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S")
 
 
 def filename(view: str, *, month: date | None = None, suffix: str = "csv") -> str:

@@ -9,7 +9,7 @@ from flask import has_app_context
 
 from customs_kpi.clock import local_text
 from kpis.definitions import Unit
-from kpis.formatting import NO_DATA, compact_number, is_missing
+from kpis.formatting import NO_DATA, compact_number, is_missing, with_currency
 
 
 def format_count(value: float | int | None, *, compact: bool = False) -> str:
@@ -41,8 +41,10 @@ def format_delta(delta: float | None, unit: Unit) -> str:
     match unit:
         case Unit.PERCENT:
             return f"{sign}{magnitude * 100:.1f} pp"
-        case Unit.COUNT | Unit.CURRENCY:
+        case Unit.COUNT:
             return f"{sign}{format_count(magnitude, compact=True)}"
+        case Unit.CURRENCY:
+            return with_currency(f"{sign}{format_count(magnitude, compact=True)}")
         case Unit.HOURS:
             return f"{sign}{format_hours(magnitude)}"
         case Unit.RATIO:

@@ -92,7 +92,7 @@ def stat(label: str, value: str, detail: str | None = None) -> html.Div:
     return html.Div(lines, className="stat")
 
 
-def graph(figure: go.Figure, graph_id: str | None = None) -> dcc.Graph:
+def graph(figure: go.Figure, graph_id: str | dict[str, str] | None = None) -> dcc.Graph:
     # A responsive graph fills its container's height, so the container gets the figure's:
     # without it the chart takes no room in the page flow and overlaps what follows.
     height = figure.layout.height or 320

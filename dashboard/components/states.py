@@ -31,10 +31,19 @@ def nothing_published() -> html.Div:
     )
 
 
+_FROM_FILTERS = "from the filters"
+
+
 def no_rows(
     what: str = "No data for the selected filters.",
-    hint: str | None = "Widen the period, or choose other offices or channels.",
+    hint: str | None = _FROM_FILTERS,
 ) -> html.Div:
+    """The "no rows" state; its default hint names what is actually filtered
+    (:func:`dashboard.filters.empty_hint`)."""
+    if hint == _FROM_FILTERS:
+        from dashboard.filters import empty_hint
+
+        hint = empty_hint()
     return html.Div(
         [html.P(what), html.P(hint, className="hint") if hint else None],
         className="state state-no-rows",

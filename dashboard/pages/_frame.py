@@ -60,7 +60,7 @@ def page_layout(
     extra: Sequence[Any] = (),
     show_channel: bool = True,
     context: PageContext | None = None,
-    default_months: int = flt.DEFAULT_TREND_MONTHS,
+    default_months: int | None = None,
     controls: Sequence[Any] = (),
     show_filters: bool = True,
 ) -> html.Div:
@@ -83,7 +83,13 @@ def page_layout(
     return html.Div(
         [
             header(ctx, title, intro),
-            flt.filter_bar(filters, ctx.months(), ctx.offices(), show_channel=show_channel)
+            flt.filter_bar(
+                filters,
+                ctx.months(),
+                ctx.offices(),
+                show_channel=show_channel,
+                default_period=ctx.resolve(flt.PageFilters(), default_months).period,
+            )
             if show_filters
             else None,
             html.Div(list(controls), className="page-controls") if controls else None,
@@ -178,7 +184,12 @@ def content_callback(
         filters = filters_for(ctx, start, end, offices, channel)
         if filters is None:
             return (no_data(ctx), *([] for _ in options)) if options else no_data(ctx)
-        return render(ctx, filters, *values)
+        # An empty state drawn by ``render`` names what these filters narrow.
+        token = flt.SHOWN.set((filters, tuple(ctx.months())))
+        try:
+            return render(ctx, filters, *values)
+        finally:
+            flt.SHOWN.reset(token)
 
     body = _as_page_function(update_content, module, "update_content")
     on_error = error_then_no_update if options else None

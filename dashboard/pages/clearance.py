@@ -378,7 +378,11 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
             [
                 section(
                     "Median and 90th percentile by month",
-                    graph(percentile_graph(stats)),
+                    # A click on a lane's line filters the page to that lane.
+                    graph(
+                        flt.tag_lanes(percentile_graph(stats)),
+                        flt.cross_filter_id("channel", "percentiles"),
+                    ),
                     page=PAGE,
                     view="percentiles",
                     wide=True,
@@ -395,7 +399,10 @@ def content(ctx: PageContext, filters: flt.PageFilters, metric: str) -> Any:
                 ),
                 section(
                     "Released within X hours",
-                    graph(within_graph(within_frame(ctx, filters))),
+                    graph(
+                        flt.tag_lanes(within_graph(within_frame(ctx, filters))),
+                        flt.cross_filter_id("channel", "within"),
+                    ),
                     page=PAGE,
                     view="within",
                     kpis=[kpi("released_within")],

@@ -283,8 +283,17 @@ def layout(**query: Any) -> html.Div:
         "against their targets, with the trend behind them.",
         query=query,
         content_id=CONTENT_ID,
-        extra=[dcc.Store(id=TREND_STORE, data=DEFAULT_TREND)],
+        extra=[
+            dcc.Store(
+                id=TREND_STORE, data=flt.choice_param(query.get("trend"), CARD_KPIS, DEFAULT_TREND)
+            ),
+            flt.view_param("trend", DEFAULT_TREND),
+        ],
     )
+
+
+# The trend KPI picked is the URL's ``trend`` (a reload or a shared link shows the same trend).
+flt.sync_view_param("trend", TREND_STORE, "data")
 
 
 def content(

@@ -171,7 +171,8 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
         [
             section(
                 "Inspection rate against hit rate",
-                graph(scatter_graph(offices)),
+                # A click on an office's bubble or bar filters the page to it.
+                graph(scatter_graph(offices), flt.cross_filter_id("office", "scatter")),
                 page=PAGE,
                 view="comparison",
                 kpis=[kpi("physical_inspection_rate"), kpi("hit_rate")],
@@ -179,7 +180,10 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
                 "Offices below the minimum sample of controls are left out.",
             ),
             section(
-                "Declarations by office", graph(volume_graph(offices)), page=PAGE, view="volumes"
+                "Declarations by office",
+                graph(volume_graph(offices), flt.cross_filter_id("office", "volumes", "y")),
+                page=PAGE,
+                view="volumes",
             ),
             section(
                 "Offices compared",

@@ -154,7 +154,6 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         show_channel=False,
-        default_months=12,
         controls=[
             flt.labelled(
                 "Minimum shared declarations",

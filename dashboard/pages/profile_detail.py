@@ -584,7 +584,7 @@ def declarations_view(rows: pl.DataFrame, total: int, page: int) -> Any:
             "Selected by": r["selection_source"],
             "Result": r["control_result"],
             "Offence": r["offence_type"] or "",
-            "Revenue": format_count(r["additional_revenue"]),
+            "Revenue": format_value(r["additional_revenue"], Unit.CURRENCY),
             "Released": format_timestamp(r["released_at"]) if r["released_at"] else "open",
             "Importer": r["importer_id"] or "",
             "HS code": r["hs_code"] or "",

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import dash
 import dash_ag_grid as dag
 import polars as pl
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from appstate.roles import Role
@@ -24,7 +24,6 @@ from dashboard import filters as flt
 from dashboard.components.format import format_p_value
 from dashboard.components.layout import section, stat
 from dashboard.components.sparkline import spark_text
-from dashboard.context import current_settings
 from dashboard.data import PageContext, guarded
 from dashboard.pages import _frame as frame
 from kpis import catalogue
@@ -42,6 +41,7 @@ CONTENT_ID = "profiles-content"
 GRID_ID = "profiles-grid"
 NAV_ID = "profiles-nav"
 DOWNLOAD_ID = "profiles-download"
+GRID_STATE_ID = "profiles-grid-state"
 
 
 # --- Computation ---------------------------------------------------------------------------------
@@ -273,20 +273,31 @@ def layout(**query: Any) -> html.Div:
         "selection does? Click a profile to see its history.",
         query=query,
         content_id=CONTENT_ID,
-        extra=[dcc.Download(id=DOWNLOAD_ID), dcc.Location(id=NAV_ID, refresh="callback-nav")],
+        extra=[
+            dcc.Download(id=DOWNLOAD_ID),
+            dcc.Location(id=NAV_ID, refresh="callback-nav"),
+            # The grid's sort and filters from the URL (a reload or shared link restores them).
+            dcc.Store(
+                id=GRID_STATE_ID,
+                data={"sort": query.get("sort"), "filter": flt.json_param(query.get("filter"))},
+            ),
+            flt.view_param("sort"),
+            flt.view_param("filter"),
+        ],
         # Without a period in the link, the rules' evidence window (last 12 months).
-        default_months=current_settings().flag_window_months,
     )
 
 
-def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
+def content(ctx: PageContext, filters: flt.PageFilters, grid_state: Any = None) -> Any:
+    state = grid_state if isinstance(grid_state, dict) else {}
     table = profile_frame(ctx, filters)
     if table.is_empty():
         return frame.no_data(ctx)
     grid = dag.AgGrid(
         id=GRID_ID,
         rowData=grid_rows(table, ctx.settings.min_sample),
-        columnDefs=COLUMNS,
+        columnDefs=flt.sorted_columns(COLUMNS, state.get("sort")),
+        filterModel=state.get("filter") if isinstance(state.get("filter"), dict) else {},
         defaultColDef={"sortable": True, "filter": True, "floatingFilter": True, "resizable": True},
         dashGridOptions={
             "animateRows": False,
@@ -328,7 +339,9 @@ def content(ctx: PageContext, filters: flt.PageFilters) -> Any:
     return [performance, management_section(ctx, filters)]
 
 
-update_content = frame.content_callback(__name__, CONTENT_ID, content)
+update_content = frame.content_callback(__name__, CONTENT_ID, content, State(GRID_STATE_ID, "data"))
+flt.sync_view_param("sort", GRID_ID, "columnState", "syncGridSort")
+flt.sync_view_param("filter", GRID_ID, "filterModel")
 
 
 @callback(

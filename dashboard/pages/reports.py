@@ -52,6 +52,10 @@ REASON_ID = "reports-reason"
 REQUEST_ID = "reports-request"
 REQUEST_MESSAGE_ID = "reports-request-message"
 POLL_MS = 5000  # while a request is pending: the worker polls every 5 s too
+# A pending request older than this many polls while no worker beats is "no worker is
+# running", not "pending" forever.
+STALE_POLLS = 3
+NO_WORKER = "no worker is running"
 DEFAULT_REASON = "draft requested from the Reports page"
 MAX_REASON = 300
 
@@ -147,35 +151,73 @@ def report_rows(reports: Sequence[ReportVersion], allowed: bool) -> list[dict[st
     return rows
 
 
-def request_rows(requests: Sequence[Request]) -> list[dict[str, Any]]:
+def is_stranded(request: Request, worker_alive: bool, now: datetime) -> bool:
+    """A pending request older than :data:`STALE_POLLS` poll intervals while no worker runs
+    (``worker.jobs`` heartbeat): nothing will pick it up until one starts."""
+    if request.status is not RequestStatus.PENDING or worker_alive:
+        return False
+    try:
+        asked = datetime.fromisoformat(request.requested_at)
+    except ValueError:
+        return True
+    if asked.tzinfo is None:
+        asked = asked.replace(tzinfo=UTC)
+    return (now - asked).total_seconds() > STALE_POLLS * POLL_MS / 1000
+
+
+def request_status(request: Request, worker_alive: bool, now: datetime) -> tuple[str, str]:
+    """The status shown and its badge class."""
+    if is_stranded(request, worker_alive, now):
+        return NO_WORKER, "badge-bad"
     badge = {
         RequestStatus.PENDING: "badge-warn",
         RequestStatus.SUCCEEDED: "badge-good",
         RequestStatus.FAILED: "badge-bad",
     }
-    return [
-        {
-            "Requested": _when(r.requested_at),
-            "By": r.requested_by,
-            "Month": r.month,
-            "Reason": r.reason,
-            "Status": html.Span(r.status, className=f"badge {badge.get(r.status, '')}"),
-            "Outcome": r.message
-            or ("waiting for the worker" if r.status is RequestStatus.PENDING else ""),
-        }
-        for r in requests
-    ]
+    return str(request.status), badge.get(request.status, "")
 
 
-def worker_banner(info: WorkerInfo, now: datetime) -> Any:
+def request_rows(
+    requests: Sequence[Request], worker_alive: bool = True, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    moment = now or datetime.now(UTC)
+    rows = []
+    for r in requests:
+        status, badge = request_status(r, worker_alive, moment)
+        waiting = (
+            "waits until a worker starts"
+            if status == NO_WORKER
+            else ("waiting for the worker" if r.status is RequestStatus.PENDING else "")
+        )
+        rows.append(
+            {
+                "Requested": _when(r.requested_at),
+                "By": r.requested_by,
+                "Month": r.month,
+                "Reason": r.reason,
+                "Status": html.Span(status, className=f"badge {badge}"),
+                "Outcome": r.message or waiting,
+            }
+        )
+    return rows
+
+
+def worker_banner(info: WorkerInfo, now: datetime, operator: bool = False) -> Any:
+    """The "not running" warning; the commands that start a worker only for administrators
+    (a viewer cannot run them and need not read them)."""
     if info.is_alive(now):
         return None
     last = f" (last heartbeat {_when(info.heartbeat_at)})" if info.heartbeat_at else ""
+    how = (
+        " (`customs-kpi worker`, or `make run`)"
+        if operator
+        else "; ask your administrator to start it"
+    )
     return html.Div(
         [
             html.Strong("The worker is not running"),
-            f"{last}: requested reports wait until it starts (`customs-kpi worker`, or "
-            "`make run`), and scheduled monthly reports are produced on its next start.",
+            f"{last}: requested reports wait until it starts{how}, and scheduled monthly "
+            "reports are produced on its next start.",
         ],
         className="warning-banner",
         role="alert",
@@ -188,14 +230,16 @@ def content(ctx: PageContext, now: datetime) -> tuple[Any, bool]:
     settings = ctx.settings
     reports = list_reports(settings)
     requests = queue.recent(settings, RequestKind.REPORT)
+    worker = read_jobs(settings).worker
+    alive = worker.is_alive(now)
     pending = any(r.status is RequestStatus.PENDING for r in requests)
     allowed = may_download(ctx)
-    blocks: list[Any] = [worker_banner(read_jobs(settings).worker, now)]
+    blocks: list[Any] = [worker_banner(worker, now, ctx.viewer.may(Role.ADMIN))]
     if requests and ctx.viewer.may(Role.ANALYST):
         blocks.append(
             section(
                 "Requests",
-                data_table(request_rows(requests)),
+                data_table(request_rows(requests, alive, now)),
                 wide=True,
                 note="Reports asked for from this page; the worker produces them in order.",
             )

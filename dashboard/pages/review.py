@@ -34,7 +34,6 @@ from dashboard.components.format import format_p_value, format_stamp
 from dashboard.components.layout import section
 from dashboard.components.sparkline import spark_text
 from dashboard.components.tables import data_table
-from dashboard.context import current_settings
 from dashboard.data import PageContext, Viewer, guarded
 from dashboard.pages import _frame as frame
 from kpis.definitions import Unit
@@ -347,7 +346,6 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         show_channel=False,
-        default_months=current_settings().flag_window_months,
         controls=[
             dcc.Checklist(
                 id=SHOW_DECIDED_ID,

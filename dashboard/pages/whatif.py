@@ -125,7 +125,6 @@ def layout(**query: Any) -> html.Div:
         query=query,
         content_id=CONTENT_ID,
         show_channel=False,
-        default_months=12,
         controls=[
             flt.labelled(
                 "Profiles",
@@ -158,8 +157,19 @@ def layout(**query: Any) -> html.Div:
                 ),
             ),
         ],
-        extra=[dcc.Download(id=DOWNLOAD_ID)],
+        extra=[
+            dcc.Download(id=DOWNLOAD_ID),
+            flt.view_param("profiles"),
+            flt.view_param("action", Action.RETIRE.value),
+            flt.view_param("keep", DEFAULT_KEEP_PERCENT),
+        ],
     )
+
+
+# The scenario is in the URL (profiles, action, keep): a reload or a shared link shows it again.
+flt.sync_view_param("profiles", PROFILES_ID, "value")
+flt.sync_view_param("action", ACTION_ID, "value")
+flt.sync_view_param("keep", KEEP_ID, "value")
 
 
 def _per_month(value: float, months: int) -> str:

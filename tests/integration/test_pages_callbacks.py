@@ -66,7 +66,9 @@ def _ctx(
 
 
 def _filters(ctx: PageContext, **changes: Any) -> flt.PageFilters:
-    return ctx.resolve(replace(flt.PageFilters(), **changes))
+    # The whole 15 months of the test data unless a test says otherwise (the app's default
+    # period, CUSTOMS_KPI_DEFAULT_PERIOD_MONTHS, is 12).
+    return ctx.resolve(replace(flt.PageFilters(), **changes), pages_published.MONTHS)
 
 
 def _controlled(frame: pl.DataFrame) -> pl.DataFrame:

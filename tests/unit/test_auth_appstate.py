@@ -30,16 +30,16 @@ HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # never verifi
 def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     state = AppState(path)
-    assert state.schema_version() == SCHEMA_VERSION == 4
+    assert state.schema_version() == SCHEMA_VERSION == 5
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {
         "users", "user_offices", "sessions", "login_throttle", "audit", "app_meta",
-        "review_state", "review_events",
+        "review_state", "review_events", "saved_views",
     }  # fmt: skip
     AppState(path)  # opening again migrates nothing and loses nothing
-    assert state.schema_version() == 4
+    assert state.schema_version() == SCHEMA_VERSION
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -229,7 +229,7 @@ def test_a_version_2_database_keeps_its_failures_but_not_its_permanent_locks(
     )
     con.close()
     state = AppState(path)
-    assert state.schema_version() == 4
+    assert state.schema_version() == SCHEMA_VERSION
     rows = {(t.kind, t.key): t for t in state.throttled_keys(now=100.0)}
     assert set(rows) == {("account", "kim"), ("address", "10.0.0.1")}
     assert rows[("account", "kim")].failures == 10
@@ -244,13 +244,14 @@ def test_a_version_3_database_with_review_tables_made_outside_the_migrations_mig
     tmp_path: Path,
 ) -> None:
     """Before the review tables were a migration step, the review module created them itself:
-    such a file (tests/data/app_db_v3.sql, dumped from it) reaches version 4 with its data."""
+    such a file (tests/data/app_db_v3.sql, dumped from it) reaches the current version with
+    its data."""
     path = tmp_path / "app.db"
     con = sqlite3.connect(path)
     con.executescript(OLD_V3_DUMP.read_text(encoding="utf-8"))
     con.close()
     state = AppState(path)
-    assert state.schema_version() == 4
+    assert state.schema_version() == SCHEMA_VERSION
     assert [(u.name, u.role, u.offices) for u in state.list_users()] == [
         ("adam", Role.ADMIN, ()),
         ("ana", Role.ANALYST, ("DKR01",)),
@@ -274,7 +275,7 @@ def test_a_version_3_database_with_review_tables_made_outside_the_migrations_mig
 def test_a_version_3_database_without_review_tables_gets_them(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     _database_at(path, 3).close()
-    assert AppState(path).schema_version() == 4
+    assert AppState(path).schema_version() == SCHEMA_VERSION
     store = ReviewStore(path)
     store.transition("P1", ReviewState.UNDER_REVIEW, Actor("ana", "analyst"))
     assert store.get("P1").state is ReviewState.UNDER_REVIEW
@@ -327,7 +328,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_users(tmp_path: Path) ->
     path = tmp_path / "app.db"
     _version_1_database(path)
     state = AppState(path)
-    assert state.schema_version() == 4
+    assert state.schema_version() == SCHEMA_VERSION
     user = state.get_user("old.admin")
     assert (user.role, user.offices, user.password_hash) == (Role.ADMIN, ("DKR", "THS"), HASH)
     assert user.must_change_password is False  # existing users are not forced to change

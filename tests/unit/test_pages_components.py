@@ -44,9 +44,10 @@ def test_resolve_defaults_clamps_and_drops_offices_outside_scope() -> None:
     months = [date(2024, m, 1) for m in range(1, 13)] + [date(2025, m, 1) for m in range(1, 13)]
     months += [date(2026, 1, 1)]
     resolved = flt.resolve(flt.PageFilters(offices=("DKR", "SECRET")), months, ["DKR", "THS"])
-    # Default: the latest month and 24 months of trend; an office outside scope is dropped.
+    # Default: the latest month and 12 months (the app passes CUSTOMS_KPI_DEFAULT_PERIOD_MONTHS);
+    # an office outside scope is dropped.
     assert resolved.end == date(2026, 1, 1)
-    assert resolved.start == date(2024, 2, 1)
+    assert resolved.start == date(2025, 2, 1)
     assert resolved.offices == ("DKR",)
     swapped = flt.resolve(flt.PageFilters(start=date(2025, 6, 1), end=date(2025, 2, 1)), months, [])
     assert (swapped.start, swapped.end) == (date(2025, 2, 1), date(2025, 6, 1))

@@ -19,7 +19,9 @@ Extension points for page authors (see ``dashboard/access.py`` for the full API)
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,12 +69,54 @@ URL_ID = "shell-url"
 NAV_ID = "shell-nav"
 DATA_AS_OF_ID = "shell-data-as-of"
 USER_ID = "shell-user"
+HEADER_MENU_ID = "shell-header-menu"
 
 ROLE_LABELS: dict[Role, str] = {
     Role.VIEWER: "Viewer",
     Role.ANALYST: "Analyst",
     Role.ADMIN: "Administrator",
 }
+
+
+def _aria(attributes: dict[str, str]) -> dict[str, Any]:
+    """ARIA attributes for a Dash html component (its wildcard ``aria-*`` properties)."""
+    return attributes
+
+
+def page_language() -> str:
+    """The language of the pages (``<html lang>``), the one place a later language switch
+    (a setting, the user's choice, ``Accept-Language``) changes."""
+    return "en"
+
+
+SKIP_LINK = '<a class="ck-skip-link" href="#shell-main">Skip to main content</a>'
+
+
+def first_paint_skeleton() -> str:
+    """What the browser shows before the app's scripts have drawn the page: the header bar and
+    grey blocks where the content comes, not a bare "Loading…" (static markup, no data)."""
+    blocks = "".join('<span class="ck-skeleton-block"></span>' for _ in range(4))
+    return (
+        '<div class="ck-skeleton ck-skeleton-page" aria-busy="true">'
+        '<div class="ck-skeleton-bar"></div>'
+        '<div class="ck-skeleton-title"></div>'
+        f'<div class="ck-skeleton-grid">{blocks}</div>'
+        '<span class="sr-only" role="status">Loading the page</span>'
+        "</div>"
+    )
+
+
+class CustomsDash(dash.Dash):
+    """Dash with the product's page frame: ``<html lang>``, a skip link and a skeleton."""
+
+    def interpolate_index(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        entry = kwargs.get("app_entry", "")
+        kwargs["app_entry"] = re.sub(
+            r'<div class="_dash-loading">\s*Loading\.\.\.\s*</div>', first_paint_skeleton(), entry
+        )
+        page = super().interpolate_index(**kwargs)
+        body = page.replace("<body>", "<body>\n" + SKIP_LINK, 1)
+        return body.replace("<html>", f'<html lang="{html_escape(page_language())}">', 1)
 
 
 def create_app(
@@ -89,7 +133,7 @@ def create_app(
     settings.home.mkdir(parents=True, exist_ok=True)
     state = state or AppState(settings.app_db_path)
     passwords = passwords or Passwords()
-    app = dash.Dash(
+    app = CustomsDash(
         "dashboard",
         use_pages=True,
         pages_folder=str(PAGES_FOLDER),
@@ -252,14 +296,33 @@ def _page_path() -> str | None:
 
 def header() -> html.Header:
     role = current_user.role if has_request_context() and current_user.is_authenticated else None
+    # Under 768 px the menu folds behind the burger button (assets/header.js toggles its
+    # aria-expanded; the style sheet shows the menu that follows an expanded button).
     return html.Header(
         [
             dcc.Link(PRODUCT_NAME, href="/", className="ck-brand"),
-            html.Nav(
-                nav_links(role, _page_path()), id=NAV_ID, className="ck-nav", role="navigation"
+            html.Button(
+                [html.Span(className="ck-burger-icon", **_aria({"aria-hidden": "true"})), "Menu"],
+                type="button",
+                className="ck-burger",
+                **_aria({"aria-expanded": "false", "aria-controls": HEADER_MENU_ID}),
             ),
-            html.Span(id=DATA_AS_OF_ID, className="ck-data-as-of", title="Latest successful load"),
-            html.Div(_user_block(), id=USER_ID, className="ck-user-block"),
+            html.Div(
+                [
+                    html.Nav(
+                        nav_links(role, _page_path()),
+                        id=NAV_ID,
+                        className="ck-nav",
+                        **_aria({"aria-label": "Pages"}),
+                    ),
+                    html.Span(
+                        id=DATA_AS_OF_ID, className="ck-data-as-of", title="Latest successful load"
+                    ),
+                    html.Div(_user_block(), id=USER_ID, className="ck-user-block"),
+                ],
+                id=HEADER_MENU_ID,
+                className="ck-header-menu",
+            ),
         ],
         className="ck-header",
     )
@@ -272,7 +335,8 @@ def shell_layout() -> Any:
             [
                 dcc.Location(id=URL_ID, refresh=False),
                 header(),
-                html.Main(dash.page_container, className="ck-main", id="shell-main"),
+                # tabIndex -1: the skip link moves the keyboard focus here.
+                html.Main(dash.page_container, className="ck-main", id="shell-main", tabIndex="-1"),
             ],
             className="ck-shell",
         ),

@@ -3,8 +3,10 @@ title, a "how is this computed" entry and a CSV button, and the loading wrapper.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import plotly.graph_objects as go
@@ -15,6 +17,11 @@ from dashboard.components.explain import how_computed
 from dashboard.components.figures import GRAPH_CONFIG
 from dashboard.components.format import format_stamp
 from kpis.definitions import KPI
+
+
+def _aria(attributes: dict[str, str]) -> dict[str, Any]:
+    """ARIA attributes for a Dash html component (its wildcard ``aria-*`` properties)."""
+    return attributes
 
 
 def page_header(
@@ -92,19 +99,138 @@ def stat(label: str, value: str, detail: str | None = None) -> html.Div:
     return html.Div(lines, className="stat")
 
 
-def graph(figure: go.Figure, graph_id: str | dict[str, str] | None = None) -> dcc.Graph:
+def graph(figure: go.Figure, graph_id: str | dict[str, str] | None = None) -> html.Div:
+    """The chart with its text alternative: an accessible name (the figure's title, else its
+    axes) and a visually hidden table of the numbers it draws, read from the figure's own
+    traces (so from the same frame that draws it; Dash escapes the text)."""
     # A responsive graph fills its container's height, so the container gets the figure's:
     # without it the chart takes no room in the page flow and overlaps what follows.
     height = figure.layout.height or 320
     kwargs: dict[str, Any] = {"id": graph_id} if graph_id else {}
-    return dcc.Graph(
+    name = chart_name(figure)
+    chart = dcc.Graph(
         figure=figure,
         config=GRAPH_CONFIG,
         className="chart",
         style={"height": f"{height}px"},
         **kwargs,
     )
+    # role figure (not img: a figure's children stay reachable, the chart's tools too).
+    return html.Div(
+        [chart, chart_numbers(figure, name)],
+        role="figure",
+        className="chart-block",
+        **_aria({"aria-label": name}),
+    )
+
+
+def _plain(text: Any) -> str:
+    """Text of a Plotly title or label without its markup (<b>, <br>), for a screen reader."""
+    raw = str(text or "")
+    return " ".join(re.sub(r"<[^>]*>", " ", raw).split())
+
+
+def chart_name(figure: go.Figure) -> str:
+    """The chart's accessible name: its title, else what its axes show."""
+    layout = figure.layout
+    title = _plain(layout.title.text if layout.title else "")
+    if title:
+        return f"Chart: {title}"
+    axes = [
+        _plain(axis.title.text)
+        for axis in (layout.yaxis, layout.xaxis)
+        if axis is not None and axis.title is not None and axis.title.text
+    ]
+    names = [_plain(t.name) for t in figure.data if getattr(t, "name", None)]
+    what = " by ".join(a for a in axes if a) or ", ".join(names[:4]) or "figure"
+    return f"Chart: {what}"
+
+
+def _values(values: Any) -> list[Any]:
+    if values is None:
+        return []
+    if isinstance(values, (str, bytes)):
+        return [values]
+    try:
+        return list(values)
+    except TypeError:
+        return [values]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    text = _plain(value)
+    return text[:200]
+
+
+# At most this many rows per trace in the hidden table (a long series is summarised after).
+MAX_ROWS = 200
+
+
+def chart_numbers(figure: go.Figure, name: str) -> html.Div:
+    """A visually hidden table per trace: its points (x and y, or label and value)."""
+    tables: list[Any] = []
+    for index, trace in enumerate(figure.data):
+        if getattr(trace, "visible", True) is False:
+            continue
+        kind = getattr(trace, "type", "") or ""
+        if kind == "pie":
+            xs, ys = _values(trace.labels), _values(trace.values)
+            heads = ("Label", "Value")
+        elif kind == "heatmap":
+            xs, ys = (
+                _values(trace.y),
+                [", ".join(_cell(v) for v in _values(row)) for row in _values(trace.z)],
+            )
+            heads = ("Row", "Values")
+        else:
+            xs, ys = _values(getattr(trace, "x", None)), _values(getattr(trace, "y", None))
+            if getattr(trace, "orientation", None) == "h":
+                xs, ys = ys, xs
+            heads = ("x", "y")
+        if not xs and not ys:
+            continue
+        length = max(len(xs), len(ys))
+        rows = [
+            html.Tr(
+                [
+                    html.Td(_cell(xs[i]) if i < len(xs) else ""),
+                    html.Td(_cell(ys[i]) if i < len(ys) else ""),
+                ]
+            )
+            for i in range(min(length, MAX_ROWS))
+        ]
+        if length > MAX_ROWS:
+            rows.append(html.Tr(html.Td(f"… {length - MAX_ROWS:,} more points", colSpan=2)))
+        caption = _plain(getattr(trace, "name", None)) or f"Series {index + 1}"
+        tables.append(
+            html.Table(
+                [
+                    html.Caption(caption),
+                    html.Thead(html.Tr([html.Th(heads[0]), html.Th(heads[1])])),
+                    html.Tbody(rows),
+                ]
+            )
+        )
+    if not tables:
+        tables = [html.P("The chart has no data points.")]
+    return html.Div(
+        [html.P(f"Numbers behind the {name[0].lower()}{name[1:]}"), *tables], className="sr-only"
+    )
 
 
 def loading(child: Any) -> dcc.Loading:
-    return dcc.Loading(child, type="dot", delay_show=300, color="#0072B2")
+    """``child`` with a loading indicator; an empty content area shows a skeleton until its
+    callback fills it (instead of a blank page or a bare "Loading…")."""
+    from dashboard.components.states import skeleton
+
+    if isinstance(child, html.Div) and getattr(child, "children", None) is None:
+        child.children = skeleton()
+    return dcc.Loading(child, type="dot", delay_show=300, color="#005A8C")

@@ -4,6 +4,7 @@ error. Always a sentence a user can act on, never a blank area."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from dash import html
 
@@ -14,6 +15,11 @@ LOAD_HINT = (
     "An administrator loads data with `customs-kpi load FILE --home HOME` (or drops files in "
     "HOME/inbox for the worker); `make run` loads the demo data set."
 )
+
+
+def _aria(attributes: dict[str, str]) -> dict[str, Any]:
+    """ARIA attributes for a Dash html component (its wildcard ``aria-*`` properties)."""
+    return attributes
 
 
 def nothing_published() -> html.Div:
@@ -87,4 +93,21 @@ def data_as_of(moment: datetime | None, version: str | None = None) -> html.Div:
     return html.Div(
         [text, html.Span(f" · version {version}", className="muted") if version else None],
         className="data-as-of",
+    )
+
+
+def skeleton(charts: int = 1) -> html.Div:
+    """Grey blocks shown where a page's content is coming (cards, then charts), until its
+    callback answers; screen readers hear one status line instead."""
+    blocks = [html.Span(className="ck-skeleton-block") for _ in range(4)]
+    return html.Div(
+        [
+            html.Div(blocks, className="ck-skeleton-grid"),
+            *(html.Span(className="ck-skeleton-block ck-skeleton-chart") for _ in range(charts)),
+            html.Span(className="ck-skeleton-line", style={"width": "60%"}),
+            html.Span(className="ck-skeleton-line", style={"width": "40%"}),
+            html.Span("Loading the figures", className="sr-only", role="status"),
+        ],
+        className="ck-skeleton ck-skeleton-content",
+        **_aria({"aria-busy": "true"}),
     )

@@ -71,6 +71,18 @@ document.addEventListener("click", function (event) {
         "button.dash-dropdown, [role=listbox], [role=radiogroup], [role=group]"
       ).forEach(function (control) { addLabelledBy(control, id); });
     });
+    // <label for=…> naming a dropdown: Dash puts the id on its button, which the label does
+    // not name (a button's name is its content), so it is tied with aria-labelledby.
+    root.querySelectorAll("label[for]").forEach(function (label) {
+      var target = document.getElementById(label.htmlFor);
+      if (target && target.matches("button.dash-dropdown") && label.textContent.trim()) {
+        addLabelledBy(target, idOf(label, "ck-label"));
+      }
+    });
+    // aria-expanded on an element of no role (Dash's date picker wrapper) is not allowed.
+    root.querySelectorAll("div[aria-expanded]:not([role])").forEach(function (element) {
+      element.removeAttribute("aria-expanded");
+    });
     // The dropdown's focus stand-in is what the keyboard reaches: it must not be aria-hidden,
     // and it reads as the label and the value.
     root.querySelectorAll("input.dash-dropdown-focus-target").forEach(function (input) {
@@ -114,7 +126,7 @@ document.addEventListener("click", function (event) {
     patch(document);
     new MutationObserver(schedule).observe(document.body, {
       childList: true, subtree: true, attributes: true,
-      attributeFilter: ["role", "aria-hidden", "aria-labelledby"]
+      attributeFilter: ["role", "aria-hidden", "aria-labelledby", "aria-expanded"]
     });
   }
   if (document.readyState === "loading") {

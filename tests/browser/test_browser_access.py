@@ -77,7 +77,8 @@ def _signed_in(browser: Any, server: Server, role: str, viewport: dict[str, int]
 
 
 def _settle(page: Any) -> None:
-    page.wait_for_selector(".page-content > *", state="attached")
+    # A page's frame (the admin page has its own), then its content instead of the skeleton.
+    page.wait_for_selector("#shell-main .page, #shell-main .ck-admin", state="attached")
     page.wait_for_load_state("networkidle")
     page.locator("[data-dash-is-loading]").first.wait_for(state="detached")
     page.locator(".ck-skeleton").first.wait_for(state="detached")

@@ -139,7 +139,8 @@ def test_everything_is_served_locally(settings: Settings) -> None:
     app, _, _ = make_app(settings, users=USERS)
     client = login(app, "vera")
     index = client.get("/").get_data(as_text=True)
-    sources = re.findall(r'(?:src|href)="([^"]+)"', index)
+    # In-page links (the skip link to #shell-main) fetch nothing.
+    sources = [s for s in re.findall(r'(?:src|href)="([^"]+)"', index) if not s.startswith("#")]
     assert sources, index
     assert all(s.startswith("/") and not s.startswith("//") for s in sources), sources
     assert any(s.startswith("/assets/app.css") for s in sources)
@@ -248,3 +249,13 @@ def test_wsgi_factory_reads_settings_when_called(
     assert (tmp_path / "wsgi-home" / "secret_key").exists()
     assert server.extensions["customs_kpi.settings"].idle_timeout_minutes == 7
     assert server.test_client().get("/").headers["Location"] == "/login"
+
+
+def test_first_paint_has_lang_skip_link_and_a_skeleton(settings: Settings) -> None:
+    from dashboard.app import page_language
+
+    app, _, _ = make_app(settings, users=USERS)
+    index = login(app, "vera").get("/").get_data(as_text=True)
+    assert f'<html lang="{page_language()}">' in index and page_language() == "en"
+    assert '<a class="ck-skip-link" href="#shell-main">' in index
+    assert "ck-skeleton" in index and "Loading..." not in index

@@ -131,5 +131,7 @@ def test_overview_trend_is_not_computed_again_for_the_kpi_drawn(app_home: Any) -
         home.update_trend.body(ctx, "hit_rate", None, None, None, None, "hit_rate")
     box, picked = home.update_trend.body(ctx, "seizure_rate", None, None, None, None, "hit_rate")
     assert picked == "seizure_rate"
-    names = [trace.name for trace in box.figure.data]
+    # The chart comes with its text alternative (dashboard.components.layout.graph).
+    chart = box.children[0]
+    names = [trace.name for trace in chart.figure.data]
     assert catalogue.get("seizure_rate").label in names

@@ -93,7 +93,7 @@ document.addEventListener("click", function (event) {
         input.setAttribute("aria-labelledby", names);
       }
     });
-    root.querySelectorAll(".dash-options-list[role=listbox]").forEach(function (list) {
+    root.querySelectorAll(".dash-radioitems[role=listbox], .dash-checklist[role=listbox]").forEach(function (list) {
       var radio = list.classList.contains("dash-radioitems");
       list.setAttribute("role", radio ? "radiogroup" : "group");
       list.querySelectorAll("[role=option]").forEach(function (option) {

@@ -24,6 +24,7 @@ import polars as pl
 
 from kpis.cube import CubeFrames, Filters
 from kpis.domain import ChangeType
+from kpis.formatting import INSUFFICIENT
 from kpis.grain import add_months, month_floor, restrict
 from kpis.stats import compare_proportions, wilson_interval
 
@@ -55,6 +56,22 @@ class Verdict(StrEnum):
     INSUFFICIENT = "insufficient_data"
     STOPPED = "stopped_selecting"  # retired or suspended: nothing to compare after
     TOO_EARLY = "too_early"  # no data after the change's month yet
+
+
+# The words every surface shows for a verdict (pages, downloads, the monthly report).
+VERDICT_LABELS: dict[Verdict, str] = {
+    Verdict.IMPROVED: "improved",
+    Verdict.WORSENED: "worsened",
+    Verdict.NO_CHANGE: "no significant change",
+    Verdict.INSUFFICIENT: INSUFFICIENT,
+    Verdict.STOPPED: "stopped selecting",
+    Verdict.TOO_EARLY: "too early to tell",
+}
+
+
+def verdict_label(value: Verdict | str) -> str:
+    """The words of a verdict (its value or the enum)."""
+    return VERDICT_LABELS[Verdict(value)]
 
 
 @dataclass(frozen=True)
@@ -217,7 +234,10 @@ def before_after(
             (before["irregular"], before["controlled"]),
             (after["irregular"], after["controlled"]),
             window,
-            data_after=last_month is not None and a_from <= last_month,
+            # Data after the change: the profile selected something after it, or the data
+            # reaches the after-window (a stopped profile selects nothing).
+            data_after=after["declarations"] > 0
+            or (last_month is not None and a_from <= last_month),
             stopped=after["declarations"] == 0 and event["change_type"] in _STOPPING,
         )
         row = {
@@ -267,10 +287,12 @@ __all__ = [
     "DEFAULT_CHANGE_TYPES",
     "EVENT_SCHEMA",
     "RESULT_SCHEMA",
+    "VERDICT_LABELS",
     "Verdict",
     "Window",
     "before_after",
     "change_log_events",
     "summary",
     "verdict",
+    "verdict_label",
 ]

@@ -58,8 +58,12 @@ def test_full_cycle_is_recorded_and_audited(store: ReviewStore) -> None:
     ("setup", "target", "kwargs", "message"),
     [
         ([], State.DECIDED, {"decision": "keep"}, "needs the analyst's rationale"),
-        (["start", "decide"], State.DECIDED, {"decision": "keep", "rationale": "again"},
-         "cannot move to decided"),
+        (
+            ["start", "decide"],
+            State.DECIDED,
+            {"decision": "keep", "rationale": "again"},
+            "cannot move to decided",
+        ),
         (["start"], State.DECIDED, {"decision": "keep"}, "needs the analyst's rationale"),
         (["start"], State.DECIDED, {"rationale": "why"}, "choose a decision"),
         (["start"], State.UNDER_REVIEW, {}, "cannot move to under review"),

@@ -7,8 +7,8 @@ var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
 // inside the app like dcc.Link (pushState + Dash's private event, no reload); dashboard.js,
 // listening first, does the same carrying the filters when the address has some. A modified
 // click (Ctrl, Shift, middle button) or the small "open in a new tab" link beside it (a real
-// target=_blank anchor) leaves it to the browser. Clicks on either never reach the grid, so
-// the row selection does not also move this tab. Enter on the focused cell follows the link
+// target=_blank anchor) leaves it to the browser, and never reaches the grid, so the row
+// selection does not also move this tab. Enter on the focused cell follows the link
 // too (the grid keeps keyboard focus on cells, not links). React escapes the id's text.
 dagcomponentfuncs.ProfileLink = function (props) {
   var href = props.data ? props.data[props.colDef.field + "_href"] : null;
@@ -25,8 +25,14 @@ dagcomponentfuncs.ProfileLink = function (props) {
         anchor.current.click();
       }
     };
+    // A click the browser opens elsewhere (the new-tab link, or Ctrl/Shift/Cmd on the id)
+    // stops here: the grid's row selection would otherwise move this tab as well. A plain
+    // click on the id goes on to dashboard.js and React (in-app navigation).
     var keep = function (event) {
-      event.stopPropagation();
+      if (event.currentTarget === tab.current || event.metaKey || event.ctrlKey ||
+          event.shiftKey) {
+        event.stopPropagation();
+      }
     };
     var links = [anchor.current, tab.current].filter(Boolean);
     cell.addEventListener("keydown", onKey);

@@ -198,7 +198,7 @@ COLUMNS: list[dict[str, Any]] = [
     {
         "field": "name",
         "headerName": "Name",
-        "minWidth": 130,
+        "minWidth": 120,
         "flex": 1,
         "tooltipField": "name",
         "comparator": _EMPTY_LAST,
@@ -206,7 +206,7 @@ COLUMNS: list[dict[str, Any]] = [
     {
         "field": "flags",
         "headerName": "Flags (why)",
-        "minWidth": 190,
+        "minWidth": 170,
         "flex": 2,
         "tooltipField": "flags",
         "cellClass": "grid-flags",
@@ -215,12 +215,12 @@ COLUMNS: list[dict[str, Any]] = [
     _num(
         "severity",
         "Wasted inspections",
-        100,
+        112,
         headerTooltip="Severity of the flags: inspections only this profile caused in the "
         "recent months beyond what its findings needed at the expected hit rate",
     ),
     _num("hit_rate", "Hit rate %", 82),
-    {"field": "interval", "headerName": "95 % interval", "width": 118,
+    {"field": "interval", "headerName": "95 % interval", "width": 132,
      "comparator": _EMPTY_LAST},
     _num("lift", "Lift ×", 70),
     _num("declarations", "Volume", 84),

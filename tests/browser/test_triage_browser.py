@@ -136,12 +136,20 @@ def test_from_flag_to_recorded_decision_in_three_clicks(analyst: Any, server: Se
     page.goto(server.url + "/changes")
     page.locator("#changes-detail .ag-row", has_text="review decision").first.wait_for()
     # The verdict is the last column: scroll the grid to it (columns are drawn when in view).
-    page.locator("#changes-detail .ag-body-horizontal-scroll-viewport").evaluate(
-        "e => { e.scrollLeft = e.scrollWidth; }"
-    )
-    page.locator(
+    verdict = page.locator(
         "#changes-detail .ag-cell[col-id='verdict']", has_text="too early to tell"
-    ).first.wait_for()
+    ).first
+    for _ in range(12):  # the grid may still be laying out: scroll again until it shows
+        page.wait_for_load_state("networkidle")
+        page.locator("#changes-detail .ag-body-horizontal-scroll-viewport").evaluate(
+            "e => { e.scrollLeft = e.scrollWidth; }"
+        )
+        try:
+            verdict.wait_for(timeout=5_000)
+            break
+        except Exception:  # playwright's TimeoutError: scroll again
+            continue
+    verdict.wait_for()
     page.screenshot(path=str(SCREENSHOTS / "triage-changes-after.png"))
     page.goto(server.url + f"/profiles/{pid}")
     page.locator("text=too early to tell").first.wait_for()

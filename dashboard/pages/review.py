@@ -71,6 +71,7 @@ MESSAGE_ID = "review-message"
 REFRESH_STORE = "review-refresh"
 FOCUS_STORE = "review-focus"
 HISTORY_ROWS = 10
+GRID_AUTO_HEIGHT_ROWS = 15  # up to this many rows the grid grows with them, then it scrolls
 
 STATE_LABELS = {
     ReviewState.FLAGGED: "flagged",
@@ -129,7 +130,6 @@ def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
         rows.append(
             {
                 "profile": r["profile_id"],
-                "profile_href": f"/profiles/{quote(str(r['profile_id']), safe='')}",
                 "name": r["name"] or "",
                 "state": STATE_LABELS[ReviewState(r["state"])]
                 + (f": {r['decision']}" if r["decision"] else "")
@@ -162,20 +162,22 @@ def _num(field: str, header: str, width: int = 110) -> dict[str, Any]:
 
 # Compact rows: one line each (long text in a tooltip), the name beside the id.
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "profile", "headerName": "Profile", "pinned": "left", "width": 118,
-     "cellRenderer": "ProfileLink", "tooltipField": "name"},
+    # Not a link: a click anywhere on the row picks the profile (its history is linked
+    # from the decision panel).
+    {"field": "profile", "headerName": "Profile", "pinned": "left", "width": 110,
+     "tooltipField": "name"},
     {"field": "name", "headerName": "Name", "minWidth": 150, "flex": 1, "tooltipField": "name"},
     {"field": "state", "headerName": "State", "width": 130, "tooltipField": "state"},
     {"field": "reasons", "headerName": "Why", "minWidth": 170, "flex": 1,
      "tooltipField": "reasons"},
-    _num("severity", "Wasted inspections", 100),
+    _num("severity", "Wasted inspections", 112),
     _num("not_paid_off", "Controls without finding", 110),
-    _num("controls", "Controls", 90),
-    _num("hits", "Hits", 70),
-    _num("hit_rate", "Hit rate %", 85),
+    _num("controls", "Controls", 100),
+    _num("hits", "Hits", 80),
+    _num("hit_rate", "Hit rate %", 92),
     {"field": "interval", "headerName": "95 % interval", "width": 125},
     _num("lift", "Lift ×", 70),
-    {"field": "p_value", "headerName": "p vs random", "width": 90},
+    {"field": "p_value", "headerName": "p vs random", "width": 104},
     _num("revenue_per_control", "Revenue / control", 110),
     {"field": "trend", "headerName": "Hit rate, 12 months", "width": 115, "sortable": False,
      "cellClass": "spark-cell"},
@@ -388,10 +390,12 @@ def content(ctx: PageContext, filters: flt.PageFilters, show_decided: bool) -> A
         defaultColDef={"sortable": True, "filter": True, "resizable": True,
                        "wrapHeaderText": True, "autoHeaderHeight": True},
         dashGridOptions={"animateRows": False, "tooltipShowDelay": 300, "rowHeight": 34,
+                         "domLayout": "autoHeight" if queue.height <= GRID_AUTO_HEIGHT_ROWS
+                         else "normal",
                          "rowSelection": {"mode": "singleRow", "checkboxes": False}},
         className="ag-theme-quartz grid-review",
         getRowId="params.data.profile",
-        style={"height": "560px"},
+        style={} if queue.height <= GRID_AUTO_HEIGHT_ROWS else {"height": "560px"},
     )  # fmt: skip
     counts = queue.group_by("state").len().sort("state")
     told = ", ".join(f"{n} {STATE_LABELS[ReviewState(s)]}" for s, n in counts.iter_rows())

@@ -162,3 +162,52 @@ def _store(server: Server) -> Any:
     from appstate.review import store_for
 
     return store_for(server.settings.app_db_path)
+
+
+def _column(page: Any, col: str) -> list[str]:
+    rows = page.locator(f"{GRID} .ag-center-cols-container .ag-row").evaluate_all(
+        """(rows, col) => rows.map(r => [Number(r.getAttribute('row-index')),
+              (r.querySelector(`.ag-cell[col-id="${col}"]`) || {}).textContent || ''])""",
+        col,
+    )
+    return [text.strip() for _, text in sorted(rows)]
+
+
+def test_empty_values_sort_last_both_ways(analyst: Any, server: Server) -> None:
+    page, _ = analyst
+    _profiles(page, server)
+    header = f"{GRID} [role=columnheader][col-id='severity']"
+    before = _column(page, "severity")
+    assert "" in before and any(before), before  # the fixture has both kinds
+    for direction in ("ascending", "descending"):
+        page.click(f"{header} .ag-header-cell-label")
+        page.wait_for_selector(f'{header}[aria-sort="{direction}"]')
+        shown = _column(page, "severity")
+        filled = [s for s in shown if s]
+        assert shown == filled + [""] * (len(shown) - len(filled)), (direction, shown)
+
+
+def test_excel_icon_is_drawn_from_assets(analyst: Any, server: Server) -> None:
+    page, _ = analyst
+    page.goto(server.url + "/review")
+    button = page.locator("#review-export-button")
+    button.wait_for()
+    icon = button.evaluate(
+        """b => { const s = getComputedStyle(b, '::before');
+                  return [s.webkitMaskImage || s.maskImage, s.width]; }"""
+    )
+    assert "data:image/svg+xml" in icon[0] and icon[1] != "0px", icon
+    assert "⭳" not in button.inner_text()
+
+
+def test_add_to_review_from_the_profile_page(analyst: Any, server: Server) -> None:
+    page, _ = analyst
+    page.goto(server.url + "/profiles/P-MID")
+    page.get_by_role("button", name="Add to review").click()
+    page.locator("#profile-add-review-message", has_text="P-MID is now under review").wait_for()
+    assert _store(server).get("P-MID").state.value == "under_review"
+    simulate = page.locator("#profile-simulate")
+    assert "profiles=P-MID" in (simulate.get_attribute("href") or "")
+    simulate.click()
+    page.wait_for_url("**/what-if?**profiles=P-MID*")
+    page.locator("#whatif-profiles", has_text="P-MID").wait_for()  # chosen from the URL

@@ -180,10 +180,6 @@ def _num(field: str, header: str, width: int, **extra: Any) -> dict[str, Any]:
 # The key columns first, sized to fit a 1366 px screen together (id, name, flags, wasted
 # inspections, hit rate and its interval, lift, volume, hits, sparkline); the rest follow,
 # reachable by scrolling sideways without pushing the key ones out of view. Headers wrap.
-KEY_FIELDS: tuple[str, ...] = (
-    "profile", "name", "flags", "severity", "hit_rate", "interval", "lift", "declarations",
-    "hits", "trend",
-)  # fmt: skip
 COLUMNS: list[dict[str, Any]] = [
     {
         "field": "profile",

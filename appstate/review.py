@@ -8,6 +8,10 @@ lists it. Allowed moves::
                  ▲         │ release                │ reopen
                  └─────────┘                        └──────► under_review
 
+Deciding on a flagged profile starts its review by itself: the one transaction records
+``review.start`` then ``review.decide`` (two history rows, two audit rows), so the analyst
+goes from a flag to a decision without a separate "Start review" step (:data:`AUTO_START`).
+
 Every transition is one SQLite transaction that updates the state, appends to the history
 (``review_events``) and writes the audit-trail row (``appstate.audit``, same database), so the
 three can never disagree. The tables come from the migrations (``appstate.db``).
@@ -50,6 +54,12 @@ TRANSITIONS: dict[tuple[State, State], str] = {
     (State.UNDER_REVIEW, State.DECIDED): "review.decide",
     (State.UNDER_REVIEW, State.FLAGGED): "review.release",
     (State.DECIDED, State.UNDER_REVIEW): "review.reopen",
+}
+
+
+# Moves made in two steps, the first one on the user's behalf: (from, to) → the step between.
+AUTO_START: dict[tuple[State, State], State] = {
+    (State.FLAGGED, State.DECIDED): State.UNDER_REVIEW,
 }
 
 
@@ -150,7 +160,9 @@ class ReviewStore(Database):
         expected: State | str | None = None,
     ) -> ReviewEvent:
         """Move a profile to ``to_state``; ``expected`` = the state the user saw (refused if
-        someone else moved it meanwhile). A decision needs a decision and a rationale."""
+        someone else moved it meanwhile). A decision needs a decision and a rationale.
+        Deciding on a flagged profile starts its review first, in the same transaction
+        (:data:`AUTO_START`); the decision's event is returned."""
         pid = _clean_profile(profile_id)
         target = State(to_state)
         text = (rationale or "").strip() or None
@@ -186,6 +198,10 @@ class ReviewStore(Database):
                 f"{pid} is now {current.value.replace('_', ' ')} (changed by someone else): "
                 "reload the queue"
             )
+        between = AUTO_START.get((current, target))
+        if between is not None:
+            self._apply(con, pid, between, actor, None, None, None)
+            return self._apply(con, pid, target, actor, chosen, text, between)
         action = TRANSITIONS.get((current, target))
         if action is None:
             raise ReviewError(

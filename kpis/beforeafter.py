@@ -5,9 +5,11 @@ hit rate (Wilson 95 %), revenue per control and volume over the ``months`` full 
 the event's month and the ``months`` after it. The event's own month is left out: it mixes
 both regimes. The hit rates are compared with a two-proportion test (Fisher's exact test when
 counts are small) and each event gets a verdict: improved, worsened, no significant change,
-insufficient data (fewer than ``min_sample`` controls on either side), or stopped selecting (a
+insufficient data (fewer than ``min_sample`` controls on either side), stopped selecting (a
 retirement or suspension after which the profile selected nothing: its effect is on the
-national figures, which the what-if estimates).
+national figures, which the what-if estimates), or too early to tell (no month of data after
+the change's month yet: a decision taken this month). :func:`verdict` is the one function that
+decides; every surface shows its answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import polars as pl
 
 from kpis.cube import CubeFrames, Filters
 from kpis.domain import ChangeType
+from kpis.formatting import INSUFFICIENT
 from kpis.grain import add_months, month_floor, restrict
 from kpis.stats import compare_proportions, wilson_interval
 
@@ -52,6 +55,23 @@ class Verdict(StrEnum):
     NO_CHANGE = "no_significant_change"
     INSUFFICIENT = "insufficient_data"
     STOPPED = "stopped_selecting"  # retired or suspended: nothing to compare after
+    TOO_EARLY = "too_early"  # no data after the change's month yet
+
+
+# The words every surface shows for a verdict (pages, downloads, the monthly report).
+VERDICT_LABELS: dict[Verdict, str] = {
+    Verdict.IMPROVED: "improved",
+    Verdict.WORSENED: "worsened",
+    Verdict.NO_CHANGE: "no significant change",
+    Verdict.INSUFFICIENT: INSUFFICIENT,
+    Verdict.STOPPED: "stopped selecting",
+    Verdict.TOO_EARLY: "too early to tell",
+}
+
+
+def verdict_label(value: Verdict | str) -> str:
+    """The words of a verdict (its value or the enum)."""
+    return VERDICT_LABELS[Verdict(value)]
 
 
 @dataclass(frozen=True)
@@ -126,11 +146,24 @@ def _side(prefix: str, s: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict(
-    before: tuple[int, int], after: tuple[int, int], window: Window
+    before: tuple[int, int],
+    after: tuple[int, int],
+    window: Window,
+    *,
+    data_after: bool = True,
+    stopped: bool = False,
 ) -> tuple[Verdict, float | None, str]:
-    """(verdict, p-value, test name) for (hits, controls) before and after."""
+    """(verdict, p-value, test name) for (hits, controls) before and after.
+
+    ``data_after``: the data reaches at least the first month of the after-window (otherwise
+    it is too early to tell, whatever the counts); ``stopped``: the change retired or suspended
+    the profile and it selected nothing afterwards."""
     (hb, nb), (ha, na) = before, after
     test = compare_proportions(ha, na, hb, nb)
+    if not data_after:
+        return Verdict.TOO_EARLY, None, test.test
+    if stopped:
+        return Verdict.STOPPED, test.p_value, test.test
     if nb < window.min_sample or na < window.min_sample:
         return Verdict.INSUFFICIENT, test.p_value, test.test
     delta = ha / na - hb / nb
@@ -201,9 +234,12 @@ def before_after(
             (before["irregular"], before["controlled"]),
             (after["irregular"], after["controlled"]),
             window,
+            # Data after the change: the profile selected something after it, or the data
+            # reaches the after-window (a stopped profile selects nothing).
+            data_after=after["declarations"] > 0
+            or (last_month is not None and a_from <= last_month),
+            stopped=after["declarations"] == 0 and event["change_type"] in _STOPPING,
         )
-        if after["declarations"] == 0 and event["change_type"] in _STOPPING:
-            outcome = Verdict.STOPPED
         row = {
             **event,
             "before_from": b_from,
@@ -251,10 +287,12 @@ __all__ = [
     "DEFAULT_CHANGE_TYPES",
     "EVENT_SCHEMA",
     "RESULT_SCHEMA",
+    "VERDICT_LABELS",
     "Verdict",
     "Window",
     "before_after",
     "change_log_events",
     "summary",
     "verdict",
+    "verdict_label",
 ]

@@ -21,7 +21,7 @@ from kpis.additive import (
     quotient_parts,
     quotient_value,
 )
-from kpis.beforeafter import Window, before_after, change_log_events
+from kpis.beforeafter import EVENT_SCHEMA, Window, before_after, change_log_events
 from kpis.cube import CubeFrames, Filters
 from kpis.domain import ChangeType
 from kpis.flags import Assessment, ChangeOutcome, FlagConfig, ProfileFigures, assess
@@ -488,20 +488,25 @@ def change_impact(
     months: int = Window.months,
     filters: Filters | None = None,
     min_sample: int = Window.min_sample,
+    decisions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Before/after of each change-log event of the profile, oldest first:
+    """Before/after of each change-log event of the profile (and of each review decision in
+    ``decisions``, :data:`kpis.beforeafter.EVENT_SCHEMA` rows), oldest first:
     :func:`kpis.beforeafter.before_after` (the one before/after test and verdict) over the
     ``months`` full months before the change's month and the ``months`` after it (the change
     month itself is left out: it mixes both). Columns: ``changed_at``, ``change_type``,
     ``summary``, controls, hits and hit rate before and after, ``delta`` (after − before),
-    ``p_value`` and ``verdict``."""
+    ``p_value``, ``verdict`` and ``source`` (change_log or decision)."""
     every_type = tuple(cube.changes["change_type"].unique().to_list())
     events = change_log_events(cube, every_type).filter(pl.col("profile_id") == profile_id)
+    if decisions is not None and not decisions.is_empty():
+        own = decisions.filter(pl.col("profile_id") == profile_id).select(list(EVENT_SCHEMA))
+        events = pl.concat([events.select(list(EVENT_SCHEMA)), own])
     results = before_after(cube, events, Window(months=months, min_sample=min_sample), filters)
     return results.sort("changed_at").select(
         "changed_at", "change_type", "summary", "controlled_before", "irregular_before",
         "hit_rate_before", "controlled_after", "irregular_after", "hit_rate_after",
-        pl.col("hit_rate_delta").alias("delta"), "p_value", "verdict",
+        pl.col("hit_rate_delta").alias("delta"), "p_value", "verdict", "source",
     )  # fmt: skip
 
 

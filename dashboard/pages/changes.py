@@ -29,10 +29,18 @@ from dashboard.context import current_settings
 from dashboard.data import PageContext
 from dashboard.pages import _frame as frame
 from kpis import catalogue
-from kpis.beforeafter import EVENT_SCHEMA, Verdict, Window, before_after, change_log_events, summary
+from kpis.beforeafter import (
+    EVENT_SCHEMA,
+    VERDICT_LABELS,
+    Verdict,
+    Window,
+    before_after,
+    change_log_events,
+    summary,
+)
 from kpis.definitions import Unit
 from kpis.domain import ChangeType
-from kpis.formatting import INSUFFICIENT, format_interval, format_value
+from kpis.formatting import format_interval, format_value
 from kpis.grain import period_end_day
 
 dash.register_page(
@@ -58,13 +66,7 @@ def window_choices() -> tuple[int, ...]:
 
 
 DETAIL_GRID_ID = "changes-detail"
-VERDICT_LABELS = {
-    Verdict.IMPROVED: "improved",
-    Verdict.WORSENED: "worsened",
-    Verdict.NO_CHANGE: "no significant change",
-    Verdict.INSUFFICIENT: INSUFFICIENT,
-    Verdict.STOPPED: "stopped selecting",
-}
+SOURCE_LABELS = {"decision": "review decision", "change_log": "change log"}
 
 
 # --- Computation ---------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ def summary_table(results: pl.DataFrame) -> html.Div:
     rows = [
         {
             "Change": r["change_type"],
-            "From": "review decision" if r["source"] == "decision" else "change log",
+            "From": SOURCE_LABELS.get(r["source"], r["source"]),
             "Changes": format_count(r["changes"]),
             **{VERDICT_LABELS[v].capitalize(): format_count(r[v.value]) for v in Verdict},
         }
@@ -169,6 +171,7 @@ DETAIL_COLUMNS: list[dict[str, Any]] = [
      "pinned": "left", "width": 110},
     {"field": "when", "headerName": "When", "width": 150},
     {"field": "change_type", "headerName": "Change", "width": 120},
+    {"field": "source", "headerName": "From", "width": 140},
     {"field": "summary", "headerName": "What", "width": 260, "tooltipField": "summary"},
     {**_NUMBER, "field": "controlled_before", "headerName": "Controls before"},
     {**_NUMBER, "field": "hit_rate_before", "headerName": "Hit rate before"},
@@ -186,7 +189,7 @@ DETAIL_COLUMNS: list[dict[str, Any]] = [
      "cellClassRules": {
          "verdict-good": "params.data.verdict_key === 'improved'",
          "verdict-bad": "params.data.verdict_key === 'worsened'",
-         "verdict-muted": "['insufficient_data', 'stopped_selecting']"
+         "verdict-muted": "['insufficient_data', 'stopped_selecting', 'too_early']"
                           ".includes(params.data.verdict_key)",
      }},
 ]  # fmt: skip
@@ -205,6 +208,7 @@ def detail_rows(results: pl.DataFrame) -> list[dict[str, Any]]:
                 "profile_id_href": f"/profiles/{quote(r['profile_id'], safe='')}",
                 "when": format_timestamp(r["changed_at"]),
                 "change_type": r["change_type"],
+                "source": SOURCE_LABELS.get(r["source"], r["source"]),
                 "summary": r["summary"] or "",
                 "controlled_before": r["controlled_before"],
                 "controlled_before_text": format_count(r["controlled_before"]),
@@ -230,7 +234,11 @@ def detail_rows(results: pl.DataFrame) -> list[dict[str, Any]]:
                 "p_value_text": format_p_value(r["p_value"]),
                 "verdict_key": verdict.value,
                 "verdict": VERDICT_LABELS[verdict]
-                + ("" if r["complete"] else " (after-window incomplete)"),
+                + (
+                    ""
+                    if r["complete"] or verdict is Verdict.TOO_EARLY
+                    else " (after-window incomplete)"
+                ),
             }
         )
     return rows
@@ -274,7 +282,8 @@ def content(ctx: PageContext, filters: flt.PageFilters, months: int, sources: li
             view="changes",
             wide=True,
             note="The month of the change is left out (it mixes both). p-value: "
-            "two-proportion test, Fisher's exact test for small counts.",
+            "two-proportion test, Fisher's exact test for small counts. "
+            "Too early to tell: no month of data after the change's month yet.",
         ),
     ]
     if "change_log" in sources:

@@ -20,8 +20,11 @@ import polars as pl
 from dash import Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
+from flask import has_request_context, request
 
-from appstate.review import timeline_events
+from appstate.audit import Actor
+from appstate.review import ReviewError, store_for, timeline_events
+from appstate.review import State as ReviewState
 from appstate.roles import Role
 from dashboard import filters as flt
 from dashboard.components import palette, states
@@ -52,6 +55,7 @@ from dashboard.pages._profile_facts import (
     overlap_frame,
 )
 from kpis import catalogue
+from kpis.beforeafter import verdict_label
 from kpis.definitions import Unit
 from kpis.formatting import INSUFFICIENT, format_interval, format_value
 from kpis.grain import period_end_day
@@ -81,6 +85,8 @@ DECL_TABLE_ID = "profile-declarations"
 DECL_PAGE_STORE = "profile-declarations-page"
 DECL_PREV_ID = "profile-declarations-prev"
 DECL_NEXT_ID = "profile-declarations-next"
+ADD_REVIEW_ID = "profile-add-review"
+ADD_REVIEW_MESSAGE = "profile-add-review-message"
 
 PCT = Unit.PERCENT
 
@@ -134,6 +140,8 @@ def changes_frame(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -
         months=config.change_window_months,
         filters=ctx.kpi_filters(filters),
         min_sample=config.n_min,
+        # The committee's decisions have their before/after too (too early to tell at first).
+        decisions=store_for(ctx.settings.app_db_path).decisions_frame(profile_id),
     )
 
 
@@ -319,7 +327,9 @@ def _changes_table(changes: pl.DataFrame, min_sample: int) -> Any:
     """Before/after per change. A side with fewer than ``min_sample`` controls shows no rate
     (and the comparison no delta): three hits in four controls is not "75 %"."""
     if changes.is_empty():
-        return states.no_rows("No entry in the change log for this profile.", hint=None)
+        return states.no_rows(
+            "No entry in the change log and no review decision for this profile.", hint=None
+        )
     insufficient = INSUFFICIENT
 
     def rate(value: float | None, controls: int) -> str:
@@ -332,6 +342,7 @@ def _changes_table(changes: pl.DataFrame, min_sample: int) -> Any:
             {
                 "When": format_timestamp(r["changed_at"]),
                 "Change": r["change_type"],
+                "From": "review decision" if r["source"] == "decision" else "change log",
                 "What": r["summary"] or "",
                 "Hit rate before": rate(r["hit_rate_before"], r["controlled_before"]),
                 "Controls before": format_count(r["controlled_before"]),
@@ -341,7 +352,7 @@ def _changes_table(changes: pl.DataFrame, min_sample: int) -> Any:
                 if judged and r["delta"] is not None
                 else "–",
                 "p-value": format_p_value(r["p_value"]) if judged else "–",
-                "Verdict": r["verdict"].replace("_", " "),
+                "Verdict": verdict_label(r["verdict"]),
             }
         )
     return data_table(
@@ -442,9 +453,57 @@ def content(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> Any:
         # A new draw (profile or filters) thus also starts the pager again at the first page.
         dcc.Download(id=DOWNLOAD_ID),
         dcc.Store(id=DECL_PAGE_STORE, data=0),
+        actions_bar(ctx, filters, profile_id),
         summary_block(row, ctx.settings.min_sample) if row else None,
         html.Div(sections, className="panel-grid"),
     ]
+
+
+def actions_bar(ctx: PageContext, filters: flt.PageFilters, profile_id: str) -> html.Div:
+    """Simulate (the What-if with this profile chosen, period kept, by its URL) and, for
+    analysts, Add to review (the profile's review starts: the queue lists it)."""
+    pid = quote(profile_id, safe="")
+    query = flt.to_query(filters)
+    simulate = f"/what-if{query}{'&' if query else '?'}profiles={pid}"
+    items: list[Any] = [dcc.Link("Simulate", href=simulate, id="profile-simulate",
+                                 className="button-link")]  # fmt: skip
+    if ctx.viewer.may(Role.ANALYST):
+        items += [
+            html.Button("Add to review", id=ADD_REVIEW_ID, n_clicks=0),
+            html.Span(id=ADD_REVIEW_MESSAGE, role="status"),
+        ]
+    return html.Div(items, className="pager profile-actions")
+
+
+@callback(
+    Output(ADD_REVIEW_MESSAGE, "children"),
+    Input(ADD_REVIEW_ID, "n_clicks"),
+    State(PROFILE_STORE, "data"),
+    prevent_initial_call=True,
+)
+@guarded(Role.ANALYST, on_error=frame.error_then_no_update)
+def add_to_review(ctx: PageContext, clicks: Any, profile_id: Any) -> Any:
+    """Start the profile's review (appstate.review, audited): the Review queue lists it."""
+    if not clicks or not profile_id:
+        raise PreventUpdate
+    pid = str(profile_id)
+    if not known(ctx, pid):  # a crafted request: reviews are only about profiles in the data
+        return html.Span(f"There is no profile “{pid}” in the published data.",
+                         className="state state-error")  # fmt: skip
+    store = store_for(ctx.settings.app_db_path)
+    link = dcc.Link("open the Review queue", href="/review")
+    if store.get(pid).state is ReviewState.UNDER_REVIEW:
+        return html.Span([f"{pid} is already under review · ", link], className="state state-ok")
+    try:
+        store.transition(
+            pid,
+            ReviewState.UNDER_REVIEW,
+            Actor(name=ctx.viewer.name, role=ctx.viewer.role.value,
+                  remote_addr=request.remote_addr if has_request_context() else None),
+        )  # fmt: skip
+    except ReviewError as exc:
+        return html.Span(str(exc), className="state state-error")
+    return html.Span([f"{pid} is now under review · ", link], className="state state-ok")
 
 
 def _with_decisions(

@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 
 from appstate.roles import Role
 from dashboard import filters as flt
+from dashboard.components import states
 from dashboard.components.format import format_p_value
 from dashboard.components.layout import section, stat
 from dashboard.components.sparkline import spark_text
@@ -40,6 +41,7 @@ PAGE = "profiles"
 CONTENT_ID = "profiles-content"
 GRID_ID = "profiles-grid"
 NAV_ID = "profiles-nav"
+FLAGGED_ONLY_ID = "profiles-flagged-only"
 DOWNLOAD_ID = "profiles-download"
 GRID_STATE_ID = "profiles-grid-state"
 
@@ -138,6 +140,8 @@ def grid_rows(table: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
         rows.append(
             {
                 "profile": r["profile_id"],
+                # Quoted for the path; the link's text is escaped by React (never markup).
+                "profile_href": f"/profiles/{quote(str(r['profile_id']), safe='')}",
                 "name": r["name"] or "",
                 "status": r["status"],
                 "declarations": r["declarations"],
@@ -153,115 +157,91 @@ def grid_rows(table: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
                 if not ok or r["revenue_per_control"] is None
                 else round(r["revenue_per_control"], 0),
                 "trend": r["trend"],
-                "flags": "; ".join(r["flag_reasons"] or []),
+                "flags": "; ".join(r["flag_reasons"] or []) or None,
                 "flag_rules": ", ".join(r["flags"] or []),
                 "severity": None if r["severity"] is None else round(r["severity"]),
-                "evidence": "; ".join(r["notices"] or []),
+                "evidence": "; ".join(r["notices"] or []) or None,
             }
         )
     return rows
 
 
+# Empty values (an insufficient sample, no severity) sort last in both directions
+# (assets/dashAgGridComponentFunctions.js).
+_EMPTY_LAST = {"function": "emptyLast"}
+
+
+def _num(field: str, header: str, width: int, **extra: Any) -> dict[str, Any]:
+    return {"field": field, "headerName": header, "type": "numericColumn",
+            "filter": "agNumberColumnFilter", "width": width, "comparator": _EMPTY_LAST,
+            **extra}  # fmt: skip
+
+
+# The key columns first, sized to fit a 1366 px screen together (id, name, flags, wasted
+# inspections, hit rate and its interval, lift, volume, hits, sparkline); the rest follow,
+# reachable by scrolling sideways without pushing the key ones out of view. Headers wrap.
 COLUMNS: list[dict[str, Any]] = [
     {
         "field": "profile",
         "headerName": "Profile",
         "pinned": "left",
-        "width": 105,
+        "width": 118,
         "filter": "agTextColumnFilter",
         "tooltipField": "name",
-        "cellClass": "grid-link",
+        "cellRenderer": "ProfileLink",
+        "comparator": _EMPTY_LAST,
     },
     {
         "field": "name",
         "headerName": "Name",
-        "minWidth": 150,
+        "minWidth": 120,
         "flex": 1,
-        "wrapText": True,
-        "autoHeight": True,
-        "cellClass": "grid-wrap",
+        "tooltipField": "name",
+        "comparator": _EMPTY_LAST,
     },
-    {"field": "status", "headerName": "Status", "width": 100},
-    # Flags early: on a laptop screen the reasons stay in view without scrolling sideways.
     {
         "field": "flags",
         "headerName": "Flags (why)",
-        "minWidth": 260,
+        "minWidth": 170,
         "flex": 2,
-        "wrapText": True,
-        "autoHeight": True,
-        "cellClass": "grid-wrap grid-flags",
+        "tooltipField": "flags",
+        "cellClass": "grid-flags",
+        "comparator": _EMPTY_LAST,
     },
-    {
-        "field": "severity",
-        "headerName": "Wasted inspections",
-        "headerTooltip": "Severity of the flags: inspections only this profile caused in the "
+    _num(
+        "severity",
+        "Wasted inspections",
+        112,
+        headerTooltip="Severity of the flags: inspections only this profile caused in the "
         "recent months beyond what its findings needed at the expected hit rate",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 120,
-    },
-    {
-        "field": "controls",
-        "headerName": "Controls",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 100,
-    },
-    {
-        "field": "hit_rate",
-        "headerName": "Hit rate %",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 105,
-    },
-    {"field": "interval", "headerName": "95 % interval", "width": 140},
-    {
-        "field": "lift",
-        "headerName": "Lift ×",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 85,
-    },
-    {"field": "p_value", "headerName": "p-value", "width": 90},
-    {
-        "field": "revenue_per_control",
-        "headerName": "Revenue / control",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 130,
-    },
+    ),
+    _num("hit_rate", "Hit rate %", 82),
+    {"field": "interval", "headerName": "95 % interval", "width": 132,
+     "comparator": _EMPTY_LAST},
+    _num("lift", "Lift ×", 70),
+    _num("declarations", "Volume", 84),
+    _num("hits", "Hits", 68),
     {
         "field": "trend",
         "headerName": "Hit rate, 12 months",
-        "width": 150,
+        "width": 112,
         "cellClass": "spark-cell",
         "sortable": False,
         "filter": False,
     },
-    {
-        "field": "declarations",
-        "headerName": "Volume",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 95,
-    },
-    {
-        "field": "hits",
-        "headerName": "Hits",
-        "type": "numericColumn",
-        "filter": "agNumberColumnFilter",
-        "width": 80,
-    },
+    # Available, after the key ones.
+    {"field": "status", "headerName": "Status", "width": 95},
+    _num("controls", "Controls", 92),
+    {"field": "p_value", "headerName": "p-value", "width": 85},
+    _num("revenue_per_control", "Revenue / control", 110),
     {
         "field": "evidence",
         "headerName": "Not yet decided",
         "minWidth": 220,
-        "wrapText": True,
-        "autoHeight": True,
-        "cellClass": "grid-wrap",
+        "tooltipField": "evidence",
+        "comparator": _EMPTY_LAST,
     },
-]
+]  # fmt: skip
 
 
 # --- Layout and callbacks ------------------------------------------------------------------
@@ -284,21 +264,51 @@ def layout(**query: Any) -> html.Div:
             flt.view_param("sort"),
             flt.view_param("filter"),
         ],
+        controls=[
+            dcc.Checklist(
+                id=FLAGGED_ONLY_ID,
+                options=[{"label": " flagged only", "value": "flagged"}],
+                value=["flagged"] if str(query.get("flagged") or "") in ("1", "true") else [],
+                inline=True,
+            )
+        ],
         # Without a period in the link, the rules' evidence window (last 12 months).
     )
 
 
-def content(ctx: PageContext, filters: flt.PageFilters, grid_state: Any = None) -> Any:
+def flagged_only(table: pl.DataFrame, toggle: Any) -> pl.DataFrame:
+    """The rows left by the "flagged only" toggle (by kpis.flags' verdict: a flag or none)."""
+    if "flagged" not in (toggle or []):
+        return table
+    return table.filter(pl.col("flags").list.len() > 0)
+
+
+def content(
+    ctx: PageContext, filters: flt.PageFilters, toggle: Any = None, grid_state: Any = None
+) -> Any:
     state = grid_state if isinstance(grid_state, dict) else {}
-    table = profile_frame(ctx, filters)
-    if table.is_empty():
+    every = profile_frame(ctx, filters)
+    if every.is_empty():
         return frame.no_data(ctx)
+    table = flagged_only(every, toggle)
+    if table.is_empty():
+        return states.no_rows(
+            "No profile is flagged over this period.",
+            hint="Untick “flagged only” to see every profile.",
+        )
     grid = dag.AgGrid(
         id=GRID_ID,
         rowData=grid_rows(table, ctx.settings.min_sample),
         columnDefs=flt.sorted_columns(COLUMNS, state.get("sort")),
         filterModel=state.get("filter") if isinstance(state.get("filter"), dict) else {},
-        defaultColDef={"sortable": True, "filter": True, "floatingFilter": True, "resizable": True},
+        defaultColDef={
+            "sortable": True,
+            "filter": True,
+            "floatingFilter": True,
+            "resizable": True,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+        },
         dashGridOptions={
             "animateRows": False,
             "tooltipShowDelay": 300,
@@ -315,9 +325,11 @@ def content(ctx: PageContext, filters: flt.PageFilters, grid_state: Any = None) 
         getRowId="params.data.profile",
         style={} if table.height <= GRID_AUTO_HEIGHT_ROWS else {"height": "640px"},
     )
-    flagged = table.filter(pl.col("flags").list.len() > 0).height
+    flagged = every.filter(pl.col("flags").list.len() > 0).height
+    shown = "" if table.height == every.height else f" (showing the {table.height} flagged)"
     note = (
-        f"{table.height} profiles · {flagged} flagged, costliest first (wasted inspections). "
+        f"{every.height} profiles · {flagged} flagged{shown}, costliest first (wasted "
+        "inspections). "
         f"Hit rate, lift and revenue per control need at least {ctx.settings.min_sample} "
         "controls. Flags are judged over the evidence window ending with the period's last "
         f"month. Flag rules: {ctx.settings.flag_config().describe()}. "
@@ -339,7 +351,9 @@ def content(ctx: PageContext, filters: flt.PageFilters, grid_state: Any = None) 
     return [performance, management_section(ctx, filters)]
 
 
-update_content = frame.content_callback(__name__, CONTENT_ID, content, State(GRID_STATE_ID, "data"))
+update_content = frame.content_callback(
+    __name__, CONTENT_ID, content, Input(FLAGGED_ONLY_ID, "value"), State(GRID_STATE_ID, "data")
+)
 flt.sync_view_param("sort", GRID_ID, "columnState", "syncGridSort")
 flt.sync_view_param("filter", GRID_ID, "filterModel")
 
@@ -365,11 +379,13 @@ def open_profile(
 
 
 def download_table(
-    ctx: PageContext, filters: flt.PageFilters, view: str
+    ctx: PageContext, filters: flt.PageFilters, view: str, toggle: Any = None
 ) -> tuple[pl.DataFrame, str]:
     if view == "management":
         return management_frame(ctx, filters), f"{PAGE}-{view}"
-    return profile_frame(ctx, filters), PAGE
+    return flagged_only(profile_frame(ctx, filters), toggle), PAGE
 
 
-download = frame.download_callback(__name__, PAGE, DOWNLOAD_ID, download_table)
+download = frame.download_callback(
+    __name__, PAGE, DOWNLOAD_ID, download_table, State(FLAGGED_ONLY_ID, "value")
+)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 import dash
 import dash_ag_grid as dag
 import polars as pl
 import xlsxwriter
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
@@ -39,6 +40,7 @@ from dashboard.pages import _frame as frame
 from kpis.definitions import Unit
 from kpis.formatting import INSUFFICIENT, WORKBOOK_OPTIONS, format_interval
 from kpis.grain import period_end_day
+from kpis.profiles import by_severity
 from kpis.review import review_queue
 
 dash.register_page(
@@ -67,7 +69,9 @@ REOPEN_ID = "review-reopen"
 RELEASE_ID = "review-release"
 MESSAGE_ID = "review-message"
 REFRESH_STORE = "review-refresh"
+FOCUS_STORE = "review-focus"
 HISTORY_ROWS = 10
+GRID_AUTO_HEIGHT_ROWS = 15  # up to this many rows the grid grows with them, then it scrolls
 
 STATE_LABELS = {
     ReviewState.FLAGGED: "flagged",
@@ -91,6 +95,7 @@ def queue_frame(ctx: PageContext, filters: flt.PageFilters) -> pl.DataFrame:
         filters=ctx.kpi_filters(filters, channels=()),
         include=open_reviews,
     )
+    queue = by_severity(queue)  # the costliest first, as on the Profiles page
     ids = queue["profile_id"].to_list()
     reviews = [recorded.get(p) for p in ids]
     return queue.with_columns(
@@ -151,28 +156,33 @@ def grid_rows(queue: pl.DataFrame, min_sample: int) -> list[dict[str, Any]]:
 
 def _num(field: str, header: str, width: int = 110) -> dict[str, Any]:
     return {"field": field, "headerName": header, "type": "numericColumn",
-            "filter": "agNumberColumnFilter", "width": width}  # fmt: skip
+            "filter": "agNumberColumnFilter", "width": width,
+            "comparator": {"function": "emptyLast"}}  # fmt: skip
 
 
+# Compact rows: one line each (long text in a tooltip), the name beside the id.
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "profile", "headerName": "Profile", "pinned": "left", "width": 120,
+    # Not a link: a click anywhere on the row picks the profile (its history is linked
+    # from the decision panel).
+    {"field": "profile", "headerName": "Profile", "pinned": "left", "width": 110,
      "tooltipField": "name"},
-    {"field": "state", "headerName": "State", "width": 150},
-    {"field": "reasons", "headerName": "Why", "minWidth": 200, "flex": 1, "wrapText": True,
-     "autoHeight": True},
-    _num("severity", "Wasted inspections", 140),
-    _num("not_paid_off", "Controls without finding", 150),
-    _num("controls", "Controls"),
-    _num("hits", "Hits", 90),
-    _num("hit_rate", "Hit rate %"),
-    {"field": "interval", "headerName": "95 % interval", "width": 170},
-    _num("lift", "Lift ×", 95),
-    {"field": "p_value", "headerName": "p vs random", "width": 110},
-    _num("revenue_per_control", "Revenue / control", 140),
-    {"field": "trend", "headerName": "Hit rate, 12 months", "width": 150, "sortable": False,
+    {"field": "name", "headerName": "Name", "minWidth": 150, "flex": 1, "tooltipField": "name"},
+    {"field": "state", "headerName": "State", "width": 130, "tooltipField": "state"},
+    {"field": "reasons", "headerName": "Why", "minWidth": 170, "flex": 1,
+     "tooltipField": "reasons"},
+    _num("severity", "Wasted inspections", 112),
+    _num("not_paid_off", "Controls without finding", 110),
+    _num("controls", "Controls", 100),
+    _num("hits", "Hits", 80),
+    _num("hit_rate", "Hit rate %", 92),
+    {"field": "interval", "headerName": "95 % interval", "width": 125},
+    _num("lift", "Lift ×", 70),
+    {"field": "p_value", "headerName": "p vs random", "width": 104},
+    _num("revenue_per_control", "Revenue / control", 110),
+    {"field": "trend", "headerName": "Hit rate, 12 months", "width": 115, "sortable": False,
      "cellClass": "spark-cell"},
-    {"field": "evidence", "headerName": "Evidence", "minWidth": 320, "flex": 2,
-     "wrapText": True, "autoHeight": True},
+    {"field": "evidence", "headerName": "Evidence", "minWidth": 260, "flex": 2,
+     "tooltipField": "evidence"},
 ]  # fmt: skip
 
 
@@ -294,7 +304,7 @@ def about_rows(ctx: PageContext, filters: flt.PageFilters, rows: int) -> list[tu
                   "review overdue per the register's review period"),
         ("Order", "Severity (inspections the profile alone spent in the recent months beyond "
                   "what its findings needed at the expected hit rate), costliest first; then "
-                  "profiles listed for other reasons by controls without finding"),
+                  "profiles listed for other reasons by controls"),
     ]  # fmt: skip
 
 
@@ -310,6 +320,7 @@ def action_panel() -> html.Section:
                     ),
                     html.Div(id=PICK_STATE_ID, className="section-note", role="status"),
                     dcc.Store(id=SEEN_STATE_STORE),
+                    dcc.Store(id=FOCUS_STORE),
                 ],
                 className="filter-bar",
             ),
@@ -354,10 +365,10 @@ def layout(**query: Any) -> html.Div:
                 inline=True,
             ),
             html.Button(
-                "⭳ Excel for the committee",
+                "Excel for the committee",
                 id=EXPORT_BUTTON,
                 n_clicks=0,
-                className="download-button",
+                className="download-button icon-excel",
             ),
         ],
         extra=[
@@ -376,12 +387,15 @@ def content(ctx: PageContext, filters: flt.PageFilters, show_decided: bool) -> A
         id=GRID_ID,
         rowData=grid_rows(queue, ctx.settings.min_sample),
         columnDefs=COLUMNS,
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions={"animateRows": False, "tooltipShowDelay": 300,
+        defaultColDef={"sortable": True, "filter": True, "resizable": True,
+                       "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions={"animateRows": False, "tooltipShowDelay": 300, "rowHeight": 34,
+                         "domLayout": "autoHeight" if queue.height <= GRID_AUTO_HEIGHT_ROWS
+                         else "normal",
                          "rowSelection": {"mode": "singleRow", "checkboxes": False}},
         className="ag-theme-quartz grid-review",
         getRowId="params.data.profile",
-        style={"height": "560px"},
+        style={} if queue.height <= GRID_AUTO_HEIGHT_ROWS else {"height": "560px"},
     )  # fmt: skip
     counts = queue.group_by("state").len().sort("state")
     told = ", ".join(f"{n} {STATE_LABELS[ReviewState(s)]}" for s, n in counts.iter_rows())
@@ -391,7 +405,8 @@ def content(ctx: PageContext, filters: flt.PageFilters, show_decided: bool) -> A
         wide=True,
         note=f"{queue.height} profiles ({told}). Rates need at least "
         f"{ctx.settings.min_sample} controls; the trend is the hit rate over the 3 months "
-        "ending with each month. Click a row to act on it.",
+        "ending with each month. Click a row, write the rationale, choose the decision and "
+        "record it (the review starts by itself).",
     )
 
 
@@ -442,6 +457,15 @@ def pick_from_grid(ctx: PageContext, cell: Any) -> str:
     return str(cell["rowId"])
 
 
+# Picking a profile puts the cursor in the rationale: pick, write, choose, record.
+clientside_callback(
+    ClientsideFunction(namespace="review", function_name="focusRationale"),
+    Output(FOCUS_STORE, "data"),
+    Input(PICK_ID, "value"),
+    prevent_initial_call=True,
+)
+
+
 @callback(
     Output(PICK_STATE_ID, "children"),
     Output(SEEN_STATE_STORE, "data"),
@@ -465,9 +489,12 @@ def show_state(ctx: PageContext, profile_id: Any, _n: Any) -> tuple[Any, str | N
     links = html.Span(
         [
             " · ",
-            dcc.Link("profile history", href=f"/profiles/{pid}"),
+            dcc.Link("profile history", href=f"/profiles/{quote(pid, safe='')}"),
             " · ",
-            dcc.Link("what-if of retiring it", href=f"/what-if?profiles={pid}&action=retire"),
+            dcc.Link(
+                "what-if of retiring it",
+                href=f"/what-if?profiles={quote(pid, safe='')}&action=retire",
+            ),
         ]
     )
     history = store.history(pid)[-HISTORY_ROWS:]

@@ -117,6 +117,28 @@ def test_viewer_cannot_take_a_decision(web: App) -> None:
     assert store_for(web.settings.app_db_path).get("P003").state.value == "flagged"
 
 
+def test_record_decision_on_a_flagged_profile_starts_the_review_itself(web: App) -> None:
+    """No "Start review" first: the web side records the decision on a flagged profile, the
+    review starting by itself (both steps audited, as appstate.review does everywhere)."""
+    client = login(web.app, "analyst")
+    _, options = review_content(client, web.app)
+    profile = options[-1]["value"]
+    status, payload = act(client, web.app, "review-decide", profile, "flagged", "keep", "fine")
+    assert status == 200 and "decided (keep)" in json.dumps(payload), payload
+    entries = web.state.audit_entries(action_prefix="review.")
+    assert [(e.action, e.target) for e in entries[:2]] == [
+        ("review.decide", f"profile:{profile}"),
+        ("review.start", f"profile:{profile}"),
+    ]
+    # The rules are the same: a decision still needs its rationale.
+    other = options[-2]["value"]
+    status, payload = act(client, web.app, "review-decide", other, "flagged", "keep")
+    assert "rationale" in json.dumps(payload)
+    from appstate.review import store_for
+
+    assert store_for(web.settings.app_db_path).get(other).state.value == "flagged"
+
+
 def test_decision_reaches_audit_trail_and_timeline(web: App) -> None:
     client = login(web.app, "analyst")
     _, options = review_content(client, web.app)

@@ -57,7 +57,13 @@ def test_full_cycle_is_recorded_and_audited(store: ReviewStore) -> None:
 @pytest.mark.parametrize(
     ("setup", "target", "kwargs", "message"),
     [
-        ([], State.DECIDED, {"decision": "keep", "rationale": "fine"}, "cannot move to decided"),
+        ([], State.DECIDED, {"decision": "keep"}, "needs the analyst's rationale"),
+        (
+            ["start", "decide"],
+            State.DECIDED,
+            {"decision": "keep", "rationale": "again"},
+            "cannot move to decided",
+        ),
         (["start"], State.DECIDED, {"decision": "keep"}, "needs the analyst's rationale"),
         (["start"], State.DECIDED, {"rationale": "why"}, "choose a decision"),
         (["start"], State.UNDER_REVIEW, {}, "cannot move to under review"),
@@ -68,13 +74,57 @@ def test_refused_transitions_change_nothing(
     store: ReviewStore, setup: list[str], target: State, kwargs: dict[str, str], message: str
 ) -> None:
     for step in setup:
-        assert step == "start"
-        store.transition("P1", State.UNDER_REVIEW, ANA)
+        if step == "start":
+            store.transition("P1", State.UNDER_REVIEW, ANA)
+        else:
+            store.transition("P1", State.DECIDED, ANA, decision="keep", rationale="fine")
     before = (store.get("P1"), len(store.history()), len(AppState(store.path).audit_entries()))
     with pytest.raises(ReviewError, match=message):
         store.transition("P1", target, ANA, **kwargs)  # type: ignore[arg-type]
     after = (store.get("P1"), len(store.history()), len(AppState(store.path).audit_entries()))
     assert after == before
+
+
+def test_a_decision_on_a_flagged_profile_starts_its_review_by_itself(
+    store: ReviewStore,
+) -> None:
+    """Recording a decision without "Start review": the review starts in the same transaction,
+    both steps in the history and the audit trail, by the same user."""
+    decided = store.transition(
+        "P8", State.DECIDED, ANA, decision="suspend", rationale="2 hits in 300 controls",
+        expected=State.FLAGGED,
+    )  # fmt: skip
+    assert (decided.from_state, decided.to_state, decided.decision) == (
+        State.UNDER_REVIEW, State.DECIDED, Decision.SUSPEND,
+    )  # fmt: skip
+    review = store.get("P8")
+    assert (review.state, review.decision, review.updated_by) == (
+        State.DECIDED, Decision.SUSPEND, "ana",
+    )  # fmt: skip
+    assert [(e.from_state, e.to_state, e.user_name) for e in store.history("P8")] == [
+        (State.FLAGGED, State.UNDER_REVIEW, "ana"),
+        (State.UNDER_REVIEW, State.DECIDED, "ana"),
+    ]
+    audit = AppState(store.path).audit_entries(action_prefix="review.")
+    assert [(a.action, a.user_name, a.target) for a in audit] == [
+        ("review.decide", "ana", "profile:P8"),
+        ("review.start", "ana", "profile:P8"),
+    ]
+    assert audit[1].details == {
+        "profile_id": "P8", "from": "flagged", "to": "under_review", "decision": None,
+        "rationale": None,
+    }  # fmt: skip
+    assert decided.audit_id == audit[0].audit_id
+    # Only one decision event: the before/after and the timeline see one change.
+    assert store.decisions_frame("P8").height == 1
+    # Someone else moved it meanwhile: refused, nothing written (neither step).
+    store.transition("P9", State.UNDER_REVIEW, BOB)
+    entries = len(AppState(store.path).audit_entries())
+    with pytest.raises(ReviewError, match="changed by someone else"):
+        store.transition("P9", State.DECIDED, ANA, decision="keep", rationale="ok",
+                         expected=State.FLAGGED)  # fmt: skip
+    assert store.get("P9").state is State.UNDER_REVIEW
+    assert len(AppState(store.path).audit_entries()) == entries
 
 
 def test_stale_screen_is_refused(store: ReviewStore) -> None:

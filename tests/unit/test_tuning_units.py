@@ -158,3 +158,60 @@ def test_before_after_windows_skip_the_change_month() -> None:
     assert row["verdict"] == Verdict.IMPROVED.value and row["test"] == "z"
     assert row["revenue_per_control_before"] == pytest.approx(1.0)
     assert row["complete"] is True
+
+
+def test_verdict_is_too_early_to_tell_before_any_data_after_the_change() -> None:
+    """No month of data after the change's month: too early, whatever the counts or the kind
+    of change (a retirement is not "stopped selecting" before a month has shown it)."""
+    window = Window(min_sample=30)
+    assert verdict((3, 100), (0, 0), window, data_after=False)[0] is Verdict.TOO_EARLY
+    assert verdict((3, 100), (0, 0), window, data_after=False, stopped=True)[0] is (
+        Verdict.TOO_EARLY
+    )
+    assert verdict((3, 100), (0, 0), window, stopped=True)[0] is Verdict.STOPPED
+    assert verdict((3, 100), (0, 0), window)[0] is Verdict.INSUFFICIENT
+
+
+@pytest.mark.parametrize(
+    ("changed_at", "change_type", "expected"),
+    [
+        # Decided in the latest month of data (or after it): nothing after yet.
+        (datetime(2025, 12, 3, 9), "retire", Verdict.TOO_EARLY),
+        (datetime(2026, 2, 1, 9), "keep", Verdict.TOO_EARLY),
+        # One month after it exists (November's change, December's data): a real verdict.
+        (datetime(2025, 11, 3, 9), "retired", Verdict.INSUFFICIENT),
+    ],
+)
+def test_before_after_says_too_early_until_data_after_the_change(
+    changed_at: datetime, change_type: str, expected: Verdict
+) -> None:
+    months = [date(2025, m, 1) for m in range(1, 13)]
+    profiles = pl.DataFrame(
+        {
+            "profile_id": ["P1"] * 12,
+            "lodged_month": months,
+            "office_code": ["A"] * 12,
+            "channel": ["red"] * 12,
+            "selection_source": ["profile"] * 12,
+            "declarations": [10] * 12,
+            "controlled": [10] * 12,
+            "irregular": [1] * 12,
+            "revenue": [10.0] * 12,
+        }
+    )
+    event = pl.DataFrame(
+        {
+            "profile_id": ["P1"],
+            "changed_at": [changed_at],
+            "change_type": [change_type],
+            "summary": ["committee"],
+            "changed_by": ["ana"],
+            "source": ["decision"],
+        }
+    )
+    cube = CubeFrames.build(declarations=profiles.drop("profile_id"), profiles=profiles)
+    row = before_after(cube, event, Window(months=3, min_sample=30)).row(0, named=True)
+    assert row["verdict"] == expected.value
+    assert row["complete"] is False
+    if expected is Verdict.TOO_EARLY:
+        assert row["p_value"] is None

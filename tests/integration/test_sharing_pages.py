@@ -104,7 +104,7 @@ def test_profiles_grid_sort_and_filters_round_trip(app_home: tuple[Any, Settings
     state = _find(_layout(app, "/profiles", search), profiles.GRID_STATE_ID)["data"]
     assert state == {"sort": "lift:desc", "filter": model}
     ctx = build_context(settings, Viewer("t", Role.ANALYST), current_version(settings))
-    content = profiles.update_content.body(ctx, None, None, [], "all", state)
+    content = profiles.update_content.body(ctx, None, None, [], "all", [], state)
     grids = [g for g in _walk_components(content) if type(g).__name__ == "AgGrid"]
     assert grids, "the grid is drawn"
     grid = grids[0]

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 # Each entry upgrades the schema from version i to i + 1. Append, never edit a shipped entry.
 MIGRATIONS: list[str] = [
@@ -252,3 +254,23 @@ def split_sql(script: str) -> list[str]:
         if text:
             statements.append(text)
     return statements
+
+
+_Store = TypeVar("_Store")
+
+
+def per_database(factory: Callable[[Path], _Store]) -> Callable[[Path], _Store]:
+    """``factory(path)`` made once per app-state database and process (its migration check
+    runs on first use, not on every callback): ``store_for = per_database(ReviewStore)``."""
+    stores: dict[Path, _Store] = {}
+    lock = threading.Lock()
+
+    def store_for(path: Path) -> _Store:
+        key = Path(path).resolve()
+        with lock:
+            store = stores.get(key)
+            if store is None:
+                store = stores[key] = factory(key)
+            return store
+
+    return store_for

@@ -20,7 +20,6 @@ three can never disagree. The tables come from the migrations (``appstate.db``).
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from appstate.audit import Actor, insert_audit
-from appstate.db import Database, utc_now_iso
+from appstate.db import Database, per_database, utc_now_iso
 
 MAX_RATIONALE = 4000
 
@@ -276,19 +275,8 @@ def _naive_utc(iso: str) -> datetime:
     return moment.replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-_STORES: dict[Path, ReviewStore] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def store_for(path: Path) -> ReviewStore:
-    """The store of an app-state database, created once per process (the migration check
-    runs on first use, not on every callback)."""
-    key = Path(path).resolve()
-    with _STORES_LOCK:
-        store = _STORES.get(key)
-        if store is None:
-            store = _STORES[key] = ReviewStore(key)
-        return store
+# The review store of an app-state database, created once per process.
+store_for = per_database(ReviewStore)
 
 
 def timeline_events(path: Path, profile_id: str) -> pl.DataFrame:

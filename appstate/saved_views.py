@@ -10,13 +10,11 @@ transaction. A user sees and deletes only their own views.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from appstate.audit import Actor, insert_audit
-from appstate.db import Database, utc_now_iso
+from appstate.db import Database, per_database, utc_now_iso
 
 MAX_NAME = 80
 MAX_URL = 2000
@@ -132,15 +130,5 @@ class SavedViewStore(Database):
         return True
 
 
-_STORES: dict[Path, SavedViewStore] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def views_for(path: Path) -> SavedViewStore:
-    """The store of an app-state database, created once per process."""
-    key = Path(path).resolve()
-    with _STORES_LOCK:
-        store = _STORES.get(key)
-        if store is None:
-            store = _STORES[key] = SavedViewStore(key)
-        return store
+# The saved-view store of an app-state database, created once per process.
+views_for = per_database(SavedViewStore)

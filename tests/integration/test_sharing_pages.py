@@ -15,6 +15,7 @@ from typing import Any
 import pages_published
 import pytest
 from auth_helpers import call, login, make_app
+from dash_helpers import component_text as _text
 from pypdf import PdfReader
 
 from appstate.roles import Role
@@ -177,14 +178,6 @@ def _request(age_seconds: float, now: datetime) -> Request:
         requested_at=(now - timedelta(seconds=age_seconds)).isoformat(), month="2025-12",
         reason="draft",
     )  # fmt: skip
-
-
-def _text(component: object) -> str:
-    if isinstance(component, list | tuple):
-        return " ".join(_text(c) for c in component)
-    if component is None or isinstance(component, str | int | float):
-        return "" if component is None else str(component)
-    return _text(getattr(component, "children", None))
 
 
 def test_a_stranded_request_says_no_worker_is_running(app_home: tuple[Any, Settings]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from dash_helpers import component_text as _text
 
 from appstate import AppState
 from appstate.audit import Actor
@@ -28,14 +29,6 @@ from kpis.domain import Channel
 from kpis.formatting import currency_headers, format_interval, format_value, using_currency
 
 MONTHS = [date(2024, m, 1) for m in range(1, 13)] + [date(2025, m, 1) for m in range(1, 13)]
-
-
-def _text(component: object) -> str:
-    if isinstance(component, list | tuple):
-        return " ".join(_text(c) for c in component)
-    if component is None or isinstance(component, str | int | float):
-        return "" if component is None else str(component)
-    return _text(getattr(component, "children", None))
 
 
 # --- One default period, presets ----------------------------------------------------------------

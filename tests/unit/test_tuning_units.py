@@ -123,21 +123,25 @@ def test_verdicts(before: tuple[int, int], after: tuple[int, int], expected: Ver
     assert verdict(before, after, Window(min_sample=30))[0] is expected
 
 
-def test_before_after_windows_skip_the_change_month() -> None:
-    months = [date(2025, m, 1) for m in range(1, 13)]
-    profiles = pl.DataFrame(
+def _one_profile_2025(irregular: list[int]) -> pl.DataFrame:
+    """Cube rows of one profile over 2025: 10 controls a month, ``irregular`` hits each."""
+    return pl.DataFrame(
         {
             "profile_id": ["P1"] * 12,
-            "lodged_month": months,
+            "lodged_month": [date(2025, m, 1) for m in range(1, 13)],
             "office_code": ["A"] * 12,
             "channel": ["red"] * 12,
             "selection_source": ["profile"] * 12,
             "declarations": [10] * 12,
             "controlled": [10] * 12,
-            "irregular": [1, 1, 1, 1, 1, 9, 5, 5, 5, 5, 5, 5],
+            "irregular": irregular,
             "revenue": [10.0] * 12,
         }
     )
+
+
+def test_before_after_windows_skip_the_change_month() -> None:
+    profiles = _one_profile_2025([1, 1, 1, 1, 1, 9, 5, 5, 5, 5, 5, 5])
     changes = pl.DataFrame(
         {
             "profile_id": ["P1"],
@@ -185,20 +189,7 @@ def test_verdict_is_too_early_to_tell_before_any_data_after_the_change() -> None
 def test_before_after_says_too_early_until_data_after_the_change(
     changed_at: datetime, change_type: str, expected: Verdict
 ) -> None:
-    months = [date(2025, m, 1) for m in range(1, 13)]
-    profiles = pl.DataFrame(
-        {
-            "profile_id": ["P1"] * 12,
-            "lodged_month": months,
-            "office_code": ["A"] * 12,
-            "channel": ["red"] * 12,
-            "selection_source": ["profile"] * 12,
-            "declarations": [10] * 12,
-            "controlled": [10] * 12,
-            "irregular": [1] * 12,
-            "revenue": [10.0] * 12,
-        }
-    )
+    profiles = _one_profile_2025([1] * 12)
     event = pl.DataFrame(
         {
             "profile_id": ["P1"],
